@@ -1,0 +1,11 @@
+//! `POST /auth/refresh`: rotates a refresh token into a new token pair.
+
+use chathub_shared::http::{body_json, json, Response};
+use chathub_shared::{accounts, ApiError, Ctx};
+use http::StatusCode;
+use lambda_http::Request;
+
+pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
+    let tokens = accounts::refresh(&ctx, body_json(&req)?).await?;
+    Ok(json(StatusCode::OK, &tokens))
+}

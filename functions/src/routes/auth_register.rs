@@ -1,0 +1,11 @@
+//! `POST /auth/register`: a new account, signed in.
+
+use chathub_shared::http::{body_json, json, Response};
+use chathub_shared::{accounts, ApiError, Ctx};
+use http::StatusCode;
+use lambda_http::Request;
+
+pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
+    let tokens = accounts::register(&ctx, body_json(&req)?).await?;
+    Ok(json(StatusCode::CREATED, &tokens))
+}

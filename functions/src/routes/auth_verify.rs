@@ -1,0 +1,11 @@
+//! `GET /auth/verify`: is my token (bearer or cookie) good, and until when.
+
+use chathub_shared::http::{authenticate, json, Response};
+use chathub_shared::{accounts, ApiError, Ctx};
+use http::StatusCode;
+use lambda_http::Request;
+
+pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
+    let caller = authenticate(&ctx, &req)?;
+    Ok(json(StatusCode::OK, &accounts::verify(&caller)))
+}

@@ -1,0 +1,12 @@
+//! `POST /contacts`: add a contact by username.
+
+use chathub_shared::http::{authenticate, body_json, json, Response};
+use chathub_shared::{contacts, ApiError, Ctx};
+use http::StatusCode;
+use lambda_http::Request;
+
+pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
+    let caller = authenticate(&ctx, &req)?;
+    let contact = contacts::add(&ctx, &caller, body_json(&req)?).await?;
+    Ok(json(StatusCode::CREATED, &contact))
+}

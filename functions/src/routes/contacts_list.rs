@@ -1,0 +1,13 @@
+//! `GET /contacts?limit=&cursor=`: my contacts with presence.
+
+use chathub_shared::http::{authenticate, json, limit_param, query_param, Response};
+use chathub_shared::{contacts, ApiError, Ctx};
+use http::StatusCode;
+use lambda_http::Request;
+
+pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
+    let caller = authenticate(&ctx, &req)?;
+    let limit = limit_param(&req)?;
+    let page = contacts::list(&ctx, &caller, query_param(&req, "cursor").as_deref(), limit).await?;
+    Ok(json(StatusCode::OK, &page))
+}

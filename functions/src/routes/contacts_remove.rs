@@ -1,0 +1,11 @@
+//! `DELETE /contacts/{username}`: remove a contact.
+
+use chathub_shared::http::{authenticate, no_content, path_param, Response};
+use chathub_shared::{contacts, ApiError, Ctx};
+use lambda_http::Request;
+
+pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
+    let caller = authenticate(&ctx, &req)?;
+    contacts::remove(&ctx, &caller, &path_param(&req, "username")?).await?;
+    Ok(no_content())
+}

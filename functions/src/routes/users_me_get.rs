@@ -1,0 +1,11 @@
+//! `GET /users/me`: my profile.
+
+use chathub_shared::http::{authenticate, json, Response};
+use chathub_shared::{users, ApiError, Ctx};
+use http::StatusCode;
+use lambda_http::Request;
+
+pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
+    let caller = authenticate(&ctx, &req)?;
+    Ok(json(StatusCode::OK, &users::me(&ctx, &caller).await?))
+}

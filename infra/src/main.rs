@@ -1,0 +1,62 @@
+//! `chathub-local`: the whole of Chathub on a laptop.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use chathub_gateway::{start, Options, StoreChoice};
+use clap::Parser;
+
+/// A signing key for local runs only; deployed stacks take theirs from Secrets Manager.
+const LOCAL_DEV_JWT_SECRET: &str = "chathub-local-development-secret-do-not-deploy";
+
+/// Runs Chathub locally: API Gateway's HTTP API on --rest-addr, every route's Lambda handler
+/// in-process, on the embedded store (default) or on DynamoDB.
+#[derive(Parser, Debug)]
+#[command(name = "chathub-local", version)]
+struct Args {
+    /// Address of the REST API (API Gateway HTTP API stand-in).
+    #[arg(long, env = "CHATHUB_REST_ADDR", default_value = "127.0.0.1:3000")]
+    rest_addr: SocketAddr,
+    /// Use DynamoDB at this endpoint (for example DynamoDB Local at http://127.0.0.1:8000)
+    /// instead of the embedded in-memory store. The table is created when missing.
+    #[arg(long, env = "DYNAMODB_ENDPOINT")]
+    dynamodb_endpoint: Option<String>,
+    /// DynamoDB table name.
+    #[arg(long, env = "TABLE_NAME", default_value = "chathub")]
+    table: String,
+    /// HS256 key for access tokens (at least 32 bytes). Defaults to a fixed local-only key.
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
+    jwt_secret: Option<String>,
+    /// Another allowed CORS origin (repeatable); http://localhost:* and http://127.0.0.1:* always are.
+    #[arg(long = "cors-origin")]
+    cors_origins: Vec<String>,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    chathub_shared::telemetry::init();
+    let args = Args::parse();
+    let store = match args.dynamodb_endpoint.filter(|e| !e.is_empty()) {
+        Some(endpoint) => StoreChoice::DynamoDb { endpoint, table: args.table },
+        None => StoreChoice::Embedded,
+    };
+    let options = Options {
+        rest_addr: args.rest_addr,
+        store: store.clone(),
+        jwt_secret: args.jwt_secret.unwrap_or_else(|| LOCAL_DEV_JWT_SECRET.to_owned()).into_bytes(),
+        cors_origins: args.cors_origins,
+        clock: None,
+    };
+    let gateway = match start(options).await {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("chathub-local: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(rest = %gateway.rest_url(), store = ?store, "chathub-local is serving; Ctrl-C stops it");
+    let _ = tokio::signal::ctrl_c().await;
+    tracing::info!("shutting down");
+    gateway.shutdown().await;
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,185 @@
+//! The harness: a real local gateway on an ephemeral port, on either store, driven over HTTP.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use chathub_gateway::{start, Gateway, Options, StoreChoice};
+use chathub_shared::clock::ManualClock;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+pub const TEST_SECRET: &[u8] = b"test-secret-test-secret-test-secret!";
+
+pub struct TestApp {
+    pub url: String,
+    pub http: reqwest::Client,
+    pub clock: Arc<ManualClock>,
+    gateway: Gateway,
+}
+
+/// What came back: status, headers and the body parsed as JSON where it is JSON.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+    pub json: Value,
+}
+
+impl Reply {
+    /// Asserts an RFC 9457 problem with this status and code.
+    #[track_caller]
+    pub fn assert_problem(&self, status: u16, code: &str) {
+        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.text);
+        assert_eq!(
+            self.headers.get("content-type").and_then(|v| v.to_str().ok()),
+            Some("application/problem+json"),
+            "problem content type; body: {}",
+            self.text
+        );
+        assert_eq!(self.json["code"], code, "problem code; body: {}", self.text);
+        assert_eq!(self.json["status"], status);
+        assert_eq!(self.json["type"], "about:blank");
+        assert!(self.json["title"].is_string() && self.json["detail"].is_string());
+    }
+
+    #[track_caller]
+    pub fn assert_status(&self, status: u16) -> &Value {
+        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.text);
+        &self.json
+    }
+}
+
+/// A signed-in user.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub username: String,
+    pub password: String,
+    pub access: String,
+    pub refresh: String,
+}
+
+impl TestApp {
+    pub async fn embedded() -> Self {
+        Self::start(StoreChoice::Embedded).await
+    }
+
+    /// DynamoDB Local, started by scripts/test; each test gets a table of its own.
+    pub async fn dynamodb() -> Self {
+        let endpoint = std::env::var("CHATHUB_TEST_DYNAMODB_ENDPOINT").expect(
+            "CHATHUB_TEST_DYNAMODB_ENDPOINT is not set: run the suite with scripts/test, which starts DynamoDB Local",
+        );
+        let table = format!("test-{}", ulid::Ulid::new().to_string().to_lowercase());
+        Self::start(StoreChoice::DynamoDb { endpoint, table }).await
+    }
+
+    async fn start(store: StoreChoice) -> Self {
+        let clock = Arc::new(ManualClock::starting_now());
+        let gateway = start(Options {
+            rest_addr: "127.0.0.1:0".parse().unwrap(),
+            store,
+            jwt_secret: TEST_SECRET.to_vec(),
+            cors_origins: vec![],
+            clock: Some(clock.clone()),
+        })
+        .await
+        .expect("gateway starts");
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .unwrap();
+        Self { url: gateway.rest_url(), http, clock, gateway }
+    }
+
+    pub async fn stop(self) {
+        self.gateway.shutdown().await;
+    }
+
+    /// Sends a request; `body` is sent as raw text when it is a JSON string, as JSON otherwise.
+    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
+        let mut req = self.http.request(Method::from_bytes(method.as_bytes()).unwrap(), format!("{}{}", self.url, path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        req = match body {
+            Some(Value::String(raw)) => req.header("content-type", "application/json").body(raw),
+            Some(value) => req.json(&value),
+            None => req,
+        };
+        self.send(req).await
+    }
+
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> Reply {
+        let resp = req.send().await.expect("request reaches the gateway");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap_or_default();
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        assert!(status.as_u16() < 500, "server error {status}: {text}");
+        Reply { status, headers, text, json }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.call("GET", path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
+        self.call("POST", path, token, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call("PATCH", path, Some(token), Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Reply {
+        self.call("DELETE", path, Some(token), None).await
+    }
+
+    /// Registers `username` with a password derived from it, and returns its session.
+    pub async fn register(&self, username: &str) -> Session {
+        self.register_with(json!({ "username": username, "password": format!("{username}-password") })).await
+    }
+
+    pub async fn register_with(&self, body: Value) -> Session {
+        let reply = self.post("/auth/register", None, body.clone()).await;
+        let json = reply.assert_status(201);
+        Session {
+            username: json["user"]["username"].as_str().unwrap().to_owned(),
+            password: body["password"].as_str().unwrap().to_owned(),
+            access: json["access_token"].as_str().unwrap().to_owned(),
+            refresh: json["refresh_token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    pub async fn login(&self, identifier: &str, password: &str) -> Reply {
+        self.post("/auth/login", None, json!({ "username": identifier, "password": password })).await
+    }
+}
+
+/// Runs each scenario against the embedded store and against DynamoDB Local.
+#[macro_export]
+macro_rules! on_both_stores {
+    ($($scenario:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let app = $crate::support::TestApp::embedded().await;
+                    super::$scenario(&app).await;
+                    app.stop().await;
+                }
+            )*
+        }
+        mod dynamodb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let app = $crate::support::TestApp::dynamodb().await;
+                    super::$scenario(&app).await;
+                    app.stop().await;
+                }
+            )*
+        }
+    };
+}

@@ -1,0 +1,270 @@
+//! Accounts: register, log in, refresh (rotation with reuse detection), log out, verify.
+
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{self, Claims};
+use crate::error::{ApiError, Conflict, StoreError};
+use crate::model::{validate_date, validate_password, validate_text, Email, UserRecord, UserView, Username, NAME_MAX};
+use crate::store::RefreshTokenRecord;
+use crate::Ctx;
+
+/// Failed logins per username that open the throttle, and the window they are counted in.
+pub const LOGIN_FAILURE_LIMIT: u32 = 5;
+pub const LOGIN_WINDOW_MS: i64 = 15 * 60 * 1000;
+
+#[derive(Debug, Deserialize)]
+pub struct RegisterRequest {
+    pub username: String,
+    pub password: String,
+    pub fullname: Option<String>,
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub role: Option<String>,
+    pub date_of_birth: Option<String>,
+}
+
+/// `username` may hold a username or an email address; `email` is accepted too.
+#[derive(Debug, Deserialize)]
+pub struct LoginRequest {
+    pub username: Option<String>,
+    pub email: Option<String>,
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct LogoutRequest {
+    pub refresh_token: Option<String>,
+    #[serde(default)]
+    pub all: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: String,
+    pub expires_in: i64,
+    pub refresh_token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<UserView>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct VerifyResponse {
+    pub username: String,
+    /// Epoch milliseconds.
+    pub expires_at: i64,
+}
+
+fn optional_text(field: &str, value: Option<String>) -> Result<Option<String>, ApiError> {
+    match value {
+        Some(v) => {
+            validate_text(field, &v, NAME_MAX)?;
+            Ok(Some(v))
+        }
+        None => Ok(None),
+    }
+}
+
+/// Argon2 is deliberately slow: keep it off the async workers.
+async fn hash_password(password: String) -> Result<String, ApiError> {
+    tokio::task::spawn_blocking(move || auth::hash_password(&password)).await.map_err(ApiError::internal)?
+}
+
+async fn password_matches(password: String, hash: Option<String>) -> Result<bool, ApiError> {
+    tokio::task::spawn_blocking(move || match hash {
+        Some(hash) => auth::verify_password(&password, &hash),
+        None => {
+            auth::verify_against_dummy(&password);
+            false
+        }
+    })
+    .await
+    .map_err(ApiError::internal)
+}
+
+pub async fn register(ctx: &Ctx, req: RegisterRequest) -> Result<TokenResponse, ApiError> {
+    let username = Username::parse(&req.username)?;
+    validate_password("password", &req.password)?;
+    let email = req.email.as_deref().map(Email::parse).transpose()?;
+    let fullname = optional_text("fullname", req.fullname)?.unwrap_or_else(|| username.to_string());
+    if let Some(dob) = &req.date_of_birth {
+        validate_date("date_of_birth", dob)?;
+    }
+    let user = UserRecord {
+        username: username.into_string(),
+        password_hash: hash_password(req.password).await?,
+        fullname,
+        email: email.map(Email::into_string),
+        first_name: optional_text("first_name", req.first_name)?,
+        last_name: optional_text("last_name", req.last_name)?,
+        role: optional_text("role", req.role)?,
+        date_of_birth: req.date_of_birth,
+        avatar_file_id: None,
+        created_at: ctx.now_ms(),
+        last_online: None,
+        connection_count: 0,
+    };
+    ctx.store.create_user(&user).await?;
+    let mut tokens = open_session(ctx, &user.username).await?;
+    tokens.user = Some(user.private_view());
+    Ok(tokens)
+}
+
+pub async fn login(ctx: &Ctx, req: LoginRequest) -> Result<TokenResponse, ApiError> {
+    let identifier = req
+        .username
+        .or(req.email)
+        .ok_or_else(|| ApiError::invalid("username or email is required"))?;
+    if identifier.trim().is_empty() || identifier.len() > 254 {
+        return Err(ApiError::invalid("username or email is required"));
+    }
+    if req.password.len() > 1024 {
+        return Err(ApiError::invalid("password must be 8-256 characters"));
+    }
+    let now = ctx.now_ms();
+
+    // Resolve the account; an unknown one still costs a password check and counts failures.
+    let username = if identifier.contains('@') {
+        match Email::parse(&identifier) {
+            Ok(email) => ctx.store.username_for_email(email.as_str()).await?,
+            Err(_) => None,
+        }
+    } else {
+        Username::parse(&identifier).ok().map(Username::into_string)
+    };
+    let throttle_key = username.clone().unwrap_or_else(|| identifier.trim().to_lowercase());
+
+    let failures = ctx.store.login_failures(&throttle_key).await?;
+    if let Some(f) = failures {
+        let window_end = f.window_start + LOGIN_WINDOW_MS;
+        if f.count >= LOGIN_FAILURE_LIMIT && window_end > now {
+            let retry_after_secs = ((window_end - now) as u64).div_ceil(1000);
+            return Err(ApiError::TooManyRequests { retry_after_secs });
+        }
+    }
+
+    let user = match &username {
+        Some(name) => ctx.store.get_user(name).await?,
+        None => None,
+    };
+    let hash = user.as_ref().map(|u| u.password_hash.clone());
+    if !password_matches(req.password, hash).await? {
+        ctx.store.record_login_failure(&throttle_key, now, now - LOGIN_WINDOW_MS).await?;
+        return Err(ApiError::Unauthorized { code: "invalid_credentials", detail: "invalid username or password" });
+    }
+    let Some(user) = user else {
+        return Err(ApiError::Unauthorized { code: "invalid_credentials", detail: "invalid username or password" });
+    };
+    if failures.is_some() {
+        ctx.store.clear_login_failures(&throttle_key).await?;
+    }
+    let mut tokens = open_session(ctx, &user.username).await?;
+    tokens.user = Some(user.private_view());
+    Ok(tokens)
+}
+
+pub async fn refresh(ctx: &Ctx, req: RefreshRequest) -> Result<TokenResponse, ApiError> {
+    let invalid = || ApiError::Unauthorized { code: "invalid_refresh_token", detail: "refresh token is invalid or expired" };
+    if req.refresh_token.is_empty() || req.refresh_token.len() > 512 {
+        return Err(invalid());
+    }
+    let now = ctx.now_ms();
+    let Some(old) = ctx.store.get_refresh_token(&auth::hash_refresh_token(&req.refresh_token)).await? else {
+        return Err(invalid());
+    };
+    if old.used_at.is_some() {
+        // A rotated token came back: someone holds a copy. End the whole session.
+        tracing::warn!(username = %old.username, "refresh token reuse; revoking its session");
+        ctx.store.revoke_session(&old.username, &old.family_id).await?;
+        return Err(invalid());
+    }
+    if old.expires_at <= now {
+        return Err(invalid());
+    }
+    let token = auth::new_refresh_token();
+    let new = RefreshTokenRecord {
+        token_hash: auth::hash_refresh_token(&token),
+        username: old.username.clone(),
+        family_id: old.family_id.clone(),
+        expires_at: now + auth::REFRESH_TOKEN_TTL_MS,
+        used_at: None,
+    };
+    match ctx.store.rotate_refresh_token(&old, &new, now).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict(Conflict::TokenAlreadyUsed)) => {
+            // Lost a race with another use of the same token: that is reuse too.
+            ctx.store.revoke_session(&old.username, &old.family_id).await?;
+            return Err(invalid());
+        }
+        Err(StoreError::Conflict(Conflict::SessionRevoked)) => return Err(invalid()),
+        Err(e) => return Err(e.into()),
+    }
+    Ok(TokenResponse {
+        access_token: auth::issue_access_token(&ctx.config.jwt_secret, &old.username, &old.family_id, now)?,
+        token_type: "Bearer".into(),
+        expires_in: auth::ACCESS_TOKEN_TTL_SECS,
+        refresh_token: token,
+        user: None,
+    })
+}
+
+/// Revokes the named refresh token's session, or with `all` every session of the caller, or else
+/// the session the access token belongs to.
+pub async fn logout(ctx: &Ctx, caller: &Claims, req: LogoutRequest) -> Result<(), ApiError> {
+    if req.all {
+        return Ok(ctx.store.revoke_sessions(&caller.sub, None).await?);
+    }
+    if let Some(token) = req.refresh_token {
+        if let Some(record) = ctx.store.get_refresh_token(&auth::hash_refresh_token(&token)).await? {
+            if record.username == caller.sub {
+                ctx.store.revoke_session(&caller.sub, &record.family_id).await?;
+            }
+        }
+        return Ok(());
+    }
+    if let Some(sid) = &caller.sid {
+        ctx.store.revoke_session(&caller.sub, sid).await?;
+    }
+    Ok(())
+}
+
+pub fn verify(caller: &Claims) -> VerifyResponse {
+    VerifyResponse { username: caller.sub.clone(), expires_at: caller.exp * 1000 }
+}
+
+/// A new session family: its first refresh token and an access token bound to it.
+pub async fn open_session(ctx: &Ctx, username: &str) -> Result<TokenResponse, ApiError> {
+    let now = ctx.now_ms();
+    let family_id = ulid::Ulid::new().to_string();
+    let token = auth::new_refresh_token();
+    let record = RefreshTokenRecord {
+        token_hash: auth::hash_refresh_token(&token),
+        username: username.to_owned(),
+        family_id: family_id.clone(),
+        expires_at: now + auth::REFRESH_TOKEN_TTL_MS,
+        used_at: None,
+    };
+    ctx.store.create_session(&record, now).await?;
+    Ok(TokenResponse {
+        access_token: auth::issue_access_token(&ctx.config.jwt_secret, username, &family_id, now)?,
+        token_type: "Bearer".into(),
+        expires_in: auth::ACCESS_TOKEN_TTL_SECS,
+        refresh_token: token,
+        user: None,
+    })
+}
+
+/// Used by the password change: the hash of a new password, after checking the current one.
+pub async fn change_password(user: &UserRecord, current: String, new: String) -> Result<String, ApiError> {
+    validate_password("new_password", &new)?;
+    if current.len() > 1024 || !password_matches(current, Some(user.password_hash.clone())).await? {
+        return Err(ApiError::Forbidden("current password is wrong"));
+    }
+    hash_password(new).await
+}

@@ -1,0 +1,45 @@
+//! Contact lists.
+
+use serde::Deserialize;
+
+use crate::auth::Claims;
+use crate::error::ApiError;
+use crate::model::{Page, UserView, Username};
+use crate::Ctx;
+
+#[derive(Debug, Deserialize)]
+pub struct AddContactRequest {
+    pub username: String,
+}
+
+/// My contacts, in name order, with their presence.
+pub async fn list(ctx: &Ctx, caller: &Claims, cursor: Option<&str>, limit: usize) -> Result<Page<UserView>, ApiError> {
+    let after = cursor.map(crate::http::decode_cursor).transpose()?;
+    let page = ctx.store.list_contacts(&caller.sub, after.as_deref(), limit).await?;
+    let mut users = ctx.store.get_users(&page.items).await?;
+    users.sort_by(|a, b| a.username.cmp(&b.username));
+    Ok(Page {
+        items: users.iter().map(|u| u.public_view()).collect(),
+        next_cursor: page.next_cursor.as_deref().map(crate::http::encode_cursor),
+    })
+}
+
+/// 400 for oneself, 404 for an unknown user, 409 for a contact already.
+pub async fn add(ctx: &Ctx, caller: &Claims, req: AddContactRequest) -> Result<UserView, ApiError> {
+    let name = Username::parse(&req.username).map_err(|_| ApiError::NotFound("user not found"))?;
+    if name.as_str() == caller.sub {
+        return Err(ApiError::bad_request("cannot_add_self", "you cannot add yourself as a contact"));
+    }
+    let user = ctx.store.get_user(name.as_str()).await?.ok_or(ApiError::NotFound("user not found"))?;
+    ctx.store.add_contact(&caller.sub, name.as_str(), ctx.now_ms()).await?;
+    Ok(user.public_view())
+}
+
+/// 404 when it was not a contact.
+pub async fn remove(ctx: &Ctx, caller: &Claims, username: &str) -> Result<(), ApiError> {
+    let name = Username::parse(username).map_err(|_| ApiError::NotFound("not a contact"))?;
+    if !ctx.store.remove_contact(&caller.sub, name.as_str()).await? {
+        return Err(ApiError::NotFound("not a contact"));
+    }
+    Ok(())
+}

@@ -1,0 +1,164 @@
+//! The error types, and the one place they become responses: RFC 9457 problems over HTTP (and,
+//! later, the WebSocket error envelope). Internal detail is logged, never sent.
+
+use http::StatusCode;
+
+/// Everything a request can fail with, as the client will see it.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: malformed JSON, missing or invalid fields.
+    #[error("{detail}")]
+    BadRequest { code: &'static str, detail: String },
+    /// 401: missing, invalid or expired credentials.
+    #[error("{detail}")]
+    Unauthorized { code: &'static str, detail: &'static str },
+    /// 403: authenticated, but not allowed.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// 404: unknown, or not visible to the caller.
+    #[error("{0}")]
+    NotFound(&'static str),
+    /// 409: conflicts with what is stored.
+    #[error("{detail}")]
+    Conflict { code: &'static str, detail: &'static str },
+    /// 413: request body too large.
+    #[error("request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    /// 429: too many attempts; retry after the given seconds.
+    #[error("too many failed attempts; retry later")]
+    TooManyRequests { retry_after_secs: u64 },
+    /// 503: a dependency is throttled or down.
+    #[error("service temporarily unavailable")]
+    Unavailable { retry_after_secs: u64 },
+    /// 500: a bug or an unexpected dependency answer. The source is logged, never sent.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl ApiError {
+    pub fn invalid(detail: impl Into<String>) -> Self {
+        Self::BadRequest { code: "invalid_request", detail: detail.into() }
+    }
+
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::BadRequest { code, detail: detail.into() }
+    }
+
+    pub fn unauthorized(detail: &'static str) -> Self {
+        Self::Unauthorized { code: "unauthorized", detail }
+    }
+
+    pub fn internal(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::Internal(source.into())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable machine-readable code clients switch on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest { code, .. } | Self::Unauthorized { code, .. } | Self::Conflict { code, .. } => code,
+            Self::Forbidden(_) => "forbidden",
+            Self::NotFound(_) => "not_found",
+            Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::TooManyRequests { .. } => "too_many_requests",
+            Self::Unavailable { .. } => "unavailable",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+
+    /// Seconds for a `Retry-After` header, where one belongs.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Self::TooManyRequests { retry_after_secs } | Self::Unavailable { retry_after_secs } => {
+                Some(*retry_after_secs)
+            }
+            _ => None,
+        }
+    }
+
+    /// The RFC 9457 body. Internal errors say nothing of their cause.
+    pub fn problem(&self) -> serde_json::Value {
+        let status = self.status();
+        serde_json::json!({
+            "type": "about:blank",
+            "title": status.canonical_reason().unwrap_or("Error"),
+            "status": status.as_u16(),
+            "detail": self.to_string(),
+            "code": self.code(),
+        })
+    }
+}
+
+/// What a store adapter can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness or existence condition failed; the name says which.
+    #[error("conflict: {0:?}")]
+    Conflict(Conflict),
+    /// Throttled or unreachable: the caller may retry.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else: a bug, or an item that does not parse.
+    #[error("store error: {0}")]
+    Internal(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conflict {
+    UsernameTaken,
+    EmailTaken,
+    AlreadyContact,
+    /// The refresh token was used already (or expired) while we were rotating it.
+    TokenAlreadyUsed,
+    /// The session family was revoked.
+    SessionRevoked,
+    /// The item changed or vanished under us.
+    Missing,
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Conflict(Conflict::UsernameTaken) => {
+                Self::Conflict { code: "username_taken", detail: "username already taken" }
+            }
+            StoreError::Conflict(Conflict::EmailTaken) => {
+                Self::Conflict { code: "email_taken", detail: "email already in use" }
+            }
+            StoreError::Conflict(Conflict::AlreadyContact) => {
+                Self::Conflict { code: "already_contact", detail: "already a contact" }
+            }
+            StoreError::Conflict(Conflict::TokenAlreadyUsed | Conflict::SessionRevoked) => {
+                Self::Unauthorized { code: "invalid_refresh_token", detail: "refresh token is invalid or expired" }
+            }
+            StoreError::Conflict(Conflict::Missing) => Self::NotFound("not found"),
+            StoreError::Unavailable(msg) => {
+                tracing::warn!(error = %msg, "store unavailable");
+                Self::Unavailable { retry_after_secs: 1 }
+            }
+            StoreError::Internal(msg) => Self::internal(msg),
+        }
+    }
+}
+
+/// Bad configuration at cold start.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("missing environment variable {0}")]
+    Missing(&'static str),
+    #[error("JWT_SECRET must be at least {0} bytes")]
+    WeakSecret(usize),
+}

@@ -1,0 +1,209 @@
+//! The REST edge: API Gateway HTTP API (payload v2) requests in, JSON and RFC 9457 problems out,
+//! and the Lambda entry point every REST function binary runs.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use http::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, COOKIE, RETRY_AFTER};
+use http::StatusCode;
+use lambda_http::{Body, Request, RequestExt};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::auth::{self, Claims};
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::store::dynamo::{self, DynamoStore};
+use crate::Ctx;
+
+pub type Response = http::Response<Body>;
+
+/// Largest JSON body a route reads; API Gateway's own limit is far higher.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// List limits: 1–100, default 50.
+pub const DEFAULT_LIMIT: usize = 50;
+pub const MAX_LIMIT: usize = 100;
+
+pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
+    match serde_json::to_vec(value) {
+        Ok(bytes) => http::Response::builder()
+            .status(status)
+            .header(CONTENT_TYPE, "application/json")
+            .body(Body::Binary(bytes))
+            .unwrap_or_default(),
+        Err(e) => problem(&ApiError::internal(e)),
+    }
+}
+
+pub fn text(status: StatusCode, body: &str) -> Response {
+    http::Response::builder()
+        .status(status)
+        .header(CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body(Body::Text(body.to_owned()))
+        .unwrap_or_default()
+}
+
+pub fn no_content() -> Response {
+    http::Response::builder().status(StatusCode::NO_CONTENT).body(Body::Empty).unwrap_or_default()
+}
+
+/// The one place an error becomes an HTTP response. Internal causes are logged here and only here.
+pub fn problem(err: &ApiError) -> Response {
+    if let ApiError::Internal(source) = err {
+        tracing::error!(error = %source, "internal error");
+    }
+    let body = serde_json::to_vec(&err.problem()).unwrap_or_default();
+    let mut builder = http::Response::builder().status(err.status()).header(CONTENT_TYPE, "application/problem+json");
+    if let Some(secs) = err.retry_after_secs() {
+        builder = builder.header(RETRY_AFTER, secs.to_string());
+    }
+    builder.body(Body::Binary(body)).unwrap_or_default()
+}
+
+fn body_bytes(req: &Request) -> &[u8] {
+    match req.body() {
+        Body::Empty => &[],
+        Body::Text(t) => t.as_bytes(),
+        Body::Binary(b) => b,
+        _ => &[],
+    }
+}
+
+/// The request body as `T`: 413 when too large, 400 when absent, not JSON or of the wrong shape.
+pub fn body_json<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
+    let bytes = body_bytes(req);
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::invalid("request body must be a JSON object"));
+    }
+    serde_json::from_slice(bytes).map_err(|e| ApiError::invalid(format!("invalid request body: {e}")))
+}
+
+/// Like [`body_json`], but an empty body means `T::default()`.
+pub fn body_json_or_default<T: DeserializeOwned + Default>(req: &Request) -> Result<T, ApiError> {
+    if body_bytes(req).iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    body_json(req)
+}
+
+/// The access token from `Authorization: Bearer`, else from the `login-token` cookie.
+pub fn access_token(headers: &http::HeaderMap) -> Option<String> {
+    if let Some(value) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        let (scheme, token) = value.trim().split_once(' ')?;
+        return scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned());
+    }
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == auth::LOGIN_COOKIE)
+        .map(|(_, value)| value.to_owned())
+}
+
+/// The caller, from a valid access token: 401 otherwise.
+pub fn authenticate(ctx: &Ctx, req: &Request) -> Result<Claims, ApiError> {
+    let token = access_token(req.headers()).ok_or(ApiError::unauthorized("missing access token"))?;
+    auth::verify_access_token(&ctx.config.jwt_secret, &token, ctx.now_ms())
+}
+
+pub fn query_param(req: &Request, name: &str) -> Option<String> {
+    req.query_string_parameters_ref().and_then(|q| q.first(name)).map(str::to_owned)
+}
+
+pub fn path_param(req: &Request, name: &str) -> Result<String, ApiError> {
+    req.path_parameters_ref()
+        .and_then(|p| p.first(name))
+        .map(str::to_owned)
+        .ok_or_else(|| ApiError::invalid(format!("missing path parameter {name}")))
+}
+
+/// `?limit=`: 1–100, default 50; anything else is 400.
+pub fn limit_param(req: &Request) -> Result<usize, ApiError> {
+    match query_param(req, "limit") {
+        None => Ok(DEFAULT_LIMIT),
+        Some(raw) => raw
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| ApiError::invalid("limit must be an integer from 1 to 100")),
+    }
+}
+
+/// Cursors are opaque to clients: base64url of the last key seen.
+pub fn encode_cursor(last: &str) -> String {
+    URL_SAFE_NO_PAD.encode(last)
+}
+
+pub fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
+    let bad = || ApiError::invalid("cursor is not valid");
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
+    let last = String::from_utf8(bytes).map_err(|_| bad())?;
+    crate::model::Username::parse(&last).map_err(|_| bad())?;
+    Ok(last)
+}
+
+/// `Set-Cookie` for the access token, for browsers (HttpOnly, Secure, SameSite=Lax).
+pub fn login_cookie(access_token: &str) -> HeaderValue {
+    let cookie = format!(
+        "{}={access_token}; Max-Age={}; Path=/; HttpOnly; Secure; SameSite=Lax",
+        auth::LOGIN_COOKIE,
+        auth::ACCESS_TOKEN_TTL_SECS
+    );
+    HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// Runs one request through a route handler: errors become problems, and one JSON log line records
+/// route, status and latency.
+pub async fn respond<Fut>(route: &str, handled: Fut) -> Response
+where
+    Fut: Future<Output = Result<Response, ApiError>>,
+{
+    let started = Instant::now();
+    let response = handled.await.unwrap_or_else(|err| problem(&err));
+    tracing::info!(
+        route,
+        status = response.status().as_u16(),
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
+    response
+}
+
+/// The whole life of a REST function that uses the store: configuration and clients once, at cold
+/// start, then `handler` for every event.
+pub async fn run<F, Fut>(route: &'static str, handler: F) -> Result<(), lambda_http::Error>
+where
+    F: Fn(Ctx, Request) -> Fut + Copy + Send + Sync + 'static,
+    Fut: Future<Output = Result<Response, ApiError>> + Send,
+{
+    crate::telemetry::init();
+    let config = Config::from_env()?;
+    let store = DynamoStore::new(dynamo::client_from_env().await, config.table_name.clone());
+    let ctx = Ctx::new(config, Arc::new(store));
+    lambda_http::run(lambda_http::service_fn(move |req: Request| {
+        let ctx = ctx.clone();
+        async move { Ok::<_, lambda_http::Error>(respond(route, handler(ctx, req)).await) }
+    }))
+    .await
+}
+
+/// The life of a REST function that needs nothing but the request.
+pub async fn run_stateless<F, Fut>(route: &'static str, handler: F) -> Result<(), lambda_http::Error>
+where
+    F: Fn(Request) -> Fut + Copy + Send + Sync + 'static,
+    Fut: Future<Output = Result<Response, ApiError>> + Send,
+{
+    crate::telemetry::init();
+    lambda_http::run(lambda_http::service_fn(move |req: Request| async move {
+        Ok::<_, lambda_http::Error>(respond(route, handler(req)).await)
+    }))
+    .await
+}

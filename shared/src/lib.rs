@@ -1,0 +1,23 @@
+//! Chathub's domain crate: the rules, the ports they need, the adapters behind those ports, and the
+//! API Gateway edges every function shares.
+//!
+//! - Domain: [`model`] (validated types), [`auth`] (passwords, access and refresh tokens).
+//! - Services: [`accounts`], [`users`], [`contacts`]: one function per use case, on a [`Ctx`].
+//! - Ports and adapters: [`store`] (the `Store` trait, embedded and DynamoDB adapters), [`clock`].
+//! - Edges: [`http`] (API Gateway HTTP API events in, responses and RFC 9457 problems out), [`error`].
+
+pub mod accounts;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod contacts;
+pub mod context;
+pub mod error;
+pub mod http;
+pub mod model;
+pub mod store;
+pub mod telemetry;
+pub mod users;
+
+pub use context::Ctx;
+pub use error::ApiError;

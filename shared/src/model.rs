@@ -1,0 +1,217 @@
+//! Validated domain types: a value of one of these types is valid by construction.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+
+/// 3–32 characters of `a-z 0-9 _ . -`, stored lower-case.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct Username(String);
+
+impl Username {
+    pub fn parse(raw: &str) -> Result<Self, ApiError> {
+        let lower = raw.trim().to_ascii_lowercase();
+        let len = lower.chars().count();
+        let valid_chars = lower.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_.-".contains(c));
+        if !(3..=32).contains(&len) || !valid_chars {
+            return Err(ApiError::invalid("username must be 3-32 characters of a-z, 0-9, '_', '.', '-'"));
+        }
+        Ok(Self(lower))
+    }
+
+    /// A username that was validated before it was stored.
+    pub fn from_trusted(stored: String) -> Self {
+        Self(stored)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl std::fmt::Display for Username {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A case-insensitive email address (stored lower-case), at most 254 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(raw: &str) -> Result<Self, ApiError> {
+        let lower = raw.trim().to_lowercase();
+        let ok = lower.len() <= 254
+            && !lower.chars().any(char::is_whitespace)
+            && matches!(lower.split_once('@'), Some((local, domain))
+                if !local.is_empty() && !domain.is_empty() && !domain.contains('@')
+                    && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.'));
+        if !ok {
+            return Err(ApiError::invalid("email is not a valid address"));
+        }
+        Ok(Self(lower))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+/// 8–256 characters.
+pub fn validate_password(field: &str, password: &str) -> Result<(), ApiError> {
+    let len = password.chars().count();
+    if !(8..=256).contains(&len) {
+        return Err(ApiError::invalid(format!("{field} must be 8-256 characters")));
+    }
+    Ok(())
+}
+
+/// A free-text profile field of at most `max` characters, with no control characters.
+pub fn validate_text(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
+    if value.chars().count() > max {
+        return Err(ApiError::invalid(format!("{field} must be at most {max} characters")));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(ApiError::invalid(format!("{field} must not contain control characters")));
+    }
+    Ok(())
+}
+
+/// A calendar date `YYYY-MM-DD` that exists (leap years included).
+pub fn validate_date(field: &str, value: &str) -> Result<(), ApiError> {
+    let bad = || ApiError::invalid(format!("{field} must be a date YYYY-MM-DD"));
+    let b = value.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return Err(bad());
+    }
+    let num = |s: &str| s.parse::<u32>().ok().filter(|_| s.bytes().all(|c| c.is_ascii_digit()));
+    let (y, m, d) = match (num(&value[0..4]), num(&value[5..7]), num(&value[8..10])) {
+        (Some(y), Some(m), Some(d)) => (y, m, d),
+        _ => return Err(bad()),
+    };
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return Err(bad()),
+    };
+    if y < 1900 || d == 0 || d > days {
+        return Err(bad());
+    }
+    Ok(())
+}
+
+/// Maximum length of `fullname`, `first_name`, `last_name` and `role`.
+pub const NAME_MAX: usize = 100;
+
+/// A user as stored. The password hash never leaves the server: see [`UserView`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserRecord {
+    pub username: String,
+    pub password_hash: String,
+    pub fullname: String,
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub role: Option<String>,
+    pub date_of_birth: Option<String>,
+    pub avatar_file_id: Option<String>,
+    pub created_at: i64,
+    pub last_online: Option<i64>,
+    /// Open WebSocket connections; online while above zero.
+    pub connection_count: i64,
+}
+
+/// A user as clients see it. `email` and `date_of_birth` only on one's own profile.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct UserView {
+    pub username: String,
+    pub fullname: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub date_of_birth: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub avatar_file_id: Option<String>,
+    pub is_online: bool,
+    pub last_online: Option<i64>,
+    pub created_at: i64,
+}
+
+impl UserRecord {
+    /// The profile as its owner sees it.
+    pub fn private_view(&self) -> UserView {
+        UserView {
+            username: self.username.clone(),
+            fullname: self.fullname.clone(),
+            email: self.email.clone(),
+            first_name: self.first_name.clone(),
+            last_name: self.last_name.clone(),
+            role: self.role.clone(),
+            date_of_birth: self.date_of_birth.clone(),
+            avatar_file_id: self.avatar_file_id.clone(),
+            is_online: self.connection_count > 0,
+            last_online: self.last_online,
+            created_at: self.created_at,
+        }
+    }
+
+    /// The profile as everyone else sees it.
+    pub fn public_view(&self) -> UserView {
+        UserView { email: None, date_of_birth: None, ..self.private_view() }
+    }
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_are_lowercased_and_checked() {
+        assert_eq!(Username::parse("Alice_1").unwrap().as_str(), "alice_1");
+        for bad in ["ab", "a b c", "ålice", "x".repeat(33).as_str(), "bob!", ""] {
+            assert!(Username::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn emails_need_a_local_part_and_a_dotted_domain() {
+        assert_eq!(Email::parse("Bob@Example.COM").unwrap().as_str(), "bob@example.com");
+        for bad in ["bob", "@x.io", "bob@", "bob@localhost", "a@b@c.io", "a b@c.io", "a@.io"] {
+            assert!(Email::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn dates_must_exist() {
+        assert!(validate_date("d", "2000-02-29").is_ok());
+        for bad in ["1999-02-29", "2001-13-01", "2001-04-31", "01-01-2001", "2001-1-01", "+001-01-01"] {
+            assert!(validate_date("d", bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+}

@@ -1,0 +1,841 @@
+//! The DynamoDB adapter: one table, generic `pk`/`sk` keys, one global secondary index.
+//!
+//! | item                | pk                  | sk                  | gsi1pk / gsi1sk     |
+//! |---------------------|---------------------|---------------------|---------------------|
+//! | user profile        | `USER#<username>`   | `PROFILE`           | `USERDIR` / username|
+//! | email claim         | `EMAIL#<email>`     | `EMAIL`             |                     |
+//! | session family      | `USER#<username>`   | `SESSION#<family>`  |                     |
+//! | refresh token       | `REFRESH#<sha256>`  | `REFRESH`           |                     |
+//! | login failures      | `LOGINFAIL#<name>`  | `LOGINFAIL`         |                     |
+//! | contact             | `USER#<owner>`      | `CONTACT#<contact>` |                     |
+//!
+//! Every access is a GetItem, Query, BatchGetItem or a (transactional) conditional write on a
+//! key; nothing scans. docs/architecture.md lists the requests per operation.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, ConditionCheck, Delete, DeleteRequest, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, KeysAndAttributes, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType,
+    TimeToLiveSpecification, TransactWriteItem, Update, WriteRequest,
+};
+use aws_sdk_dynamodb::types::AttributeValue as AV;
+use aws_sdk_dynamodb::Client;
+
+use super::{ContactStore, LoginFailures, RefreshTokenRecord, SessionStore, ThrottleStore, UserStore, UserUpdate};
+use crate::error::{Conflict, StoreError};
+use crate::model::{Page, UserRecord};
+
+type Item = HashMap<String, AV>;
+
+const GSI1: &str = "gsi1";
+const USER_DIRECTORY: &str = "USERDIR";
+const PROFILE: &str = "PROFILE";
+/// BatchGetItem takes at most 100 keys; BatchWriteItem 25 requests.
+const BATCH_GET_MAX: usize = 100;
+const BATCH_WRITE_MAX: usize = 25;
+/// Bounded retries for unprocessed batch keys and lost conditional races.
+const RETRIES: u32 = 5;
+
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AV::S(pk))
+            .key("sk", s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(out.item)
+    }
+
+    /// Every item of one partition whose sort key starts with `prefix`, following pages.
+    async fn query_prefix(&self, pk: String, prefix: &str) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", AV::S(pk.clone()))
+                .expression_attribute_values(":prefix", s(prefix))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            items.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(items),
+            }
+        }
+    }
+
+    async fn batch_delete(&self, keys: Vec<Item>) -> Result<(), StoreError> {
+        for chunk in keys.chunks(BATCH_WRITE_MAX) {
+            let mut requests: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|key| {
+                    let delete = DeleteRequest::builder().set_key(Some(key.clone())).build().map_err(build_error)?;
+                    Ok(WriteRequest::builder().delete_request(delete).build())
+                })
+                .collect::<Result<_, StoreError>>()?;
+            for attempt in 0..=RETRIES {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, requests)
+                    .send()
+                    .await
+                    .map_err(sdk_error)?;
+                requests = out.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
+                if requests.is_empty() {
+                    break;
+                }
+                if attempt == RETRIES {
+                    return Err(StoreError::Unavailable("unprocessed batch writes".into()));
+                }
+                backoff(attempt).await;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl UserStore for DynamoStore {
+    async fn create_user(&self, user: &UserRecord) -> Result<(), StoreError> {
+        let mut writes = vec![put(&self.table, user_item(user), "attribute_not_exists(pk)")?];
+        if let Some(email) = &user.email {
+            writes.push(put(&self.table, email_item(email, &user.username), "attribute_not_exists(pk)")?);
+        }
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await
+            .map_err(|e| transaction_error(e, &[Conflict::UsernameTaken, Conflict::EmailTaken]))?;
+        Ok(())
+    }
+
+    async fn get_user(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {
+        self.get(user_pk(username), PROFILE).await?.map(|item| parse_user(&item)).transpose()
+    }
+
+    async fn get_users(&self, usernames: &[String]) -> Result<Vec<UserRecord>, StoreError> {
+        let mut unique: Vec<&String> = usernames.iter().collect();
+        unique.sort();
+        unique.dedup();
+        let mut users = Vec::with_capacity(unique.len());
+        for chunk in unique.chunks(BATCH_GET_MAX) {
+            let keys: Vec<Item> = chunk.iter().map(|u| key(user_pk(u), PROFILE)).collect();
+            let mut pending = Some(KeysAndAttributes::builder().set_keys(Some(keys)).build().map_err(build_error)?);
+            let mut attempt = 0;
+            while let Some(request) = pending.take() {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(sdk_error)?;
+                for item in out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
+                    users.push(parse_user(&item)?);
+                }
+                pending = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).filter(|k| !k.keys.is_empty());
+                if pending.is_some() {
+                    if attempt == RETRIES {
+                        return Err(StoreError::Unavailable("unprocessed batch reads".into()));
+                    }
+                    backoff(attempt).await;
+                    attempt += 1;
+                }
+            }
+        }
+        Ok(users)
+    }
+
+    async fn username_for_email(&self, email: &str) -> Result<Option<String>, StoreError> {
+        match self.get(email_pk(email), "EMAIL").await? {
+            Some(item) => Ok(Some(req_s(&item, "username")?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn update_user(&self, username: &str, update: &UserUpdate) -> Result<UserRecord, StoreError> {
+        let current = self.get_user(username).await?.ok_or(StoreError::Conflict(Conflict::Missing))?;
+        let email_change = update.email.as_ref().filter(|new| **new != current.email);
+
+        let mut expr = UpdateExpr::default();
+        if let Some(fullname) = &update.fullname {
+            expr.set("fullname", s(fullname));
+        }
+        if let Some(hash) = &update.password_hash {
+            expr.set("password_hash", s(hash));
+        }
+        for (name, change) in [
+            ("email", &update.email),
+            ("first_name", &update.first_name),
+            ("last_name", &update.last_name),
+            ("role", &update.role),
+            ("date_of_birth", &update.date_of_birth),
+            ("avatar_file_id", &update.avatar_file_id),
+        ] {
+            match change {
+                Some(Some(value)) => expr.set(name, s(value)),
+                Some(None) => expr.remove(name),
+                None => {}
+            }
+        }
+        if expr.is_empty() {
+            return Ok(current);
+        }
+        // The email we read must still be the stored one, or another change won the race.
+        let (guard, guard_values) = match &current.email {
+            Some(old) => ("attribute_exists(pk) AND email = :old_email", vec![(":old_email", s(old))]),
+            None => ("attribute_exists(pk) AND attribute_not_exists(email)", vec![]),
+        };
+
+        let Some(new_email) = email_change else {
+            let out = expr
+                .apply(self.client.update_item().table_name(&self.table).key("pk", AV::S(user_pk(username))).key("sk", s(PROFILE)))
+                .condition_expression(guard)
+                .set_expression_attribute_values(Some(merge(expr.values.clone(), guard_values)))
+                .return_values(ReturnValue::AllNew)
+                .send()
+                .await
+                .map_err(|e| conditional_error(e, Conflict::Missing))?;
+            return parse_user(&out.attributes.unwrap_or_default());
+        };
+
+        // Moving the email claim: update the profile, claim the new address, free the old one,
+        // all or nothing.
+        let profile = Update::builder()
+            .table_name(&self.table)
+            .key("pk", AV::S(user_pk(username)))
+            .key("sk", s(PROFILE))
+            .update_expression(expr.expression())
+            .set_expression_attribute_names(Some(expr.names.clone()))
+            .set_expression_attribute_values(Some(merge(expr.values.clone(), guard_values)))
+            .condition_expression(guard)
+            .build()
+            .map_err(build_error)?;
+        let mut writes = vec![TransactWriteItem::builder().update(profile).build()];
+        if let Some(new) = new_email {
+            writes.push(put(&self.table, email_item(new, username), "attribute_not_exists(pk)")?);
+        }
+        if let Some(old) = &current.email {
+            let delete = Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(email_pk(old), "EMAIL")))
+                .condition_expression("username = :u")
+                .expression_attribute_values(":u", s(username))
+                .build()
+                .map_err(build_error)?;
+            writes.push(TransactWriteItem::builder().delete(delete).build());
+        }
+        let reasons = [Conflict::Missing, if new_email.is_some() { Conflict::EmailTaken } else { Conflict::Missing }, Conflict::Missing];
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await
+            .map_err(|e| transaction_error(e, &reasons))?;
+        self.get_user(username).await?.ok_or(StoreError::Conflict(Conflict::Missing))
+    }
+
+    async fn list_users(&self, prefix: &str, after: Option<&str>, limit: usize) -> Result<Page<UserRecord>, StoreError> {
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI1)
+            .expression_attribute_values(":dir", s(USER_DIRECTORY))
+            .limit(limit as i32 + 1);
+        query = if prefix.is_empty() {
+            query.key_condition_expression("gsi1pk = :dir")
+        } else {
+            query
+                .key_condition_expression("gsi1pk = :dir AND begins_with(gsi1sk, :prefix)")
+                .expression_attribute_values(":prefix", s(prefix))
+        };
+        if let Some(after) = after {
+            let mut start = key(user_pk(after), PROFILE);
+            start.insert("gsi1pk".into(), s(USER_DIRECTORY));
+            start.insert("gsi1sk".into(), s(after));
+            query = query.set_exclusive_start_key(Some(start));
+        }
+        let out = query.send().await.map_err(sdk_error)?;
+        let mut items = out.items.unwrap_or_default().iter().map(parse_user).collect::<Result<Vec<_>, _>>()?;
+        let next_cursor = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(|u| u.username.clone())
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+}
+
+#[async_trait]
+impl SessionStore for DynamoStore {
+    async fn create_session(&self, token: &RefreshTokenRecord, now: i64) -> Result<(), StoreError> {
+        let writes = vec![
+            put(&self.table, session_item(&token.username, &token.family_id, now, token.expires_at), "attribute_not_exists(pk)")?,
+            put(&self.table, refresh_item(token), "attribute_not_exists(pk)")?,
+        ];
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await
+            .map_err(|e| transaction_error(e, &[Conflict::Missing, Conflict::Missing]))?;
+        Ok(())
+    }
+
+    async fn get_refresh_token(&self, token_hash: &str) -> Result<Option<RefreshTokenRecord>, StoreError> {
+        self.get(refresh_pk(token_hash), "REFRESH").await?.map(|item| parse_refresh(&item)).transpose()
+    }
+
+    async fn rotate_refresh_token(&self, old: &RefreshTokenRecord, new: &RefreshTokenRecord, now: i64) -> Result<(), StoreError> {
+        let mark_used = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(refresh_pk(&old.token_hash), "REFRESH")))
+            .update_expression("SET used_at = :now")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(used_at) AND expires_at > :now")
+            .expression_attribute_values(":now", n(now))
+            .build()
+            .map_err(build_error)?;
+        let family_open = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(&old.username), &format!("SESSION#{}", old.family_id))))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(build_error)?;
+        let writes = vec![
+            TransactWriteItem::builder().update(mark_used).build(),
+            put(&self.table, refresh_item(new), "attribute_not_exists(pk)")?,
+            TransactWriteItem::builder().condition_check(family_open).build(),
+        ];
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await
+            .map_err(|e| transaction_error(e, &[Conflict::TokenAlreadyUsed, Conflict::TokenAlreadyUsed, Conflict::SessionRevoked]))?;
+        Ok(())
+    }
+
+    async fn revoke_session(&self, username: &str, family_id: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(username), &format!("SESSION#{family_id}"))))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
+    }
+
+    async fn revoke_sessions(&self, username: &str, keep: Option<&str>) -> Result<(), StoreError> {
+        let keep_sk = keep.map(|k| format!("SESSION#{k}"));
+        let keys = self
+            .query_prefix(user_pk(username), "SESSION#")
+            .await?
+            .iter()
+            .map(|item| req_s(item, "sk"))
+            .filter(|sk| sk.as_ref().ok() != keep_sk.as_ref())
+            .map(|sk| sk.map(|sk| key(user_pk(username), &sk)))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.batch_delete(keys).await
+    }
+}
+
+#[async_trait]
+impl ThrottleStore for DynamoStore {
+    async fn login_failures(&self, key: &str) -> Result<Option<LoginFailures>, StoreError> {
+        self.get(throttle_pk(key), "LOGINFAIL").await?.map(|item| parse_failures(&item)).transpose()
+    }
+
+    async fn record_login_failure(&self, key_name: &str, now: i64, window_start_min: i64) -> Result<LoginFailures, StoreError> {
+        for _ in 0..RETRIES {
+            // Count in the current window, if there is one…
+            let counted = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key(throttle_pk(key_name), "LOGINFAIL")))
+                .update_expression("ADD #count :one")
+                .condition_expression("window_start > :min")
+                .expression_attribute_names("#count", "count")
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":min", n(window_start_min))
+                .return_values(ReturnValue::AllNew)
+                .send()
+                .await;
+            match counted {
+                Ok(out) => return parse_failures(&out.attributes.unwrap_or_default()),
+                Err(e) if !is_conditional_failure(&e) => return Err(sdk_error(e)),
+                Err(_) => {}
+            }
+            // …or open a new one, unless someone else just did.
+            let mut item = key(throttle_pk(key_name), "LOGINFAIL");
+            item.insert("count".into(), n(1));
+            item.insert("window_start".into(), n(now));
+            item.insert("ttl".into(), n(now / 1000 + 24 * 3600));
+            let opened = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk) OR window_start <= :min")
+                .expression_attribute_values(":min", n(window_start_min))
+                .send()
+                .await;
+            match opened {
+                Ok(_) => return Ok(LoginFailures { count: 1, window_start: now }),
+                Err(e) if !is_conditional_failure(&e) => return Err(sdk_error(e)),
+                Err(_) => {}
+            }
+        }
+        Err(StoreError::Unavailable("login failure counter contended".into()))
+    }
+
+    async fn clear_login_failures(&self, key_name: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(throttle_pk(key_name), "LOGINFAIL")))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ContactStore for DynamoStore {
+    async fn add_contact(&self, owner: &str, contact: &str, now: i64) -> Result<(), StoreError> {
+        let mut item = key(user_pk(owner), &format!("CONTACT#{contact}"));
+        item.insert("contact".into(), s(contact));
+        item.insert("added_at".into(), n(now));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(|e| conditional_error(e, Conflict::AlreadyContact))?;
+        Ok(())
+    }
+
+    async fn remove_contact(&self, owner: &str, contact: &str) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(owner), &format!("CONTACT#{contact}"))))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
+    }
+
+    async fn list_contacts(&self, owner: &str, after: Option<&str>, limit: usize) -> Result<Page<String>, StoreError> {
+        // `!` sorts before every username character, so `CONTACT#<after>!` starts just past `after`;
+        // `$` sorts right after `#`, so `CONTACT$` ends the contact range.
+        let from = match after {
+            Some(after) => format!("CONTACT#{after}!"),
+            None => "CONTACT#".to_owned(),
+        };
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+            .expression_attribute_values(":pk", AV::S(user_pk(owner)))
+            .expression_attribute_values(":from", AV::S(from))
+            .expression_attribute_values(":to", s("CONTACT$"))
+            .limit(limit as i32 + 1)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        let mut items = out.items.unwrap_or_default().iter().map(|item| req_s(item, "contact")).collect::<Result<Vec<_>, _>>()?;
+        let next_cursor = if items.len() > limit {
+            items.truncate(limit);
+            items.last().cloned()
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+}
+
+// ---- table management (local gateway and tests; on AWS the template owns the table) ----
+
+/// Creates the table with its index and TTL if it does not exist yet.
+pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError> {
+    match client.describe_table().table_name(table).send().await {
+        Ok(_) => return Ok(()),
+        Err(e) if e.as_service_error().is_some_and(|se| se.is_resource_not_found_exception()) => {}
+        Err(e) => return Err(sdk_error(e)),
+    }
+    let attr = |name: &str| {
+        AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build().map_err(build_error)
+    };
+    let key_elem = |name: &str, kind: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(kind).build().map_err(build_error);
+    let gsi = GlobalSecondaryIndex::builder()
+        .index_name(GSI1)
+        .key_schema(key_elem("gsi1pk", KeyType::Hash)?)
+        .key_schema(key_elem("gsi1sk", KeyType::Range)?)
+        .projection(Projection::builder().projection_type(ProjectionType::All).build())
+        .build()
+        .map_err(build_error)?;
+    let created = client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attr("pk")?)
+        .attribute_definitions(attr("sk")?)
+        .attribute_definitions(attr("gsi1pk")?)
+        .attribute_definitions(attr("gsi1sk")?)
+        .key_schema(key_elem("pk", KeyType::Hash)?)
+        .key_schema(key_elem("sk", KeyType::Range)?)
+        .global_secondary_indexes(gsi)
+        .send()
+        .await;
+    match created {
+        Ok(_) => {}
+        // Someone else created it meanwhile: fine.
+        Err(e) if e.as_service_error().is_some_and(|se| se.is_resource_in_use_exception()) => return Ok(()),
+        Err(e) => return Err(sdk_error(e)),
+    }
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder().enabled(true).attribute_name("ttl").build().map_err(build_error)?,
+        )
+        .send()
+        .await
+        .map_err(sdk_error)?;
+    Ok(())
+}
+
+/// A client for the configured AWS environment; `DYNAMODB_ENDPOINT` points it elsewhere (DynamoDB
+/// Local), with placeholder credentials when none are configured.
+pub async fn client_from_env() -> Client {
+    match std::env::var("DYNAMODB_ENDPOINT") {
+        Ok(endpoint) if !endpoint.is_empty() => local_client(&endpoint).await,
+        _ => Client::new(&aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await),
+    }
+}
+
+/// A client for DynamoDB Local at `endpoint`.
+pub async fn local_client(endpoint: &str) -> Client {
+    let have_keys = std::env::var("AWS_ACCESS_KEY_ID").is_ok();
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).endpoint_url(endpoint);
+    if std::env::var("AWS_REGION").is_err() {
+        loader = loader.region(aws_config::Region::new("us-east-1"));
+    }
+    if !have_keys {
+        loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "chathub-local"));
+    }
+    Client::new(&loader.load().await)
+}
+
+// ---- items ----
+
+fn s(value: &str) -> AV {
+    AV::S(value.to_owned())
+}
+
+fn n(value: i64) -> AV {
+    AV::N(value.to_string())
+}
+
+fn user_pk(username: &str) -> String {
+    format!("USER#{username}")
+}
+
+fn email_pk(email: &str) -> String {
+    format!("EMAIL#{email}")
+}
+
+fn refresh_pk(hash: &str) -> String {
+    format!("REFRESH#{hash}")
+}
+
+fn throttle_pk(key: &str) -> String {
+    format!("LOGINFAIL#{key}")
+}
+
+fn key(pk: String, sk: &str) -> Item {
+    HashMap::from([("pk".to_owned(), AV::S(pk)), ("sk".to_owned(), s(sk))])
+}
+
+fn merge(mut values: HashMap<String, AV>, extra: Vec<(&str, AV)>) -> HashMap<String, AV> {
+    values.extend(extra.into_iter().map(|(k, v)| (k.to_owned(), v)));
+    values
+}
+
+fn user_item(user: &UserRecord) -> Item {
+    let mut item = key(user_pk(&user.username), PROFILE);
+    item.insert("gsi1pk".into(), s(USER_DIRECTORY));
+    item.insert("gsi1sk".into(), s(&user.username));
+    item.insert("username".into(), s(&user.username));
+    item.insert("password_hash".into(), s(&user.password_hash));
+    item.insert("fullname".into(), s(&user.fullname));
+    item.insert("created_at".into(), n(user.created_at));
+    item.insert("connection_count".into(), n(user.connection_count));
+    for (name, value) in [
+        ("email", &user.email),
+        ("first_name", &user.first_name),
+        ("last_name", &user.last_name),
+        ("role", &user.role),
+        ("date_of_birth", &user.date_of_birth),
+        ("avatar_file_id", &user.avatar_file_id),
+    ] {
+        if let Some(value) = value {
+            item.insert(name.into(), s(value));
+        }
+    }
+    if let Some(at) = user.last_online {
+        item.insert("last_online".into(), n(at));
+    }
+    item
+}
+
+fn email_item(email: &str, username: &str) -> Item {
+    let mut item = key(email_pk(email), "EMAIL");
+    item.insert("username".into(), s(username));
+    item
+}
+
+fn session_item(username: &str, family_id: &str, now: i64, expires_at: i64) -> Item {
+    let mut item = key(user_pk(username), &format!("SESSION#{family_id}"));
+    item.insert("created_at".into(), n(now));
+    item.insert("ttl".into(), n(expires_at / 1000));
+    item
+}
+
+fn refresh_item(token: &RefreshTokenRecord) -> Item {
+    let mut item = key(refresh_pk(&token.token_hash), "REFRESH");
+    item.insert("username".into(), s(&token.username));
+    item.insert("family_id".into(), s(&token.family_id));
+    item.insert("expires_at".into(), n(token.expires_at));
+    item.insert("ttl".into(), n(token.expires_at / 1000));
+    if let Some(at) = token.used_at {
+        item.insert("used_at".into(), n(at));
+    }
+    item
+}
+
+fn parse_user(item: &Item) -> Result<UserRecord, StoreError> {
+    Ok(UserRecord {
+        username: req_s(item, "username")?,
+        password_hash: req_s(item, "password_hash")?,
+        fullname: req_s(item, "fullname")?,
+        email: opt_s(item, "email"),
+        first_name: opt_s(item, "first_name"),
+        last_name: opt_s(item, "last_name"),
+        role: opt_s(item, "role"),
+        date_of_birth: opt_s(item, "date_of_birth"),
+        avatar_file_id: opt_s(item, "avatar_file_id"),
+        created_at: req_n(item, "created_at")?,
+        last_online: opt_n(item, "last_online")?,
+        connection_count: opt_n(item, "connection_count")?.unwrap_or(0),
+    })
+}
+
+fn parse_refresh(item: &Item) -> Result<RefreshTokenRecord, StoreError> {
+    let pk = req_s(item, "pk")?;
+    Ok(RefreshTokenRecord {
+        token_hash: pk.trim_start_matches("REFRESH#").to_owned(),
+        username: req_s(item, "username")?,
+        family_id: req_s(item, "family_id")?,
+        expires_at: req_n(item, "expires_at")?,
+        used_at: opt_n(item, "used_at")?,
+    })
+}
+
+fn parse_failures(item: &Item) -> Result<LoginFailures, StoreError> {
+    Ok(LoginFailures {
+        count: u32::try_from(req_n(item, "count")?).unwrap_or(u32::MAX),
+        window_start: req_n(item, "window_start")?,
+    })
+}
+
+fn opt_s(item: &Item, name: &str) -> Option<String> {
+    match item.get(name) {
+        Some(AV::S(v)) => Some(v.clone()),
+        _ => None,
+    }
+}
+
+fn req_s(item: &Item, name: &str) -> Result<String, StoreError> {
+    opt_s(item, name).ok_or_else(|| StoreError::Internal(format!("item lacks string {name}")))
+}
+
+fn opt_n(item: &Item, name: &str) -> Result<Option<i64>, StoreError> {
+    match item.get(name) {
+        Some(AV::N(v)) => v.parse().map(Some).map_err(|_| StoreError::Internal(format!("{name} is not an integer"))),
+        None => Ok(None),
+        Some(_) => Err(StoreError::Internal(format!("{name} is not a number"))),
+    }
+}
+
+fn req_n(item: &Item, name: &str) -> Result<i64, StoreError> {
+    opt_n(item, name)?.ok_or_else(|| StoreError::Internal(format!("item lacks number {name}")))
+}
+
+// ---- requests ----
+
+/// An update expression built field by field, with placeholder names so reserved words are safe.
+#[derive(Default)]
+struct UpdateExpr {
+    sets: Vec<String>,
+    removes: Vec<String>,
+    names: HashMap<String, String>,
+    values: HashMap<String, AV>,
+}
+
+impl UpdateExpr {
+    fn set(&mut self, field: &str, value: AV) {
+        self.names.insert(format!("#{field}"), field.to_owned());
+        self.values.insert(format!(":{field}"), value);
+        self.sets.push(format!("#{field} = :{field}"));
+    }
+
+    fn remove(&mut self, field: &str) {
+        self.names.insert(format!("#{field}"), field.to_owned());
+        self.removes.push(format!("#{field}"));
+    }
+
+    fn is_empty(&self) -> bool {
+        self.sets.is_empty() && self.removes.is_empty()
+    }
+
+    fn expression(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.sets.is_empty() {
+            parts.push(format!("SET {}", self.sets.join(", ")));
+        }
+        if !self.removes.is_empty() {
+            parts.push(format!("REMOVE {}", self.removes.join(", ")));
+        }
+        parts.join(" ")
+    }
+
+    fn apply(
+        &self,
+        builder: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        builder.update_expression(self.expression()).set_expression_attribute_names(Some(self.names.clone()))
+    }
+}
+
+fn put(table: &str, item: Item, condition: &str) -> Result<TransactWriteItem, StoreError> {
+    let put = Put::builder().table_name(table).set_item(Some(item)).condition_expression(condition).build().map_err(build_error)?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+async fn backoff(attempt: u32) {
+    tokio::time::sleep(Duration::from_millis(20 << attempt.min(6))).await;
+}
+
+fn build_error(err: aws_sdk_dynamodb::error::BuildError) -> StoreError {
+    StoreError::Internal(format!("request build: {err}"))
+}
+
+const RETRYABLE_CODES: [&str; 6] = [
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "TransactionConflictException",
+];
+
+/// Throttling and unreachable service become `Unavailable` (a 503 with Retry-After); the rest is
+/// internal.
+fn sdk_error<E, R>(err: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    let retryable = match &err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => true,
+        SdkError::ServiceError(_) => err.code().is_some_and(|c| RETRYABLE_CODES.contains(&c)),
+        _ => false,
+    };
+    let message = format!("{}", DisplayErrorContext(&err));
+    if retryable {
+        StoreError::Unavailable(message)
+    } else {
+        StoreError::Internal(message)
+    }
+}
+
+fn is_conditional_failure<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    matches!(err, SdkError::ServiceError(_)) && err.code() == Some("ConditionalCheckFailedException")
+}
+
+fn conditional_error<E, R>(err: SdkError<E, R>, conflict: Conflict) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    if is_conditional_failure(&err) {
+        StoreError::Conflict(conflict)
+    } else {
+        sdk_error(err)
+    }
+}
+
+/// A cancelled transaction becomes the conflict of the first write whose condition failed
+/// (`conflicts[i]` names write `i`'s).
+fn transaction_error<R: std::fmt::Debug>(
+    err: SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>,
+    conflicts: &[Conflict],
+) -> StoreError {
+    if let Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(cancel)) =
+        err.as_service_error()
+    {
+        let failed = cancel.cancellation_reasons().iter().position(|r| r.code() == Some("ConditionalCheckFailed"));
+        if let Some(i) = failed {
+            return StoreError::Conflict(conflicts.get(i).copied().unwrap_or(Conflict::Missing));
+        }
+        let contended = cancel.cancellation_reasons().iter().any(|r| {
+            matches!(r.code(), Some("TransactionConflict" | "ThrottlingError" | "ProvisionedThroughputExceeded"))
+        });
+        if contended {
+            return StoreError::Unavailable("transaction contended".into());
+        }
+    }
+    sdk_error(err)
+}
