@@ -79,7 +79,10 @@ pub async fn start(options: Options) -> Result<Gateway, GatewayError> {
         StoreChoice::DynamoDb { endpoint, table } => {
             let client = dynamo::local_client(endpoint).await;
             dynamo::ensure_table(&client, table).await?;
-            (Arc::new(DynamoStore::new(client, table.clone())), table.clone())
+            (
+                Arc::new(DynamoStore::new(client, table.clone())),
+                table.clone(),
+            )
         }
     };
     let mut ctx = Ctx::new(Config::new(options.jwt_secret.clone(), table)?, store);
@@ -88,17 +91,27 @@ pub async fn start(options: Options) -> Result<Gateway, GatewayError> {
     }
     let listener = tokio::net::TcpListener::bind(options.rest_addr).await?;
     let rest_addr = listener.local_addr()?;
-    let app = rest::router(rest::RestState { ctx, cors_origins: options.cors_origins.clone() });
+    let app = rest::router(rest::RestState {
+        ctx,
+        cors_origins: options.cors_origins.clone(),
+    });
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await;
+        let served = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = rx.await;
+        })
+        .await;
         if let Err(e) = served {
             tracing::error!(error = %e, "REST listener failed");
         }
     });
-    Ok(Gateway { rest_addr, shutdown: Some(tx), task })
+    Ok(Gateway {
+        rest_addr,
+        shutdown: Some(tx),
+        task,
+    })
 }

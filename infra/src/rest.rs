@@ -28,11 +28,14 @@ pub fn router(state: RestState) -> Router {
     Router::new().fallback(handle).with_state(Arc::new(state))
 }
 
+/// Path parameters a route template bound, in template order.
+pub type PathParams = Vec<(String, String)>;
+
 /// The route whose template matches `path`, preferring literal segments over `{parameters}` as
 /// API Gateway does, with the parameters it binds.
-pub fn match_route(method: &str, path: &str) -> Option<(&'static RestRoute, Vec<(String, String)>)> {
+pub fn match_route(method: &str, path: &str) -> Option<(&'static RestRoute, PathParams)> {
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
-    let mut best: Option<(&RestRoute, Vec<(String, String)>, usize)> = None;
+    let mut best: Option<(&RestRoute, PathParams, usize)> = None;
     for route in REST_ROUTES.iter().filter(|r| r.method == method) {
         let template: Vec<&str> = route.path.split('/').collect();
         if template.len() != segments.len() {
@@ -42,7 +45,9 @@ pub fn match_route(method: &str, path: &str) -> Option<(&'static RestRoute, Vec<
         let mut literals = 0;
         let matched = template.iter().zip(&segments).all(|(t, s)| {
             if let Some(name) = t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
-                let value = percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
+                let value = percent_encoding::percent_decode_str(s)
+                    .decode_utf8_lossy()
+                    .into_owned();
                 params.push((name.to_owned(), value));
                 !s.is_empty()
             } else {
@@ -60,14 +65,28 @@ pub fn match_route(method: &str, path: &str) -> Option<(&'static RestRoute, Vec<
 fn allowed_origin(state: &RestState, headers: &HeaderMap) -> Option<HeaderValue> {
     let origin = headers.get(ORIGIN)?.to_str().ok()?;
     let local = ["http://localhost", "http://127.0.0.1"].iter().any(|base| {
-        origin == *base || origin.strip_prefix(base).and_then(|rest| rest.strip_prefix(':')).is_some_and(|port| port.parse::<u16>().is_ok())
+        origin == *base
+            || origin
+                .strip_prefix(base)
+                .and_then(|rest| rest.strip_prefix(':'))
+                .is_some_and(|port| port.parse::<u16>().is_ok())
     });
-    (local || state.cors_origins.iter().any(|o| o == origin)).then(|| HeaderValue::from_str(origin).ok()).flatten()
+    (local || state.cors_origins.iter().any(|o| o == origin))
+        .then(|| HeaderValue::from_str(origin).ok())
+        .flatten()
 }
 
-async fn handle(State(state): State<Arc<RestState>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Request) -> Response {
+async fn handle(
+    State(state): State<Arc<RestState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
     let origin = allowed_origin(&state, request.headers());
-    let mut response = if request.method() == Method::OPTIONS && request.headers().contains_key("access-control-request-method") {
+    let mut response = if request.method() == Method::OPTIONS
+        && request
+            .headers()
+            .contains_key("access-control-request-method")
+    {
         preflight(origin.is_some())
     } else {
         invoke(&state, peer, request).await
@@ -75,7 +94,10 @@ async fn handle(State(state): State<Arc<RestState>>, ConnectInfo(peer): ConnectI
     if let Some(origin) = origin {
         let h = response.headers_mut();
         h.insert("access-control-allow-origin", origin);
-        h.insert("access-control-allow-credentials", HeaderValue::from_static("true"));
+        h.insert(
+            "access-control-allow-credentials",
+            HeaderValue::from_static("true"),
+        );
         h.insert("vary", HeaderValue::from_static("origin"));
     }
     response
@@ -85,8 +107,14 @@ fn preflight(allowed: bool) -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();
     if allowed {
         let h = response.headers_mut();
-        h.insert("access-control-allow-methods", HeaderValue::from_static("GET, POST, PATCH, DELETE, OPTIONS"));
-        h.insert("access-control-allow-headers", HeaderValue::from_static("authorization, content-type"));
+        h.insert(
+            "access-control-allow-methods",
+            HeaderValue::from_static("GET, POST, PATCH, DELETE, OPTIONS"),
+        );
+        h.insert(
+            "access-control-allow-headers",
+            HeaderValue::from_static("authorization, content-type"),
+        );
         h.insert("access-control-max-age", HeaderValue::from_static("600"));
     }
     response
@@ -94,7 +122,12 @@ fn preflight(allowed: bool) -> Response {
 
 /// API Gateway's own answer for a path with no route.
 fn api_gateway_message(status: StatusCode, message: &str) -> Response {
-    (status, [(CONTENT_TYPE, "application/json")], json!({ "message": message }).to_string()).into_response()
+    (
+        status,
+        [(CONTENT_TYPE, "application/json")],
+        json!({ "message": message }).to_string(),
+    )
+        .into_response()
 }
 
 async fn invoke(state: &RestState, peer: SocketAddr, request: Request) -> Response {
@@ -125,12 +158,18 @@ async fn invoke(state: &RestState, peer: SocketAddr, request: Request) -> Respon
     let mut response = match handled {
         Ok(Some(response)) => into_axum(response),
         Ok(None) | Err(_) => {
-            tracing::error!(function, latency_ms = started.elapsed().as_secs_f64() * 1000.0, "handler failed");
+            tracing::error!(
+                function,
+                latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+                "handler failed"
+            );
             api_gateway_message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
         }
     };
     if let Ok(id) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert(HeaderName::from_static("apigw-requestid"), id);
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static("apigw-requestid"), id);
     }
     response
 }
@@ -147,16 +186,28 @@ fn payload_v2_event(
     let mut headers = Map::new();
     let mut cookies = Vec::new();
     for name in parts.headers.keys() {
-        let values: Vec<&str> = parts.headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect();
+        let values: Vec<&str> = parts
+            .headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
         if name == COOKIE {
-            cookies.extend(values.iter().flat_map(|v| v.split(';')).map(|c| c.trim().to_owned()).filter(|c| !c.is_empty()));
+            cookies.extend(
+                values
+                    .iter()
+                    .flat_map(|v| v.split(';'))
+                    .map(|c| c.trim().to_owned())
+                    .filter(|c| !c.is_empty()),
+            );
         } else {
             headers.insert(name.as_str().to_owned(), Value::String(values.join(",")));
         }
     }
     let raw_query = parts.uri.query().unwrap_or("");
     let mut query = Map::new();
-    for (k, v) in serde_urlencoded::from_str::<Vec<(String, String)>>(raw_query).unwrap_or_default() {
+    for (k, v) in serde_urlencoded::from_str::<Vec<(String, String)>>(raw_query).unwrap_or_default()
+    {
         match query.get_mut(&k) {
             Some(Value::String(existing)) => {
                 existing.push(',');
@@ -167,13 +218,23 @@ fn payload_v2_event(
             }
         }
     }
-    let path_params: Map<String, Value> = params.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+    let path_params: Map<String, Value> = params
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
     let (body, is_base64) = match std::str::from_utf8(body) {
         Ok(text) => (text.to_owned(), false),
         Err(_) => (base64::engine::general_purpose::STANDARD.encode(body), true),
     };
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
-    let user_agent = parts.headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    let user_agent = parts
+        .headers
+        .get("user-agent")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let mut event = json!({
         "version": "2.0",
         "routeKey": route.route_key(),

@@ -2,7 +2,9 @@
 
 use std::sync::OnceLock;
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -32,7 +34,11 @@ pub fn hash_password(password: &str) -> Result<String, ApiError> {
 /// Checks a password against a stored hash. A hash that does not parse never matches.
 pub fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -60,7 +66,12 @@ pub struct Claims {
 }
 
 /// Signs an access token for `username` in session `sid`, valid from `now_ms` for 15 minutes.
-pub fn issue_access_token(secret: &[u8], username: &str, sid: &str, now_ms: i64) -> Result<String, ApiError> {
+pub fn issue_access_token(
+    secret: &[u8],
+    username: &str,
+    sid: &str,
+    now_ms: i64,
+) -> Result<String, ApiError> {
     let iat = now_ms / 1000;
     let claims = Claims {
         sub: username.to_owned(),
@@ -69,14 +80,21 @@ pub fn issue_access_token(secret: &[u8], username: &str, sid: &str, now_ms: i64)
         jti: ulid::Ulid::new().to_string(),
         sid: Some(sid.to_owned()),
     };
-    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret))
-        .map_err(|e| ApiError::internal(format!("jwt encode: {e}")))
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(secret),
+    )
+    .map_err(|e| ApiError::internal(format!("jwt encode: {e}")))
 }
 
 /// Verifies signature, algorithm (HS256 only: `none` and every other algorithm are refused) and
 /// expiry against the caller's clock.
 pub fn verify_access_token(secret: &[u8], token: &str, now_ms: i64) -> Result<Claims, ApiError> {
-    let invalid = || ApiError::Unauthorized { code: "invalid_token", detail: "access token is invalid" };
+    let invalid = || ApiError::Unauthorized {
+        code: "invalid_token",
+        detail: "access token is invalid",
+    };
     if token.len() > 4096 {
         return Err(invalid());
     }
@@ -84,10 +102,14 @@ pub fn verify_access_token(secret: &[u8], token: &str, now_ms: i64) -> Result<Cl
     // Expiry is checked below against our own clock, so tests can move time.
     validation.validate_exp = false;
     validation.set_required_spec_claims(&["sub", "exp", "iat"]);
-    let data = jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(secret), &validation)
-        .map_err(|_| invalid())?;
+    let data =
+        jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(secret), &validation)
+            .map_err(|_| invalid())?;
     if data.claims.exp * 1000 <= now_ms {
-        return Err(ApiError::Unauthorized { code: "token_expired", detail: "access token has expired" });
+        return Err(ApiError::Unauthorized {
+            code: "token_expired",
+            detail: "access token has expired",
+        });
     }
     Ok(data.claims)
 }
@@ -128,21 +150,43 @@ mod tests {
         assert_eq!(claims.sub, "alice");
         assert_eq!(claims.exp - claims.iat, 900);
         let late = now + ACCESS_TOKEN_TTL_SECS * 1000;
-        assert!(matches!(verify_access_token(SECRET, &token, late), Err(ApiError::Unauthorized { code: "token_expired", .. })));
+        assert!(matches!(
+            verify_access_token(SECRET, &token, late),
+            Err(ApiError::Unauthorized {
+                code: "token_expired",
+                ..
+            })
+        ));
         assert!(verify_access_token(b"another-secret-another-secret-xx", &token, now).is_err());
     }
 
     #[test]
     fn alg_none_and_other_algorithms_are_refused() {
         let now = 1_700_000_000_000;
-        let payload = URL_SAFE_NO_PAD.encode(format!(r#"{{"sub":"alice","iat":{},"exp":{},"jti":"x"}}"#, now / 1000, now / 1000 + 900));
-        for header in [r#"{"alg":"none","typ":"JWT"}"#, r#"{"alg":"HS512","typ":"JWT"}"#] {
+        let payload = URL_SAFE_NO_PAD.encode(format!(
+            r#"{{"sub":"alice","iat":{},"exp":{},"jti":"x"}}"#,
+            now / 1000,
+            now / 1000 + 900
+        ));
+        for header in [
+            r#"{"alg":"none","typ":"JWT"}"#,
+            r#"{"alg":"HS512","typ":"JWT"}"#,
+        ] {
             let token = format!("{}.{}.", URL_SAFE_NO_PAD.encode(header), payload);
-            assert!(verify_access_token(SECRET, &token, now).is_err(), "{header} accepted");
+            assert!(
+                verify_access_token(SECRET, &token, now).is_err(),
+                "{header} accepted"
+            );
         }
         let hs384 = jsonwebtoken::encode(
             &Header::new(Algorithm::HS384),
-            &Claims { sub: "alice".into(), iat: now / 1000, exp: now / 1000 + 900, jti: "x".into(), sid: None },
+            &Claims {
+                sub: "alice".into(),
+                iat: now / 1000,
+                exp: now / 1000 + 900,
+                jti: "x".into(),
+                sid: None,
+            },
             &EncodingKey::from_secret(SECRET),
         )
         .unwrap();

@@ -23,12 +23,18 @@ impl std::fmt::Debug for Config {
 }
 
 impl Config {
-    pub fn new(jwt_secret: impl Into<Vec<u8>>, table_name: impl Into<String>) -> Result<Self, ConfigError> {
+    pub fn new(
+        jwt_secret: impl Into<Vec<u8>>,
+        table_name: impl Into<String>,
+    ) -> Result<Self, ConfigError> {
         let jwt_secret = jwt_secret.into();
         if jwt_secret.len() < MIN_JWT_SECRET_BYTES {
             return Err(ConfigError::WeakSecret(MIN_JWT_SECRET_BYTES));
         }
-        Ok(Self { jwt_secret, table_name: table_name.into() })
+        Ok(Self {
+            jwt_secret,
+            table_name: table_name.into(),
+        })
     }
 
     /// `JWT_SECRET` and `TABLE_NAME` (default `chathub`).

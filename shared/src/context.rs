@@ -15,7 +15,11 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn new(config: Config, store: Arc<dyn Store>) -> Self {
-        Self { config: Arc::new(config), store, clock: Arc::new(SystemClock) }
+        Self {
+            config: Arc::new(config),
+            store,
+            clock: Arc::new(SystemClock),
+        }
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {

@@ -13,9 +13,13 @@ impl Username {
     pub fn parse(raw: &str) -> Result<Self, ApiError> {
         let lower = raw.trim().to_ascii_lowercase();
         let len = lower.chars().count();
-        let valid_chars = lower.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_.-".contains(c));
+        let valid_chars = lower
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_.-".contains(c));
         if !(3..=32).contains(&len) || !valid_chars {
-            return Err(ApiError::invalid("username must be 3-32 characters of a-z, 0-9, '_', '.', '-'"));
+            return Err(ApiError::invalid(
+                "username must be 3-32 characters of a-z, 0-9, '_', '.', '-'",
+            ));
         }
         Ok(Self(lower))
     }
@@ -71,7 +75,9 @@ impl Email {
 pub fn validate_password(field: &str, password: &str) -> Result<(), ApiError> {
     let len = password.chars().count();
     if !(8..=256).contains(&len) {
-        return Err(ApiError::invalid(format!("{field} must be 8-256 characters")));
+        return Err(ApiError::invalid(format!(
+            "{field} must be 8-256 characters"
+        )));
     }
     Ok(())
 }
@@ -79,10 +85,14 @@ pub fn validate_password(field: &str, password: &str) -> Result<(), ApiError> {
 /// A free-text profile field of at most `max` characters, with no control characters.
 pub fn validate_text(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
     if value.chars().count() > max {
-        return Err(ApiError::invalid(format!("{field} must be at most {max} characters")));
+        return Err(ApiError::invalid(format!(
+            "{field} must be at most {max} characters"
+        )));
     }
     if value.chars().any(char::is_control) {
-        return Err(ApiError::invalid(format!("{field} must not contain control characters")));
+        return Err(ApiError::invalid(format!(
+            "{field} must not contain control characters"
+        )));
     }
     Ok(())
 }
@@ -94,7 +104,11 @@ pub fn validate_date(field: &str, value: &str) -> Result<(), ApiError> {
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return Err(bad());
     }
-    let num = |s: &str| s.parse::<u32>().ok().filter(|_| s.bytes().all(|c| c.is_ascii_digit()));
+    let num = |s: &str| {
+        s.parse::<u32>()
+            .ok()
+            .filter(|_| s.bytes().all(|c| c.is_ascii_digit()))
+    };
     let (y, m, d) = match (num(&value[0..4]), num(&value[5..7]), num(&value[8..10])) {
         (Some(y), Some(m), Some(d)) => (y, m, d),
         _ => return Err(bad()),
@@ -176,7 +190,11 @@ impl UserRecord {
 
     /// The profile as everyone else sees it.
     pub fn public_view(&self) -> UserView {
-        UserView { email: None, date_of_birth: None, ..self.private_view() }
+        UserView {
+            email: None,
+            date_of_birth: None,
+            ..self.private_view()
+        }
     }
 }
 
@@ -201,8 +219,19 @@ mod tests {
 
     #[test]
     fn emails_need_a_local_part_and_a_dotted_domain() {
-        assert_eq!(Email::parse("Bob@Example.COM").unwrap().as_str(), "bob@example.com");
-        for bad in ["bob", "@x.io", "bob@", "bob@localhost", "a@b@c.io", "a b@c.io", "a@.io"] {
+        assert_eq!(
+            Email::parse("Bob@Example.COM").unwrap().as_str(),
+            "bob@example.com"
+        );
+        for bad in [
+            "bob",
+            "@x.io",
+            "bob@",
+            "bob@localhost",
+            "a@b@c.io",
+            "a b@c.io",
+            "a@.io",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} should be refused");
         }
     }
@@ -210,8 +239,18 @@ mod tests {
     #[test]
     fn dates_must_exist() {
         assert!(validate_date("d", "2000-02-29").is_ok());
-        for bad in ["1999-02-29", "2001-13-01", "2001-04-31", "01-01-2001", "2001-1-01", "+001-01-01"] {
-            assert!(validate_date("d", bad).is_err(), "{bad:?} should be refused");
+        for bad in [
+            "1999-02-29",
+            "2001-13-01",
+            "2001-04-31",
+            "01-01-2001",
+            "2001-1-01",
+            "+001-01-01",
+        ] {
+            assert!(
+                validate_date("d", bad).is_err(),
+                "{bad:?} should be refused"
+            );
         }
     }
 }

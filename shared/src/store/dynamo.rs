@@ -17,15 +17,18 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, ConditionCheck, Delete, DeleteRequest, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, KeysAndAttributes, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType,
-    TimeToLiveSpecification, TransactWriteItem, Update, WriteRequest,
-};
 use aws_sdk_dynamodb::types::AttributeValue as AV;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, ConditionCheck, Delete, DeleteRequest, GlobalSecondaryIndex,
+    KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType, Put, ReturnValue,
+    ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem, Update, WriteRequest,
+};
 use aws_sdk_dynamodb::Client;
 
-use super::{ContactStore, LoginFailures, RefreshTokenRecord, SessionStore, ThrottleStore, UserStore, UserUpdate};
+use super::{
+    ContactStore, LoginFailures, RefreshTokenRecord, SessionStore, ThrottleStore, UserStore,
+    UserUpdate,
+};
 use crate::error::{Conflict, StoreError};
 use crate::model::{Page, UserRecord};
 
@@ -47,7 +50,10 @@ pub struct DynamoStore {
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self {
+            client,
+            table: table.into(),
+        }
     }
 
     pub fn client(&self) -> &Client {
@@ -98,7 +104,10 @@ impl DynamoStore {
             let mut requests: Vec<WriteRequest> = chunk
                 .iter()
                 .map(|key| {
-                    let delete = DeleteRequest::builder().set_key(Some(key.clone())).build().map_err(build_error)?;
+                    let delete = DeleteRequest::builder()
+                        .set_key(Some(key.clone()))
+                        .build()
+                        .map_err(build_error)?;
                     Ok(WriteRequest::builder().delete_request(delete).build())
                 })
                 .collect::<Result<_, StoreError>>()?;
@@ -110,7 +119,10 @@ impl DynamoStore {
                     .send()
                     .await
                     .map_err(sdk_error)?;
-                requests = out.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
+                requests = out
+                    .unprocessed_items
+                    .and_then(|mut u| u.remove(&self.table))
+                    .unwrap_or_default();
                 if requests.is_empty() {
                     break;
                 }
@@ -127,9 +139,17 @@ impl DynamoStore {
 #[async_trait]
 impl UserStore for DynamoStore {
     async fn create_user(&self, user: &UserRecord) -> Result<(), StoreError> {
-        let mut writes = vec![put(&self.table, user_item(user), "attribute_not_exists(pk)")?];
+        let mut writes = vec![put(
+            &self.table,
+            user_item(user),
+            "attribute_not_exists(pk)",
+        )?];
         if let Some(email) = &user.email {
-            writes.push(put(&self.table, email_item(email, &user.username), "attribute_not_exists(pk)")?);
+            writes.push(put(
+                &self.table,
+                email_item(email, &user.username),
+                "attribute_not_exists(pk)",
+            )?);
         }
         self.client
             .transact_write_items()
@@ -141,7 +161,10 @@ impl UserStore for DynamoStore {
     }
 
     async fn get_user(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {
-        self.get(user_pk(username), PROFILE).await?.map(|item| parse_user(&item)).transpose()
+        self.get(user_pk(username), PROFILE)
+            .await?
+            .map(|item| parse_user(&item))
+            .transpose()
     }
 
     async fn get_users(&self, usernames: &[String]) -> Result<Vec<UserRecord>, StoreError> {
@@ -151,7 +174,12 @@ impl UserStore for DynamoStore {
         let mut users = Vec::with_capacity(unique.len());
         for chunk in unique.chunks(BATCH_GET_MAX) {
             let keys: Vec<Item> = chunk.iter().map(|u| key(user_pk(u), PROFILE)).collect();
-            let mut pending = Some(KeysAndAttributes::builder().set_keys(Some(keys)).build().map_err(build_error)?);
+            let mut pending = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .build()
+                    .map_err(build_error)?,
+            );
             let mut attempt = 0;
             while let Some(request) = pending.take() {
                 let out = self
@@ -161,10 +189,17 @@ impl UserStore for DynamoStore {
                     .send()
                     .await
                     .map_err(sdk_error)?;
-                for item in out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
+                for item in out
+                    .responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default()
+                {
                     users.push(parse_user(&item)?);
                 }
-                pending = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).filter(|k| !k.keys.is_empty());
+                pending = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .filter(|k| !k.keys.is_empty());
                 if pending.is_some() {
                     if attempt == RETRIES {
                         return Err(StoreError::Unavailable("unprocessed batch reads".into()));
@@ -184,8 +219,15 @@ impl UserStore for DynamoStore {
         }
     }
 
-    async fn update_user(&self, username: &str, update: &UserUpdate) -> Result<UserRecord, StoreError> {
-        let current = self.get_user(username).await?.ok_or(StoreError::Conflict(Conflict::Missing))?;
+    async fn update_user(
+        &self,
+        username: &str,
+        update: &UserUpdate,
+    ) -> Result<UserRecord, StoreError> {
+        let current = self
+            .get_user(username)
+            .await?
+            .ok_or(StoreError::Conflict(Conflict::Missing))?;
         let email_change = update.email.as_ref().filter(|new| **new != current.email);
 
         let mut expr = UpdateExpr::default();
@@ -214,13 +256,25 @@ impl UserStore for DynamoStore {
         }
         // The email we read must still be the stored one, or another change won the race.
         let (guard, guard_values) = match &current.email {
-            Some(old) => ("attribute_exists(pk) AND email = :old_email", vec![(":old_email", s(old))]),
-            None => ("attribute_exists(pk) AND attribute_not_exists(email)", vec![]),
+            Some(old) => (
+                "attribute_exists(pk) AND email = :old_email",
+                vec![(":old_email", s(old))],
+            ),
+            None => (
+                "attribute_exists(pk) AND attribute_not_exists(email)",
+                vec![],
+            ),
         };
 
         let Some(new_email) = email_change else {
             let out = expr
-                .apply(self.client.update_item().table_name(&self.table).key("pk", AV::S(user_pk(username))).key("sk", s(PROFILE)))
+                .apply(
+                    self.client
+                        .update_item()
+                        .table_name(&self.table)
+                        .key("pk", AV::S(user_pk(username)))
+                        .key("sk", s(PROFILE)),
+                )
                 .condition_expression(guard)
                 .set_expression_attribute_values(Some(merge(expr.values.clone(), guard_values)))
                 .return_values(ReturnValue::AllNew)
@@ -244,7 +298,11 @@ impl UserStore for DynamoStore {
             .map_err(build_error)?;
         let mut writes = vec![TransactWriteItem::builder().update(profile).build()];
         if let Some(new) = new_email {
-            writes.push(put(&self.table, email_item(new, username), "attribute_not_exists(pk)")?);
+            writes.push(put(
+                &self.table,
+                email_item(new, username),
+                "attribute_not_exists(pk)",
+            )?);
         }
         if let Some(old) = &current.email {
             let delete = Delete::builder()
@@ -256,17 +314,32 @@ impl UserStore for DynamoStore {
                 .map_err(build_error)?;
             writes.push(TransactWriteItem::builder().delete(delete).build());
         }
-        let reasons = [Conflict::Missing, if new_email.is_some() { Conflict::EmailTaken } else { Conflict::Missing }, Conflict::Missing];
+        let reasons = [
+            Conflict::Missing,
+            if new_email.is_some() {
+                Conflict::EmailTaken
+            } else {
+                Conflict::Missing
+            },
+            Conflict::Missing,
+        ];
         self.client
             .transact_write_items()
             .set_transact_items(Some(writes))
             .send()
             .await
             .map_err(|e| transaction_error(e, &reasons))?;
-        self.get_user(username).await?.ok_or(StoreError::Conflict(Conflict::Missing))
+        self.get_user(username)
+            .await?
+            .ok_or(StoreError::Conflict(Conflict::Missing))
     }
 
-    async fn list_users(&self, prefix: &str, after: Option<&str>, limit: usize) -> Result<Page<UserRecord>, StoreError> {
+    async fn list_users(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<UserRecord>, StoreError> {
         let mut query = self
             .client
             .query()
@@ -288,7 +361,12 @@ impl UserStore for DynamoStore {
             query = query.set_exclusive_start_key(Some(start));
         }
         let out = query.send().await.map_err(sdk_error)?;
-        let mut items = out.items.unwrap_or_default().iter().map(parse_user).collect::<Result<Vec<_>, _>>()?;
+        let mut items = out
+            .items
+            .unwrap_or_default()
+            .iter()
+            .map(parse_user)
+            .collect::<Result<Vec<_>, _>>()?;
         let next_cursor = if items.len() > limit {
             items.truncate(limit);
             items.last().map(|u| u.username.clone())
@@ -303,7 +381,11 @@ impl UserStore for DynamoStore {
 impl SessionStore for DynamoStore {
     async fn create_session(&self, token: &RefreshTokenRecord, now: i64) -> Result<(), StoreError> {
         let writes = vec![
-            put(&self.table, session_item(&token.username, &token.family_id, now, token.expires_at), "attribute_not_exists(pk)")?,
+            put(
+                &self.table,
+                session_item(&token.username, &token.family_id, now, token.expires_at),
+                "attribute_not_exists(pk)",
+            )?,
             put(&self.table, refresh_item(token), "attribute_not_exists(pk)")?,
         ];
         self.client
@@ -315,36 +397,63 @@ impl SessionStore for DynamoStore {
         Ok(())
     }
 
-    async fn get_refresh_token(&self, token_hash: &str) -> Result<Option<RefreshTokenRecord>, StoreError> {
-        self.get(refresh_pk(token_hash), "REFRESH").await?.map(|item| parse_refresh(&item)).transpose()
+    async fn get_refresh_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<RefreshTokenRecord>, StoreError> {
+        self.get(refresh_pk(token_hash), "REFRESH")
+            .await?
+            .map(|item| parse_refresh(&item))
+            .transpose()
     }
 
-    async fn rotate_refresh_token(&self, old: &RefreshTokenRecord, new: &RefreshTokenRecord, now: i64) -> Result<(), StoreError> {
+    async fn rotate_refresh_token(
+        &self,
+        old: &RefreshTokenRecord,
+        new: &RefreshTokenRecord,
+        now: i64,
+    ) -> Result<(), StoreError> {
         let mark_used = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(refresh_pk(&old.token_hash), "REFRESH")))
             .update_expression("SET used_at = :now")
-            .condition_expression("attribute_exists(pk) AND attribute_not_exists(used_at) AND expires_at > :now")
+            .condition_expression(
+                "attribute_exists(pk) AND attribute_not_exists(used_at) AND expires_at > :now",
+            )
             .expression_attribute_values(":now", n(now))
             .build()
             .map_err(build_error)?;
         let family_open = ConditionCheck::builder()
             .table_name(&self.table)
-            .set_key(Some(key(user_pk(&old.username), &format!("SESSION#{}", old.family_id))))
+            .set_key(Some(key(
+                user_pk(&old.username),
+                &format!("SESSION#{}", old.family_id),
+            )))
             .condition_expression("attribute_exists(pk)")
             .build()
             .map_err(build_error)?;
         let writes = vec![
             TransactWriteItem::builder().update(mark_used).build(),
             put(&self.table, refresh_item(new), "attribute_not_exists(pk)")?,
-            TransactWriteItem::builder().condition_check(family_open).build(),
+            TransactWriteItem::builder()
+                .condition_check(family_open)
+                .build(),
         ];
         self.client
             .transact_write_items()
             .set_transact_items(Some(writes))
             .send()
             .await
-            .map_err(|e| transaction_error(e, &[Conflict::TokenAlreadyUsed, Conflict::TokenAlreadyUsed, Conflict::SessionRevoked]))?;
+            .map_err(|e| {
+                transaction_error(
+                    e,
+                    &[
+                        Conflict::TokenAlreadyUsed,
+                        Conflict::TokenAlreadyUsed,
+                        Conflict::SessionRevoked,
+                    ],
+                )
+            })?;
         Ok(())
     }
 
@@ -352,7 +461,10 @@ impl SessionStore for DynamoStore {
         self.client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(key(user_pk(username), &format!("SESSION#{family_id}"))))
+            .set_key(Some(key(
+                user_pk(username),
+                &format!("SESSION#{family_id}"),
+            )))
             .send()
             .await
             .map_err(sdk_error)?;
@@ -376,10 +488,18 @@ impl SessionStore for DynamoStore {
 #[async_trait]
 impl ThrottleStore for DynamoStore {
     async fn login_failures(&self, key: &str) -> Result<Option<LoginFailures>, StoreError> {
-        self.get(throttle_pk(key), "LOGINFAIL").await?.map(|item| parse_failures(&item)).transpose()
+        self.get(throttle_pk(key), "LOGINFAIL")
+            .await?
+            .map(|item| parse_failures(&item))
+            .transpose()
     }
 
-    async fn record_login_failure(&self, key_name: &str, now: i64, window_start_min: i64) -> Result<LoginFailures, StoreError> {
+    async fn record_login_failure(
+        &self,
+        key_name: &str,
+        now: i64,
+        window_start_min: i64,
+    ) -> Result<LoginFailures, StoreError> {
         for _ in 0..RETRIES {
             // Count in the current window, if there is one…
             let counted = self
@@ -415,12 +535,19 @@ impl ThrottleStore for DynamoStore {
                 .send()
                 .await;
             match opened {
-                Ok(_) => return Ok(LoginFailures { count: 1, window_start: now }),
+                Ok(_) => {
+                    return Ok(LoginFailures {
+                        count: 1,
+                        window_start: now,
+                    })
+                }
                 Err(e) if !is_conditional_failure(&e) => return Err(sdk_error(e)),
                 Err(_) => {}
             }
         }
-        Err(StoreError::Unavailable("login failure counter contended".into()))
+        Err(StoreError::Unavailable(
+            "login failure counter contended".into(),
+        ))
     }
 
     async fn clear_login_failures(&self, key_name: &str) -> Result<(), StoreError> {
@@ -465,7 +592,12 @@ impl ContactStore for DynamoStore {
         Ok(out.attributes.is_some_and(|a| !a.is_empty()))
     }
 
-    async fn list_contacts(&self, owner: &str, after: Option<&str>, limit: usize) -> Result<Page<String>, StoreError> {
+    async fn list_contacts(
+        &self,
+        owner: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<String>, StoreError> {
         // `!` sorts before every username character, so `CONTACT#<after>!` starts just past `after`;
         // `$` sorts right after `#`, so `CONTACT$` ends the contact range.
         let from = match after {
@@ -484,7 +616,12 @@ impl ContactStore for DynamoStore {
             .send()
             .await
             .map_err(sdk_error)?;
-        let mut items = out.items.unwrap_or_default().iter().map(|item| req_s(item, "contact")).collect::<Result<Vec<_>, _>>()?;
+        let mut items = out
+            .items
+            .unwrap_or_default()
+            .iter()
+            .map(|item| req_s(item, "contact"))
+            .collect::<Result<Vec<_>, _>>()?;
         let next_cursor = if items.len() > limit {
             items.truncate(limit);
             items.last().cloned()
@@ -501,18 +638,34 @@ impl ContactStore for DynamoStore {
 pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError> {
     match client.describe_table().table_name(table).send().await {
         Ok(_) => return Ok(()),
-        Err(e) if e.as_service_error().is_some_and(|se| se.is_resource_not_found_exception()) => {}
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|se| se.is_resource_not_found_exception()) => {}
         Err(e) => return Err(sdk_error(e)),
     }
     let attr = |name: &str| {
-        AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build().map_err(build_error)
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .map_err(build_error)
     };
-    let key_elem = |name: &str, kind: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(kind).build().map_err(build_error);
+    let key_elem = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .map_err(build_error)
+    };
     let gsi = GlobalSecondaryIndex::builder()
         .index_name(GSI1)
         .key_schema(key_elem("gsi1pk", KeyType::Hash)?)
         .key_schema(key_elem("gsi1sk", KeyType::Range)?)
-        .projection(Projection::builder().projection_type(ProjectionType::All).build())
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::All)
+                .build(),
+        )
         .build()
         .map_err(build_error)?;
     let created = client
@@ -531,14 +684,23 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError
     match created {
         Ok(_) => {}
         // Someone else created it meanwhile: fine.
-        Err(e) if e.as_service_error().is_some_and(|se| se.is_resource_in_use_exception()) => return Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|se| se.is_resource_in_use_exception()) =>
+        {
+            return Ok(())
+        }
         Err(e) => return Err(sdk_error(e)),
     }
     client
         .update_time_to_live()
         .table_name(table)
         .time_to_live_specification(
-            TimeToLiveSpecification::builder().enabled(true).attribute_name("ttl").build().map_err(build_error)?,
+            TimeToLiveSpecification::builder()
+                .enabled(true)
+                .attribute_name("ttl")
+                .build()
+                .map_err(build_error)?,
         )
         .send()
         .await
@@ -558,12 +720,19 @@ pub async fn client_from_env() -> Client {
 /// A client for DynamoDB Local at `endpoint`.
 pub async fn local_client(endpoint: &str) -> Client {
     let have_keys = std::env::var("AWS_ACCESS_KEY_ID").is_ok();
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).endpoint_url(endpoint);
+    let mut loader =
+        aws_config::defaults(aws_config::BehaviorVersion::latest()).endpoint_url(endpoint);
     if std::env::var("AWS_REGION").is_err() {
         loader = loader.region(aws_config::Region::new("us-east-1"));
     }
     if !have_keys {
-        loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "chathub-local"));
+        loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "local",
+            "local",
+            None,
+            None,
+            "chathub-local",
+        ));
     }
     Client::new(&loader.load().await)
 }
@@ -703,7 +872,10 @@ fn req_s(item: &Item, name: &str) -> Result<String, StoreError> {
 
 fn opt_n(item: &Item, name: &str) -> Result<Option<i64>, StoreError> {
     match item.get(name) {
-        Some(AV::N(v)) => v.parse().map(Some).map_err(|_| StoreError::Internal(format!("{name} is not an integer"))),
+        Some(AV::N(v)) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| StoreError::Internal(format!("{name} is not an integer"))),
         None => Ok(None),
         Some(_) => Err(StoreError::Internal(format!("{name} is not a number"))),
     }
@@ -755,12 +927,19 @@ impl UpdateExpr {
         &self,
         builder: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
     ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
-        builder.update_expression(self.expression()).set_expression_attribute_names(Some(self.names.clone()))
+        builder
+            .update_expression(self.expression())
+            .set_expression_attribute_names(Some(self.names.clone()))
     }
 }
 
 fn put(table: &str, item: Item, condition: &str) -> Result<TransactWriteItem, StoreError> {
-    let put = Put::builder().table_name(table).set_item(Some(item)).condition_expression(condition).build().map_err(build_error)?;
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression(condition)
+        .build()
+        .map_err(build_error)?;
     Ok(TransactWriteItem::builder().put(put).build())
 }
 
@@ -802,7 +981,8 @@ where
 }
 
 fn is_conditional_failure<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
-    matches!(err, SdkError::ServiceError(_)) && err.code() == Some("ConditionalCheckFailedException")
+    matches!(err, SdkError::ServiceError(_))
+        && err.code() == Some("ConditionalCheckFailedException")
 }
 
 fn conditional_error<E, R>(err: SdkError<E, R>, conflict: Conflict) -> StoreError

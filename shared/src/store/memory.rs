@@ -6,7 +6,10 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use super::{ContactStore, LoginFailures, RefreshTokenRecord, SessionStore, ThrottleStore, UserStore, UserUpdate};
+use super::{
+    ContactStore, LoginFailures, RefreshTokenRecord, SessionStore, ThrottleStore, UserStore,
+    UserUpdate,
+};
 use crate::error::{Conflict, StoreError};
 use crate::model::{Page, UserRecord};
 
@@ -34,7 +37,9 @@ impl MemoryStore {
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave half-written state: every method checks
         // before it writes. So a poisoned lock is still consistent.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -67,14 +72,21 @@ impl UserStore for MemoryStore {
 
     async fn get_users(&self, usernames: &[String]) -> Result<Vec<UserRecord>, StoreError> {
         let s = self.lock();
-        Ok(usernames.iter().filter_map(|u| s.users.get(u).cloned()).collect())
+        Ok(usernames
+            .iter()
+            .filter_map(|u| s.users.get(u).cloned())
+            .collect())
     }
 
     async fn username_for_email(&self, email: &str) -> Result<Option<String>, StoreError> {
         Ok(self.lock().emails.get(email).cloned())
     }
 
-    async fn update_user(&self, username: &str, update: &UserUpdate) -> Result<UserRecord, StoreError> {
+    async fn update_user(
+        &self,
+        username: &str,
+        update: &UserUpdate,
+    ) -> Result<UserRecord, StoreError> {
         let mut s = self.lock();
         let old_email = match s.users.get(username) {
             Some(user) => user.email.clone(),
@@ -111,7 +123,12 @@ impl UserStore for MemoryStore {
         Ok(user.clone())
     }
 
-    async fn list_users(&self, prefix: &str, after: Option<&str>, limit: usize) -> Result<Page<UserRecord>, StoreError> {
+    async fn list_users(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<UserRecord>, StoreError> {
         let s = self.lock();
         let start = match after {
             Some(a) if a > prefix => a.to_owned(),
@@ -134,24 +151,43 @@ impl UserStore for MemoryStore {
 
 #[async_trait]
 impl SessionStore for MemoryStore {
-    async fn create_session(&self, token: &RefreshTokenRecord, _now: i64) -> Result<(), StoreError> {
+    async fn create_session(
+        &self,
+        token: &RefreshTokenRecord,
+        _now: i64,
+    ) -> Result<(), StoreError> {
         let mut s = self.lock();
-        s.sessions.entry(token.username.clone()).or_default().insert(token.family_id.clone());
-        s.refresh_tokens.insert(token.token_hash.clone(), token.clone());
+        s.sessions
+            .entry(token.username.clone())
+            .or_default()
+            .insert(token.family_id.clone());
+        s.refresh_tokens
+            .insert(token.token_hash.clone(), token.clone());
         Ok(())
     }
 
-    async fn get_refresh_token(&self, token_hash: &str) -> Result<Option<RefreshTokenRecord>, StoreError> {
+    async fn get_refresh_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<RefreshTokenRecord>, StoreError> {
         Ok(self.lock().refresh_tokens.get(token_hash).cloned())
     }
 
-    async fn rotate_refresh_token(&self, old: &RefreshTokenRecord, new: &RefreshTokenRecord, now: i64) -> Result<(), StoreError> {
+    async fn rotate_refresh_token(
+        &self,
+        old: &RefreshTokenRecord,
+        new: &RefreshTokenRecord,
+        now: i64,
+    ) -> Result<(), StoreError> {
         let mut s = self.lock();
         match s.refresh_tokens.get(&old.token_hash) {
             Some(stored) if stored.used_at.is_none() && stored.expires_at > now => {}
             _ => return Err(StoreError::Conflict(Conflict::TokenAlreadyUsed)),
         }
-        let open = s.sessions.get(&old.username).is_some_and(|f| f.contains(&old.family_id));
+        let open = s
+            .sessions
+            .get(&old.username)
+            .is_some_and(|f| f.contains(&old.family_id));
         if !open {
             return Err(StoreError::Conflict(Conflict::SessionRevoked));
         }
@@ -183,11 +219,25 @@ impl ThrottleStore for MemoryStore {
         Ok(self.lock().login_failures.get(key).copied())
     }
 
-    async fn record_login_failure(&self, key: &str, now: i64, window_start_min: i64) -> Result<LoginFailures, StoreError> {
+    async fn record_login_failure(
+        &self,
+        key: &str,
+        now: i64,
+        window_start_min: i64,
+    ) -> Result<LoginFailures, StoreError> {
         let mut s = self.lock();
-        let entry = s.login_failures.entry(key.to_owned()).or_insert(LoginFailures { count: 0, window_start: now });
+        let entry = s
+            .login_failures
+            .entry(key.to_owned())
+            .or_insert(LoginFailures {
+                count: 0,
+                window_start: now,
+            });
         if entry.window_start <= window_start_min {
-            *entry = LoginFailures { count: 0, window_start: now };
+            *entry = LoginFailures {
+                count: 0,
+                window_start: now,
+            };
         }
         entry.count += 1;
         Ok(*entry)
@@ -212,15 +262,30 @@ impl ContactStore for MemoryStore {
     }
 
     async fn remove_contact(&self, owner: &str, contact: &str) -> Result<bool, StoreError> {
-        Ok(self.lock().contacts.get_mut(owner).is_some_and(|c| c.remove(contact).is_some()))
+        Ok(self
+            .lock()
+            .contacts
+            .get_mut(owner)
+            .is_some_and(|c| c.remove(contact).is_some()))
     }
 
-    async fn list_contacts(&self, owner: &str, after: Option<&str>, limit: usize) -> Result<Page<String>, StoreError> {
+    async fn list_contacts(
+        &self,
+        owner: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<String>, StoreError> {
         let s = self.lock();
         let Some(contacts) = s.contacts.get(owner) else {
-            return Ok(Page { items: Vec::new(), next_cursor: None });
+            return Ok(Page {
+                items: Vec::new(),
+                next_cursor: None,
+            });
         };
-        let mut names = contacts.keys().filter(|name| after.is_none_or(|a| name.as_str() > a)).cloned();
+        let mut names = contacts
+            .keys()
+            .filter(|name| after.is_none_or(|a| name.as_str() > a))
+            .cloned();
         let items: Vec<String> = names.by_ref().take(limit).collect();
         let next_cursor = names.next().and(items.last().cloned());
         Ok(Page { items, next_cursor })

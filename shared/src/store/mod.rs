@@ -52,9 +52,18 @@ pub trait UserStore: Send + Sync {
     async fn get_users(&self, usernames: &[String]) -> Result<Vec<UserRecord>, StoreError>;
     async fn username_for_email(&self, email: &str) -> Result<Option<String>, StoreError>;
     /// Applies the update; an email change moves the email claim in the same step.
-    async fn update_user(&self, username: &str, update: &UserUpdate) -> Result<UserRecord, StoreError>;
+    async fn update_user(
+        &self,
+        username: &str,
+        update: &UserUpdate,
+    ) -> Result<UserRecord, StoreError>;
     /// Users whose name starts with `prefix`, in name order, after `after`.
-    async fn list_users(&self, prefix: &str, after: Option<&str>, limit: usize) -> Result<Page<UserRecord>, StoreError>;
+    async fn list_users(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<UserRecord>, StoreError>;
 }
 
 /// Sessions: refresh-token families, rotation and revocation.
@@ -62,11 +71,19 @@ pub trait UserStore: Send + Sync {
 pub trait SessionStore: Send + Sync {
     /// Opens a session family with its first refresh token.
     async fn create_session(&self, token: &RefreshTokenRecord, now: i64) -> Result<(), StoreError>;
-    async fn get_refresh_token(&self, token_hash: &str) -> Result<Option<RefreshTokenRecord>, StoreError>;
+    async fn get_refresh_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<RefreshTokenRecord>, StoreError>;
     /// Marks `old` used and stores `new` in the same family, in one step, only if `old` is still
     /// unused and unexpired (`Conflict::TokenAlreadyUsed`) and the family is still open
     /// (`Conflict::SessionRevoked`).
-    async fn rotate_refresh_token(&self, old: &RefreshTokenRecord, new: &RefreshTokenRecord, now: i64) -> Result<(), StoreError>;
+    async fn rotate_refresh_token(
+        &self,
+        old: &RefreshTokenRecord,
+        new: &RefreshTokenRecord,
+        now: i64,
+    ) -> Result<(), StoreError>;
     async fn revoke_session(&self, username: &str, family_id: &str) -> Result<(), StoreError>;
     /// Revokes every session of the user but `keep`.
     async fn revoke_sessions(&self, username: &str, keep: Option<&str>) -> Result<(), StoreError>;
@@ -78,7 +95,12 @@ pub trait ThrottleStore: Send + Sync {
     async fn login_failures(&self, key: &str) -> Result<Option<LoginFailures>, StoreError>;
     /// Counts a failure: in the current window if it started after `window_start_min`, else in a
     /// new window starting `now`.
-    async fn record_login_failure(&self, key: &str, now: i64, window_start_min: i64) -> Result<LoginFailures, StoreError>;
+    async fn record_login_failure(
+        &self,
+        key: &str,
+        now: i64,
+        window_start_min: i64,
+    ) -> Result<LoginFailures, StoreError>;
     async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError>;
 }
 
@@ -90,7 +112,12 @@ pub trait ContactStore: Send + Sync {
     /// Whether it was a contact.
     async fn remove_contact(&self, owner: &str, contact: &str) -> Result<bool, StoreError>;
     /// Contact usernames in name order, after `after`.
-    async fn list_contacts(&self, owner: &str, after: Option<&str>, limit: usize) -> Result<Page<String>, StoreError>;
+    async fn list_contacts(
+        &self,
+        owner: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<String>, StoreError>;
 }
 
 /// Everything, for the functions' shared context.
