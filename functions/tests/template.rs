@@ -122,3 +122,24 @@ fn functions_run_arm64_on_al2023_and_reach_only_the_table() {
         }
     }
 }
+
+#[test]
+fn openapi_describes_exactly_the_routes_built() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/openapi.yaml");
+    let doc: Value = serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut documented = BTreeSet::new();
+    for (path, item) in doc["paths"].as_mapping().unwrap() {
+        for (method, _) in item.as_mapping().unwrap() {
+            documented.insert(format!(
+                "{} {}",
+                method.as_str().unwrap().to_uppercase(),
+                path.as_str().unwrap()
+            ));
+        }
+    }
+    let built: BTreeSet<String> = REST_ROUTES.iter().map(|r| r.route_key()).collect();
+    assert_eq!(
+        documented, built,
+        "docs/openapi.yaml and the route table differ"
+    );
+}

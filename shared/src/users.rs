@@ -102,7 +102,7 @@ pub async fn update_me(
         avatar_file_id: req.avatar_file_id,
         password_hash,
     };
-    let updated = ctx.store.update_user(&caller.sub, &update).await?;
+    let updated = ctx.store.update_user(&user, &update).await?;
     if changes_password {
         ctx.store
             .revoke_sessions(&caller.sub, caller.sid.as_deref())

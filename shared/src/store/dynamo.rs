@@ -221,13 +221,10 @@ impl UserStore for DynamoStore {
 
     async fn update_user(
         &self,
-        username: &str,
+        current: &UserRecord,
         update: &UserUpdate,
     ) -> Result<UserRecord, StoreError> {
-        let current = self
-            .get_user(username)
-            .await?
-            .ok_or(StoreError::Conflict(Conflict::Missing))?;
+        let username = current.username.as_str();
         let email_change = update.email.as_ref().filter(|new| **new != current.email);
 
         let mut expr = UpdateExpr::default();
@@ -252,7 +249,7 @@ impl UserStore for DynamoStore {
             }
         }
         if expr.is_empty() {
-            return Ok(current);
+            return Ok(current.clone());
         }
         // The email we read must still be the stored one, or another change won the race.
         let (guard, guard_values) = match &current.email {

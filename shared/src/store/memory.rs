@@ -84,13 +84,14 @@ impl UserStore for MemoryStore {
 
     async fn update_user(
         &self,
-        username: &str,
+        current: &UserRecord,
         update: &UserUpdate,
     ) -> Result<UserRecord, StoreError> {
+        let username = current.username.as_str();
         let mut s = self.lock();
         let old_email = match s.users.get(username) {
-            Some(user) => user.email.clone(),
-            None => return Err(StoreError::Conflict(Conflict::Missing)),
+            Some(user) if user.email == current.email => user.email.clone(),
+            _ => return Err(StoreError::Conflict(Conflict::Missing)),
         };
         if let Some(Some(new_email)) = &update.email {
             if Some(new_email) != old_email.as_ref() && s.emails.contains_key(new_email) {

@@ -51,10 +51,11 @@ pub trait UserStore: Send + Sync {
     /// The users that exist among `usernames`, in no particular order.
     async fn get_users(&self, usernames: &[String]) -> Result<Vec<UserRecord>, StoreError>;
     async fn username_for_email(&self, email: &str) -> Result<Option<String>, StoreError>;
-    /// Applies the update; an email change moves the email claim in the same step.
+    /// Applies the update to `current` (as just read); an email change moves the email claim in the
+    /// same step. `Conflict::Missing` when the stored email is no longer `current`'s.
     async fn update_user(
         &self,
-        username: &str,
+        current: &UserRecord,
         update: &UserUpdate,
     ) -> Result<UserRecord, StoreError>;
     /// Users whose name starts with `prefix`, in name order, after `after`.
