@@ -1,14 +1,17 @@
-//! The local gateway: API Gateway's HTTP API on a laptop. Each request becomes the same payload
-//! v2 event API Gateway would send, and runs through the route's handler in-process, on the
-//! embedded store or on DynamoDB.
+//! The local gateway: API Gateway's HTTP and WebSocket APIs on a laptop. Each request or frame
+//! becomes the event API Gateway would send and runs through the route's handler in-process, on
+//! the embedded store or on DynamoDB; pushes go through the real management API client to the
+//! gateway's own `@connections` endpoint.
 
 pub mod rest;
+pub mod ws;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use chathub_shared::clock::Clock;
 use chathub_shared::config::Config;
+use chathub_shared::notify::ApiGatewayNotifier;
 use chathub_shared::store::dynamo::{self, DynamoStore};
 use chathub_shared::store::memory::MemoryStore;
 use chathub_shared::store::Store;
@@ -28,6 +31,8 @@ pub enum StoreChoice {
 #[derive(Clone)]
 pub struct Options {
     pub rest_addr: SocketAddr,
+    /// The WebSocket API and its management endpoint.
+    pub ws_addr: SocketAddr,
     pub store: StoreChoice,
     pub jwt_secret: Vec<u8>,
     /// Extra allowed CORS origins, beyond `http://localhost:*` and `http://127.0.0.1:*`.
@@ -49,6 +54,7 @@ pub enum GatewayError {
 /// A running gateway.
 pub struct Gateway {
     pub rest_addr: SocketAddr,
+    pub ws_addr: SocketAddr,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
 }
@@ -56,6 +62,10 @@ pub struct Gateway {
 impl Gateway {
     pub fn rest_url(&self) -> String {
         format!("http://{}", self.rest_addr)
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}", self.ws_addr)
     }
 
     /// Stops accepting, lets requests in flight finish, and returns.
@@ -89,29 +99,36 @@ pub async fn start(options: Options) -> Result<Gateway, GatewayError> {
     if let Some(clock) = &options.clock {
         ctx = ctx.with_clock(clock.clone());
     }
-    let listener = tokio::net::TcpListener::bind(options.rest_addr).await?;
-    let rest_addr = listener.local_addr()?;
-    let app = rest::router(rest::RestState {
-        ctx,
-        cors_origins: options.cors_origins.clone(),
-    });
+    let rest_listener = tokio::net::TcpListener::bind(options.rest_addr).await?;
+    let ws_listener = tokio::net::TcpListener::bind(options.ws_addr).await?;
+    let rest_addr = rest_listener.local_addr()?;
+    let ws_addr = ws_listener.local_addr()?;
+    // The functions push exactly as on AWS: the SDK's management API client, pointed here.
+    let notifier = ApiGatewayNotifier::new(&format!("http://{ws_addr}")).await;
+    let ctx = ctx.with_notifier(Arc::new(notifier));
+    let rest_app = rest::router(rest::RestState { ctx: ctx.clone(), cors_origins: options.cors_origins.clone() });
+    let ws_app = ws::router(ws::WsState::new(ctx));
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        let served = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async {
-            let _ = rx.await;
-        })
-        .await;
-        if let Err(e) = served {
-            tracing::error!(error = %e, "REST listener failed");
+        let rest = axum::serve(rest_listener, rest_app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            });
+        // Open sockets would hold a graceful shutdown forever: the WebSocket side simply stops
+        // when the REST side has drained.
+        let ws = axum::serve(ws_listener, ws_app.into_make_service_with_connect_info::<SocketAddr>());
+        tokio::select! {
+            served = rest => {
+                if let Err(e) = served {
+                    tracing::error!(error = %e, "REST listener failed");
+                }
+            }
+            served = ws => {
+                if let Err(e) = served {
+                    tracing::error!(error = %e, "WebSocket listener failed");
+                }
+            }
         }
     });
-    Ok(Gateway {
-        rest_addr,
-        shutdown: Some(tx),
-        task,
-    })
+    Ok(Gateway { rest_addr, ws_addr, shutdown: Some(tx), task })
 }

@@ -9,14 +9,19 @@ use clap::Parser;
 /// A signing key for local runs only; deployed stacks take theirs from Secrets Manager.
 const LOCAL_DEV_JWT_SECRET: &str = "chathub-local-development-secret-do-not-deploy";
 
-/// Runs Chathub locally: API Gateway's HTTP API on --rest-addr, every route's Lambda handler
-/// in-process, on the embedded store (default) or on DynamoDB.
+/// Runs Chathub locally: API Gateway's HTTP API on --rest-addr and its WebSocket API (with the
+/// management API) on --ws-addr, every route's Lambda handler in-process, on the embedded store
+/// (default) or on DynamoDB.
 #[derive(Parser, Debug)]
 #[command(name = "chathub-local", version)]
 struct Args {
     /// Address of the REST API (API Gateway HTTP API stand-in).
     #[arg(long, env = "CHATHUB_REST_ADDR", default_value = "127.0.0.1:3000")]
     rest_addr: SocketAddr,
+    /// Address of the WebSocket API (API Gateway WebSocket API stand-in) and of its management
+    /// API (`/@connections/{id}`).
+    #[arg(long, env = "CHATHUB_WS_ADDR", default_value = "127.0.0.1:3001")]
+    ws_addr: SocketAddr,
     /// Use DynamoDB at this endpoint (for example DynamoDB Local at http://127.0.0.1:8000)
     /// instead of the embedded in-memory store. The table is created when missing.
     #[arg(long, env = "DYNAMODB_ENDPOINT")]
@@ -45,6 +50,7 @@ async fn main() -> ExitCode {
     };
     let options = Options {
         rest_addr: args.rest_addr,
+        ws_addr: args.ws_addr,
         store: store.clone(),
         jwt_secret: args
             .jwt_secret
@@ -60,7 +66,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    tracing::info!(rest = %gateway.rest_url(), store = ?store, "chathub-local is serving; Ctrl-C stops it");
+    tracing::info!(rest = %gateway.rest_url(), websocket = %gateway.ws_url(), store = ?store, "chathub-local is serving; Ctrl-C stops it");
     let _ = tokio::signal::ctrl_c().await;
     tracing::info!("shutting down");
     gateway.shutdown().await;

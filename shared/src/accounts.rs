@@ -113,11 +113,11 @@ pub async fn register(ctx: &Ctx, req: RegisterRequest) -> Result<TokenResponse, 
         avatar_file_id: None,
         created_at: ctx.now_ms(),
         last_online: None,
-        connection_count: 0,
+        connections: Default::default(),
     };
     ctx.store.create_user(&user).await?;
     let mut tokens = open_session(ctx, &user.username).await?;
-    tokens.user = Some(user.private_view());
+    tokens.user = Some(user.private_view(ctx.now_ms()));
     Ok(tokens)
 }
 
@@ -180,7 +180,7 @@ pub async fn login(ctx: &Ctx, req: LoginRequest) -> Result<TokenResponse, ApiErr
         ctx.store.clear_login_failures(&throttle_key).await?;
     }
     let mut tokens = open_session(ctx, &user.username).await?;
-    tokens.user = Some(user.private_view());
+    tokens.user = Some(user.private_view(ctx.now_ms()));
     Ok(tokens)
 }
 
@@ -249,7 +249,8 @@ pub async fn refresh(ctx: &Ctx, req: RefreshRequest) -> Result<TokenResponse, Ap
 /// the session the access token belongs to.
 pub async fn logout(ctx: &Ctx, caller: &Claims, req: LogoutRequest) -> Result<(), ApiError> {
     if req.all {
-        return Ok(ctx.store.revoke_sessions(&caller.sub, None).await?);
+        ctx.store.revoke_sessions(&caller.sub, None).await?;
+        return crate::presence::close_all(ctx, &caller.sub).await;
     }
     if let Some(token) = req.refresh_token {
         if let Some(record) = ctx

@@ -27,7 +27,7 @@ pub async fn list(
     let mut users = ctx.store.get_users(&page.items).await?;
     users.sort_by(|a, b| a.username.cmp(&b.username));
     Ok(Page {
-        items: users.iter().map(|u| u.public_view()).collect(),
+        items: users.iter().map(|u| u.public_view(ctx.now_ms())).collect(),
         next_cursor: page.next_cursor.as_deref().map(crate::http::encode_cursor),
     })
 }
@@ -49,7 +49,7 @@ pub async fn add(ctx: &Ctx, caller: &Claims, req: AddContactRequest) -> Result<U
     ctx.store
         .add_contact(&caller.sub, name.as_str(), ctx.now_ms())
         .await?;
-    Ok(user.public_view())
+    Ok(user.public_view(ctx.now_ms()))
 }
 
 /// 404 when it was not a contact.
@@ -59,4 +59,18 @@ pub async fn remove(ctx: &Ctx, caller: &Claims, username: &str) -> Result<(), Ap
         return Err(ApiError::NotFound("not a contact"));
     }
     Ok(())
+}
+
+/// Every contact's username, in name order (all pages).
+pub async fn all_usernames(ctx: &Ctx, owner: &str) -> Result<Vec<String>, ApiError> {
+    let mut names = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = ctx.store.list_contacts(owner, after.as_deref(), crate::http::MAX_LIMIT).await?;
+        names.extend(page.items);
+        match page.next_cursor {
+            Some(next) => after = Some(next),
+            None => return Ok(names),
+        }
+    }
 }

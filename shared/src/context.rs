@@ -1,9 +1,11 @@
-//! What every handler is given: configuration, the store and the clock, built once per cold start.
+//! What every handler is given: configuration, the store, the clock and the notifier, built once
+//! per cold start.
 
 use std::sync::Arc;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::notify::{NoNotifier, Notifier};
 use crate::store::Store;
 
 #[derive(Clone)]
@@ -11,20 +13,36 @@ pub struct Ctx {
     pub config: Arc<Config>,
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
+    /// Pushes to WebSocket connections.
+    pub notifier: Arc<dyn Notifier>,
 }
 
 impl Ctx {
     pub fn new(config: Config, store: Arc<dyn Store>) -> Self {
-        Self {
-            config: Arc::new(config),
-            store,
-            clock: Arc::new(SystemClock),
-        }
+        Self { config: Arc::new(config), store, clock: Arc::new(SystemClock), notifier: Arc::new(NoNotifier) }
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
+    }
+
+    pub fn with_notifier(mut self, notifier: Arc<dyn Notifier>) -> Self {
+        self.notifier = notifier;
+        self
+    }
+
+    /// For a Lambda function: `Config::from_env`, the DynamoDB store, and the API Gateway
+    /// notifier when `WEBSOCKET_MANAGEMENT_ENDPOINT` is set.
+    pub async fn from_env() -> Result<Self, crate::error::ConfigError> {
+        let config = Config::from_env()?;
+        let client = crate::store::dynamo::client_from_env().await;
+        let store = crate::store::dynamo::DynamoStore::new(client, config.table_name.clone());
+        let mut ctx = Self::new(config, Arc::new(store));
+        if let Some(notifier) = crate::notify::ApiGatewayNotifier::from_env().await {
+            ctx = ctx.with_notifier(Arc::new(notifier));
+        }
+        Ok(ctx)
     }
 
     pub fn now_ms(&self) -> i64 {

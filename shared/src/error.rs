@@ -144,6 +144,14 @@ pub enum Conflict {
     SessionRevoked,
     /// The item changed or vanished under us.
     Missing,
+    /// Not a member of the conversation (or it does not exist).
+    NotMember,
+    /// The pair already has a direct conversation.
+    DirectExists,
+    /// The sender already used this `client_id` in the conversation.
+    DuplicateClientId,
+    /// Already a member.
+    AlreadyMember,
 }
 
 impl From<StoreError> for ApiError {
@@ -167,7 +175,16 @@ impl From<StoreError> for ApiError {
                     detail: "refresh token is invalid or expired",
                 }
             }
-            StoreError::Conflict(Conflict::Missing) => Self::NotFound("not found"),
+            StoreError::Conflict(Conflict::Missing) => {
+                Self::Unavailable { retry_after_secs: 1 }
+            }
+            StoreError::Conflict(Conflict::NotMember) => Self::NotFound("conversation not found"),
+            StoreError::Conflict(Conflict::AlreadyMember) => {
+                Self::Conflict { code: "already_member", detail: "already a member" }
+            }
+            StoreError::Conflict(Conflict::DirectExists | Conflict::DuplicateClientId) => {
+                Self::Conflict { code: "conflict", detail: "conflicting change; retry" }
+            }
             StoreError::Unavailable(msg) => {
                 tracing::warn!(error = %msg, "store unavailable");
                 Self::Unavailable {

@@ -2,7 +2,6 @@
 //! and the Lambda entry point every REST function binary runs.
 
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Instant;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -14,9 +13,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::auth::{self, Claims};
-use crate::config::Config;
 use crate::error::ApiError;
-use crate::store::dynamo::{self, DynamoStore};
 use crate::Ctx;
 
 pub type Response = http::Response<Body>;
@@ -136,6 +133,11 @@ pub fn path_param(req: &Request, name: &str) -> Result<String, ApiError> {
         .ok_or_else(|| ApiError::invalid(format!("missing path parameter {name}")))
 }
 
+/// The `{message_id}` path parameter: an unparsable one names no message (404).
+pub fn message_id_param(req: &Request) -> Result<i64, ApiError> {
+    path_param(req, "message_id")?.parse().map_err(|_| ApiError::NotFound("message not found"))
+}
+
 /// `?limit=`: 1–100, default 50; anything else is 400.
 pub fn limit_param(req: &Request) -> Result<usize, ApiError> {
     match query_param(req, "limit") {
@@ -153,12 +155,18 @@ pub fn encode_cursor(last: &str) -> String {
     URL_SAFE_NO_PAD.encode(last)
 }
 
+/// A cursor that holds a username.
 pub fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
+    let last = decode_cursor_raw(cursor)?;
+    crate::model::Username::parse(&last).map_err(|_| ApiError::invalid("cursor is not valid"))?;
+    Ok(last)
+}
+
+/// Any cursor; the caller checks what it holds.
+pub fn decode_cursor_raw(cursor: &str) -> Result<String, ApiError> {
     let bad = || ApiError::invalid("cursor is not valid");
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
-    let last = String::from_utf8(bytes).map_err(|_| bad())?;
-    crate::model::Username::parse(&last).map_err(|_| bad())?;
-    Ok(last)
+    String::from_utf8(bytes).map_err(|_| bad())
 }
 
 /// `Set-Cookie` for the access token, for browsers (HttpOnly, Secure, SameSite=Lax).
@@ -196,9 +204,7 @@ where
     Fut: Future<Output = Result<Response, ApiError>> + Send,
 {
     crate::telemetry::init();
-    let config = Config::from_env()?;
-    let store = DynamoStore::new(dynamo::client_from_env().await, config.table_name.clone());
-    let ctx = Ctx::new(config, Arc::new(store));
+    let ctx = Ctx::from_env().await?;
     lambda_http::run(lambda_http::service_fn(move |req: Request| {
         let ctx = ctx.clone();
         async move { Ok::<_, lambda_http::Error>(respond(route, handler(ctx, req)).await) }

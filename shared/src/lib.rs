@@ -8,16 +8,22 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod chat;
 pub mod clock;
 pub mod config;
 pub mod contacts;
+pub mod conversations;
 pub mod context;
 pub mod error;
 pub mod http;
+pub mod messages;
 pub mod model;
+pub mod notify;
+pub mod presence;
 pub mod store;
 pub mod telemetry;
 pub mod users;
+pub mod ws;
 
 pub use context::Ctx;
 pub use error::ApiError;

@@ -1,5 +1,7 @@
 //! Validated domain types: a value of one of these types is valid by construction.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
@@ -144,8 +146,8 @@ pub struct UserRecord {
     pub avatar_file_id: Option<String>,
     pub created_at: i64,
     pub last_online: Option<i64>,
-    /// Open WebSocket connections; online while above zero.
-    pub connection_count: i64,
+    /// Open WebSocket connections: connection id → when it expires (ms). Online while one is live.
+    pub connections: BTreeMap<String, i64>,
 }
 
 /// A user as clients see it. `email` and `date_of_birth` only on one's own profile.
@@ -171,8 +173,13 @@ pub struct UserView {
 }
 
 impl UserRecord {
-    /// The profile as its owner sees it.
-    pub fn private_view(&self) -> UserView {
+    /// Live connections at `now`.
+    pub fn live_connections(&self, now: i64) -> impl Iterator<Item = &String> {
+        self.connections.iter().filter(move |(_, expires)| **expires > now).map(|(id, _)| id)
+    }
+
+    /// The profile as its owner sees it, with presence at `now`.
+    pub fn private_view(&self, now: i64) -> UserView {
         UserView {
             username: self.username.clone(),
             fullname: self.fullname.clone(),
@@ -182,18 +189,18 @@ impl UserRecord {
             role: self.role.clone(),
             date_of_birth: self.date_of_birth.clone(),
             avatar_file_id: self.avatar_file_id.clone(),
-            is_online: self.connection_count > 0,
+            is_online: self.live_connections(now).next().is_some(),
             last_online: self.last_online,
             created_at: self.created_at,
         }
     }
 
     /// The profile as everyone else sees it.
-    pub fn public_view(&self) -> UserView {
+    pub fn public_view(&self, now: i64) -> UserView {
         UserView {
             email: None,
             date_of_birth: None,
-            ..self.private_view()
+            ..self.private_view(now)
         }
     }
 }

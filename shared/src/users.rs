@@ -52,7 +52,7 @@ pub async fn me(ctx: &Ctx, caller: &Claims) -> Result<UserView, ApiError> {
         .get_user(&caller.sub)
         .await?
         .ok_or(ApiError::NotFound("user not found"))?;
-    Ok(user.private_view())
+    Ok(user.private_view(ctx.now_ms()))
 }
 
 pub async fn update_me(
@@ -108,7 +108,7 @@ pub async fn update_me(
             .revoke_sessions(&caller.sub, caller.sid.as_deref())
             .await?;
     }
-    Ok(updated.private_view())
+    Ok(updated.private_view(ctx.now_ms()))
 }
 
 /// One profile: private fields only for oneself.
@@ -120,9 +120,9 @@ pub async fn get(ctx: &Ctx, caller: &Claims, username: &str) -> Result<UserView,
         .await?
         .ok_or(ApiError::NotFound("user not found"))?;
     Ok(if user.username == caller.sub {
-        user.private_view()
+        user.private_view(ctx.now_ms())
     } else {
-        user.public_view()
+        user.public_view(ctx.now_ms())
     })
 }
 
@@ -143,7 +143,7 @@ pub async fn list(
         .list_users(&prefix, after.as_deref(), limit)
         .await?;
     Ok(Page {
-        items: page.items.iter().map(|u| u.public_view()).collect(),
+        items: page.items.iter().map(|u| u.public_view(ctx.now_ms())).collect(),
         next_cursor: page.next_cursor.as_deref().map(crate::http::encode_cursor),
     })
 }

@@ -90,6 +90,7 @@ impl TestApp {
         let clock = Arc::new(ManualClock::starting_now());
         let gateway = start(Options {
             rest_addr: "127.0.0.1:0".parse().unwrap(),
+            ws_addr: "127.0.0.1:0".parse().unwrap(),
             store,
             jwt_secret: TEST_SECRET.to_vec(),
             cors_origins: vec![],

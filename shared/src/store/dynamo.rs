@@ -7,7 +7,13 @@
 //! | session family      | `USER#<username>`   | `SESSION#<family>`  |                     |
 //! | refresh token       | `REFRESH#<sha256>`  | `REFRESH`           |                     |
 //! | login failures      | `LOGINFAIL#<name>`  | `LOGINFAIL`         |                     |
-//! | contact             | `USER#<owner>`      | `CONTACT#<contact>` |                     |
+//! | contact             | `USER#<owner>`      | `CONTACT#<contact>` | `CONTACTOF#<contact>` / owner |
+//! | conversation        | `CONV#<id>`         | `META`              | `PUBLIC` / name#id (public only) |
+//! | message             | `CONV#<id>`         | `MSG#<20-digit id>` |                     |
+//! | client_id claim     | `CONV#<id>`         | `CLIENT#<sender>#<client_id>` |           |
+//! | membership          | `USER#<username>`   | `MEMBER#<conv id>`  |                     |
+//! | direct pair         | `DIRECT#<a>#<b>`    | `DIRECT`            |                     |
+//! | connection          | `CONN#<id>`         | `CONN`              | (TTL 2 h)           |
 //!
 //! Every access is a GetItem, Query, BatchGetItem or a (transactional) conditional write on a
 //! key; nothing scans. docs/architecture.md lists the requests per operation.
@@ -26,9 +32,10 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 
 use super::{
-    ContactStore, LoginFailures, RefreshTokenRecord, SessionStore, ThrottleStore, UserStore,
-    UserUpdate,
+    ConnectionStore, ContactStore, ConversationStore, LoginFailures, MessageStore, RefreshTokenRecord,
+    SessionStore, ThrottleStore, UserStore, UserUpdate,
 };
+use crate::chat::{Attachment, Conversation, Kind, Message, ReadState, Visibility};
 use crate::error::{Conflict, StoreError};
 use crate::model::{Page, UserRecord};
 
@@ -565,6 +572,8 @@ impl ContactStore for DynamoStore {
         let mut item = key(user_pk(owner), &format!("CONTACT#{contact}"));
         item.insert("contact".into(), s(contact));
         item.insert("added_at".into(), n(now));
+        item.insert("gsi1pk".into(), AV::S(format!("CONTACTOF#{contact}")));
+        item.insert("gsi1sk".into(), s(owner));
         self.client
             .put_item()
             .table_name(&self.table)
@@ -626,6 +635,749 @@ impl ContactStore for DynamoStore {
             None
         };
         Ok(Page { items, next_cursor })
+    }
+}
+
+
+const META: &str = "META";
+/// Where the message range of a conversation ends (above every `MSG#` key).
+const MSG_END: &str = "MSG$";
+
+fn conv_pk(id: &str) -> String {
+    format!("CONV#{id}")
+}
+
+fn msg_sk(id: i64) -> String {
+    format!("MSG#{:020}", id.max(0))
+}
+
+fn member_sk(conversation_id: &str) -> String {
+    format!("MEMBER#{conversation_id}")
+}
+
+fn names(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+}
+
+fn conversation_item(c: &Conversation) -> Item {
+    let mut item = key(conv_pk(&c.id), META);
+    item.insert("id".into(), s(&c.id));
+    if let Some(name) = &c.name {
+        item.insert("name".into(), s(name));
+    }
+    item.insert("kind".into(), s(c.kind.as_str()));
+    item.insert("visibility".into(), s(c.visibility.as_str()));
+    item.insert("owner".into(), s(&c.owner));
+    item.insert("members".into(), AV::M(c.members.iter().map(|(u, t)| (u.clone(), n(*t))).collect()));
+    if let Some(icon) = &c.icon_file_id {
+        item.insert("icon_file_id".into(), s(icon));
+    }
+    item.insert("created_at".into(), n(c.created_at));
+    item.insert("created_by".into(), s(&c.created_by));
+    item.insert("last_message_id".into(), n(c.last_message_id));
+    item.insert("last_activity_at".into(), n(c.last_activity_at));
+    item.insert("pushed_id".into(), n(c.last_message_id));
+    if c.visibility == Visibility::Public {
+        item.insert("gsi1pk".into(), s("PUBLIC"));
+        item.insert("gsi1sk".into(), s(&super::memory::public_sort_key(c)));
+    }
+    item
+}
+
+fn parse_conversation(item: &Item) -> Result<Conversation, StoreError> {
+    let members = match item.get("members") {
+        Some(AV::M(m)) => m
+            .iter()
+            .map(|(u, t)| match t {
+                AV::N(v) => v.parse().map(|t| (u.clone(), t)).map_err(|_| StoreError::Internal("member time".into())),
+                _ => Err(StoreError::Internal("member time".into())),
+            })
+            .collect::<Result<_, _>>()?,
+        _ => Default::default(),
+    };
+    Ok(Conversation {
+        id: req_s(item, "id")?,
+        name: opt_s(item, "name"),
+        kind: if req_s(item, "kind")? == "direct" { Kind::Direct } else { Kind::Group },
+        visibility: if req_s(item, "visibility")? == "public" { Visibility::Public } else { Visibility::Private },
+        owner: req_s(item, "owner")?,
+        members,
+        icon_file_id: opt_s(item, "icon_file_id"),
+        created_at: req_n(item, "created_at")?,
+        created_by: req_s(item, "created_by")?,
+        last_message_id: req_n(item, "last_message_id")?,
+        last_activity_at: req_n(item, "last_activity_at")?,
+    })
+}
+
+fn membership_item(username: &str, conversation_id: &str, joined_at: i64) -> Item {
+    let mut item = key(user_pk(username), &member_sk(conversation_id));
+    item.insert("conversation_id".into(), s(conversation_id));
+    item.insert("joined_at".into(), n(joined_at));
+    item.insert("last_read".into(), n(0));
+    item.insert("own_after_read".into(), n(0));
+    item
+}
+
+fn parse_read_state(item: &Item) -> Result<ReadState, StoreError> {
+    Ok(ReadState {
+        last_read: opt_n(item, "last_read")?.unwrap_or(0),
+        own_after_read: opt_n(item, "own_after_read")?.unwrap_or(0),
+    })
+}
+
+fn message_item(m: &Message) -> Item {
+    let mut item = key(conv_pk(&m.conversation_id), &msg_sk(m.id));
+    item.insert("id".into(), n(m.id));
+    item.insert("conversation_id".into(), s(&m.conversation_id));
+    item.insert("sender".into(), s(&m.sender_username));
+    item.insert("content".into(), s(&m.content));
+    if let Some(reply) = m.reply_id {
+        item.insert("reply_id".into(), n(reply));
+    }
+    if let Some(client_id) = &m.client_id {
+        item.insert("client_id".into(), s(client_id));
+    }
+    let attachments = m
+        .attachments
+        .iter()
+        .map(|a| {
+            let mut map = HashMap::from([
+                ("file_id".to_owned(), s(&a.file_id)),
+                ("content_type".to_owned(), s(&a.content_type)),
+                ("size".to_owned(), n(a.size)),
+            ]);
+            if let Some(name) = &a.name {
+                map.insert("name".into(), s(name));
+            }
+            AV::M(map)
+        })
+        .collect();
+    item.insert("attachments".into(), AV::L(attachments));
+    item.insert("sent_at".into(), n(m.sent_at));
+    if let Some(at) = m.edited_at {
+        item.insert("edited_at".into(), n(at));
+    }
+    item.insert("deleted".into(), AV::Bool(m.deleted));
+    item
+}
+
+/// `None` for a void id.
+fn parse_message(item: &Item) -> Result<Option<Message>, StoreError> {
+    if matches!(item.get("void"), Some(AV::Bool(true))) {
+        return Ok(None);
+    }
+    let attachments = match item.get("attachments") {
+        Some(AV::L(list)) => list
+            .iter()
+            .map(|a| match a {
+                AV::M(m) => Ok(Attachment {
+                    file_id: req_s(m, "file_id")?,
+                    content_type: req_s(m, "content_type")?,
+                    size: req_n(m, "size")?,
+                    name: opt_s(m, "name"),
+                }),
+                _ => Err(StoreError::Internal("attachment is not a map".into())),
+            })
+            .collect::<Result<_, _>>()?,
+        _ => Vec::new(),
+    };
+    Ok(Some(Message {
+        id: req_n(item, "id")?,
+        conversation_id: req_s(item, "conversation_id")?,
+        sender_username: req_s(item, "sender")?,
+        content: req_s(item, "content")?,
+        reply_id: opt_n(item, "reply_id")?,
+        client_id: opt_s(item, "client_id"),
+        attachments,
+        sent_at: req_n(item, "sent_at")?,
+        edited_at: opt_n(item, "edited_at")?,
+        deleted: matches!(item.get("deleted"), Some(AV::Bool(true))),
+    }))
+}
+
+fn parse_connections(item: &Item) -> Result<std::collections::BTreeMap<String, i64>, StoreError> {
+    match item.get("connections") {
+        Some(AV::M(m)) => m
+            .iter()
+            .map(|(id, exp)| match exp {
+                AV::N(v) => v.parse().map(|e| (id.clone(), e)).map_err(|_| StoreError::Internal("connection expiry".into())),
+                _ => Err(StoreError::Internal("connection expiry".into())),
+            })
+            .collect(),
+        _ => Ok(Default::default()),
+    }
+}
+
+impl DynamoStore {
+    /// BatchGetItem over any number of keys, following unprocessed keys with bounded retries.
+    async fn batch_get(&self, keys: Vec<Item>, projection: Option<(&str, HashMap<String, String>)>) -> Result<Vec<Item>, StoreError> {
+        let mut found = Vec::with_capacity(keys.len());
+        let mut unique = keys;
+        unique.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
+        unique.dedup();
+        for chunk in unique.chunks(BATCH_GET_MAX) {
+            let mut request = KeysAndAttributes::builder().set_keys(Some(chunk.to_vec()));
+            if let Some((expression, names)) = &projection {
+                request = request.projection_expression(*expression).set_expression_attribute_names(Some(names.clone()));
+            }
+            let mut pending = Some(request.build().map_err(build_error)?);
+            let mut attempt = 0;
+            while let Some(request) = pending.take() {
+                let out = self.client.batch_get_item().request_items(&self.table, request).send().await.map_err(sdk_error)?;
+                found.extend(out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default());
+                pending = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).filter(|k| !k.keys.is_empty());
+                if pending.is_some() {
+                    if attempt == RETRIES {
+                        return Err(StoreError::Unavailable("unprocessed batch reads".into()));
+                    }
+                    backoff(attempt).await;
+                    attempt += 1;
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    async fn pushed_id(&self, conversation_id: &str) -> Result<i64, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(conv_pk(conversation_id), META)))
+            .projection_expression("pushed_id")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(out.item.as_ref().map(|i| opt_n(i, "pushed_id")).transpose()?.flatten().unwrap_or(0))
+    }
+}
+
+#[async_trait]
+impl ConversationStore for DynamoStore {
+    async fn create_conversation(&self, conversation: &Conversation, direct_key: Option<&str>) -> Result<(), StoreError> {
+        let mut writes = vec![put(&self.table, conversation_item(conversation), "attribute_not_exists(pk)")?];
+        let mut reasons = vec![Conflict::Missing];
+        for (member, joined) in &conversation.members {
+            writes.push(put(&self.table, membership_item(member, &conversation.id, *joined), "attribute_not_exists(pk)")?);
+            reasons.push(Conflict::Missing);
+        }
+        if let Some(direct) = direct_key {
+            let mut item = key(format!("DIRECT#{direct}"), "DIRECT");
+            item.insert("conversation_id".into(), s(&conversation.id));
+            writes.push(put(&self.table, item, "attribute_not_exists(pk)")?);
+            reasons.push(Conflict::DirectExists);
+        }
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await
+            .map_err(|e| transaction_error(e, &reasons))?;
+        Ok(())
+    }
+
+    async fn direct_conversation(&self, direct_key: &str) -> Result<Option<String>, StoreError> {
+        match self.get(format!("DIRECT#{direct_key}"), "DIRECT").await? {
+            Some(item) => Ok(Some(req_s(&item, "conversation_id")?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn get_conversation(&self, id: &str) -> Result<Option<Conversation>, StoreError> {
+        self.get(conv_pk(id), META).await?.map(|item| parse_conversation(&item)).transpose()
+    }
+
+    async fn get_conversations(&self, ids: &[String]) -> Result<Vec<Conversation>, StoreError> {
+        let keys = ids.iter().map(|id| key(conv_pk(id), META)).collect();
+        self.batch_get(keys, None).await?.iter().map(parse_conversation).collect()
+    }
+
+    async fn memberships(&self, username: &str) -> Result<Vec<(String, ReadState)>, StoreError> {
+        self.query_prefix(user_pk(username), "MEMBER#")
+            .await?
+            .iter()
+            .map(|item| Ok((req_s(item, "conversation_id")?, parse_read_state(item)?)))
+            .collect()
+    }
+
+    async fn read_state(&self, username: &str, conversation_id: &str) -> Result<Option<ReadState>, StoreError> {
+        self.get(user_pk(username), &member_sk(conversation_id)).await?.map(|i| parse_read_state(&i)).transpose()
+    }
+
+    async fn update_conversation(
+        &self,
+        id: &str,
+        caller: &str,
+        name: Option<&str>,
+        icon_file_id: Option<Option<&str>>,
+        now: i64,
+    ) -> Result<Conversation, StoreError> {
+        let mut expr = UpdateExpr::default();
+        expr.set("last_activity_at", n(now));
+        if let Some(name) = name {
+            expr.set("name", s(name));
+        }
+        match icon_file_id {
+            Some(Some(icon)) => expr.set("icon_file_id", s(icon)),
+            Some(None) => expr.remove("icon_file_id"),
+            None => {}
+        }
+        let mut attr_names = expr.names.clone();
+        attr_names.insert("#caller".into(), caller.to_owned());
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(conv_pk(id), META)))
+            .update_expression(expr.expression())
+            .condition_expression("attribute_exists(members.#caller)")
+            .set_expression_attribute_names(Some(attr_names))
+            .set_expression_attribute_values(Some(expr.values.clone()))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(|e| conditional_error(e, Conflict::NotMember))?;
+        let updated = parse_conversation(&out.attributes.unwrap_or_default())?;
+        if name.is_some() && updated.visibility == Visibility::Public {
+            // The directory of public conversations sorts by name.
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key(conv_pk(id), META)))
+                .update_expression("SET gsi1sk = :sk")
+                .expression_attribute_values(":sk", s(&super::memory::public_sort_key(&updated)))
+                .send()
+                .await
+                .map_err(sdk_error)?;
+        }
+        Ok(updated)
+    }
+
+    async fn add_members(&self, id: &str, caller: Option<&str>, usernames: &[String], now: i64) -> Result<Conversation, StoreError> {
+        let mut attr_names = HashMap::new();
+        let mut values = HashMap::from([(":now".to_owned(), n(now))]);
+        let mut sets = Vec::new();
+        let mut conditions = Vec::new();
+        for (i, user) in usernames.iter().enumerate() {
+            attr_names.insert(format!("#m{i}"), user.clone());
+            sets.push(format!("members.#m{i} = :now"));
+            conditions.push(format!("attribute_not_exists(members.#m{i})"));
+        }
+        match caller {
+            Some(caller) => {
+                attr_names.insert("#caller".into(), caller.to_owned());
+                conditions.push("attribute_exists(members.#caller)".into());
+            }
+            None => {
+                values.insert(":public".into(), s("public"));
+                conditions.push("visibility = :public".into());
+            }
+        }
+        sets.push("last_activity_at = :now".into());
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(conv_pk(id), META)))
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .condition_expression(format!("attribute_exists(pk) AND {}", conditions.join(" AND ")))
+            .set_expression_attribute_names(Some(attr_names))
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(build_error)?;
+        let mut writes = vec![TransactWriteItem::builder().update(update).build()];
+        let mut reasons = vec![Conflict::NotMember];
+        for user in usernames {
+            writes.push(put(&self.table, membership_item(user, id, now), "attribute_not_exists(pk)")?);
+            reasons.push(Conflict::AlreadyMember);
+        }
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await
+            .map_err(|e| transaction_error(e, &reasons))?;
+        self.get_conversation(id).await?.ok_or(StoreError::Conflict(Conflict::NotMember))
+    }
+
+    async fn remove_member(&self, expected: &Conversation, username: &str, new_owner: Option<&str>) -> Result<(), StoreError> {
+        let mut values = HashMap::from([(":owner".to_owned(), s(&expected.owner))]);
+        let mut expression = "REMOVE members.#u".to_owned();
+        if let Some(owner) = new_owner {
+            expression.push_str(" SET #owner = :new_owner");
+            values.insert(":new_owner".into(), s(owner));
+        }
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(conv_pk(&expected.id), META)))
+            .update_expression(expression)
+            .condition_expression("#owner = :owner AND attribute_exists(members.#u)")
+            .set_expression_attribute_names(Some(names(&[("#u", username), ("#owner", "owner")])))
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(build_error)?;
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(username), &member_sk(&expected.id))))
+            .build()
+            .map_err(build_error)?;
+        self.client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .transact_items(TransactWriteItem::builder().delete(delete).build())
+            .send()
+            .await
+            .map_err(|e| transaction_error(e, &[Conflict::Missing, Conflict::Missing]))?;
+        Ok(())
+    }
+
+    async fn list_public(&self, prefix: &str, after: Option<&str>, limit: usize) -> Result<Page<Conversation>, StoreError> {
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI1)
+            .key_condition_expression("gsi1pk = :public AND begins_with(gsi1sk, :prefix)")
+            .expression_attribute_values(":public", s("PUBLIC"))
+            .expression_attribute_values(":prefix", s(prefix))
+            .limit(limit as i32 + 1);
+        if let Some(after) = after {
+            let id = after.rsplit('#').next().unwrap_or_default();
+            let mut start = key(conv_pk(id), META);
+            start.insert("gsi1pk".into(), s("PUBLIC"));
+            start.insert("gsi1sk".into(), s(after));
+            query = query.set_exclusive_start_key(Some(start));
+        }
+        let out = query.send().await.map_err(sdk_error)?;
+        let mut items = out.items.unwrap_or_default().iter().map(parse_conversation).collect::<Result<Vec<_>, _>>()?;
+        let next_cursor = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(super::memory::public_sort_key)
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+}
+
+#[async_trait]
+impl MessageStore for DynamoStore {
+    async fn allocate_message_id(&self, conversation_id: &str, sender: &str, now: i64) -> Result<(Conversation, i64), StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(conv_pk(conversation_id), META)))
+            .update_expression("SET last_message_id = last_message_id + :one, last_activity_at = :now")
+            .condition_expression("attribute_exists(members.#sender)")
+            .expression_attribute_names("#sender", sender)
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":now", n(now))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(|e| conditional_error(e, Conflict::NotMember))?;
+        let item = out.attributes.unwrap_or_default();
+        let pushed = opt_n(&item, "pushed_id")?.unwrap_or(0);
+        Ok((parse_conversation(&item)?, pushed))
+    }
+
+    async fn put_message(&self, message: &Message) -> Result<(), StoreError> {
+        let own = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(&message.sender_username), &member_sk(&message.conversation_id))))
+            .update_expression("ADD own_after_read :one")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":one", n(1))
+            .build()
+            .map_err(build_error)?;
+        let mut writes = vec![
+            put(&self.table, message_item(message), "attribute_not_exists(pk)")?,
+            TransactWriteItem::builder().update(own).build(),
+        ];
+        let mut reasons = vec![Conflict::Missing, Conflict::NotMember];
+        if let Some(client_id) = &message.client_id {
+            let mut claim = key(conv_pk(&message.conversation_id), &format!("CLIENT#{}#{client_id}", message.sender_username));
+            claim.insert("message_id".into(), n(message.id));
+            writes.push(put(&self.table, claim, "attribute_not_exists(pk)")?);
+            reasons.push(Conflict::DuplicateClientId);
+        }
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await
+            .map_err(|e| transaction_error(e, &reasons))?;
+        Ok(())
+    }
+
+    async fn put_void(&self, conversation_id: &str, id: i64) -> Result<(), StoreError> {
+        let mut item = key(conv_pk(conversation_id), &msg_sk(id));
+        item.insert("void".into(), AV::Bool(true));
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_conditional_failure(&e) => Ok(()),
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+
+    async fn message_id_for_client_id(&self, conversation_id: &str, sender: &str, client_id: &str) -> Result<Option<i64>, StoreError> {
+        match self.get(conv_pk(conversation_id), &format!("CLIENT#{sender}#{client_id}")).await? {
+            Some(item) => Ok(Some(req_n(&item, "message_id")?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn get_message(&self, conversation_id: &str, id: i64) -> Result<Option<Message>, StoreError> {
+        Ok(self.get(conv_pk(conversation_id), &msg_sk(id)).await?.map(|i| parse_message(&i)).transpose()?.flatten())
+    }
+
+    async fn get_messages(&self, keys: &[(String, i64)]) -> Result<Vec<Message>, StoreError> {
+        let keys = keys.iter().map(|(c, id)| key(conv_pk(c), &msg_sk(*id))).collect();
+        let items = self.batch_get(keys, None).await?;
+        Ok(items.iter().map(parse_message).collect::<Result<Vec<_>, _>>()?.into_iter().flatten().collect())
+    }
+
+    async fn list_messages(
+        &self,
+        conversation_id: &str,
+        before: Option<i64>,
+        after: Option<i64>,
+        limit: usize,
+    ) -> Result<(Vec<Message>, bool), StoreError> {
+        let (from, to, forward) = match after {
+            Some(after) => (msg_sk(after + 1), MSG_END.to_owned(), true),
+            None => (msg_sk(0), before.map(|b| msg_sk(b - 1)).unwrap_or_else(|| MSG_END.to_owned()), false),
+        };
+        if from > to {
+            return Ok((Vec::new(), false));
+        }
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+            .expression_attribute_values(":pk", AV::S(conv_pk(conversation_id)))
+            .expression_attribute_values(":from", AV::S(from))
+            .expression_attribute_values(":to", AV::S(to))
+            .scan_index_forward(forward)
+            .consistent_read(true)
+            .limit(limit as i32 + 1)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        let items = out.items.unwrap_or_default();
+        let more = items.len() > limit;
+        let mut messages: Vec<Message> = items
+            .iter()
+            .take(limit)
+            .map(parse_message)
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .flatten()
+            .collect();
+        messages.sort_by_key(|m| m.id);
+        Ok((messages, more))
+    }
+
+    async fn update_message(&self, message: &Message) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(message_item(message)))
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(void)")
+            .send()
+            .await
+            .map_err(|e| conditional_error(e, Conflict::Missing))?;
+        Ok(())
+    }
+
+    async fn mark_read(&self, username: &str, conversation_id: &str, message_id: i64, own_after_read: i64) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(username), &member_sk(conversation_id))))
+            .update_expression("SET last_read = :id, own_after_read = :own")
+            .condition_expression("attribute_exists(pk) AND last_read < :id")
+            .expression_attribute_values(":id", n(message_id))
+            .expression_attribute_values(":own", n(own_after_read))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_conditional_failure(&e) => Ok(false),
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+
+    async fn count_own_messages(&self, conversation_id: &str, username: &str, after: i64, through: i64) -> Result<i64, StoreError> {
+        if through <= after {
+            return Ok(0);
+        }
+        let mut count = 0i64;
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+                .filter_expression("sender = :me")
+                .expression_attribute_values(":pk", AV::S(conv_pk(conversation_id)))
+                .expression_attribute_values(":from", AV::S(msg_sk(after + 1)))
+                .expression_attribute_values(":to", AV::S(msg_sk(through)))
+                .expression_attribute_values(":me", s(username))
+                .select(aws_sdk_dynamodb::types::Select::Count)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            count += i64::from(out.count);
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(count),
+            }
+        }
+    }
+
+    async fn wait_for_push_turn(&self, conversation_id: &str, id: i64, pushed_hint: i64, timeout_ms: u64) -> Result<(), StoreError> {
+        if pushed_hint >= id - 1 {
+            return Ok(());
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(timeout_ms);
+        let mut delay = 5;
+        while tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+            if self.pushed_id(conversation_id).await? >= id - 1 {
+                return Ok(());
+            }
+            delay = (delay * 2).min(40);
+        }
+        tracing::warn!(conversation_id, id, "push turn timed out; pushing anyway");
+        Ok(())
+    }
+
+    async fn finish_push_turn(&self, conversation_id: &str, id: i64) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(conv_pk(conversation_id), META)))
+            .update_expression("SET pushed_id = :id")
+            .condition_expression("attribute_exists(pk) AND pushed_id < :id")
+            .expression_attribute_values(":id", n(id))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_conditional_failure(&e) => Ok(()),
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+}
+
+#[async_trait]
+impl ConnectionStore for DynamoStore {
+    async fn add_connection(&self, username: &str, connection_id: &str, now: i64, expires_at: i64) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(username), PROFILE)))
+            .update_expression("SET connections.#c = :exp")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#c", connection_id)
+            .expression_attribute_values(":exp", n(expires_at))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| conditional_error(e, Conflict::Missing))?;
+        let before = parse_connections(&out.attributes.unwrap_or_default())?;
+        let mut connection = key(format!("CONN#{connection_id}"), "CONN");
+        connection.insert("username".into(), s(username));
+        connection.insert("connected_at".into(), n(now));
+        connection.insert("ttl".into(), n(expires_at / 1000));
+        self.client.put_item().table_name(&self.table).set_item(Some(connection)).send().await.map_err(sdk_error)?;
+        Ok(!before.values().any(|exp| *exp > now))
+    }
+
+    async fn remove_connection(&self, username: &str, connection_id: &str, now: i64) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(username), PROFILE)))
+            .update_expression("REMOVE connections.#c SET last_online = :now")
+            .condition_expression("attribute_exists(connections.#c)")
+            .expression_attribute_names("#c", connection_id)
+            .expression_attribute_values(":now", n(now))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        let out = match result {
+            Ok(out) => out,
+            Err(e) if is_conditional_failure(&e) => return Ok(false),
+            Err(e) => return Err(sdk_error(e)),
+        };
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("CONN#{connection_id}"), "CONN")))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        let after = parse_connections(&out.attributes.unwrap_or_default())?;
+        Ok(!after.values().any(|exp| *exp > now))
+    }
+
+    async fn connections_of(&self, usernames: &[String], now: i64) -> Result<Vec<(String, String)>, StoreError> {
+        let keys = usernames.iter().map(|u| key(user_pk(u), PROFILE)).collect();
+        let projection = ("#u, connections", names(&[("#u", "username")]));
+        let items = self.batch_get(keys, Some(projection)).await?;
+        let mut found = Vec::new();
+        for item in &items {
+            let user = req_s(item, "username")?;
+            for (id, expires) in parse_connections(item)? {
+                if expires > now {
+                    found.push((user.clone(), id));
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    async fn contact_of(&self, username: &str) -> Result<Vec<String>, StoreError> {
+        let mut owners = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI1)
+                .key_condition_expression("gsi1pk = :k")
+                .expression_attribute_values(":k", AV::S(format!("CONTACTOF#{username}")))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            for item in out.items.unwrap_or_default() {
+                owners.push(req_s(&item, "gsi1sk")?);
+            }
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(owners),
+            }
+        }
     }
 }
 
@@ -777,7 +1529,10 @@ fn user_item(user: &UserRecord) -> Item {
     item.insert("password_hash".into(), s(&user.password_hash));
     item.insert("fullname".into(), s(&user.fullname));
     item.insert("created_at".into(), n(user.created_at));
-    item.insert("connection_count".into(), n(user.connection_count));
+    item.insert(
+        "connections".into(),
+        AV::M(user.connections.iter().map(|(id, exp)| (id.clone(), n(*exp))).collect()),
+    );
     for (name, value) in [
         ("email", &user.email),
         ("first_name", &user.first_name),
@@ -834,7 +1589,7 @@ fn parse_user(item: &Item) -> Result<UserRecord, StoreError> {
         avatar_file_id: opt_s(item, "avatar_file_id"),
         created_at: req_n(item, "created_at")?,
         last_online: opt_n(item, "last_online")?,
-        connection_count: opt_n(item, "connection_count")?.unwrap_or(0),
+        connections: parse_connections(item)?,
     })
 }
 

@@ -1,0 +1,6 @@
+//! Lambda binary for the `messages-delete` route (see `chathub_functions::routes::messages_delete`).
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    chathub_shared::http::run("messages-delete", chathub_functions::routes::messages_delete::handle).await
+}

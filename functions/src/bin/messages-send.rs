@@ -1,0 +1,6 @@
+//! Lambda binary for the `messages-send` route (see `chathub_functions::routes::messages_send`).
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    chathub_shared::http::run("messages-send", chathub_functions::routes::messages_send::handle).await
+}

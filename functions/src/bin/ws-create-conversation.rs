@@ -1,0 +1,6 @@
+//! Lambda binary for the WebSocket `ws-create-conversation` route (see `chathub_functions::routes::ws_create_conversation`).
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    chathub_shared::ws::run("ws-create-conversation", chathub_functions::routes::ws_create_conversation::handle).await
+}

@@ -1,0 +1,6 @@
+//! Lambda binary for the WebSocket `ws-delete-message` route (see `chathub_functions::routes::ws_delete_message`).
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    chathub_shared::ws::run("ws-delete-message", chathub_functions::routes::ws_delete_message::handle).await
+}

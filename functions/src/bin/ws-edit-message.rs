@@ -1,0 +1,6 @@
+//! Lambda binary for the WebSocket `ws-edit-message` route (see `chathub_functions::routes::ws_edit_message`).
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    chathub_shared::ws::run("ws-edit-message", chathub_functions::routes::ws_edit_message::handle).await
+}

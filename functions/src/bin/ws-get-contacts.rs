@@ -1,0 +1,6 @@
+//! Lambda binary for the WebSocket `ws-get-contacts` route (see `chathub_functions::routes::ws_get_contacts`).
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    chathub_shared::ws::run("ws-get-contacts", chathub_functions::routes::ws_get_contacts::handle).await
+}

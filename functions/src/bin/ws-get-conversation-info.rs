@@ -1,0 +1,6 @@
+//! Lambda binary for the WebSocket `ws-get-conversation-info` route (see `chathub_functions::routes::ws_get_conversation_info`).
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    chathub_shared::ws::run("ws-get-conversation-info", chathub_functions::routes::ws_get_conversation_info::handle).await
+}

@@ -1,0 +1,6 @@
+//! Lambda binary for the WebSocket `ws-get-conversations` route (see `chathub_functions::routes::ws_get_conversations`).
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    chathub_shared::ws::run("ws-get-conversations", chathub_functions::routes::ws_get_conversations::handle).await
+}

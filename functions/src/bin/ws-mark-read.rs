@@ -1,0 +1,6 @@
+//! Lambda binary for the WebSocket `ws-mark-read` route (see `chathub_functions::routes::ws_mark_read`).
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    chathub_shared::ws::run("ws-mark-read", chathub_functions::routes::ws_mark_read::handle).await
+}

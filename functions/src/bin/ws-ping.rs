@@ -1,0 +1,6 @@
+//! Lambda binary for the WebSocket `ws-ping` route (see `chathub_functions::routes::ws_ping`).
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    chathub_shared::ws::run("ws-ping", chathub_functions::routes::ws_ping::handle).await
+}

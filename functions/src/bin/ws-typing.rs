@@ -1,0 +1,6 @@
+//! Lambda binary for the WebSocket `ws-typing` route (see `chathub_functions::routes::ws_typing`).
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    chathub_shared::ws::run("ws-typing", chathub_functions::routes::ws_typing::handle).await
+}

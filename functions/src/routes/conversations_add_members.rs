@@ -1,0 +1,13 @@
+//! `POST /conversations/{id}/members`: add members (any member).
+
+use chathub_shared::http::{authenticate, body_json, json, path_param, Response};
+use chathub_shared::{conversations, ApiError, Ctx};
+use http::StatusCode;
+use lambda_http::Request;
+
+pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
+    let caller = authenticate(&ctx, &req)?;
+    let id = path_param(&req, "id")?;
+    let conversation = conversations::add_members(&ctx, &caller.sub, &id, body_json(&req)?).await?;
+    Ok(json(StatusCode::OK, &conversation))
+}

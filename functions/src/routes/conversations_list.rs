@@ -1,0 +1,13 @@
+//! `GET /conversations`: my conversations, most recent activity first, with unread counts and last messages.
+
+use chathub_shared::http::{authenticate, json, limit_param, query_param, Response};
+use chathub_shared::{conversations, ApiError, Ctx};
+use http::StatusCode;
+use lambda_http::Request;
+
+pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
+    let caller = authenticate(&ctx, &req)?;
+    let limit = limit_param(&req)?;
+    let page = conversations::list(&ctx, &caller.sub, query_param(&req, "cursor").as_deref(), limit).await?;
+    Ok(json(StatusCode::OK, &page))
+}

@@ -1,0 +1,18 @@
+//! `POST /conversations/{id}/read`: move my read marker forward.
+
+use chathub_shared::http::{authenticate, body_json, no_content, path_param, Response};
+use chathub_shared::{messages, ApiError, Ctx};
+use lambda_http::Request;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct Read {
+    message_id: i64,
+}
+
+pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
+    let caller = authenticate(&ctx, &req)?;
+    let read: Read = body_json(&req)?;
+    messages::mark_read(&ctx, &caller.sub, &path_param(&req, "id")?, read.message_id, None).await?;
+    Ok(no_content())
+}

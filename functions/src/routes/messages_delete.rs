@@ -1,0 +1,12 @@
+//! `DELETE /conversations/{id}/messages/{message_id}`: delete a message, leaving a tombstone (author or owner).
+
+use chathub_shared::http::{authenticate, message_id_param, no_content, path_param, Response};
+use chathub_shared::{messages, ApiError, Ctx};
+use lambda_http::Request;
+
+pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
+    let caller = authenticate(&ctx, &req)?;
+    let (id, message_id) = (path_param(&req, "id")?, message_id_param(&req)?);
+    messages::delete(&ctx, &caller.sub, &id, message_id, None).await?;
+    Ok(no_content())
+}

@@ -1,0 +1,20 @@
+//! `PATCH /conversations/{id}/messages/{message_id}`: edit my message.
+
+use chathub_shared::http::{authenticate, body_json, json, message_id_param, path_param, Response};
+use chathub_shared::{messages, ApiError, Ctx};
+use http::StatusCode;
+use lambda_http::Request;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct Edit {
+    content: String,
+}
+
+pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
+    let caller = authenticate(&ctx, &req)?;
+    let (id, message_id) = (path_param(&req, "id")?, message_id_param(&req)?);
+    let edit: Edit = body_json(&req)?;
+    let message = messages::edit(&ctx, &caller.sub, &id, message_id, edit.content, None).await?;
+    Ok(json(StatusCode::OK, &message))
+}

@@ -1,0 +1,14 @@
+//! `POST /conversations/{id}/messages`: send a message (201; 200 with the original on a repeated `client_id`).
+
+use chathub_shared::http::{authenticate, body_json, json, path_param, Response};
+use chathub_shared::{messages, ApiError, Ctx};
+use http::StatusCode;
+use lambda_http::Request;
+
+pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
+    let caller = authenticate(&ctx, &req)?;
+    let id = path_param(&req, "id")?;
+    let (message, created) = messages::send(&ctx, &caller.sub, &id, body_json(&req)?, None).await?;
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok(json(status, &message))
+}

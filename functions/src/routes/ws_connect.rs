@@ -1,0 +1,8 @@
+//! WebSocket `$connect`: records the socket (the authorizer has checked the token); the first socket brings the user online.
+
+use chathub_shared::ws::WsRequest;
+use chathub_shared::{presence, ApiError, Ctx};
+
+pub async fn handle(ctx: Ctx, req: WsRequest) -> Result<(), ApiError> {
+    presence::connect(&ctx, &req.username, &req.connection_id).await
+}

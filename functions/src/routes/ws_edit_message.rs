@@ -1,0 +1,20 @@
+//! WebSocket `edit_message`: edit my message; members hear `message_edited`.
+
+use chathub_shared::ws::{data, WsRequest};
+use chathub_shared::{ApiError, Ctx};
+use serde_json::Value;
+use chathub_shared::messages;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct Fields {
+    conversation_id: String,
+    message_id: i64,
+    content: String,
+}
+
+pub async fn handle(ctx: Ctx, req: WsRequest) -> Result<Value, ApiError> {
+    let f: Fields = req.fields()?;
+    let origin = Some(req.connection_id.as_str());
+    data(&messages::edit(&ctx, &req.username, &f.conversation_id, f.message_id, f.content, origin).await?)
+}

@@ -1,0 +1,12 @@
+//! WebSocket `get_contacts`: my contacts' usernames.
+
+use chathub_shared::ws::{data, WsRequest};
+use chathub_shared::{ApiError, Ctx};
+use serde_json::Value;
+use chathub_shared::contacts;
+use serde_json::json;
+
+pub async fn handle(ctx: Ctx, req: WsRequest) -> Result<Value, ApiError> {
+    let usernames = contacts::all_usernames(&ctx, &req.username).await?;
+    Ok(json!({ "message": format!("{} contacts", usernames.len()), "contacts": data(&usernames)? }))
+}

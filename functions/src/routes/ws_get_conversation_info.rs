@@ -1,0 +1,17 @@
+//! WebSocket `get_conversation_info`: a conversation with its members.
+
+use chathub_shared::ws::{data, WsRequest};
+use chathub_shared::{ApiError, Ctx};
+use serde_json::Value;
+use chathub_shared::conversations;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct Fields {
+    id: String,
+}
+
+pub async fn handle(ctx: Ctx, req: WsRequest) -> Result<Value, ApiError> {
+    let fields: Fields = req.fields()?;
+    data(&conversations::get(&ctx, &req.username, &fields.id).await?)
+}

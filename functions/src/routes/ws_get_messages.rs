@@ -1,0 +1,21 @@
+//! WebSocket `get_messages`: history: `before`, `after` (catch-up), `limit`.
+
+use chathub_shared::ws::{data, WsRequest};
+use chathub_shared::{ApiError, Ctx};
+use serde_json::Value;
+use chathub_shared::messages::{self, HistoryQuery};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct Fields {
+    conversation_id: String,
+    before: Option<i64>,
+    after: Option<i64>,
+    limit: Option<i64>,
+}
+
+pub async fn handle(ctx: Ctx, req: WsRequest) -> Result<Value, ApiError> {
+    let f: Fields = req.fields()?;
+    let query = HistoryQuery { before: f.before, after: f.after, limit: f.limit };
+    data(&messages::history(&ctx, &req.username, &f.conversation_id, query).await?)
+}

@@ -1,0 +1,19 @@
+//! WebSocket `mark_read`: move my read marker; my other sockets hear `read_marker`.
+
+use chathub_shared::ws::{data, WsRequest};
+use chathub_shared::{ApiError, Ctx};
+use serde_json::Value;
+use chathub_shared::messages;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct Fields {
+    conversation_id: String,
+    message_id: i64,
+}
+
+pub async fn handle(ctx: Ctx, req: WsRequest) -> Result<Value, ApiError> {
+    let f: Fields = req.fields()?;
+    let origin = Some(req.connection_id.as_str());
+    data(&messages::mark_read(&ctx, &req.username, &f.conversation_id, f.message_id, origin).await?)
+}

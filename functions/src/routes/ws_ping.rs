@@ -1,0 +1,9 @@
+//! WebSocket `ping`: answers "pong".
+
+use chathub_shared::ws::WsRequest;
+use chathub_shared::{ApiError, Ctx};
+use serde_json::Value;
+
+pub async fn handle(_ctx: Ctx, _req: WsRequest) -> Result<Value, ApiError> {
+    Ok(Value::String("pong".into()))
+}

@@ -1,0 +1,19 @@
+//! WebSocket `typing`: tell the other members I am typing (not stored).
+
+use chathub_shared::ws::WsRequest;
+use chathub_shared::{ApiError, Ctx};
+use serde_json::Value;
+use chathub_shared::messages;
+use serde::Deserialize;
+use serde_json::json;
+
+#[derive(Deserialize)]
+struct Fields {
+    conversation_id: String,
+}
+
+pub async fn handle(ctx: Ctx, req: WsRequest) -> Result<Value, ApiError> {
+    let f: Fields = req.fields()?;
+    messages::typing(&ctx, &req.username, &f.conversation_id).await?;
+    Ok(json!({}))
+}

@@ -1,0 +1,419 @@
+//! The WebSocket API side: the handshake (authorizer, then `$connect`), route selection on
+//! `$request.body.type`, route responses, `$disconnect` on close, and API Gateway's management API
+//! (`POST`/`GET`/`DELETE /@connections/{id}`, 410 for an unknown id) that the functions' real
+//! aws-sdk-apigatewaymanagement client pushes through.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use aws_lambda_events::apigw::{ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayWebsocketProxyRequest};
+use chathub_functions::routes::ws_authorizer;
+use chathub_functions::table::{dispatch_ws, WS_ROUTES};
+use chathub_shared::Ctx;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Map, Value};
+use tokio::sync::mpsc;
+
+/// API Gateway's limit on one WebSocket message.
+pub const MAX_MESSAGE_BYTES: usize = 128 * 1024;
+const STAGE: &str = "local";
+
+/// What a socket's writer is told to do.
+enum Outbound {
+    Frame(Message),
+    Close,
+}
+
+struct Connection {
+    tx: mpsc::UnboundedSender<Outbound>,
+    connected_at: i64,
+    last_active_at: i64,
+    source_ip: String,
+    user_agent: String,
+}
+
+#[derive(Clone)]
+pub struct WsState {
+    pub ctx: Ctx,
+    connections: Arc<Mutex<HashMap<String, Connection>>>,
+}
+
+impl WsState {
+    pub fn new(ctx: Ctx) -> Self {
+        Self { ctx, connections: Arc::default() }
+    }
+
+    fn connections(&self) -> std::sync::MutexGuard<'_, HashMap<String, Connection>> {
+        self.connections.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+pub fn router(state: WsState) -> Router {
+    Router::new()
+        .route("/@connections/{id}", get(get_connection).post(post_to_connection).delete(delete_connection))
+        .route("/{stage}/@connections/{id}", get(get_connection_staged).post(post_staged).delete(delete_staged))
+        .fallback(handshake)
+        .with_state(state)
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// API Gateway connection ids look like `L0SM9cOFvHcCIhw=`.
+fn new_connection_id() -> String {
+    use base64::Engine;
+    let bytes = ulid::Ulid::new().to_bytes();
+    base64::engine::general_purpose::STANDARD.encode(&bytes[6..])
+}
+
+fn header_map_json(headers: &HeaderMap) -> (Map<String, Value>, Map<String, Value>) {
+    let mut single = Map::new();
+    let mut multi = Map::new();
+    for name in headers.keys() {
+        let values: Vec<Value> =
+            headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).map(|v| Value::String(v.to_owned())).collect();
+        if let Some(Value::String(first)) = values.first() {
+            single.insert(name.as_str().to_owned(), Value::String(first.clone()));
+        }
+        multi.insert(name.as_str().to_owned(), Value::Array(values));
+    }
+    (single, multi)
+}
+
+fn query_json(uri: &Uri) -> (Map<String, Value>, Map<String, Value>) {
+    let mut single = Map::new();
+    let mut multi: Map<String, Value> = Map::new();
+    for (k, v) in serde_urlencoded::from_str::<Vec<(String, String)>>(uri.query().unwrap_or("")).unwrap_or_default() {
+        single.insert(k.clone(), Value::String(v.clone()));
+        match multi.get_mut(&k) {
+            Some(Value::Array(list)) => list.push(Value::String(v)),
+            _ => {
+                multi.insert(k, json!([v]));
+            }
+        }
+    }
+    (single, multi)
+}
+
+/// The `requestContext` API Gateway gives every WebSocket event.
+fn request_context(route_key: &str, event_type: &str, connection_id: &str, connected_at: i64, username: Option<&str>, peer: &str, user_agent: &str) -> Value {
+    let now = now_ms();
+    let mut context = json!({
+        "routeKey": route_key,
+        "eventType": event_type,
+        "extendedRequestId": ulid::Ulid::new().to_string(),
+        "requestTime": "",
+        "messageDirection": "IN",
+        "stage": STAGE,
+        "connectedAt": connected_at,
+        "requestTimeEpoch": now,
+        "identity": { "sourceIp": peer, "userAgent": user_agent },
+        "requestId": ulid::Ulid::new().to_string(),
+        "domainName": "127.0.0.1",
+        "connectionId": connection_id,
+        "apiId": "local",
+    });
+    if let Some(user) = username {
+        context["authorizer"] = json!({ "principalId": user, "username": user, "integrationLatency": 0 });
+    }
+    if event_type == "MESSAGE" {
+        context["messageId"] = json!(ulid::Ulid::new().to_string());
+    }
+    context
+}
+
+fn parse_event(event: Value) -> Option<ApiGatewayWebsocketProxyRequest> {
+    match serde_json::from_value(event) {
+        Ok(e) => Some(e),
+        Err(e) => {
+            tracing::error!(error = %e, "WebSocket event did not parse");
+            None
+        }
+    }
+}
+
+/// The route API Gateway would pick for this frame: `$request.body.type`, else `$default`.
+pub fn select_route(body: &str) -> &'static str {
+    let kind = serde_json::from_str::<Value>(body).ok().and_then(|v| v.get("type").and_then(Value::as_str).map(str::to_owned));
+    WS_ROUTES
+        .iter()
+        .find(|r| !r.route_key.starts_with('$') && Some(r.route_key) == kind.as_deref())
+        .map(|r| r.function)
+        .unwrap_or("ws-default")
+}
+
+fn function_for(route_key: &str) -> &'static str {
+    WS_ROUTES.iter().find(|r| r.route_key == route_key).map(|r| r.function).unwrap_or("ws-default")
+}
+
+async fn handshake(
+    State(state): State<WsState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    uri: Uri,
+    upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Response {
+    let Ok(upgrade) = upgrade else {
+        return (StatusCode::BAD_REQUEST, "WebSocket upgrade required").into_response();
+    };
+    let started = Instant::now();
+    let connection_id = new_connection_id();
+    let connected_at = now_ms();
+    let peer_ip = peer.ip().to_string();
+    let user_agent = headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let (single_headers, multi_headers) = header_map_json(&headers);
+    let (single_query, multi_query) = query_json(&uri);
+
+    // 1. The REQUEST authorizer.
+    let authorizer_event = json!({
+        "type": "REQUEST",
+        "methodArn": format!("arn:aws:execute-api:local:000000000000:local/{STAGE}/$connect"),
+        "headers": single_headers,
+        "multiValueHeaders": multi_headers,
+        "queryStringParameters": single_query,
+        "multiValueQueryStringParameters": multi_query,
+        "stageVariables": {},
+        "requestContext": request_context("$connect", "CONNECT", &connection_id, connected_at, None, &peer_ip, &user_agent),
+    });
+    let username = match serde_json::from_value::<ApiGatewayCustomAuthorizerRequestTypeRequest>(authorizer_event) {
+        Ok(event) => match ws_authorizer::handle(state.ctx.clone(), event).await {
+            Ok(policy) if policy["policyDocument"]["Statement"][0]["Effect"] == "Allow" => {
+                policy["context"]["username"].as_str().map(str::to_owned)
+            }
+            _ => None,
+        },
+        Err(e) => {
+            tracing::error!(error = %e, "authorizer event did not parse");
+            None
+        }
+    };
+    let Some(username) = username else {
+        tracing::info!(route = "$connect", status = 401, "handshake refused by the authorizer");
+        return (StatusCode::UNAUTHORIZED, axum::Json(json!({ "message": "Unauthorized" }))).into_response();
+    };
+
+    // 2. Register the socket before `$connect` runs, so pushes racing the handshake queue up.
+    let (tx, rx) = mpsc::unbounded_channel();
+    state.connections().insert(
+        connection_id.clone(),
+        Connection { tx, connected_at, last_active_at: connected_at, source_ip: peer_ip.clone(), user_agent: user_agent.clone() },
+    );
+    let mut connect_event = json!({
+        "headers": headers_for_event(&headers),
+        "multiValueHeaders": header_map_json(&headers).1,
+        "isBase64Encoded": false,
+        "requestContext": request_context("$connect", "CONNECT", &connection_id, connected_at, Some(&username), &peer_ip, &user_agent),
+    });
+    if !query_json(&uri).0.is_empty() {
+        connect_event["queryStringParameters"] = Value::Object(query_json(&uri).0);
+    }
+    let status = match parse_event(connect_event) {
+        Some(event) => dispatch_ws("ws-connect", state.ctx.clone(), event).await.and_then(|r| r["statusCode"].as_u64()).unwrap_or(500),
+        None => 500,
+    };
+    if status != 200 {
+        state.connections().remove(&connection_id);
+        tracing::info!(route = "$connect", status, "handshake refused by $connect");
+        let status = StatusCode::from_u16(status as u16).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return (status, axum::Json(json!({ "message": "Forbidden" }))).into_response();
+    }
+    tracing::debug!(connection_id, username, latency_ms = started.elapsed().as_secs_f64() * 1000.0, "connected");
+    upgrade
+        .max_message_size(MAX_MESSAGE_BYTES)
+        .on_upgrade(move |socket| serve_socket(state, socket, rx, connection_id, username, connected_at, peer_ip, user_agent))
+}
+
+fn headers_for_event(headers: &HeaderMap) -> Map<String, Value> {
+    header_map_json(headers).0
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn serve_socket(
+    state: WsState,
+    socket: WebSocket,
+    mut rx: mpsc::UnboundedReceiver<Outbound>,
+    connection_id: String,
+    username: String,
+    connected_at: i64,
+    peer_ip: String,
+    user_agent: String,
+) {
+    let (mut sink, mut stream) = socket.split();
+    let writer = tokio::spawn(async move {
+        while let Some(out) = rx.recv().await {
+            match out {
+                Outbound::Frame(frame) => {
+                    if sink.send(frame).await.is_err() {
+                        break;
+                    }
+                }
+                Outbound::Close => {
+                    let _ = sink.send(Message::Close(Some(CloseFrame { code: 1000, reason: "closed by the server".into() }))).await;
+                    break;
+                }
+            }
+        }
+    });
+
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut close_code: i64 = 1005;
+    while let Some(frame) = stream.next().await {
+        let body = match frame {
+            Ok(Message::Text(text)) => text.to_string(),
+            Ok(Message::Binary(bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
+            Ok(Message::Close(frame)) => {
+                close_code = frame.map(|f| i64::from(f.code)).unwrap_or(1005);
+                break;
+            }
+            Ok(_) => continue,
+            Err(_) => {
+                close_code = 1006;
+                break;
+            }
+        };
+        if let Some(c) = state.connections().get_mut(&connection_id) {
+            c.last_active_at = now_ms();
+        }
+        let function = select_route(&body);
+        let route_key = WS_ROUTES.iter().find(|r| r.function == function).map(|r| r.route_key).unwrap_or("$default");
+        let mut event = json!({
+            "requestContext": request_context(route_key, "MESSAGE", &connection_id, connected_at, Some(&username), &peer_ip, &user_agent),
+            "body": body,
+            "isBase64Encoded": false,
+        });
+        event["headers"] = json!({});
+        let ctx = state.ctx.clone();
+        let reply_to = state.connections().get(&connection_id).map(|c| c.tx.clone());
+        // Frames are handled concurrently, as API Gateway invokes a Lambda per frame.
+        tasks.spawn(async move {
+            let Some(event) = parse_event(event) else { return };
+            let response = dispatch_ws(function, ctx, event).await;
+            if let (Some(response), Some(tx)) = (response, reply_to) {
+                if let Some(body) = response["body"].as_str() {
+                    let _ = tx.send(Outbound::Frame(Message::Text(body.to_owned().into())));
+                }
+            }
+        });
+        while tasks.try_join_next().is_some() {}
+    }
+    // Let frames in flight answer before the socket goes.
+    while tasks.join_next().await.is_some() {}
+    state.connections().remove(&connection_id);
+    writer.abort();
+
+    let mut event = json!({
+        "headers": {},
+        "isBase64Encoded": false,
+        "requestContext": request_context("$disconnect", "DISCONNECT", &connection_id, connected_at, Some(&username), &peer_ip, &user_agent),
+    });
+    event["requestContext"]["disconnectStatusCode"] = json!(close_code);
+    event["requestContext"]["disconnectReason"] = json!("");
+    if let Some(event) = parse_event(event) {
+        let _ = dispatch_ws(function_for("$disconnect"), state.ctx.clone(), event).await;
+    }
+}
+
+fn gone() -> Response {
+    (
+        StatusCode::GONE,
+        [("x-amzn-errortype", "GoneException"), ("content-type", "application/json")],
+        json!({ "message": "Gone" }).to_string(),
+    )
+        .into_response()
+}
+
+fn iso(ms: i64) -> String {
+    // RFC 3339 in UTC without a date library: days from the epoch by the civil calendar.
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z", rem / 3600, rem % 3600 / 60, rem % 60, ms.rem_euclid(1000))
+}
+
+async fn post_to_connection(State(state): State<WsState>, Path(id): Path<String>, body: Bytes) -> Response {
+    if body.len() > MAX_MESSAGE_BYTES {
+        return (StatusCode::PAYLOAD_TOO_LARGE, [("x-amzn-errortype", "PayloadTooLargeException")], "{}").into_response();
+    }
+    let frame = match String::from_utf8(body.to_vec()) {
+        Ok(text) => Message::Text(text.into()),
+        Err(e) => Message::Binary(e.into_bytes().into()),
+    };
+    let sent = state.connections().get(&id).map(|c| c.tx.send(Outbound::Frame(frame)).is_ok()).unwrap_or(false);
+    if sent {
+        StatusCode::OK.into_response()
+    } else {
+        gone()
+    }
+}
+
+async fn get_connection(State(state): State<WsState>, Path(id): Path<String>) -> Response {
+    let connections = state.connections();
+    match connections.get(&id) {
+        Some(c) => axum::Json(json!({
+            "connectedAt": iso(c.connected_at),
+            "lastActiveAt": iso(c.last_active_at),
+            "identity": { "sourceIp": c.source_ip, "userAgent": c.user_agent },
+        }))
+        .into_response(),
+        None => gone(),
+    }
+}
+
+async fn delete_connection(State(state): State<WsState>, Path(id): Path<String>) -> Response {
+    let closed = state.connections().get(&id).map(|c| c.tx.send(Outbound::Close).is_ok()).unwrap_or(false);
+    if closed {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        gone()
+    }
+}
+
+async fn post_staged(state: State<WsState>, Path((_stage, id)): Path<(String, String)>, body: Bytes) -> Response {
+    post_to_connection(state, Path(id), body).await
+}
+
+async fn get_connection_staged(state: State<WsState>, Path((_stage, id)): Path<(String, String)>) -> Response {
+    get_connection(state, Path(id)).await
+}
+
+async fn delete_staged(state: State<WsState>, Path((_stage, id)): Path<(String, String)>) -> Response {
+    delete_connection(state, Path(id)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route_selection_follows_the_body_type() {
+        assert_eq!(select_route(r#"{"type":"send_message"}"#), "ws-send-message");
+        assert_eq!(select_route(r#"{"type":"nope"}"#), "ws-default");
+        assert_eq!(select_route(r#"{"type":"$connect"}"#), "ws-default");
+        assert_eq!(select_route("not json"), "ws-default");
+        assert_eq!(select_route(r#"{"type":5}"#), "ws-default");
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339() {
+        assert_eq!(iso(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso(1_795_341_600_123), "2026-11-22T10:00:00.123Z");
+    }
+}

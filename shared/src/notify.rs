@@ -1,0 +1,156 @@
+//! The notifier port (push a payload to a WebSocket connection, or close it), its API Gateway
+//! management API adapter, and fan-out with bounded concurrency.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_apigatewaymanagement::primitives::Blob;
+use futures_util::stream::{self, StreamExt};
+use serde::Serialize;
+
+use crate::Ctx;
+
+/// Pushes in flight at once for one fan-out: enough to hide API Gateway's latency, few enough to
+/// stay inside a Lambda's connection pool and API Gateway's per-account rate.
+pub const FANOUT_CONCURRENCY: usize = 32;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    /// The connection is gone (410): forget it.
+    #[error("connection gone")]
+    Gone,
+    #[error("push failed: {0}")]
+    Failed(String),
+}
+
+#[async_trait]
+pub trait Notifier: Send + Sync {
+    async fn post(&self, connection_id: &str, payload: &[u8]) -> Result<(), PushError>;
+    async fn close(&self, connection_id: &str) -> Result<(), PushError>;
+}
+
+/// API Gateway's management API (`PostToConnection`, `DeleteConnection`).
+pub struct ApiGatewayNotifier {
+    client: aws_sdk_apigatewaymanagement::Client,
+}
+
+impl ApiGatewayNotifier {
+    /// `endpoint`: `https://{api-id}.execute-api.{region}.amazonaws.com/{stage}` on AWS, the local
+    /// gateway's WebSocket address locally.
+    pub async fn new(endpoint: &str) -> Self {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if std::env::var("AWS_REGION").is_err() {
+            loader = loader.region(aws_config::Region::new("us-east-1"));
+        }
+        if std::env::var("AWS_ACCESS_KEY_ID").is_err() {
+            loader = loader.credentials_provider(aws_sdk_apigatewaymanagement::config::Credentials::new(
+                "local", "local", None, None, "chathub-local",
+            ));
+        }
+        let shared = loader.load().await;
+        let config = aws_sdk_apigatewaymanagement::config::Builder::from(&shared).endpoint_url(endpoint).build();
+        Self { client: aws_sdk_apigatewaymanagement::Client::from_conf(config) }
+    }
+
+    /// From `WEBSOCKET_MANAGEMENT_ENDPOINT`, when set.
+    pub async fn from_env() -> Option<Self> {
+        match std::env::var("WEBSOCKET_MANAGEMENT_ENDPOINT") {
+            Ok(endpoint) if !endpoint.is_empty() => Some(Self::new(&endpoint).await),
+            _ => None,
+        }
+    }
+}
+
+#[async_trait]
+impl Notifier for ApiGatewayNotifier {
+    async fn post(&self, connection_id: &str, payload: &[u8]) -> Result<(), PushError> {
+        match self.client.post_to_connection().connection_id(connection_id).data(Blob::new(payload)).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_gone_exception()) => Err(PushError::Gone),
+            Err(e) => Err(PushError::Failed(aws_sdk_apigatewaymanagement::error::DisplayErrorContext(&e).to_string())),
+        }
+    }
+
+    async fn close(&self, connection_id: &str) -> Result<(), PushError> {
+        match self.client.delete_connection().connection_id(connection_id).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_gone_exception()) => Err(PushError::Gone),
+            Err(e) => Err(PushError::Failed(aws_sdk_apigatewaymanagement::error::DisplayErrorContext(&e).to_string())),
+        }
+    }
+}
+
+/// For functions deployed without a WebSocket API: pushes go nowhere.
+pub struct NoNotifier;
+
+#[async_trait]
+impl Notifier for NoNotifier {
+    async fn post(&self, connection_id: &str, _payload: &[u8]) -> Result<(), PushError> {
+        tracing::debug!(connection_id, "no WebSocket management endpoint configured; push dropped");
+        Ok(())
+    }
+
+    async fn close(&self, _connection_id: &str) -> Result<(), PushError> {
+        Ok(())
+    }
+}
+
+/// A server push: the same envelope as an answer, with no `request_id`.
+pub fn event<T: Serialize>(kind: &str, data: &T) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({ "type": kind, "success": true, "data": data })).unwrap_or_default()
+}
+
+/// What one fan-out did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct FanOut {
+    pub delivered: usize,
+    pub gone: usize,
+    pub failed: usize,
+}
+
+/// Pushes `payload` to every (username, connection) target, `FANOUT_CONCURRENCY` at a time. A
+/// connection that is gone is forgotten; a failed push is logged and never fails the caller.
+pub async fn fan_out(ctx: &Ctx, targets: Vec<(String, String)>, payload: Vec<u8>) -> FanOut {
+    let payload: Arc<[u8]> = payload.into();
+    let results: Vec<(String, String, Result<(), PushError>)> = stream::iter(targets)
+        .map(|(user, connection)| {
+            let payload = payload.clone();
+            async move {
+                let result = ctx.notifier.post(&connection, &payload).await;
+                (user, connection, result)
+            }
+        })
+        .buffer_unordered(FANOUT_CONCURRENCY)
+        .collect()
+        .await;
+    let mut report = FanOut::default();
+    for (user, connection, result) in results {
+        match result {
+            Ok(()) => report.delivered += 1,
+            Err(PushError::Gone) => {
+                report.gone += 1;
+                if let Err(e) = ctx.store.remove_connection(&user, &connection, ctx.now_ms()).await {
+                    tracing::warn!(error = %e, connection, "could not forget a gone connection");
+                }
+            }
+            Err(PushError::Failed(e)) => {
+                report.failed += 1;
+                tracing::warn!(error = %e, connection, "push failed");
+            }
+        }
+    }
+    report
+}
+
+/// Pushes an event to the live sockets of `usernames`, except the connection `skip`.
+pub async fn push_to_users<T: Serialize>(ctx: &Ctx, usernames: &[String], skip: Option<&str>, kind: &str, data: &T) -> FanOut {
+    let targets = match ctx.store.connections_of(usernames, ctx.now_ms()).await {
+        Ok(targets) => targets,
+        Err(e) => {
+            tracing::warn!(error = %e, kind, "could not look up connections; push skipped");
+            return FanOut::default();
+        }
+    };
+    let targets = targets.into_iter().filter(|(_, c)| Some(c.as_str()) != skip).collect();
+    fan_out(ctx, targets, event(kind, data)).await
+}

@@ -1,0 +1,61 @@
+//! Presence: online while at least one socket is open; contacts hear when that changes.
+
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::notify::{push_to_users, PushError};
+use crate::Ctx;
+
+/// API Gateway closes WebSocket connections after two hours; so do our records of them.
+pub const CONNECTION_TTL_MS: i64 = 2 * 60 * 60 * 1000;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UserStatus {
+    pub username: String,
+    pub is_online: bool,
+    pub last_online: Option<i64>,
+}
+
+/// `$connect`: records the socket; the first one brings the user online.
+pub async fn connect(ctx: &Ctx, username: &str, connection_id: &str) -> Result<(), ApiError> {
+    let now = ctx.now_ms();
+    let first = ctx.store.add_connection(username, connection_id, now, now + CONNECTION_TTL_MS).await?;
+    if first {
+        let last_online = ctx.store.get_user(username).await?.and_then(|u| u.last_online);
+        announce(ctx, UserStatus { username: username.to_owned(), is_online: true, last_online }).await?;
+    }
+    Ok(())
+}
+
+/// `$disconnect`: forgets the socket; the last one takes the user offline.
+pub async fn disconnect(ctx: &Ctx, username: &str, connection_id: &str) -> Result<(), ApiError> {
+    let now = ctx.now_ms();
+    if ctx.store.remove_connection(username, connection_id, now).await? {
+        announce(ctx, UserStatus { username: username.to_owned(), is_online: false, last_online: Some(now) }).await?;
+    }
+    Ok(())
+}
+
+/// `user_status` to every online user who has this user as a contact.
+async fn announce(ctx: &Ctx, status: UserStatus) -> Result<(), ApiError> {
+    let watchers = ctx.store.contact_of(&status.username).await?;
+    if !watchers.is_empty() {
+        push_to_users(ctx, &watchers, None, "user_status", &status).await;
+    }
+    Ok(())
+}
+
+/// Closes every socket of the user (logout everywhere). API Gateway then sends `$disconnect`.
+pub async fn close_all(ctx: &Ctx, username: &str) -> Result<(), ApiError> {
+    let connections = ctx.store.connections_of(&[username.to_owned()], ctx.now_ms()).await?;
+    for (_, connection) in connections {
+        match ctx.notifier.close(&connection).await {
+            Ok(()) => {}
+            Err(PushError::Gone) => {
+                ctx.store.remove_connection(username, &connection, ctx.now_ms()).await?;
+            }
+            Err(PushError::Failed(e)) => tracing::warn!(error = %e, connection, "could not close a socket"),
+        }
+    }
+    Ok(())
+}

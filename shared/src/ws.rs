@@ -1,0 +1,216 @@
+//! The WebSocket edge: API Gateway WebSocket events in, the answer envelope out as the route
+//! response, and the Lambda entry points of the WebSocket functions and the authorizer.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use aws_lambda_events::apigw::{ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayWebsocketProxyRequest};
+use lambda_runtime::{service_fn, LambdaEvent};
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+
+use crate::auth;
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::Ctx;
+
+/// One frame from a client, with who sent it (from the authorizer's context) and on which socket.
+#[derive(Debug, Clone)]
+pub struct WsRequest {
+    /// The route key (`send_message`, `$default`, …).
+    pub route: String,
+    pub username: String,
+    pub connection_id: String,
+    /// The frame's JSON (`Value::Null` when it was not JSON).
+    pub body: Value,
+    pub request_id: Option<Value>,
+}
+
+impl WsRequest {
+    /// Reads the event; the body may be anything (a bad frame is answered, not refused).
+    pub fn from_event(event: &ApiGatewayWebsocketProxyRequest) -> Result<Self, ApiError> {
+        let context = &event.request_context;
+        let authorizer = &context.authorizer;
+        let username = authorizer
+            .fields
+            .get("username")
+            .or_else(|| authorizer.other.get("username"))
+            .or_else(|| authorizer.other.get("principalId"))
+            .and_then(Value::as_str)
+            .ok_or(ApiError::unauthorized("no authorized user on this connection"))?
+            .to_owned();
+        let connection_id = context.connection_id.clone().ok_or(ApiError::invalid("no connection id"))?;
+        let raw = event.body.as_deref().unwrap_or("");
+        if raw.len() > crate::http::MAX_BODY_BYTES {
+            return Err(ApiError::PayloadTooLarge(crate::http::MAX_BODY_BYTES));
+        }
+        let body: Value = serde_json::from_str(raw).unwrap_or(Value::Null);
+        let request_id = body.get("request_id").filter(|v| v.is_string() || v.is_number()).cloned();
+        Ok(Self { route: context.route_key.clone().unwrap_or_default(), username, connection_id, body, request_id })
+    }
+
+    /// The frame's fields as `T` (without `type` and `request_id`): 400 when they do not fit.
+    pub fn fields<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        let mut body = match &self.body {
+            Value::Object(map) => map.clone(),
+            _ => return Err(ApiError::invalid("a frame must be a JSON object")),
+        };
+        body.remove("type");
+        body.remove("request_id");
+        serde_json::from_value(Value::Object(body)).map_err(|e| ApiError::invalid(format!("invalid fields: {e}")))
+    }
+
+    /// The `type` the client sent, for answering frames that match no route.
+    pub fn sent_type(&self) -> Option<&str> {
+        self.body.get("type").and_then(Value::as_str)
+    }
+}
+
+/// `{"type", "success": true, "data", "request_id"?}`
+pub fn envelope_ok(kind: &str, data: Value, request_id: Option<Value>) -> Value {
+    let mut envelope = json!({ "type": kind, "success": true, "data": data });
+    if let Some(id) = request_id {
+        envelope["request_id"] = id;
+    }
+    envelope
+}
+
+/// `{"type", "success": false, "error", "code", "request_id"?}`: the WebSocket twin of a problem.
+pub fn envelope_error(kind: &str, err: &ApiError, request_id: Option<Value>) -> Value {
+    if let ApiError::Internal(source) = err {
+        tracing::error!(error = %source, "internal error");
+    }
+    let mut envelope = json!({ "type": kind, "success": false, "error": err.to_string(), "code": err.code() });
+    if let Some(id) = request_id {
+        envelope["request_id"] = id;
+    }
+    envelope
+}
+
+/// What a WebSocket route's Lambda returns: API Gateway sends `body` back on the socket.
+pub fn route_response(envelope: &Value) -> Value {
+    json!({ "statusCode": 200, "body": envelope.to_string() })
+}
+
+/// Runs one frame through a route handler, answers with the envelope, and logs one line.
+pub async fn respond<F, Fut>(route: &str, ctx: Ctx, event: ApiGatewayWebsocketProxyRequest, handler: F) -> Value
+where
+    F: FnOnce(Ctx, WsRequest) -> Fut,
+    Fut: Future<Output = Result<Value, ApiError>>,
+{
+    let started = Instant::now();
+    let (envelope, ok) = match WsRequest::from_event(&event) {
+        Ok(request) => {
+            let kind = if route.starts_with('$') { request.sent_type().unwrap_or("error").to_owned() } else { route.to_owned() };
+            let request_id = request.request_id.clone();
+            match handler(ctx, request).await {
+                Ok(data) => (envelope_ok(&kind, data, request_id), true),
+                Err(err) => (envelope_error(&kind, &err, request_id), false),
+            }
+        }
+        Err(err) => (envelope_error(route, &err, None), false),
+    };
+    tracing::info!(route, success = ok, latency_ms = started.elapsed().as_secs_f64() * 1000.0, "message");
+    route_response(&envelope)
+}
+
+/// Runs `$connect` / `$disconnect`: the status code is the answer (a 4xx refuses the handshake).
+pub async fn respond_lifecycle<F, Fut>(route: &str, ctx: Ctx, event: ApiGatewayWebsocketProxyRequest, handler: F) -> Value
+where
+    F: FnOnce(Ctx, WsRequest) -> Fut,
+    Fut: Future<Output = Result<(), ApiError>>,
+{
+    let started = Instant::now();
+    let status = match WsRequest::from_event(&event) {
+        Ok(request) => match handler(ctx, request).await {
+            Ok(()) => 200,
+            Err(err) => {
+                if let ApiError::Internal(source) = &err {
+                    tracing::error!(error = %source, "internal error");
+                }
+                err.status().as_u16()
+            }
+        },
+        Err(err) => err.status().as_u16(),
+    };
+    tracing::info!(route, status, latency_ms = started.elapsed().as_secs_f64() * 1000.0, "connection");
+    json!({ "statusCode": status })
+}
+
+/// The access token of a WebSocket handshake: `?token=`, `Authorization: Bearer`, or the cookie.
+pub fn handshake_token(request: &ApiGatewayCustomAuthorizerRequestTypeRequest) -> Option<String> {
+    if let Some(token) = request.query_string_parameters.first("token").filter(|t| !t.is_empty()) {
+        return Some(token.to_owned());
+    }
+    crate::http::access_token(&request.headers)
+}
+
+/// The REQUEST authorizer: an Allow policy for the connection with the username in its context,
+/// or an error, which API Gateway turns into 401.
+pub fn authorize(ctx: &Ctx, request: &ApiGatewayCustomAuthorizerRequestTypeRequest) -> Result<Value, ApiError> {
+    let token = handshake_token(request).ok_or(ApiError::unauthorized("missing access token"))?;
+    let claims = auth::verify_access_token(&ctx.config.jwt_secret, &token, ctx.now_ms())?;
+    let resource = request.method_arn.clone().unwrap_or_else(|| "*".to_owned());
+    Ok(json!({
+        "principalId": claims.sub,
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [{ "Action": "execute-api:Invoke", "Effect": "Allow", "Resource": resource }]
+        },
+        "context": { "username": claims.sub }
+    }))
+}
+
+/// The whole life of a WebSocket route function.
+pub async fn run<F, Fut>(route: &'static str, handler: F) -> Result<(), lambda_runtime::Error>
+where
+    F: Fn(Ctx, WsRequest) -> Fut + Copy + Send + Sync + 'static,
+    Fut: Future<Output = Result<Value, ApiError>> + Send,
+{
+    crate::telemetry::init();
+    let ctx = Ctx::from_env().await?;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| {
+        let ctx = ctx.clone();
+        async move { Ok::<_, lambda_runtime::Error>(respond(route, ctx, event.payload, handler).await) }
+    }))
+    .await
+}
+
+/// The whole life of `$connect` / `$disconnect`.
+pub async fn run_lifecycle<F, Fut>(route: &'static str, handler: F) -> Result<(), lambda_runtime::Error>
+where
+    F: Fn(Ctx, WsRequest) -> Fut + Copy + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), ApiError>> + Send,
+{
+    crate::telemetry::init();
+    let ctx = Ctx::from_env().await?;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| {
+        let ctx = ctx.clone();
+        async move { Ok::<_, lambda_runtime::Error>(respond_lifecycle(route, ctx, event.payload, handler).await) }
+    }))
+    .await
+}
+
+/// The whole life of the authorizer: no store, no SDK client, just the key.
+pub async fn run_authorizer() -> Result<(), lambda_runtime::Error> {
+    crate::telemetry::init();
+    let config = Config::from_env()?;
+    let ctx = Ctx::new(config, Arc::new(crate::store::memory::MemoryStore::new()));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayCustomAuthorizerRequestTypeRequest>| {
+        let ctx = ctx.clone();
+        async move {
+            let started = Instant::now();
+            let decision = authorize(&ctx, &event.payload);
+            tracing::info!(route = "authorizer", allowed = decision.is_ok(), latency_ms = started.elapsed().as_secs_f64() * 1000.0, "authorize");
+            // API Gateway answers 401 when the authorizer fails with "Unauthorized".
+            decision.map_err(|_| lambda_runtime::Error::from("Unauthorized"))
+        }
+    }))
+    .await
+}
+
+/// A route's answer as the envelope's `data`.
+pub fn data<T: serde::Serialize>(value: &T) -> Result<Value, ApiError> {
+    serde_json::to_value(value).map_err(ApiError::internal)
+}
