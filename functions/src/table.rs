@@ -93,8 +93,8 @@ macro_rules! ws_routes {
         /// Runs a WebSocket route's handler in-process; returns what its Lambda would.
         pub async fn dispatch_ws(function: &str, ctx: Ctx, event: ApiGatewayWebsocketProxyRequest) -> Option<serde_json::Value> {
             match function {
-                $($lfunction => Some(ws::respond_lifecycle($lfunction, ctx, event, routes::$lmodule::handle).await),)*
-                $($function => Some(ws::respond($function, ctx, event, routes::$module::handle).await),)*
+                $($lfunction => Some(ws::respond_lifecycle($lkey, ctx, event, routes::$lmodule::handle).await),)*
+                $($function => Some(ws::respond($key, ctx, event, routes::$module::handle).await),)*
                 _ => None,
             }
         }

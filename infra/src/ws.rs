@@ -8,6 +8,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use aws_lambda_events::apigw::{
+    ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayWebsocketProxyRequest,
+};
 use axum::body::Bytes;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Path, State};
@@ -15,7 +18,6 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use aws_lambda_events::apigw::{ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayWebsocketProxyRequest};
 use chathub_functions::routes::ws_authorizer;
 use chathub_functions::table::{dispatch_ws, WS_ROUTES};
 use chathub_shared::Ctx;
@@ -49,7 +51,10 @@ pub struct WsState {
 
 impl WsState {
     pub fn new(ctx: Ctx) -> Self {
-        Self { ctx, connections: Arc::default() }
+        Self {
+            ctx,
+            connections: Arc::default(),
+        }
     }
 
     fn connections(&self) -> std::sync::MutexGuard<'_, HashMap<String, Connection>> {
@@ -59,14 +64,27 @@ impl WsState {
 
 pub fn router(state: WsState) -> Router {
     Router::new()
-        .route("/@connections/{id}", get(get_connection).post(post_to_connection).delete(delete_connection))
-        .route("/{stage}/@connections/{id}", get(get_connection_staged).post(post_staged).delete(delete_staged))
+        .route(
+            "/@connections/{id}",
+            get(get_connection)
+                .post(post_to_connection)
+                .delete(delete_connection),
+        )
+        .route(
+            "/{stage}/@connections/{id}",
+            get(get_connection_staged)
+                .post(post_staged)
+                .delete(delete_staged),
+        )
         .fallback(handshake)
         .with_state(state)
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 /// API Gateway connection ids look like `L0SM9cOFvHcCIhw=`.
@@ -80,8 +98,12 @@ fn header_map_json(headers: &HeaderMap) -> (Map<String, Value>, Map<String, Valu
     let mut single = Map::new();
     let mut multi = Map::new();
     for name in headers.keys() {
-        let values: Vec<Value> =
-            headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).map(|v| Value::String(v.to_owned())).collect();
+        let values: Vec<Value> = headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(|v| Value::String(v.to_owned()))
+            .collect();
         if let Some(Value::String(first)) = values.first() {
             single.insert(name.as_str().to_owned(), Value::String(first.clone()));
         }
@@ -93,7 +115,9 @@ fn header_map_json(headers: &HeaderMap) -> (Map<String, Value>, Map<String, Valu
 fn query_json(uri: &Uri) -> (Map<String, Value>, Map<String, Value>) {
     let mut single = Map::new();
     let mut multi: Map<String, Value> = Map::new();
-    for (k, v) in serde_urlencoded::from_str::<Vec<(String, String)>>(uri.query().unwrap_or("")).unwrap_or_default() {
+    for (k, v) in serde_urlencoded::from_str::<Vec<(String, String)>>(uri.query().unwrap_or(""))
+        .unwrap_or_default()
+    {
         single.insert(k.clone(), Value::String(v.clone()));
         match multi.get_mut(&k) {
             Some(Value::Array(list)) => list.push(Value::String(v)),
@@ -106,7 +130,15 @@ fn query_json(uri: &Uri) -> (Map<String, Value>, Map<String, Value>) {
 }
 
 /// The `requestContext` API Gateway gives every WebSocket event.
-fn request_context(route_key: &str, event_type: &str, connection_id: &str, connected_at: i64, username: Option<&str>, peer: &str, user_agent: &str) -> Value {
+fn request_context(
+    route_key: &str,
+    event_type: &str,
+    connection_id: &str,
+    connected_at: i64,
+    username: Option<&str>,
+    peer: &str,
+    user_agent: &str,
+) -> Value {
     let now = now_ms();
     let mut context = json!({
         "routeKey": route_key,
@@ -124,7 +156,8 @@ fn request_context(route_key: &str, event_type: &str, connection_id: &str, conne
         "apiId": "local",
     });
     if let Some(user) = username {
-        context["authorizer"] = json!({ "principalId": user, "username": user, "integrationLatency": 0 });
+        context["authorizer"] =
+            json!({ "principalId": user, "username": user, "integrationLatency": 0 });
     }
     if event_type == "MESSAGE" {
         context["messageId"] = json!(ulid::Ulid::new().to_string());
@@ -144,7 +177,9 @@ fn parse_event(event: Value) -> Option<ApiGatewayWebsocketProxyRequest> {
 
 /// The route API Gateway would pick for this frame: `$request.body.type`, else `$default`.
 pub fn select_route(body: &str) -> &'static str {
-    let kind = serde_json::from_str::<Value>(body).ok().and_then(|v| v.get("type").and_then(Value::as_str).map(str::to_owned));
+    let kind = serde_json::from_str::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("type").and_then(Value::as_str).map(str::to_owned));
     WS_ROUTES
         .iter()
         .find(|r| !r.route_key.starts_with('$') && Some(r.route_key) == kind.as_deref())
@@ -153,7 +188,11 @@ pub fn select_route(body: &str) -> &'static str {
 }
 
 fn function_for(route_key: &str) -> &'static str {
-    WS_ROUTES.iter().find(|r| r.route_key == route_key).map(|r| r.function).unwrap_or("ws-default")
+    WS_ROUTES
+        .iter()
+        .find(|r| r.route_key == route_key)
+        .map(|r| r.function)
+        .unwrap_or("ws-default")
 }
 
 async fn handshake(
@@ -170,7 +209,11 @@ async fn handshake(
     let connection_id = new_connection_id();
     let connected_at = now_ms();
     let peer_ip = peer.ip().to_string();
-    let user_agent = headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let user_agent = headers
+        .get("user-agent")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
     let (single_headers, multi_headers) = header_map_json(&headers);
     let (single_query, multi_query) = query_json(&uri);
 
@@ -185,7 +228,9 @@ async fn handshake(
         "stageVariables": {},
         "requestContext": request_context("$connect", "CONNECT", &connection_id, connected_at, None, &peer_ip, &user_agent),
     });
-    let username = match serde_json::from_value::<ApiGatewayCustomAuthorizerRequestTypeRequest>(authorizer_event) {
+    let username = match serde_json::from_value::<ApiGatewayCustomAuthorizerRequestTypeRequest>(
+        authorizer_event,
+    ) {
         Ok(event) => match ws_authorizer::handle(state.ctx.clone(), event).await {
             Ok(policy) if policy["policyDocument"]["Statement"][0]["Effect"] == "Allow" => {
                 policy["context"]["username"].as_str().map(str::to_owned)
@@ -198,15 +243,29 @@ async fn handshake(
         }
     };
     let Some(username) = username else {
-        tracing::info!(route = "$connect", status = 401, "handshake refused by the authorizer");
-        return (StatusCode::UNAUTHORIZED, axum::Json(json!({ "message": "Unauthorized" }))).into_response();
+        tracing::info!(
+            route = "$connect",
+            status = 401,
+            "handshake refused by the authorizer"
+        );
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({ "message": "Unauthorized" })),
+        )
+            .into_response();
     };
 
     // 2. Register the socket before `$connect` runs, so pushes racing the handshake queue up.
     let (tx, rx) = mpsc::unbounded_channel();
     state.connections().insert(
         connection_id.clone(),
-        Connection { tx, connected_at, last_active_at: connected_at, source_ip: peer_ip.clone(), user_agent: user_agent.clone() },
+        Connection {
+            tx,
+            connected_at,
+            last_active_at: connected_at,
+            source_ip: peer_ip.clone(),
+            user_agent: user_agent.clone(),
+        },
     );
     let mut connect_event = json!({
         "headers": headers_for_event(&headers),
@@ -218,19 +277,39 @@ async fn handshake(
         connect_event["queryStringParameters"] = Value::Object(query_json(&uri).0);
     }
     let status = match parse_event(connect_event) {
-        Some(event) => dispatch_ws("ws-connect", state.ctx.clone(), event).await.and_then(|r| r["statusCode"].as_u64()).unwrap_or(500),
+        Some(event) => dispatch_ws("ws-connect", state.ctx.clone(), event)
+            .await
+            .and_then(|r| r["statusCode"].as_u64())
+            .unwrap_or(500),
         None => 500,
     };
     if status != 200 {
         state.connections().remove(&connection_id);
         tracing::info!(route = "$connect", status, "handshake refused by $connect");
-        let status = StatusCode::from_u16(status as u16).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status =
+            StatusCode::from_u16(status as u16).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         return (status, axum::Json(json!({ "message": "Forbidden" }))).into_response();
     }
-    tracing::debug!(connection_id, username, latency_ms = started.elapsed().as_secs_f64() * 1000.0, "connected");
+    tracing::debug!(
+        connection_id,
+        username,
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "connected"
+    );
     upgrade
         .max_message_size(MAX_MESSAGE_BYTES)
-        .on_upgrade(move |socket| serve_socket(state, socket, rx, connection_id, username, connected_at, peer_ip, user_agent))
+        .on_upgrade(move |socket| {
+            serve_socket(
+                state,
+                socket,
+                rx,
+                connection_id,
+                username,
+                connected_at,
+                peer_ip,
+                user_agent,
+            )
+        })
 }
 
 fn headers_for_event(headers: &HeaderMap) -> Map<String, Value> {
@@ -249,6 +328,8 @@ async fn serve_socket(
     user_agent: String,
 ) {
     let (mut sink, mut stream) = socket.split();
+    // A DeleteConnection ends the socket from our side at once, as API Gateway does.
+    let (closed_tx, mut closed_rx) = tokio::sync::watch::channel(false);
     let writer = tokio::spawn(async move {
         while let Some(out) = rx.recv().await {
             match out {
@@ -258,7 +339,13 @@ async fn serve_socket(
                     }
                 }
                 Outbound::Close => {
-                    let _ = sink.send(Message::Close(Some(CloseFrame { code: 1000, reason: "closed by the server".into() }))).await;
+                    let _ = sink
+                        .send(Message::Close(Some(CloseFrame {
+                            code: 1000,
+                            reason: "closed by the server".into(),
+                        })))
+                        .await;
+                    let _ = closed_tx.send(true);
                     break;
                 }
             }
@@ -267,7 +354,15 @@ async fn serve_socket(
 
     let mut tasks = tokio::task::JoinSet::new();
     let mut close_code: i64 = 1005;
-    while let Some(frame) = stream.next().await {
+    loop {
+        let frame = tokio::select! {
+            frame = stream.next() => frame,
+            _ = closed_rx.changed() => {
+                close_code = 1000;
+                break;
+            }
+        };
+        let Some(frame) = frame else { break };
         let body = match frame {
             Ok(Message::Text(text)) => text.to_string(),
             Ok(Message::Binary(bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
@@ -285,7 +380,11 @@ async fn serve_socket(
             c.last_active_at = now_ms();
         }
         let function = select_route(&body);
-        let route_key = WS_ROUTES.iter().find(|r| r.function == function).map(|r| r.route_key).unwrap_or("$default");
+        let route_key = WS_ROUTES
+            .iter()
+            .find(|r| r.function == function)
+            .map(|r| r.route_key)
+            .unwrap_or("$default");
         let mut event = json!({
             "requestContext": request_context(route_key, "MESSAGE", &connection_id, connected_at, Some(&username), &peer_ip, &user_agent),
             "body": body,
@@ -293,10 +392,15 @@ async fn serve_socket(
         });
         event["headers"] = json!({});
         let ctx = state.ctx.clone();
-        let reply_to = state.connections().get(&connection_id).map(|c| c.tx.clone());
+        let reply_to = state
+            .connections()
+            .get(&connection_id)
+            .map(|c| c.tx.clone());
         // Frames are handled concurrently, as API Gateway invokes a Lambda per frame.
         tasks.spawn(async move {
-            let Some(event) = parse_event(event) else { return };
+            let Some(event) = parse_event(event) else {
+                return;
+            };
             let response = dispatch_ws(function, ctx, event).await;
             if let (Some(response), Some(tx)) = (response, reply_to) {
                 if let Some(body) = response["body"].as_str() {
@@ -326,7 +430,10 @@ async fn serve_socket(
 fn gone() -> Response {
     (
         StatusCode::GONE,
-        [("x-amzn-errortype", "GoneException"), ("content-type", "application/json")],
+        [
+            ("x-amzn-errortype", "GoneException"),
+            ("content-type", "application/json"),
+        ],
         json!({ "message": "Gone" }).to_string(),
     )
         .into_response()
@@ -345,18 +452,37 @@ fn iso(ms: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z", rem / 3600, rem % 3600 / 60, rem % 60, ms.rem_euclid(1000))
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        ms.rem_euclid(1000)
+    )
 }
 
-async fn post_to_connection(State(state): State<WsState>, Path(id): Path<String>, body: Bytes) -> Response {
+async fn post_to_connection(
+    State(state): State<WsState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
     if body.len() > MAX_MESSAGE_BYTES {
-        return (StatusCode::PAYLOAD_TOO_LARGE, [("x-amzn-errortype", "PayloadTooLargeException")], "{}").into_response();
+        return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            [("x-amzn-errortype", "PayloadTooLargeException")],
+            "{}",
+        )
+            .into_response();
     }
     let frame = match String::from_utf8(body.to_vec()) {
         Ok(text) => Message::Text(text.into()),
         Err(e) => Message::Binary(e.into_bytes().into()),
     };
-    let sent = state.connections().get(&id).map(|c| c.tx.send(Outbound::Frame(frame)).is_ok()).unwrap_or(false);
+    let sent = state
+        .connections()
+        .get(&id)
+        .map(|c| c.tx.send(Outbound::Frame(frame)).is_ok())
+        .unwrap_or(false);
     if sent {
         StatusCode::OK.into_response()
     } else {
@@ -378,7 +504,11 @@ async fn get_connection(State(state): State<WsState>, Path(id): Path<String>) ->
 }
 
 async fn delete_connection(State(state): State<WsState>, Path(id): Path<String>) -> Response {
-    let closed = state.connections().get(&id).map(|c| c.tx.send(Outbound::Close).is_ok()).unwrap_or(false);
+    let closed = state
+        .connections()
+        .get(&id)
+        .map(|c| c.tx.send(Outbound::Close).is_ok())
+        .unwrap_or(false);
     if closed {
         StatusCode::NO_CONTENT.into_response()
     } else {
@@ -386,15 +516,25 @@ async fn delete_connection(State(state): State<WsState>, Path(id): Path<String>)
     }
 }
 
-async fn post_staged(state: State<WsState>, Path((_stage, id)): Path<(String, String)>, body: Bytes) -> Response {
+async fn post_staged(
+    state: State<WsState>,
+    Path((_stage, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
     post_to_connection(state, Path(id), body).await
 }
 
-async fn get_connection_staged(state: State<WsState>, Path((_stage, id)): Path<(String, String)>) -> Response {
+async fn get_connection_staged(
+    state: State<WsState>,
+    Path((_stage, id)): Path<(String, String)>,
+) -> Response {
     get_connection(state, Path(id)).await
 }
 
-async fn delete_staged(state: State<WsState>, Path((_stage, id)): Path<(String, String)>) -> Response {
+async fn delete_staged(
+    state: State<WsState>,
+    Path((_stage, id)): Path<(String, String)>,
+) -> Response {
     delete_connection(state, Path(id)).await
 }
 
@@ -404,7 +544,10 @@ mod tests {
 
     #[test]
     fn route_selection_follows_the_body_type() {
-        assert_eq!(select_route(r#"{"type":"send_message"}"#), "ws-send-message");
+        assert_eq!(
+            select_route(r#"{"type":"send_message"}"#),
+            "ws-send-message"
+        );
         assert_eq!(select_route(r#"{"type":"nope"}"#), "ws-default");
         assert_eq!(select_route(r#"{"type":"$connect"}"#), "ws-default");
         assert_eq!(select_route("not json"), "ws-default");

@@ -66,7 +66,10 @@ pub async fn all_usernames(ctx: &Ctx, owner: &str) -> Result<Vec<String>, ApiErr
     let mut names = Vec::new();
     let mut after: Option<String> = None;
     loop {
-        let page = ctx.store.list_contacts(owner, after.as_deref(), crate::http::MAX_LIMIT).await?;
+        let page = ctx
+            .store
+            .list_contacts(owner, after.as_deref(), crate::http::MAX_LIMIT)
+            .await?;
         names.extend(page.items);
         match page.next_cursor {
             Some(next) => after = Some(next),

@@ -175,15 +175,19 @@ impl From<StoreError> for ApiError {
                     detail: "refresh token is invalid or expired",
                 }
             }
-            StoreError::Conflict(Conflict::Missing) => {
-                Self::Unavailable { retry_after_secs: 1 }
-            }
+            StoreError::Conflict(Conflict::Missing) => Self::Unavailable {
+                retry_after_secs: 1,
+            },
             StoreError::Conflict(Conflict::NotMember) => Self::NotFound("conversation not found"),
-            StoreError::Conflict(Conflict::AlreadyMember) => {
-                Self::Conflict { code: "already_member", detail: "already a member" }
-            }
+            StoreError::Conflict(Conflict::AlreadyMember) => Self::Conflict {
+                code: "already_member",
+                detail: "already a member",
+            },
             StoreError::Conflict(Conflict::DirectExists | Conflict::DuplicateClientId) => {
-                Self::Conflict { code: "conflict", detail: "conflicting change; retry" }
+                Self::Conflict {
+                    code: "conflict",
+                    detail: "conflicting change; retry",
+                }
             }
             StoreError::Unavailable(msg) => {
                 tracing::warn!(error = %msg, "store unavailable");

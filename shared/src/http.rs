@@ -135,7 +135,9 @@ pub fn path_param(req: &Request, name: &str) -> Result<String, ApiError> {
 
 /// The `{message_id}` path parameter: an unparsable one names no message (404).
 pub fn message_id_param(req: &Request) -> Result<i64, ApiError> {
-    path_param(req, "message_id")?.parse().map_err(|_| ApiError::NotFound("message not found"))
+    path_param(req, "message_id")?
+        .parse()
+        .map_err(|_| ApiError::NotFound("message not found"))
 }
 
 /// `?limit=`: 1–100, default 50; anything else is 400.

@@ -175,7 +175,10 @@ pub struct UserView {
 impl UserRecord {
     /// Live connections at `now`.
     pub fn live_connections(&self, now: i64) -> impl Iterator<Item = &String> {
-        self.connections.iter().filter(move |(_, expires)| **expires > now).map(|(id, _)| id)
+        self.connections
+            .iter()
+            .filter(move |(_, expires)| **expires > now)
+            .map(|(id, _)| id)
     }
 
     /// The profile as its owner sees it, with presence at `now`.

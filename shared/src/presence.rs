@@ -19,10 +19,25 @@ pub struct UserStatus {
 /// `$connect`: records the socket; the first one brings the user online.
 pub async fn connect(ctx: &Ctx, username: &str, connection_id: &str) -> Result<(), ApiError> {
     let now = ctx.now_ms();
-    let first = ctx.store.add_connection(username, connection_id, now, now + CONNECTION_TTL_MS).await?;
+    let first = ctx
+        .store
+        .add_connection(username, connection_id, now, now + CONNECTION_TTL_MS)
+        .await?;
     if first {
-        let last_online = ctx.store.get_user(username).await?.and_then(|u| u.last_online);
-        announce(ctx, UserStatus { username: username.to_owned(), is_online: true, last_online }).await?;
+        let last_online = ctx
+            .store
+            .get_user(username)
+            .await?
+            .and_then(|u| u.last_online);
+        announce(
+            ctx,
+            UserStatus {
+                username: username.to_owned(),
+                is_online: true,
+                last_online,
+            },
+        )
+        .await?;
     }
     Ok(())
 }
@@ -30,8 +45,20 @@ pub async fn connect(ctx: &Ctx, username: &str, connection_id: &str) -> Result<(
 /// `$disconnect`: forgets the socket; the last one takes the user offline.
 pub async fn disconnect(ctx: &Ctx, username: &str, connection_id: &str) -> Result<(), ApiError> {
     let now = ctx.now_ms();
-    if ctx.store.remove_connection(username, connection_id, now).await? {
-        announce(ctx, UserStatus { username: username.to_owned(), is_online: false, last_online: Some(now) }).await?;
+    if ctx
+        .store
+        .remove_connection(username, connection_id, now)
+        .await?
+    {
+        announce(
+            ctx,
+            UserStatus {
+                username: username.to_owned(),
+                is_online: false,
+                last_online: Some(now),
+            },
+        )
+        .await?;
     }
     Ok(())
 }
@@ -47,14 +74,21 @@ async fn announce(ctx: &Ctx, status: UserStatus) -> Result<(), ApiError> {
 
 /// Closes every socket of the user (logout everywhere). API Gateway then sends `$disconnect`.
 pub async fn close_all(ctx: &Ctx, username: &str) -> Result<(), ApiError> {
-    let connections = ctx.store.connections_of(&[username.to_owned()], ctx.now_ms()).await?;
+    let connections = ctx
+        .store
+        .connections_of(&[username.to_owned()], ctx.now_ms())
+        .await?;
     for (_, connection) in connections {
         match ctx.notifier.close(&connection).await {
             Ok(()) => {}
             Err(PushError::Gone) => {
-                ctx.store.remove_connection(username, &connection, ctx.now_ms()).await?;
+                ctx.store
+                    .remove_connection(username, &connection, ctx.now_ms())
+                    .await?;
             }
-            Err(PushError::Failed(e)) => tracing::warn!(error = %e, connection, "could not close a socket"),
+            Err(PushError::Failed(e)) => {
+                tracing::warn!(error = %e, connection, "could not close a socket")
+            }
         }
     }
     Ok(())

@@ -143,7 +143,11 @@ pub async fn list(
         .list_users(&prefix, after.as_deref(), limit)
         .await?;
     Ok(Page {
-        items: page.items.iter().map(|u| u.public_view(ctx.now_ms())).collect(),
+        items: page
+            .items
+            .iter()
+            .map(|u| u.public_view(ctx.now_ms()))
+            .collect(),
         next_cursor: page.next_cursor.as_deref().map(crate::http::encode_cursor),
     })
 }

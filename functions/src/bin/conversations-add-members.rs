@@ -2,5 +2,9 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chathub_shared::http::run("conversations-add-members", chathub_functions::routes::conversations_add_members::handle).await
+    chathub_shared::http::run(
+        "conversations-add-members",
+        chathub_functions::routes::conversations_add_members::handle,
+    )
+    .await
 }

@@ -2,5 +2,9 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chathub_shared::http::run("messages-edit", chathub_functions::routes::messages_edit::handle).await
+    chathub_shared::http::run(
+        "messages-edit",
+        chathub_functions::routes::messages_edit::handle,
+    )
+    .await
 }

@@ -2,5 +2,6 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    chathub_shared::ws::run_lifecycle("ws-connect", chathub_functions::routes::ws_connect::handle).await
+    chathub_shared::ws::run_lifecycle("$connect", chathub_functions::routes::ws_connect::handle)
+        .await
 }

@@ -2,5 +2,9 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    chathub_shared::ws::run("ws-create-conversation", chathub_functions::routes::ws_create_conversation::handle).await
+    chathub_shared::ws::run(
+        "create_conversation",
+        chathub_functions::routes::ws_create_conversation::handle,
+    )
+    .await
 }

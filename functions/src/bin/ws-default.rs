@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    chathub_shared::ws::run("ws-default", chathub_functions::routes::ws_default::handle).await
+    chathub_shared::ws::run("$default", chathub_functions::routes::ws_default::handle).await
 }

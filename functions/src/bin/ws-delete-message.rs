@@ -2,5 +2,9 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    chathub_shared::ws::run("ws-delete-message", chathub_functions::routes::ws_delete_message::handle).await
+    chathub_shared::ws::run(
+        "delete_message",
+        chathub_functions::routes::ws_delete_message::handle,
+    )
+    .await
 }

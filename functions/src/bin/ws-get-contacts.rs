@@ -2,5 +2,9 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    chathub_shared::ws::run("ws-get-contacts", chathub_functions::routes::ws_get_contacts::handle).await
+    chathub_shared::ws::run(
+        "get_contacts",
+        chathub_functions::routes::ws_get_contacts::handle,
+    )
+    .await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    chathub_shared::ws::run("ws-mark-read", chathub_functions::routes::ws_mark_read::handle).await
+    chathub_shared::ws::run("mark_read", chathub_functions::routes::ws_mark_read::handle).await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    chathub_shared::ws::run("ws-ping", chathub_functions::routes::ws_ping::handle).await
+    chathub_shared::ws::run("ping", chathub_functions::routes::ws_ping::handle).await
 }

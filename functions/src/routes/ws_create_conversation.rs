@@ -1,12 +1,13 @@
 //! WebSocket `create_conversation`: create a conversation; members hear `conversation_created`.
 
+use chathub_shared::conversations::{self, CreateConversation};
 use chathub_shared::ws::{data, WsRequest};
 use chathub_shared::{ApiError, Ctx};
 use serde_json::Value;
-use chathub_shared::conversations::{self, CreateConversation};
 
 pub async fn handle(ctx: Ctx, req: WsRequest) -> Result<Value, ApiError> {
     let fields: CreateConversation = req.fields()?;
-    let (conversation, _) = conversations::create(&ctx, &req.username, fields, Some(&req.connection_id)).await?;
+    let (conversation, _) =
+        conversations::create(&ctx, &req.username, fields, Some(&req.connection_id)).await?;
     data(&conversation)
 }

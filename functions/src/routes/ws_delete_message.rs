@@ -1,10 +1,10 @@
 //! WebSocket `delete_message`: delete a message (author or owner); members hear `message_deleted`.
 
+use chathub_shared::messages;
 use chathub_shared::ws::{data, WsRequest};
 use chathub_shared::{ApiError, Ctx};
-use serde_json::Value;
-use chathub_shared::messages;
 use serde::Deserialize;
+use serde_json::Value;
 
 #[derive(Deserialize)]
 struct Fields {
@@ -15,5 +15,14 @@ struct Fields {
 pub async fn handle(ctx: Ctx, req: WsRequest) -> Result<Value, ApiError> {
     let f: Fields = req.fields()?;
     let origin = Some(req.connection_id.as_str());
-    data(&messages::delete(&ctx, &req.username, &f.conversation_id, f.message_id, origin).await?)
+    data(
+        &messages::delete(
+            &ctx,
+            &req.username,
+            &f.conversation_id,
+            f.message_id,
+            origin,
+        )
+        .await?,
+    )
 }

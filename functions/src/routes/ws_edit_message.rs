@@ -1,10 +1,10 @@
 //! WebSocket `edit_message`: edit my message; members hear `message_edited`.
 
+use chathub_shared::messages;
 use chathub_shared::ws::{data, WsRequest};
 use chathub_shared::{ApiError, Ctx};
-use serde_json::Value;
-use chathub_shared::messages;
 use serde::Deserialize;
+use serde_json::Value;
 
 #[derive(Deserialize)]
 struct Fields {
@@ -16,5 +16,15 @@ struct Fields {
 pub async fn handle(ctx: Ctx, req: WsRequest) -> Result<Value, ApiError> {
     let f: Fields = req.fields()?;
     let origin = Some(req.connection_id.as_str());
-    data(&messages::edit(&ctx, &req.username, &f.conversation_id, f.message_id, f.content, origin).await?)
+    data(
+        &messages::edit(
+            &ctx,
+            &req.username,
+            &f.conversation_id,
+            f.message_id,
+            f.content,
+            origin,
+        )
+        .await?,
+    )
 }

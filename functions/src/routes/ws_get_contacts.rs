@@ -1,10 +1,10 @@
 //! WebSocket `get_contacts`: my contacts' usernames.
 
+use chathub_shared::contacts;
 use chathub_shared::ws::{data, WsRequest};
 use chathub_shared::{ApiError, Ctx};
-use serde_json::Value;
-use chathub_shared::contacts;
 use serde_json::json;
+use serde_json::Value;
 
 pub async fn handle(ctx: Ctx, req: WsRequest) -> Result<Value, ApiError> {
     let usernames = contacts::all_usernames(&ctx, &req.username).await?;

@@ -1,10 +1,10 @@
 //! WebSocket `get_conversation_info`: a conversation with its members.
 
+use chathub_shared::conversations;
 use chathub_shared::ws::{data, WsRequest};
 use chathub_shared::{ApiError, Ctx};
-use serde_json::Value;
-use chathub_shared::conversations;
 use serde::Deserialize;
+use serde_json::Value;
 
 #[derive(Deserialize)]
 struct Fields {

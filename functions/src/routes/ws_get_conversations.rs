@@ -1,10 +1,10 @@
 //! WebSocket `get_conversations`: my conversations: id, name, unread count, last message id.
 
+use chathub_shared::conversations;
 use chathub_shared::ws::WsRequest;
 use chathub_shared::{ApiError, Ctx};
-use serde_json::Value;
-use chathub_shared::conversations;
 use serde_json::json;
+use serde_json::Value;
 
 pub async fn handle(ctx: Ctx, req: WsRequest) -> Result<Value, ApiError> {
     let mut rows = Vec::new();

@@ -1,10 +1,10 @@
 //! WebSocket `get_messages`: history: `before`, `after` (catch-up), `limit`.
 
+use chathub_shared::messages::{self, HistoryQuery};
 use chathub_shared::ws::{data, WsRequest};
 use chathub_shared::{ApiError, Ctx};
-use serde_json::Value;
-use chathub_shared::messages::{self, HistoryQuery};
 use serde::Deserialize;
+use serde_json::Value;
 
 #[derive(Deserialize)]
 struct Fields {
@@ -16,6 +16,10 @@ struct Fields {
 
 pub async fn handle(ctx: Ctx, req: WsRequest) -> Result<Value, ApiError> {
     let f: Fields = req.fields()?;
-    let query = HistoryQuery { before: f.before, after: f.after, limit: f.limit };
+    let query = HistoryQuery {
+        before: f.before,
+        after: f.after,
+        limit: f.limit,
+    };
     data(&messages::history(&ctx, &req.username, &f.conversation_id, query).await?)
 }

@@ -1,10 +1,10 @@
 //! WebSocket `send_message`: send a message; every member's other sockets get it.
 
+use chathub_shared::messages::{self, SendMessage};
 use chathub_shared::ws::{data, WsRequest};
 use chathub_shared::{ApiError, Ctx};
-use serde_json::Value;
-use chathub_shared::messages::{self, SendMessage};
 use serde::Deserialize;
+use serde_json::Value;
 
 #[derive(Deserialize)]
 struct Fields {
@@ -16,6 +16,13 @@ struct Fields {
 pub async fn handle(ctx: Ctx, req: WsRequest) -> Result<Value, ApiError> {
     let fields: Fields = req.fields()?;
     let origin = Some(req.connection_id.as_str());
-    let (message, _) = messages::send(&ctx, &req.username, &fields.conversation_id, fields.message, origin).await?;
+    let (message, _) = messages::send(
+        &ctx,
+        &req.username,
+        &fields.conversation_id,
+        fields.message,
+        origin,
+    )
+    .await?;
     data(&message)
 }

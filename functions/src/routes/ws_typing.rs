@@ -1,11 +1,11 @@
 //! WebSocket `typing`: tell the other members I am typing (not stored).
 
+use chathub_shared::messages;
 use chathub_shared::ws::WsRequest;
 use chathub_shared::{ApiError, Ctx};
-use serde_json::Value;
-use chathub_shared::messages;
 use serde::Deserialize;
 use serde_json::json;
+use serde_json::Value;
 
 #[derive(Deserialize)]
 struct Fields {

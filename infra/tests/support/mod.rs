@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod ws;
+
 use std::sync::Arc;
 
 use chathub_gateway::{start, Gateway, Options, StoreChoice};
@@ -13,6 +15,7 @@ pub const TEST_SECRET: &[u8] = b"test-secret-test-secret-test-secret!";
 
 pub struct TestApp {
     pub url: String,
+    pub ws_url: String,
     pub http: reqwest::Client,
     pub clock: Arc<ManualClock>,
     gateway: Gateway,
@@ -87,6 +90,9 @@ impl TestApp {
     }
 
     async fn start(store: StoreChoice) -> Self {
+        if std::env::var_os("CHATHUB_TEST_LOG").is_some() {
+            chathub_shared::telemetry::init();
+        }
         let clock = Arc::new(ManualClock::starting_now());
         let gateway = start(Options {
             rest_addr: "127.0.0.1:0".parse().unwrap(),
@@ -104,6 +110,7 @@ impl TestApp {
             .unwrap();
         Self {
             url: gateway.rest_url(),
+            ws_url: gateway.ws_url(),
             http,
             clock,
             gateway,
@@ -190,6 +197,11 @@ impl TestApp {
             access: json["access_token"].as_str().unwrap().to_owned(),
             refresh: json["refresh_token"].as_str().unwrap().to_owned(),
         }
+    }
+
+    /// A WebSocket connection for this session.
+    pub async fn socket(&self, session: &Session) -> ws::WsClient {
+        ws::WsClient::connect(&self.ws_url, &session.access, &session.username).await
     }
 
     pub async fn login(&self, identifier: &str, password: &str) -> Reply {

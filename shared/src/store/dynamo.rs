@@ -32,8 +32,8 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 
 use super::{
-    ConnectionStore, ContactStore, ConversationStore, LoginFailures, MessageStore, RefreshTokenRecord,
-    SessionStore, ThrottleStore, UserStore, UserUpdate,
+    ConnectionStore, ContactStore, ConversationStore, LoginFailures, MessageStore,
+    RefreshTokenRecord, SessionStore, ThrottleStore, UserStore, UserUpdate,
 };
 use crate::chat::{Attachment, Conversation, Kind, Message, ReadState, Visibility};
 use crate::error::{Conflict, StoreError};
@@ -638,7 +638,6 @@ impl ContactStore for DynamoStore {
     }
 }
 
-
 const META: &str = "META";
 /// Where the message range of a conversation ends (above every `MSG#` key).
 const MSG_END: &str = "MSG$";
@@ -656,7 +655,10 @@ fn member_sk(conversation_id: &str) -> String {
 }
 
 fn names(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
 }
 
 fn conversation_item(c: &Conversation) -> Item {
@@ -668,7 +670,10 @@ fn conversation_item(c: &Conversation) -> Item {
     item.insert("kind".into(), s(c.kind.as_str()));
     item.insert("visibility".into(), s(c.visibility.as_str()));
     item.insert("owner".into(), s(&c.owner));
-    item.insert("members".into(), AV::M(c.members.iter().map(|(u, t)| (u.clone(), n(*t))).collect()));
+    item.insert(
+        "members".into(),
+        AV::M(c.members.iter().map(|(u, t)| (u.clone(), n(*t))).collect()),
+    );
     if let Some(icon) = &c.icon_file_id {
         item.insert("icon_file_id".into(), s(icon));
     }
@@ -689,7 +694,10 @@ fn parse_conversation(item: &Item) -> Result<Conversation, StoreError> {
         Some(AV::M(m)) => m
             .iter()
             .map(|(u, t)| match t {
-                AV::N(v) => v.parse().map(|t| (u.clone(), t)).map_err(|_| StoreError::Internal("member time".into())),
+                AV::N(v) => v
+                    .parse()
+                    .map(|t| (u.clone(), t))
+                    .map_err(|_| StoreError::Internal("member time".into())),
                 _ => Err(StoreError::Internal("member time".into())),
             })
             .collect::<Result<_, _>>()?,
@@ -698,8 +706,16 @@ fn parse_conversation(item: &Item) -> Result<Conversation, StoreError> {
     Ok(Conversation {
         id: req_s(item, "id")?,
         name: opt_s(item, "name"),
-        kind: if req_s(item, "kind")? == "direct" { Kind::Direct } else { Kind::Group },
-        visibility: if req_s(item, "visibility")? == "public" { Visibility::Public } else { Visibility::Private },
+        kind: if req_s(item, "kind")? == "direct" {
+            Kind::Direct
+        } else {
+            Kind::Group
+        },
+        visibility: if req_s(item, "visibility")? == "public" {
+            Visibility::Public
+        } else {
+            Visibility::Private
+        },
         owner: req_s(item, "owner")?,
         members,
         icon_file_id: opt_s(item, "icon_file_id"),
@@ -764,7 +780,7 @@ fn message_item(m: &Message) -> Item {
 
 /// `None` for a void id.
 fn parse_message(item: &Item) -> Result<Option<Message>, StoreError> {
-    if matches!(item.get("void"), Some(AV::Bool(true))) {
+    if matches!(item.get("is_void"), Some(AV::Bool(true))) {
         return Ok(None);
     }
     let attachments = match item.get("attachments") {
@@ -801,7 +817,10 @@ fn parse_connections(item: &Item) -> Result<std::collections::BTreeMap<String, i
         Some(AV::M(m)) => m
             .iter()
             .map(|(id, exp)| match exp {
-                AV::N(v) => v.parse().map(|e| (id.clone(), e)).map_err(|_| StoreError::Internal("connection expiry".into())),
+                AV::N(v) => v
+                    .parse()
+                    .map(|e| (id.clone(), e))
+                    .map_err(|_| StoreError::Internal("connection expiry".into())),
                 _ => Err(StoreError::Internal("connection expiry".into())),
             })
             .collect(),
@@ -811,7 +830,11 @@ fn parse_connections(item: &Item) -> Result<std::collections::BTreeMap<String, i
 
 impl DynamoStore {
     /// BatchGetItem over any number of keys, following unprocessed keys with bounded retries.
-    async fn batch_get(&self, keys: Vec<Item>, projection: Option<(&str, HashMap<String, String>)>) -> Result<Vec<Item>, StoreError> {
+    async fn batch_get(
+        &self,
+        keys: Vec<Item>,
+        projection: Option<(&str, HashMap<String, String>)>,
+    ) -> Result<Vec<Item>, StoreError> {
         let mut found = Vec::with_capacity(keys.len());
         let mut unique = keys;
         unique.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
@@ -819,14 +842,29 @@ impl DynamoStore {
         for chunk in unique.chunks(BATCH_GET_MAX) {
             let mut request = KeysAndAttributes::builder().set_keys(Some(chunk.to_vec()));
             if let Some((expression, names)) = &projection {
-                request = request.projection_expression(*expression).set_expression_attribute_names(Some(names.clone()));
+                request = request
+                    .projection_expression(*expression)
+                    .set_expression_attribute_names(Some(names.clone()));
             }
             let mut pending = Some(request.build().map_err(build_error)?);
             let mut attempt = 0;
             while let Some(request) = pending.take() {
-                let out = self.client.batch_get_item().request_items(&self.table, request).send().await.map_err(sdk_error)?;
-                found.extend(out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default());
-                pending = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).filter(|k| !k.keys.is_empty());
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(sdk_error)?;
+                found.extend(
+                    out.responses
+                        .and_then(|mut r| r.remove(&self.table))
+                        .unwrap_or_default(),
+                );
+                pending = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .filter(|k| !k.keys.is_empty());
                 if pending.is_some() {
                     if attempt == RETRIES {
                         return Err(StoreError::Unavailable("unprocessed batch reads".into()));
@@ -850,17 +888,35 @@ impl DynamoStore {
             .send()
             .await
             .map_err(sdk_error)?;
-        Ok(out.item.as_ref().map(|i| opt_n(i, "pushed_id")).transpose()?.flatten().unwrap_or(0))
+        Ok(out
+            .item
+            .as_ref()
+            .map(|i| opt_n(i, "pushed_id"))
+            .transpose()?
+            .flatten()
+            .unwrap_or(0))
     }
 }
 
 #[async_trait]
 impl ConversationStore for DynamoStore {
-    async fn create_conversation(&self, conversation: &Conversation, direct_key: Option<&str>) -> Result<(), StoreError> {
-        let mut writes = vec![put(&self.table, conversation_item(conversation), "attribute_not_exists(pk)")?];
+    async fn create_conversation(
+        &self,
+        conversation: &Conversation,
+        direct_key: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let mut writes = vec![put(
+            &self.table,
+            conversation_item(conversation),
+            "attribute_not_exists(pk)",
+        )?];
         let mut reasons = vec![Conflict::Missing];
         for (member, joined) in &conversation.members {
-            writes.push(put(&self.table, membership_item(member, &conversation.id, *joined), "attribute_not_exists(pk)")?);
+            writes.push(put(
+                &self.table,
+                membership_item(member, &conversation.id, *joined),
+                "attribute_not_exists(pk)",
+            )?);
             reasons.push(Conflict::Missing);
         }
         if let Some(direct) = direct_key {
@@ -886,12 +942,19 @@ impl ConversationStore for DynamoStore {
     }
 
     async fn get_conversation(&self, id: &str) -> Result<Option<Conversation>, StoreError> {
-        self.get(conv_pk(id), META).await?.map(|item| parse_conversation(&item)).transpose()
+        self.get(conv_pk(id), META)
+            .await?
+            .map(|item| parse_conversation(&item))
+            .transpose()
     }
 
     async fn get_conversations(&self, ids: &[String]) -> Result<Vec<Conversation>, StoreError> {
         let keys = ids.iter().map(|id| key(conv_pk(id), META)).collect();
-        self.batch_get(keys, None).await?.iter().map(parse_conversation).collect()
+        self.batch_get(keys, None)
+            .await?
+            .iter()
+            .map(parse_conversation)
+            .collect()
     }
 
     async fn memberships(&self, username: &str) -> Result<Vec<(String, ReadState)>, StoreError> {
@@ -902,8 +965,15 @@ impl ConversationStore for DynamoStore {
             .collect()
     }
 
-    async fn read_state(&self, username: &str, conversation_id: &str) -> Result<Option<ReadState>, StoreError> {
-        self.get(user_pk(username), &member_sk(conversation_id)).await?.map(|i| parse_read_state(&i)).transpose()
+    async fn read_state(
+        &self,
+        username: &str,
+        conversation_id: &str,
+    ) -> Result<Option<ReadState>, StoreError> {
+        self.get(user_pk(username), &member_sk(conversation_id))
+            .await?
+            .map(|i| parse_read_state(&i))
+            .transpose()
     }
 
     async fn update_conversation(
@@ -955,7 +1025,13 @@ impl ConversationStore for DynamoStore {
         Ok(updated)
     }
 
-    async fn add_members(&self, id: &str, caller: Option<&str>, usernames: &[String], now: i64) -> Result<Conversation, StoreError> {
+    async fn add_members(
+        &self,
+        id: &str,
+        caller: Option<&str>,
+        usernames: &[String],
+        now: i64,
+    ) -> Result<Conversation, StoreError> {
         let mut attr_names = HashMap::new();
         let mut values = HashMap::from([(":now".to_owned(), n(now))]);
         let mut sets = Vec::new();
@@ -980,7 +1056,10 @@ impl ConversationStore for DynamoStore {
             .table_name(&self.table)
             .set_key(Some(key(conv_pk(id), META)))
             .update_expression(format!("SET {}", sets.join(", ")))
-            .condition_expression(format!("attribute_exists(pk) AND {}", conditions.join(" AND ")))
+            .condition_expression(format!(
+                "attribute_exists(pk) AND {}",
+                conditions.join(" AND ")
+            ))
             .set_expression_attribute_names(Some(attr_names))
             .set_expression_attribute_values(Some(values))
             .build()
@@ -988,7 +1067,11 @@ impl ConversationStore for DynamoStore {
         let mut writes = vec![TransactWriteItem::builder().update(update).build()];
         let mut reasons = vec![Conflict::NotMember];
         for user in usernames {
-            writes.push(put(&self.table, membership_item(user, id, now), "attribute_not_exists(pk)")?);
+            writes.push(put(
+                &self.table,
+                membership_item(user, id, now),
+                "attribute_not_exists(pk)",
+            )?);
             reasons.push(Conflict::AlreadyMember);
         }
         self.client
@@ -997,10 +1080,17 @@ impl ConversationStore for DynamoStore {
             .send()
             .await
             .map_err(|e| transaction_error(e, &reasons))?;
-        self.get_conversation(id).await?.ok_or(StoreError::Conflict(Conflict::NotMember))
+        self.get_conversation(id)
+            .await?
+            .ok_or(StoreError::Conflict(Conflict::NotMember))
     }
 
-    async fn remove_member(&self, expected: &Conversation, username: &str, new_owner: Option<&str>) -> Result<(), StoreError> {
+    async fn remove_member(
+        &self,
+        expected: &Conversation,
+        username: &str,
+        new_owner: Option<&str>,
+    ) -> Result<(), StoreError> {
         let mut values = HashMap::from([(":owner".to_owned(), s(&expected.owner))]);
         let mut expression = "REMOVE members.#u".to_owned();
         if let Some(owner) = new_owner {
@@ -1031,16 +1121,26 @@ impl ConversationStore for DynamoStore {
         Ok(())
     }
 
-    async fn list_public(&self, prefix: &str, after: Option<&str>, limit: usize) -> Result<Page<Conversation>, StoreError> {
+    async fn list_public(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<Conversation>, StoreError> {
         let mut query = self
             .client
             .query()
             .table_name(&self.table)
             .index_name(GSI1)
-            .key_condition_expression("gsi1pk = :public AND begins_with(gsi1sk, :prefix)")
             .expression_attribute_values(":public", s("PUBLIC"))
-            .expression_attribute_values(":prefix", s(prefix))
             .limit(limit as i32 + 1);
+        query = if prefix.is_empty() {
+            query.key_condition_expression("gsi1pk = :public")
+        } else {
+            query
+                .key_condition_expression("gsi1pk = :public AND begins_with(gsi1sk, :prefix)")
+                .expression_attribute_values(":prefix", s(prefix))
+        };
         if let Some(after) = after {
             let id = after.rsplit('#').next().unwrap_or_default();
             let mut start = key(conv_pk(id), META);
@@ -1049,7 +1149,12 @@ impl ConversationStore for DynamoStore {
             query = query.set_exclusive_start_key(Some(start));
         }
         let out = query.send().await.map_err(sdk_error)?;
-        let mut items = out.items.unwrap_or_default().iter().map(parse_conversation).collect::<Result<Vec<_>, _>>()?;
+        let mut items = out
+            .items
+            .unwrap_or_default()
+            .iter()
+            .map(parse_conversation)
+            .collect::<Result<Vec<_>, _>>()?;
         let next_cursor = if items.len() > limit {
             items.truncate(limit);
             items.last().map(super::memory::public_sort_key)
@@ -1062,13 +1167,20 @@ impl ConversationStore for DynamoStore {
 
 #[async_trait]
 impl MessageStore for DynamoStore {
-    async fn allocate_message_id(&self, conversation_id: &str, sender: &str, now: i64) -> Result<(Conversation, i64), StoreError> {
+    async fn allocate_message_id(
+        &self,
+        conversation_id: &str,
+        sender: &str,
+        now: i64,
+    ) -> Result<(Conversation, i64), StoreError> {
         let out = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(conv_pk(conversation_id), META)))
-            .update_expression("SET last_message_id = last_message_id + :one, last_activity_at = :now")
+            .update_expression(
+                "SET last_message_id = last_message_id + :one, last_activity_at = :now",
+            )
             .condition_expression("attribute_exists(members.#sender)")
             .expression_attribute_names("#sender", sender)
             .expression_attribute_values(":one", n(1))
@@ -1085,19 +1197,29 @@ impl MessageStore for DynamoStore {
     async fn put_message(&self, message: &Message) -> Result<(), StoreError> {
         let own = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(key(user_pk(&message.sender_username), &member_sk(&message.conversation_id))))
+            .set_key(Some(key(
+                user_pk(&message.sender_username),
+                &member_sk(&message.conversation_id),
+            )))
             .update_expression("ADD own_after_read :one")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":one", n(1))
             .build()
             .map_err(build_error)?;
         let mut writes = vec![
-            put(&self.table, message_item(message), "attribute_not_exists(pk)")?,
+            put(
+                &self.table,
+                message_item(message),
+                "attribute_not_exists(pk)",
+            )?,
             TransactWriteItem::builder().update(own).build(),
         ];
         let mut reasons = vec![Conflict::Missing, Conflict::NotMember];
         if let Some(client_id) = &message.client_id {
-            let mut claim = key(conv_pk(&message.conversation_id), &format!("CLIENT#{}#{client_id}", message.sender_username));
+            let mut claim = key(
+                conv_pk(&message.conversation_id),
+                &format!("CLIENT#{}#{client_id}", message.sender_username),
+            );
             claim.insert("message_id".into(), n(message.id));
             writes.push(put(&self.table, claim, "attribute_not_exists(pk)")?);
             reasons.push(Conflict::DuplicateClientId);
@@ -1113,7 +1235,7 @@ impl MessageStore for DynamoStore {
 
     async fn put_void(&self, conversation_id: &str, id: i64) -> Result<(), StoreError> {
         let mut item = key(conv_pk(conversation_id), &msg_sk(id));
-        item.insert("void".into(), AV::Bool(true));
+        item.insert("is_void".into(), AV::Bool(true));
         let result = self
             .client
             .put_item()
@@ -1129,21 +1251,50 @@ impl MessageStore for DynamoStore {
         }
     }
 
-    async fn message_id_for_client_id(&self, conversation_id: &str, sender: &str, client_id: &str) -> Result<Option<i64>, StoreError> {
-        match self.get(conv_pk(conversation_id), &format!("CLIENT#{sender}#{client_id}")).await? {
+    async fn message_id_for_client_id(
+        &self,
+        conversation_id: &str,
+        sender: &str,
+        client_id: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        match self
+            .get(
+                conv_pk(conversation_id),
+                &format!("CLIENT#{sender}#{client_id}"),
+            )
+            .await?
+        {
             Some(item) => Ok(Some(req_n(&item, "message_id")?)),
             None => Ok(None),
         }
     }
 
-    async fn get_message(&self, conversation_id: &str, id: i64) -> Result<Option<Message>, StoreError> {
-        Ok(self.get(conv_pk(conversation_id), &msg_sk(id)).await?.map(|i| parse_message(&i)).transpose()?.flatten())
+    async fn get_message(
+        &self,
+        conversation_id: &str,
+        id: i64,
+    ) -> Result<Option<Message>, StoreError> {
+        Ok(self
+            .get(conv_pk(conversation_id), &msg_sk(id))
+            .await?
+            .map(|i| parse_message(&i))
+            .transpose()?
+            .flatten())
     }
 
     async fn get_messages(&self, keys: &[(String, i64)]) -> Result<Vec<Message>, StoreError> {
-        let keys = keys.iter().map(|(c, id)| key(conv_pk(c), &msg_sk(*id))).collect();
+        let keys = keys
+            .iter()
+            .map(|(c, id)| key(conv_pk(c), &msg_sk(*id)))
+            .collect();
         let items = self.batch_get(keys, None).await?;
-        Ok(items.iter().map(parse_message).collect::<Result<Vec<_>, _>>()?.into_iter().flatten().collect())
+        Ok(items
+            .iter()
+            .map(parse_message)
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .flatten()
+            .collect())
     }
 
     async fn list_messages(
@@ -1155,7 +1306,13 @@ impl MessageStore for DynamoStore {
     ) -> Result<(Vec<Message>, bool), StoreError> {
         let (from, to, forward) = match after {
             Some(after) => (msg_sk(after + 1), MSG_END.to_owned(), true),
-            None => (msg_sk(0), before.map(|b| msg_sk(b - 1)).unwrap_or_else(|| MSG_END.to_owned()), false),
+            None => (
+                msg_sk(0),
+                before
+                    .map(|b| msg_sk(b - 1))
+                    .unwrap_or_else(|| MSG_END.to_owned()),
+                false,
+            ),
         };
         if from > to {
             return Ok((Vec::new(), false));
@@ -1193,14 +1350,20 @@ impl MessageStore for DynamoStore {
             .put_item()
             .table_name(&self.table)
             .set_item(Some(message_item(message)))
-            .condition_expression("attribute_exists(pk) AND attribute_not_exists(void)")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(is_void)")
             .send()
             .await
             .map_err(|e| conditional_error(e, Conflict::Missing))?;
         Ok(())
     }
 
-    async fn mark_read(&self, username: &str, conversation_id: &str, message_id: i64, own_after_read: i64) -> Result<bool, StoreError> {
+    async fn mark_read(
+        &self,
+        username: &str,
+        conversation_id: &str,
+        message_id: i64,
+        own_after_read: i64,
+    ) -> Result<bool, StoreError> {
         let result = self
             .client
             .update_item()
@@ -1219,7 +1382,13 @@ impl MessageStore for DynamoStore {
         }
     }
 
-    async fn count_own_messages(&self, conversation_id: &str, username: &str, after: i64, through: i64) -> Result<i64, StoreError> {
+    async fn count_own_messages(
+        &self,
+        conversation_id: &str,
+        username: &str,
+        after: i64,
+        through: i64,
+    ) -> Result<i64, StoreError> {
         if through <= after {
             return Ok(0);
         }
@@ -1249,20 +1418,43 @@ impl MessageStore for DynamoStore {
         }
     }
 
-    async fn wait_for_push_turn(&self, conversation_id: &str, id: i64, pushed_hint: i64, timeout_ms: u64) -> Result<(), StoreError> {
-        if pushed_hint >= id - 1 {
-            return Ok(());
-        }
-        let deadline = tokio::time::Instant::now() + Duration::from_millis(timeout_ms);
-        let mut delay = 5;
-        while tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(delay)).await;
-            if self.pushed_id(conversation_id).await? >= id - 1 {
+    async fn wait_for_push_turn(
+        &self,
+        conversation_id: &str,
+        id: i64,
+        pushed_hint: i64,
+        timeout_ms: u64,
+    ) -> Result<(), StoreError> {
+        // Wait while the pushes before ours make progress; give up on a sender that stalls (it
+        // died) after `timeout_ms` without progress. Sleep about as long as the pushes ahead of us
+        // should take at the pace seen so far, so a long queue does not poll the table hard.
+        let stall = Duration::from_millis(timeout_ms);
+        let mut pushed = pushed_hint;
+        let mut per_push = Duration::from_millis(20);
+        let mut progress_at = tokio::time::Instant::now();
+        while pushed < id - 1 {
+            if progress_at.elapsed() >= stall {
+                tracing::warn!(
+                    conversation_id,
+                    id,
+                    pushed,
+                    "push turn stalled; pushing anyway"
+                );
                 return Ok(());
             }
-            delay = (delay * 2).min(40);
+            let behind = (id - 1 - pushed) as u32;
+            let nap =
+                (per_push * behind).clamp(Duration::from_millis(5), Duration::from_millis(1000));
+            tokio::time::sleep(nap).await;
+            let now_pushed = self.pushed_id(conversation_id).await?;
+            if now_pushed > pushed {
+                let done = (now_pushed - pushed) as u32;
+                per_push = (progress_at.elapsed() / done)
+                    .clamp(Duration::from_millis(2), Duration::from_millis(200));
+                progress_at = tokio::time::Instant::now();
+                pushed = now_pushed;
+            }
         }
-        tracing::warn!(conversation_id, id, "push turn timed out; pushing anyway");
         Ok(())
     }
 
@@ -1287,7 +1479,13 @@ impl MessageStore for DynamoStore {
 
 #[async_trait]
 impl ConnectionStore for DynamoStore {
-    async fn add_connection(&self, username: &str, connection_id: &str, now: i64, expires_at: i64) -> Result<bool, StoreError> {
+    async fn add_connection(
+        &self,
+        username: &str,
+        connection_id: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<bool, StoreError> {
         let out = self
             .client
             .update_item()
@@ -1306,11 +1504,22 @@ impl ConnectionStore for DynamoStore {
         connection.insert("username".into(), s(username));
         connection.insert("connected_at".into(), n(now));
         connection.insert("ttl".into(), n(expires_at / 1000));
-        self.client.put_item().table_name(&self.table).set_item(Some(connection)).send().await.map_err(sdk_error)?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(connection))
+            .send()
+            .await
+            .map_err(sdk_error)?;
         Ok(!before.values().any(|exp| *exp > now))
     }
 
-    async fn remove_connection(&self, username: &str, connection_id: &str, now: i64) -> Result<bool, StoreError> {
+    async fn remove_connection(
+        &self,
+        username: &str,
+        connection_id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
         let result = self
             .client
             .update_item()
@@ -1339,7 +1548,11 @@ impl ConnectionStore for DynamoStore {
         Ok(!after.values().any(|exp| *exp > now))
     }
 
-    async fn connections_of(&self, usernames: &[String], now: i64) -> Result<Vec<(String, String)>, StoreError> {
+    async fn connections_of(
+        &self,
+        usernames: &[String],
+        now: i64,
+    ) -> Result<Vec<(String, String)>, StoreError> {
         let keys = usernames.iter().map(|u| key(user_pk(u), PROFILE)).collect();
         let projection = ("#u, connections", names(&[("#u", "username")]));
         let items = self.batch_get(keys, Some(projection)).await?;
@@ -1531,7 +1744,12 @@ fn user_item(user: &UserRecord) -> Item {
     item.insert("created_at".into(), n(user.created_at));
     item.insert(
         "connections".into(),
-        AV::M(user.connections.iter().map(|(id, exp)| (id.clone(), n(*exp))).collect()),
+        AV::M(
+            user.connections
+                .iter()
+                .map(|(id, exp)| (id.clone(), n(*exp)))
+                .collect(),
+        ),
     );
     for (name, value) in [
         ("email", &user.email),

@@ -7,8 +7,8 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use super::{
-    ConnectionStore, ContactStore, ConversationStore, LoginFailures, MessageStore, RefreshTokenRecord,
-    SessionStore, ThrottleStore, UserStore, UserUpdate,
+    ConnectionStore, ContactStore, ConversationStore, LoginFailures, MessageStore,
+    RefreshTokenRecord, SessionStore, ThrottleStore, UserStore, UserUpdate,
 };
 use crate::chat::{Conversation, Message, ReadState, Visibility};
 use crate::error::{Conflict, StoreError};
@@ -311,7 +311,11 @@ fn not_member() -> StoreError {
 
 #[async_trait]
 impl ConversationStore for MemoryStore {
-    async fn create_conversation(&self, conversation: &Conversation, direct_key: Option<&str>) -> Result<(), StoreError> {
+    async fn create_conversation(
+        &self,
+        conversation: &Conversation,
+        direct_key: Option<&str>,
+    ) -> Result<(), StoreError> {
         let mut s = self.lock();
         if let Some(key) = direct_key {
             if s.direct.contains_key(key) {
@@ -320,9 +324,13 @@ impl ConversationStore for MemoryStore {
             s.direct.insert(key.to_owned(), conversation.id.clone());
         }
         for member in conversation.members.keys() {
-            s.memberships.insert((member.clone(), conversation.id.clone()), ReadState::default());
+            s.memberships.insert(
+                (member.clone(), conversation.id.clone()),
+                ReadState::default(),
+            );
         }
-        s.conversations.insert(conversation.id.clone(), conversation.clone());
+        s.conversations
+            .insert(conversation.id.clone(), conversation.clone());
         Ok(())
     }
 
@@ -336,7 +344,10 @@ impl ConversationStore for MemoryStore {
 
     async fn get_conversations(&self, ids: &[String]) -> Result<Vec<Conversation>, StoreError> {
         let s = self.lock();
-        Ok(ids.iter().filter_map(|id| s.conversations.get(id).cloned()).collect())
+        Ok(ids
+            .iter()
+            .filter_map(|id| s.conversations.get(id).cloned())
+            .collect())
     }
 
     async fn memberships(&self, username: &str) -> Result<Vec<(String, ReadState)>, StoreError> {
@@ -348,8 +359,16 @@ impl ConversationStore for MemoryStore {
             .collect())
     }
 
-    async fn read_state(&self, username: &str, conversation_id: &str) -> Result<Option<ReadState>, StoreError> {
-        Ok(self.lock().memberships.get(&(username.to_owned(), conversation_id.to_owned())).copied())
+    async fn read_state(
+        &self,
+        username: &str,
+        conversation_id: &str,
+    ) -> Result<Option<ReadState>, StoreError> {
+        Ok(self
+            .lock()
+            .memberships
+            .get(&(username.to_owned(), conversation_id.to_owned()))
+            .copied())
     }
 
     async fn update_conversation(
@@ -361,7 +380,11 @@ impl ConversationStore for MemoryStore {
         now: i64,
     ) -> Result<Conversation, StoreError> {
         let mut s = self.lock();
-        let conversation = s.conversations.get_mut(id).filter(|c| c.is_member(caller)).ok_or_else(not_member)?;
+        let conversation = s
+            .conversations
+            .get_mut(id)
+            .filter(|c| c.is_member(caller))
+            .ok_or_else(not_member)?;
         if let Some(name) = name {
             conversation.name = Some(name.to_owned());
         }
@@ -372,7 +395,13 @@ impl ConversationStore for MemoryStore {
         Ok(conversation.clone())
     }
 
-    async fn add_members(&self, id: &str, caller: Option<&str>, usernames: &[String], now: i64) -> Result<Conversation, StoreError> {
+    async fn add_members(
+        &self,
+        id: &str,
+        caller: Option<&str>,
+        usernames: &[String],
+        now: i64,
+    ) -> Result<Conversation, StoreError> {
         let mut s = self.lock();
         let conversation = s.conversations.get(id).ok_or_else(not_member)?;
         if caller.is_some_and(|c| !conversation.is_member(c)) {
@@ -382,7 +411,8 @@ impl ConversationStore for MemoryStore {
             return Err(StoreError::Conflict(Conflict::AlreadyMember));
         }
         for user in usernames {
-            s.memberships.insert((user.clone(), id.to_owned()), ReadState::default());
+            s.memberships
+                .insert((user.clone(), id.to_owned()), ReadState::default());
         }
         let conversation = s.conversations.get_mut(id).ok_or_else(not_member)?;
         for user in usernames {
@@ -391,9 +421,17 @@ impl ConversationStore for MemoryStore {
         Ok(conversation.clone())
     }
 
-    async fn remove_member(&self, expected: &Conversation, username: &str, new_owner: Option<&str>) -> Result<(), StoreError> {
+    async fn remove_member(
+        &self,
+        expected: &Conversation,
+        username: &str,
+        new_owner: Option<&str>,
+    ) -> Result<(), StoreError> {
         let mut s = self.lock();
-        let conversation = s.conversations.get_mut(&expected.id).ok_or_else(not_member)?;
+        let conversation = s
+            .conversations
+            .get_mut(&expected.id)
+            .ok_or_else(not_member)?;
         if conversation.owner != expected.owner || !conversation.is_member(username) {
             return Err(StoreError::Conflict(Conflict::Missing));
         }
@@ -401,11 +439,17 @@ impl ConversationStore for MemoryStore {
         if let Some(owner) = new_owner {
             conversation.owner = owner.to_owned();
         }
-        s.memberships.remove(&(username.to_owned(), expected.id.clone()));
+        s.memberships
+            .remove(&(username.to_owned(), expected.id.clone()));
         Ok(())
     }
 
-    async fn list_public(&self, prefix: &str, after: Option<&str>, limit: usize) -> Result<Page<Conversation>, StoreError> {
+    async fn list_public(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<Conversation>, StoreError> {
         let s = self.lock();
         let mut public: Vec<(String, &Conversation)> = s
             .conversations
@@ -417,21 +461,41 @@ impl ConversationStore for MemoryStore {
         public.sort_by(|a, b| a.0.cmp(&b.0));
         let more = public.len() > limit;
         public.truncate(limit);
-        let next_cursor = if more { public.last().map(|(k, _)| k.clone()) } else { None };
-        Ok(Page { items: public.into_iter().map(|(_, c)| c.clone()).collect(), next_cursor })
+        let next_cursor = if more {
+            public.last().map(|(k, _)| k.clone())
+        } else {
+            None
+        };
+        Ok(Page {
+            items: public.into_iter().map(|(_, c)| c.clone()).collect(),
+            next_cursor,
+        })
     }
 }
 
 /// Public conversations sort by lower-cased name, then id.
 pub fn public_sort_key(conversation: &Conversation) -> String {
-    format!("{}#{}", conversation.display_name().to_lowercase(), conversation.id)
+    format!(
+        "{}#{}",
+        conversation.display_name().to_lowercase(),
+        conversation.id
+    )
 }
 
 #[async_trait]
 impl MessageStore for MemoryStore {
-    async fn allocate_message_id(&self, conversation_id: &str, sender: &str, now: i64) -> Result<(Conversation, i64), StoreError> {
+    async fn allocate_message_id(
+        &self,
+        conversation_id: &str,
+        sender: &str,
+        now: i64,
+    ) -> Result<(Conversation, i64), StoreError> {
         let mut s = self.lock();
-        let conversation = s.conversations.get_mut(conversation_id).filter(|c| c.is_member(sender)).ok_or_else(not_member)?;
+        let conversation = s
+            .conversations
+            .get_mut(conversation_id)
+            .filter(|c| c.is_member(sender))
+            .ok_or_else(not_member)?;
         conversation.last_message_id += 1;
         conversation.last_activity_at = now;
         let updated = conversation.clone();
@@ -443,36 +507,73 @@ impl MessageStore for MemoryStore {
         let mut s = self.lock();
         let conversation = message.conversation_id.clone();
         if let Some(client_id) = &message.client_id {
-            let key = (conversation.clone(), message.sender_username.clone(), client_id.clone());
+            let key = (
+                conversation.clone(),
+                message.sender_username.clone(),
+                client_id.clone(),
+            );
             if s.client_ids.contains_key(&key) {
                 return Err(StoreError::Conflict(Conflict::DuplicateClientId));
             }
             s.client_ids.insert(key, message.id);
         }
-        if let Some(state) = s.memberships.get_mut(&(message.sender_username.clone(), conversation.clone())) {
+        if let Some(state) = s
+            .memberships
+            .get_mut(&(message.sender_username.clone(), conversation.clone()))
+        {
             state.own_after_read += 1;
         }
-        s.messages.entry(conversation).or_default().insert(message.id, Some(message.clone()));
+        s.messages
+            .entry(conversation)
+            .or_default()
+            .insert(message.id, Some(message.clone()));
         Ok(())
     }
 
     async fn put_void(&self, conversation_id: &str, id: i64) -> Result<(), StoreError> {
-        self.lock().messages.entry(conversation_id.to_owned()).or_default().entry(id).or_insert(None);
+        self.lock()
+            .messages
+            .entry(conversation_id.to_owned())
+            .or_default()
+            .entry(id)
+            .or_insert(None);
         Ok(())
     }
 
-    async fn message_id_for_client_id(&self, conversation_id: &str, sender: &str, client_id: &str) -> Result<Option<i64>, StoreError> {
-        let key = (conversation_id.to_owned(), sender.to_owned(), client_id.to_owned());
+    async fn message_id_for_client_id(
+        &self,
+        conversation_id: &str,
+        sender: &str,
+        client_id: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        let key = (
+            conversation_id.to_owned(),
+            sender.to_owned(),
+            client_id.to_owned(),
+        );
         Ok(self.lock().client_ids.get(&key).copied())
     }
 
-    async fn get_message(&self, conversation_id: &str, id: i64) -> Result<Option<Message>, StoreError> {
-        Ok(self.lock().messages.get(conversation_id).and_then(|m| m.get(&id)).cloned().flatten())
+    async fn get_message(
+        &self,
+        conversation_id: &str,
+        id: i64,
+    ) -> Result<Option<Message>, StoreError> {
+        Ok(self
+            .lock()
+            .messages
+            .get(conversation_id)
+            .and_then(|m| m.get(&id))
+            .cloned()
+            .flatten())
     }
 
     async fn get_messages(&self, keys: &[(String, i64)]) -> Result<Vec<Message>, StoreError> {
         let s = self.lock();
-        Ok(keys.iter().filter_map(|(c, id)| s.messages.get(c).and_then(|m| m.get(id)).cloned().flatten()).collect())
+        Ok(keys
+            .iter()
+            .filter_map(|(c, id)| s.messages.get(c).and_then(|m| m.get(id)).cloned().flatten())
+            .collect())
     }
 
     async fn list_messages(
@@ -516,35 +617,79 @@ impl MessageStore for MemoryStore {
         Ok(())
     }
 
-    async fn mark_read(&self, username: &str, conversation_id: &str, message_id: i64, own_after_read: i64) -> Result<bool, StoreError> {
+    async fn mark_read(
+        &self,
+        username: &str,
+        conversation_id: &str,
+        message_id: i64,
+        own_after_read: i64,
+    ) -> Result<bool, StoreError> {
         let mut s = self.lock();
-        let state = s.memberships.get_mut(&(username.to_owned(), conversation_id.to_owned())).ok_or_else(not_member)?;
+        let state = s
+            .memberships
+            .get_mut(&(username.to_owned(), conversation_id.to_owned()))
+            .ok_or_else(not_member)?;
         if state.last_read >= message_id {
             return Ok(false);
         }
-        *state = ReadState { last_read: message_id, own_after_read };
+        *state = ReadState {
+            last_read: message_id,
+            own_after_read,
+        };
         Ok(true)
     }
 
-    async fn count_own_messages(&self, conversation_id: &str, username: &str, after: i64, through: i64) -> Result<i64, StoreError> {
+    async fn count_own_messages(
+        &self,
+        conversation_id: &str,
+        username: &str,
+        after: i64,
+        through: i64,
+    ) -> Result<i64, StoreError> {
         let s = self.lock();
-        let Some(all) = s.messages.get(conversation_id) else { return Ok(0) };
+        let Some(all) = s.messages.get(conversation_id) else {
+            return Ok(0);
+        };
         Ok(all
             .range(after + 1..=through)
             .filter(|(_, m)| m.as_ref().is_some_and(|m| m.sender_username == username))
             .count() as i64)
     }
 
-    async fn wait_for_push_turn(&self, conversation_id: &str, id: i64, _pushed_hint: i64, timeout_ms: u64) -> Result<(), StoreError> {
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(timeout_ms);
+    async fn wait_for_push_turn(
+        &self,
+        conversation_id: &str,
+        id: i64,
+        _pushed_hint: i64,
+        timeout_ms: u64,
+    ) -> Result<(), StoreError> {
+        // Wait while the pushes before ours make progress; give up on a stalled sender.
+        let stall = std::time::Duration::from_millis(timeout_ms);
+        let mut last_seen = -1;
+        let mut deadline = tokio::time::Instant::now() + stall;
         loop {
             // Register for the wake-up before checking, so a finish in between is not missed.
             let notified = self.pushed.notified();
-            if self.lock().pushed.get(conversation_id).copied().unwrap_or(0) >= id - 1 {
+            let pushed = self
+                .lock()
+                .pushed
+                .get(conversation_id)
+                .copied()
+                .unwrap_or(0);
+            if pushed >= id - 1 {
                 return Ok(());
             }
+            if pushed > last_seen {
+                last_seen = pushed;
+                deadline = tokio::time::Instant::now() + stall;
+            }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                tracing::warn!(conversation_id, id, "push turn timed out; pushing anyway");
+                tracing::warn!(
+                    conversation_id,
+                    id,
+                    pushed,
+                    "push turn stalled; pushing anyway"
+                );
                 return Ok(());
             }
         }
@@ -563,18 +708,35 @@ impl MessageStore for MemoryStore {
 
 #[async_trait]
 impl ConnectionStore for MemoryStore {
-    async fn add_connection(&self, username: &str, connection_id: &str, now: i64, expires_at: i64) -> Result<bool, StoreError> {
+    async fn add_connection(
+        &self,
+        username: &str,
+        connection_id: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<bool, StoreError> {
         let mut s = self.lock();
-        let user = s.users.get_mut(username).ok_or(StoreError::Conflict(Conflict::Missing))?;
+        let user = s
+            .users
+            .get_mut(username)
+            .ok_or(StoreError::Conflict(Conflict::Missing))?;
         let first = !user.connections.values().any(|expires| *expires > now);
         user.connections.retain(|_, expires| *expires > now);
-        user.connections.insert(connection_id.to_owned(), expires_at);
+        user.connections
+            .insert(connection_id.to_owned(), expires_at);
         Ok(first)
     }
 
-    async fn remove_connection(&self, username: &str, connection_id: &str, now: i64) -> Result<bool, StoreError> {
+    async fn remove_connection(
+        &self,
+        username: &str,
+        connection_id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
         let mut s = self.lock();
-        let Some(user) = s.users.get_mut(username) else { return Ok(false) };
+        let Some(user) = s.users.get_mut(username) else {
+            return Ok(false);
+        };
         if user.connections.remove(connection_id).is_none() {
             return Ok(false);
         }
@@ -583,17 +745,28 @@ impl ConnectionStore for MemoryStore {
         Ok(none_left)
     }
 
-    async fn connections_of(&self, usernames: &[String], now: i64) -> Result<Vec<(String, String)>, StoreError> {
+    async fn connections_of(
+        &self,
+        usernames: &[String],
+        now: i64,
+    ) -> Result<Vec<(String, String)>, StoreError> {
         let s = self.lock();
         Ok(usernames
             .iter()
             .filter_map(|u| s.users.get(u))
-            .flat_map(|user| user.live_connections(now).map(|c| (user.username.clone(), c.clone())))
+            .flat_map(|user| {
+                user.live_connections(now)
+                    .map(|c| (user.username.clone(), c.clone()))
+            })
             .collect())
     }
 
     async fn contact_of(&self, username: &str) -> Result<Vec<String>, StoreError> {
         let s = self.lock();
-        Ok(s.contacts.iter().filter(|(_, c)| c.contains_key(username)).map(|(owner, _)| owner.clone()).collect())
+        Ok(s.contacts
+            .iter()
+            .filter(|(_, c)| c.contains_key(username))
+            .map(|(owner, _)| owner.clone())
+            .collect())
     }
 }

@@ -127,7 +127,11 @@ pub trait ContactStore: Send + Sync {
 pub trait ConversationStore: Send + Sync {
     /// Creates the conversation with its members in one step. With `direct_key`, also claims the
     /// pair's direct conversation: `Conflict::DirectExists` when the pair has one already.
-    async fn create_conversation(&self, conversation: &Conversation, direct_key: Option<&str>) -> Result<(), StoreError>;
+    async fn create_conversation(
+        &self,
+        conversation: &Conversation,
+        direct_key: Option<&str>,
+    ) -> Result<(), StoreError>;
     /// The id of the direct conversation claimed under `direct_key`.
     async fn direct_conversation(&self, direct_key: &str) -> Result<Option<String>, StoreError>;
     async fn get_conversation(&self, id: &str) -> Result<Option<Conversation>, StoreError>;
@@ -135,7 +139,11 @@ pub trait ConversationStore: Send + Sync {
     async fn get_conversations(&self, ids: &[String]) -> Result<Vec<Conversation>, StoreError>;
     /// Every conversation `username` is a member of, with their read state.
     async fn memberships(&self, username: &str) -> Result<Vec<(String, ReadState)>, StoreError>;
-    async fn read_state(&self, username: &str, conversation_id: &str) -> Result<Option<ReadState>, StoreError>;
+    async fn read_state(
+        &self,
+        username: &str,
+        conversation_id: &str,
+    ) -> Result<Option<ReadState>, StoreError>;
     /// Renames and/or changes the icon, if `caller` is a member (`Conflict::NotMember`).
     async fn update_conversation(
         &self,
@@ -147,12 +155,28 @@ pub trait ConversationStore: Send + Sync {
     ) -> Result<Conversation, StoreError>;
     /// Adds members (none of them members yet), if `caller` is one (`Conflict::NotMember`; with
     /// `caller` = `None`, anyone may: joining a public conversation).
-    async fn add_members(&self, id: &str, caller: Option<&str>, usernames: &[String], now: i64) -> Result<Conversation, StoreError>;
+    async fn add_members(
+        &self,
+        id: &str,
+        caller: Option<&str>,
+        usernames: &[String],
+        now: i64,
+    ) -> Result<Conversation, StoreError>;
     /// Removes a member; `new_owner` takes over when the owner leaves. Fails with
     /// `Conflict::Missing` if the conversation changed since `expected` was read.
-    async fn remove_member(&self, expected: &Conversation, username: &str, new_owner: Option<&str>) -> Result<(), StoreError>;
+    async fn remove_member(
+        &self,
+        expected: &Conversation,
+        username: &str,
+        new_owner: Option<&str>,
+    ) -> Result<(), StoreError>;
     /// Public conversations whose lower-cased name starts with `prefix`, by name.
-    async fn list_public(&self, prefix: &str, after: Option<&str>, limit: usize) -> Result<Page<Conversation>, StoreError>;
+    async fn list_public(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<Conversation>, StoreError>;
 }
 
 /// Messages, their ids, read markers, and the order pushes go out in.
@@ -160,14 +184,28 @@ pub trait ConversationStore: Send + Sync {
 pub trait MessageStore: Send + Sync {
     /// Hands out the next message id of the conversation and marks the activity, if `sender` is a
     /// member (`Conflict::NotMember`). Returns the conversation as updated and the id pushed last.
-    async fn allocate_message_id(&self, conversation_id: &str, sender: &str, now: i64) -> Result<(Conversation, i64), StoreError>;
+    async fn allocate_message_id(
+        &self,
+        conversation_id: &str,
+        sender: &str,
+        now: i64,
+    ) -> Result<(Conversation, i64), StoreError>;
     /// Stores a new message (and its `client_id` claim), counting it as the sender's own.
     /// `Conflict::DuplicateClientId` when the sender used the `client_id` in this conversation.
     async fn put_message(&self, message: &Message) -> Result<(), StoreError>;
     /// Fills an id whose message was not stored (a lost `client_id` race), so ids stay dense.
     async fn put_void(&self, conversation_id: &str, id: i64) -> Result<(), StoreError>;
-    async fn message_id_for_client_id(&self, conversation_id: &str, sender: &str, client_id: &str) -> Result<Option<i64>, StoreError>;
-    async fn get_message(&self, conversation_id: &str, id: i64) -> Result<Option<Message>, StoreError>;
+    async fn message_id_for_client_id(
+        &self,
+        conversation_id: &str,
+        sender: &str,
+        client_id: &str,
+    ) -> Result<Option<i64>, StoreError>;
+    async fn get_message(
+        &self,
+        conversation_id: &str,
+        id: i64,
+    ) -> Result<Option<Message>, StoreError>;
     /// The messages that exist among `keys` (conversation id, message id).
     async fn get_messages(&self, keys: &[(String, i64)]) -> Result<Vec<Message>, StoreError>;
     /// Up to `limit` messages in id order: after `after`, or before `before`, or the latest; and
@@ -182,11 +220,30 @@ pub trait MessageStore: Send + Sync {
     /// Replaces a stored message (an edit or a tombstone).
     async fn update_message(&self, message: &Message) -> Result<(), StoreError>;
     /// Moves the read marker forward to `message_id` (never back); returns whether it moved.
-    async fn mark_read(&self, username: &str, conversation_id: &str, message_id: i64, own_after_read: i64) -> Result<bool, StoreError>;
+    async fn mark_read(
+        &self,
+        username: &str,
+        conversation_id: &str,
+        message_id: i64,
+        own_after_read: i64,
+    ) -> Result<bool, StoreError>;
     /// How many of `username`'s messages have ids in `(after, through]`.
-    async fn count_own_messages(&self, conversation_id: &str, username: &str, after: i64, through: i64) -> Result<i64, StoreError>;
-    /// Waits (bounded by `timeout_ms`) until the message before `id` has been pushed.
-    async fn wait_for_push_turn(&self, conversation_id: &str, id: i64, pushed_hint: i64, timeout_ms: u64) -> Result<(), StoreError>;
+    async fn count_own_messages(
+        &self,
+        conversation_id: &str,
+        username: &str,
+        after: i64,
+        through: i64,
+    ) -> Result<i64, StoreError>;
+    /// Waits until the message before `id` has been pushed, giving up after `timeout_ms` without
+    /// progress (its sender died).
+    async fn wait_for_push_turn(
+        &self,
+        conversation_id: &str,
+        id: i64,
+        pushed_hint: i64,
+        timeout_ms: u64,
+    ) -> Result<(), StoreError>;
     /// Records that message `id` has been pushed.
     async fn finish_push_turn(&self, conversation_id: &str, id: i64) -> Result<(), StoreError>;
 }
@@ -195,16 +252,49 @@ pub trait MessageStore: Send + Sync {
 #[async_trait]
 pub trait ConnectionStore: Send + Sync {
     /// Records a connection; returns whether it is the user's first live one.
-    async fn add_connection(&self, username: &str, connection_id: &str, now: i64, expires_at: i64) -> Result<bool, StoreError>;
+    async fn add_connection(
+        &self,
+        username: &str,
+        connection_id: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<bool, StoreError>;
     /// Forgets a connection; returns whether the user has no live one left (then `last_online`
     /// is `now`).
-    async fn remove_connection(&self, username: &str, connection_id: &str, now: i64) -> Result<bool, StoreError>;
+    async fn remove_connection(
+        &self,
+        username: &str,
+        connection_id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError>;
     /// Live connections of each of `usernames`: (username, connection id) pairs.
-    async fn connections_of(&self, usernames: &[String], now: i64) -> Result<Vec<(String, String)>, StoreError>;
+    async fn connections_of(
+        &self,
+        usernames: &[String],
+        now: i64,
+    ) -> Result<Vec<(String, String)>, StoreError>;
     /// Who has `username` as a contact.
     async fn contact_of(&self, username: &str) -> Result<Vec<String>, StoreError>;
 }
 
 /// Everything, for the functions' shared context.
-pub trait Store: UserStore + SessionStore + ThrottleStore + ContactStore + ConversationStore + MessageStore + ConnectionStore {}
-impl<T> Store for T where T: UserStore + SessionStore + ThrottleStore + ContactStore + ConversationStore + MessageStore + ConnectionStore {}
+pub trait Store:
+    UserStore
+    + SessionStore
+    + ThrottleStore
+    + ContactStore
+    + ConversationStore
+    + MessageStore
+    + ConnectionStore
+{
+}
+impl<T> Store for T where
+    T: UserStore
+        + SessionStore
+        + ThrottleStore
+        + ContactStore
+        + ConversationStore
+        + MessageStore
+        + ConnectionStore
+{
+}
