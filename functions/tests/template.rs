@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use chathub_functions::table::REST_ROUTES;
+use chathub_functions::table::{REST_ROUTES, WS_AUTHORIZER, WS_ROUTES};
 use serde_yaml::Value;
 
 fn template() -> Value {
@@ -24,10 +24,7 @@ fn functions(template: &Value) -> Vec<(String, &Value)> {
 }
 
 fn binary_exists(binary: &str) -> bool {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("src/bin")
-        .join(format!("{binary}.rs"))
-        .is_file()
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src/bin").join(format!("{binary}.rs")).is_file()
 }
 
 #[test]
@@ -36,67 +33,130 @@ fn every_rest_route_has_its_function_and_http_api_event() {
     let mut in_template = BTreeSet::new();
     for (name, resource) in functions(&template) {
         let metadata = &resource["Metadata"];
-        assert_eq!(
-            metadata["BuildMethod"], "rust-cargolambda",
-            "{name} BuildMethod"
-        );
-        let binary = metadata["BuildProperties"]["Binary"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{name} names no Binary"));
-        assert!(
-            binary_exists(binary),
-            "{name} names binary {binary}, which does not exist in functions/src/bin"
-        );
-        let events = resource["Properties"]["Events"]
-            .as_mapping()
-            .cloned()
-            .unwrap_or_default();
+        assert_eq!(metadata["BuildMethod"], "rust-cargolambda", "{name} BuildMethod");
+        let binary = metadata["BuildProperties"]["Binary"].as_str().unwrap_or_else(|| panic!("{name} names no Binary"));
+        assert!(binary_exists(binary), "{name} names binary {binary}, which does not exist in functions/src/bin");
+        let events = resource["Properties"]["Events"].as_mapping().cloned().unwrap_or_default();
         for (_, event) in events.iter().filter(|(_, e)| e["Type"] == "HttpApi") {
             let method = event["Properties"]["Method"].as_str().unwrap().to_owned();
             let path = event["Properties"]["Path"].as_str().unwrap().to_owned();
             in_template.insert((method, path, binary.to_owned()));
         }
     }
-    let in_table: BTreeSet<(String, String, String)> = REST_ROUTES
-        .iter()
-        .map(|r| {
-            (
-                r.method.to_owned(),
-                r.path.to_owned(),
-                r.function.to_owned(),
-            )
-        })
-        .collect();
+    let in_table: BTreeSet<(String, String, String)> =
+        REST_ROUTES.iter().map(|r| (r.method.to_owned(), r.path.to_owned(), r.function.to_owned())).collect();
     let missing: Vec<_> = in_table.difference(&in_template).collect();
     let unknown: Vec<_> = in_template.difference(&in_table).collect();
-    assert!(
-        missing.is_empty(),
-        "routes missing from template.yaml: {missing:?}"
-    );
-    assert!(
-        unknown.is_empty(),
-        "template.yaml routes the route table does not have: {unknown:?}"
-    );
+    assert!(missing.is_empty(), "routes missing from template.yaml: {missing:?}");
+    assert!(unknown.is_empty(), "template.yaml routes the route table does not have: {unknown:?}");
+}
+
+/// The text of a tagged scalar such as `!Sub '...'`, or of a plain string.
+fn scalar(value: &Value) -> String {
+    match value {
+        Value::Tagged(tagged) => scalar(&tagged.value),
+        Value::String(s) => s.clone(),
+        other => panic!("expected a string, got {other:?}"),
+    }
+}
+
+/// The logical ids a `!Sub` names: `${Name}` and `${Name.Arn}`.
+fn sub_references(text: &str) -> Vec<String> {
+    text.split("${")
+        .skip(1)
+        .filter_map(|rest| rest.split('}').next())
+        .map(|r| r.split('.').next().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn every_websocket_route_reaches_its_function_through_an_integration() {
+    let template = template();
+    let resources = template["Resources"].as_mapping().unwrap();
+    let resource = |name: &str| resources.get(name).unwrap_or_else(|| panic!("no resource {name}"));
+    let binary_of =
+        |function: &str| resource(function)["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap().to_owned();
+    let function_in = |text: &str| sub_references(text).into_iter().find(|r| r.ends_with("Function")).unwrap();
+    let mut in_template = BTreeSet::new();
+    for (name, route) in resources.iter().filter(|(_, r)| r["Type"] == "AWS::ApiGatewayV2::Route") {
+        let key = route["Properties"]["RouteKey"].as_str().unwrap().to_owned();
+        let integration = sub_references(&scalar(&route["Properties"]["Target"])).remove(0);
+        let function = function_in(&scalar(&resource(&integration)["Properties"]["IntegrationUri"]));
+        let binary = binary_of(&function);
+        assert!(binary_exists(&binary), "{name:?}: binary {binary} does not exist");
+        let permitted = resources.iter().any(|(_, r)| {
+            r["Type"] == "AWS::Lambda::Permission" && scalar(&r["Properties"]["FunctionName"]) == function
+        });
+        assert!(permitted, "{function} has no invoke permission for API Gateway");
+        if key == "$connect" {
+            assert_eq!(route["Properties"]["AuthorizationType"], "CUSTOM", "$connect must use the authorizer");
+            let authorizer = scalar(&route["Properties"]["AuthorizerId"]);
+            let uri = scalar(&resource(&authorizer)["Properties"]["AuthorizerUri"]);
+            assert_eq!(binary_of(&function_in(&uri)), WS_AUTHORIZER);
+        } else if !key.starts_with("$dis") {
+            let responds = resources.iter().any(|(_, r)| {
+                r["Type"] == "AWS::ApiGatewayV2::RouteResponse"
+                    && scalar(&r["Properties"]["RouteId"]) == name.as_str().unwrap()
+            });
+            assert!(responds, "{key} has no route response: its answer would never reach the client");
+        }
+        in_template.insert((key, binary));
+    }
+    let in_table: BTreeSet<(String, String)> =
+        WS_ROUTES.iter().map(|r| (r.route_key.to_owned(), r.function.to_owned())).collect();
+    assert_eq!(in_template, in_table, "template.yaml's WebSocket routes and the route table differ");
+    assert_eq!(resource("WebSocketApi")["Properties"]["RouteSelectionExpression"], "$request.body.type");
+}
+
+#[test]
+fn only_functions_that_push_may_manage_connections() {
+    let template = template();
+    let routes = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/routes");
+    for (name, resource) in functions(&template) {
+        let policies = serde_yaml::to_string(&resource["Properties"]["Policies"]).unwrap();
+        let binary = resource["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
+        let source = std::fs::read_to_string(routes.join(format!("{}.rs", binary.replace('-', "_")))).unwrap();
+        let pushes = [
+            "conversations::create",
+            "conversations::update",
+            "conversations::add_members",
+            "conversations::join",
+            "conversations::remove_member",
+            "messages::send",
+            "messages::edit",
+            "messages::delete",
+            "messages::mark_read",
+            "messages::typing",
+            "presence::",
+            "accounts::logout",
+        ]
+        .iter()
+        .any(|call| source.contains(call));
+        let manages = policies.contains("execute-api:ManageConnections");
+        assert_eq!(pushes, manages, "{name}: pushes = {pushes}, may manage connections = {manages}");
+    }
 }
 
 #[test]
 fn every_route_binary_exists_and_every_binary_is_routed() {
     for route in REST_ROUTES {
-        assert!(
-            binary_exists(route.function),
-            "no binary for {}",
-            route.route_key()
-        );
+        assert!(binary_exists(route.function), "no binary for {}", route.route_key());
     }
+    for route in WS_ROUTES {
+        assert!(binary_exists(route.function), "no binary for WebSocket {}", route.route_key);
+    }
+    assert!(binary_exists(WS_AUTHORIZER));
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/bin");
-    let routed: BTreeSet<&str> = REST_ROUTES.iter().map(|r| r.function).collect();
+    let routed: BTreeSet<&str> = REST_ROUTES
+        .iter()
+        .map(|r| r.function)
+        .chain(WS_ROUTES.iter().map(|r| r.function))
+        .chain([WS_AUTHORIZER])
+        .collect();
     for entry in std::fs::read_dir(dir).unwrap() {
         let name = entry.unwrap().file_name().into_string().unwrap();
         let binary = name.trim_end_matches(".rs");
-        assert!(
-            routed.contains(binary),
-            "binary {binary} serves no route in the route table"
-        );
+        assert!(routed.contains(binary), "binary {binary} serves no route in the route table");
     }
 }
 
@@ -107,10 +167,7 @@ fn functions_run_arm64_on_al2023_and_reach_only_the_table() {
     assert_eq!(globals["Runtime"], "provided.al2023");
     assert_eq!(globals["Architectures"][0], "arm64");
     for (name, resource) in functions(&template) {
-        let policies = resource["Properties"]["Policies"]
-            .as_sequence()
-            .cloned()
-            .unwrap_or_default();
+        let policies = resource["Properties"]["Policies"].as_sequence().cloned().unwrap_or_default();
         for policy in policies {
             for statement in policy["Statement"].as_sequence().unwrap() {
                 for action in statement["Action"].as_sequence().unwrap() {
@@ -129,17 +186,53 @@ fn openapi_describes_exactly_the_routes_built() {
     let doc: Value = serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let mut documented = BTreeSet::new();
     for (path, item) in doc["paths"].as_mapping().unwrap() {
-        for (method, _) in item.as_mapping().unwrap() {
-            documented.insert(format!(
-                "{} {}",
-                method.as_str().unwrap().to_uppercase(),
-                path.as_str().unwrap()
-            ));
+        for (method, _) in item.as_mapping().unwrap().iter().filter(|(k, _)| *k != "parameters") {
+            documented.insert(format!("{} {}", method.as_str().unwrap().to_uppercase(), path.as_str().unwrap()));
         }
     }
     let built: BTreeSet<String> = REST_ROUTES.iter().map(|r| r.route_key()).collect();
-    assert_eq!(
-        documented, built,
-        "docs/openapi.yaml and the route table differ"
-    );
+    assert_eq!(documented, built, "docs/openapi.yaml and the route table differ");
+}
+
+/// Every push event the server sends.
+const PUSH_EVENTS: &[&str] = &[
+    "send_message",
+    "message_edited",
+    "message_deleted",
+    "conversation_created",
+    "conversation_updated",
+    "member_joined",
+    "member_left",
+    "typing",
+    "read_marker",
+    "user_status",
+];
+
+#[test]
+fn asyncapi_describes_every_websocket_route_and_push() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/asyncapi.yaml");
+    let doc: Value = serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert!(doc["asyncapi"].as_str().unwrap().starts_with("3."));
+    let mut sent = BTreeSet::new();
+    let mut received = BTreeSet::new();
+    for (name, operation) in doc["operations"].as_mapping().unwrap() {
+        let reference = operation["messages"][0]["$ref"].as_str().unwrap();
+        let message = reference.rsplit('/').next().unwrap();
+        let kind = doc["components"]["messages"][message]["name"].as_str().unwrap().to_owned();
+        match operation["action"].as_str().unwrap() {
+            "send" => {
+                assert!(operation["reply"].is_mapping(), "{name:?}: a request without its answer");
+                sent.insert(kind);
+            }
+            _ => {
+                received.insert(kind);
+            }
+        }
+    }
+    let routes: BTreeSet<String> =
+        WS_ROUTES.iter().filter(|r| !r.route_key.starts_with('$')).map(|r| r.route_key.to_owned()).collect();
+    assert_eq!(sent, routes, "docs/asyncapi.yaml requests and the WebSocket route table differ");
+    let mut pushes: BTreeSet<String> = PUSH_EVENTS.iter().map(|p| (*p).to_owned()).collect();
+    pushes.insert("$default".into());
+    assert_eq!(received, pushes, "docs/asyncapi.yaml pushes differ from what the server sends");
 }

@@ -89,10 +89,7 @@ pub async fn start(options: Options) -> Result<Gateway, GatewayError> {
         StoreChoice::DynamoDb { endpoint, table } => {
             let client = dynamo::local_client(endpoint).await;
             dynamo::ensure_table(&client, table).await?;
-            (
-                Arc::new(DynamoStore::new(client, table.clone())),
-                table.clone(),
-            )
+            (Arc::new(DynamoStore::new(client, table.clone())), table.clone())
         }
     };
     let mut ctx = Ctx::new(Config::new(options.jwt_secret.clone(), table)?, store);
@@ -106,26 +103,17 @@ pub async fn start(options: Options) -> Result<Gateway, GatewayError> {
     // The functions push exactly as on AWS: the SDK's management API client, pointed here.
     let notifier = ApiGatewayNotifier::new(&format!("http://{ws_addr}")).await;
     let ctx = ctx.with_notifier(Arc::new(notifier));
-    let rest_app = rest::router(rest::RestState {
-        ctx: ctx.clone(),
-        cors_origins: options.cors_origins.clone(),
-    });
+    let rest_app = rest::router(rest::RestState { ctx: ctx.clone(), cors_origins: options.cors_origins.clone() });
     let ws_app = ws::router(ws::WsState::new(ctx));
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        let rest = axum::serve(
-            rest_listener,
-            rest_app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async {
-            let _ = rx.await;
-        });
+        let rest = axum::serve(rest_listener, rest_app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            });
         // Open sockets would hold a graceful shutdown forever: the WebSocket side simply stops
         // when the REST side has drained.
-        let ws = axum::serve(
-            ws_listener,
-            ws_app.into_make_service_with_connect_info::<SocketAddr>(),
-        );
+        let ws = axum::serve(ws_listener, ws_app.into_make_service_with_connect_info::<SocketAddr>());
         tokio::select! {
             served = rest => {
                 if let Err(e) = served {
@@ -139,10 +127,5 @@ pub async fn start(options: Options) -> Result<Gateway, GatewayError> {
             }
         }
     });
-    Ok(Gateway {
-        rest_addr,
-        ws_addr,
-        shutdown: Some(tx),
-        task,
-    })
+    Ok(Gateway { rest_addr, ws_addr, shutdown: Some(tx), task })
 }

@@ -42,20 +42,14 @@ async fn main() -> ExitCode {
     chathub_shared::telemetry::init();
     let args = Args::parse();
     let store = match args.dynamodb_endpoint.filter(|e| !e.is_empty()) {
-        Some(endpoint) => StoreChoice::DynamoDb {
-            endpoint,
-            table: args.table,
-        },
+        Some(endpoint) => StoreChoice::DynamoDb { endpoint, table: args.table },
         None => StoreChoice::Embedded,
     };
     let options = Options {
         rest_addr: args.rest_addr,
         ws_addr: args.ws_addr,
         store: store.clone(),
-        jwt_secret: args
-            .jwt_secret
-            .unwrap_or_else(|| LOCAL_DEV_JWT_SECRET.to_owned())
-            .into_bytes(),
+        jwt_secret: args.jwt_secret.unwrap_or_else(|| LOCAL_DEV_JWT_SECRET.to_owned()).into_bytes(),
         cors_origins: args.cors_origins,
         clock: None,
     };

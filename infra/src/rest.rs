@@ -45,9 +45,7 @@ pub fn match_route(method: &str, path: &str) -> Option<(&'static RestRoute, Path
         let mut literals = 0;
         let matched = template.iter().zip(&segments).all(|(t, s)| {
             if let Some(name) = t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
-                let value = percent_encoding::percent_decode_str(s)
-                    .decode_utf8_lossy()
-                    .into_owned();
+                let value = percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
                 params.push((name.to_owned(), value));
                 !s.is_empty()
             } else {
@@ -71,9 +69,7 @@ fn allowed_origin(state: &RestState, headers: &HeaderMap) -> Option<HeaderValue>
                 .and_then(|rest| rest.strip_prefix(':'))
                 .is_some_and(|port| port.parse::<u16>().is_ok())
     });
-    (local || state.cors_origins.iter().any(|o| o == origin))
-        .then(|| HeaderValue::from_str(origin).ok())
-        .flatten()
+    (local || state.cors_origins.iter().any(|o| o == origin)).then(|| HeaderValue::from_str(origin).ok()).flatten()
 }
 
 async fn handle(
@@ -82,22 +78,16 @@ async fn handle(
     request: Request,
 ) -> Response {
     let origin = allowed_origin(&state, request.headers());
-    let mut response = if request.method() == Method::OPTIONS
-        && request
-            .headers()
-            .contains_key("access-control-request-method")
-    {
-        preflight(origin.is_some())
-    } else {
-        invoke(&state, peer, request).await
-    };
+    let mut response =
+        if request.method() == Method::OPTIONS && request.headers().contains_key("access-control-request-method") {
+            preflight(origin.is_some())
+        } else {
+            invoke(&state, peer, request).await
+        };
     if let Some(origin) = origin {
         let h = response.headers_mut();
         h.insert("access-control-allow-origin", origin);
-        h.insert(
-            "access-control-allow-credentials",
-            HeaderValue::from_static("true"),
-        );
+        h.insert("access-control-allow-credentials", HeaderValue::from_static("true"));
         h.insert("vary", HeaderValue::from_static("origin"));
     }
     response
@@ -107,14 +97,8 @@ fn preflight(allowed: bool) -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();
     if allowed {
         let h = response.headers_mut();
-        h.insert(
-            "access-control-allow-methods",
-            HeaderValue::from_static("GET, POST, PATCH, DELETE, OPTIONS"),
-        );
-        h.insert(
-            "access-control-allow-headers",
-            HeaderValue::from_static("authorization, content-type"),
-        );
+        h.insert("access-control-allow-methods", HeaderValue::from_static("GET, POST, PATCH, DELETE, OPTIONS"));
+        h.insert("access-control-allow-headers", HeaderValue::from_static("authorization, content-type"));
         h.insert("access-control-max-age", HeaderValue::from_static("600"));
     }
     response
@@ -122,12 +106,7 @@ fn preflight(allowed: bool) -> Response {
 
 /// API Gateway's own answer for a path with no route.
 fn api_gateway_message(status: StatusCode, message: &str) -> Response {
-    (
-        status,
-        [(CONTENT_TYPE, "application/json")],
-        json!({ "message": message }).to_string(),
-    )
-        .into_response()
+    (status, [(CONTENT_TYPE, "application/json")], json!({ "message": message }).to_string()).into_response()
 }
 
 async fn invoke(state: &RestState, peer: SocketAddr, request: Request) -> Response {
@@ -158,18 +137,12 @@ async fn invoke(state: &RestState, peer: SocketAddr, request: Request) -> Respon
     let mut response = match handled {
         Ok(Some(response)) => into_axum(response),
         Ok(None) | Err(_) => {
-            tracing::error!(
-                function,
-                latency_ms = started.elapsed().as_secs_f64() * 1000.0,
-                "handler failed"
-            );
+            tracing::error!(function, latency_ms = started.elapsed().as_secs_f64() * 1000.0, "handler failed");
             api_gateway_message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
         }
     };
     if let Ok(id) = HeaderValue::from_str(&request_id) {
-        response
-            .headers_mut()
-            .insert(HeaderName::from_static("apigw-requestid"), id);
+        response.headers_mut().insert(HeaderName::from_static("apigw-requestid"), id);
     }
     response
 }
@@ -186,19 +159,10 @@ fn payload_v2_event(
     let mut headers = Map::new();
     let mut cookies = Vec::new();
     for name in parts.headers.keys() {
-        let values: Vec<&str> = parts
-            .headers
-            .get_all(name)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect();
+        let values: Vec<&str> = parts.headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect();
         if name == COOKIE {
             cookies.extend(
-                values
-                    .iter()
-                    .flat_map(|v| v.split(';'))
-                    .map(|c| c.trim().to_owned())
-                    .filter(|c| !c.is_empty()),
+                values.iter().flat_map(|v| v.split(';')).map(|c| c.trim().to_owned()).filter(|c| !c.is_empty()),
             );
         } else {
             headers.insert(name.as_str().to_owned(), Value::String(values.join(",")));
@@ -206,8 +170,7 @@ fn payload_v2_event(
     }
     let raw_query = parts.uri.query().unwrap_or("");
     let mut query = Map::new();
-    for (k, v) in serde_urlencoded::from_str::<Vec<(String, String)>>(raw_query).unwrap_or_default()
-    {
+    for (k, v) in serde_urlencoded::from_str::<Vec<(String, String)>>(raw_query).unwrap_or_default() {
         match query.get_mut(&k) {
             Some(Value::String(existing)) => {
                 existing.push(',');
@@ -218,23 +181,13 @@ fn payload_v2_event(
             }
         }
     }
-    let path_params: Map<String, Value> = params
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-        .collect();
+    let path_params: Map<String, Value> = params.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
     let (body, is_base64) = match std::str::from_utf8(body) {
         Ok(text) => (text.to_owned(), false),
         Err(_) => (base64::engine::general_purpose::STANDARD.encode(body), true),
     };
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
-    let user_agent = parts
-        .headers
-        .get("user-agent")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+    let user_agent = parts.headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("");
     let mut event = json!({
         "version": "2.0",
         "routeKey": route.route_key(),

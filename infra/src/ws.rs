@@ -8,9 +8,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use aws_lambda_events::apigw::{
-    ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayWebsocketProxyRequest,
-};
+use aws_lambda_events::apigw::{ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayWebsocketProxyRequest};
 use axum::body::Bytes;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Path, State};
@@ -51,10 +49,7 @@ pub struct WsState {
 
 impl WsState {
     pub fn new(ctx: Ctx) -> Self {
-        Self {
-            ctx,
-            connections: Arc::default(),
-        }
+        Self { ctx, connections: Arc::default() }
     }
 
     fn connections(&self) -> std::sync::MutexGuard<'_, HashMap<String, Connection>> {
@@ -64,27 +59,14 @@ impl WsState {
 
 pub fn router(state: WsState) -> Router {
     Router::new()
-        .route(
-            "/@connections/{id}",
-            get(get_connection)
-                .post(post_to_connection)
-                .delete(delete_connection),
-        )
-        .route(
-            "/{stage}/@connections/{id}",
-            get(get_connection_staged)
-                .post(post_staged)
-                .delete(delete_staged),
-        )
+        .route("/@connections/{id}", get(get_connection).post(post_to_connection).delete(delete_connection))
+        .route("/{stage}/@connections/{id}", get(get_connection_staged).post(post_staged).delete(delete_staged))
         .fallback(handshake)
         .with_state(state)
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 /// API Gateway connection ids look like `L0SM9cOFvHcCIhw=`.
@@ -98,12 +80,8 @@ fn header_map_json(headers: &HeaderMap) -> (Map<String, Value>, Map<String, Valu
     let mut single = Map::new();
     let mut multi = Map::new();
     for name in headers.keys() {
-        let values: Vec<Value> = headers
-            .get_all(name)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .map(|v| Value::String(v.to_owned()))
-            .collect();
+        let values: Vec<Value> =
+            headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).map(|v| Value::String(v.to_owned())).collect();
         if let Some(Value::String(first)) = values.first() {
             single.insert(name.as_str().to_owned(), Value::String(first.clone()));
         }
@@ -115,9 +93,7 @@ fn header_map_json(headers: &HeaderMap) -> (Map<String, Value>, Map<String, Valu
 fn query_json(uri: &Uri) -> (Map<String, Value>, Map<String, Value>) {
     let mut single = Map::new();
     let mut multi: Map<String, Value> = Map::new();
-    for (k, v) in serde_urlencoded::from_str::<Vec<(String, String)>>(uri.query().unwrap_or(""))
-        .unwrap_or_default()
-    {
+    for (k, v) in serde_urlencoded::from_str::<Vec<(String, String)>>(uri.query().unwrap_or("")).unwrap_or_default() {
         single.insert(k.clone(), Value::String(v.clone()));
         match multi.get_mut(&k) {
             Some(Value::Array(list)) => list.push(Value::String(v)),
@@ -156,8 +132,7 @@ fn request_context(
         "apiId": "local",
     });
     if let Some(user) = username {
-        context["authorizer"] =
-            json!({ "principalId": user, "username": user, "integrationLatency": 0 });
+        context["authorizer"] = json!({ "principalId": user, "username": user, "integrationLatency": 0 });
     }
     if event_type == "MESSAGE" {
         context["messageId"] = json!(ulid::Ulid::new().to_string());
@@ -177,9 +152,8 @@ fn parse_event(event: Value) -> Option<ApiGatewayWebsocketProxyRequest> {
 
 /// The route API Gateway would pick for this frame: `$request.body.type`, else `$default`.
 pub fn select_route(body: &str) -> &'static str {
-    let kind = serde_json::from_str::<Value>(body)
-        .ok()
-        .and_then(|v| v.get("type").and_then(Value::as_str).map(str::to_owned));
+    let kind =
+        serde_json::from_str::<Value>(body).ok().and_then(|v| v.get("type").and_then(Value::as_str).map(str::to_owned));
     WS_ROUTES
         .iter()
         .find(|r| !r.route_key.starts_with('$') && Some(r.route_key) == kind.as_deref())
@@ -188,11 +162,7 @@ pub fn select_route(body: &str) -> &'static str {
 }
 
 fn function_for(route_key: &str) -> &'static str {
-    WS_ROUTES
-        .iter()
-        .find(|r| r.route_key == route_key)
-        .map(|r| r.function)
-        .unwrap_or("ws-default")
+    WS_ROUTES.iter().find(|r| r.route_key == route_key).map(|r| r.function).unwrap_or("ws-default")
 }
 
 async fn handshake(
@@ -209,11 +179,7 @@ async fn handshake(
     let connection_id = new_connection_id();
     let connected_at = now_ms();
     let peer_ip = peer.ip().to_string();
-    let user_agent = headers
-        .get("user-agent")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
+    let user_agent = headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     let (single_headers, multi_headers) = header_map_json(&headers);
     let (single_query, multi_query) = query_json(&uri);
 
@@ -228,9 +194,7 @@ async fn handshake(
         "stageVariables": {},
         "requestContext": request_context("$connect", "CONNECT", &connection_id, connected_at, None, &peer_ip, &user_agent),
     });
-    let username = match serde_json::from_value::<ApiGatewayCustomAuthorizerRequestTypeRequest>(
-        authorizer_event,
-    ) {
+    let username = match serde_json::from_value::<ApiGatewayCustomAuthorizerRequestTypeRequest>(authorizer_event) {
         Ok(event) => match ws_authorizer::handle(state.ctx.clone(), event).await {
             Ok(policy) if policy["policyDocument"]["Statement"][0]["Effect"] == "Allow" => {
                 policy["context"]["username"].as_str().map(str::to_owned)
@@ -243,16 +207,8 @@ async fn handshake(
         }
     };
     let Some(username) = username else {
-        tracing::info!(
-            route = "$connect",
-            status = 401,
-            "handshake refused by the authorizer"
-        );
-        return (
-            StatusCode::UNAUTHORIZED,
-            axum::Json(json!({ "message": "Unauthorized" })),
-        )
-            .into_response();
+        tracing::info!(route = "$connect", status = 401, "handshake refused by the authorizer");
+        return (StatusCode::UNAUTHORIZED, axum::Json(json!({ "message": "Unauthorized" }))).into_response();
     };
 
     // 2. Register the socket before `$connect` runs, so pushes racing the handshake queue up.
@@ -286,30 +242,13 @@ async fn handshake(
     if status != 200 {
         state.connections().remove(&connection_id);
         tracing::info!(route = "$connect", status, "handshake refused by $connect");
-        let status =
-            StatusCode::from_u16(status as u16).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(status as u16).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         return (status, axum::Json(json!({ "message": "Forbidden" }))).into_response();
     }
-    tracing::debug!(
-        connection_id,
-        username,
-        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
-        "connected"
-    );
-    upgrade
-        .max_message_size(MAX_MESSAGE_BYTES)
-        .on_upgrade(move |socket| {
-            serve_socket(
-                state,
-                socket,
-                rx,
-                connection_id,
-                username,
-                connected_at,
-                peer_ip,
-                user_agent,
-            )
-        })
+    tracing::debug!(connection_id, username, latency_ms = started.elapsed().as_secs_f64() * 1000.0, "connected");
+    upgrade.max_message_size(MAX_MESSAGE_BYTES).on_upgrade(move |socket| {
+        serve_socket(state, socket, rx, connection_id, username, connected_at, peer_ip, user_agent)
+    })
 }
 
 fn headers_for_event(headers: &HeaderMap) -> Map<String, Value> {
@@ -340,10 +279,7 @@ async fn serve_socket(
                 }
                 Outbound::Close => {
                     let _ = sink
-                        .send(Message::Close(Some(CloseFrame {
-                            code: 1000,
-                            reason: "closed by the server".into(),
-                        })))
+                        .send(Message::Close(Some(CloseFrame { code: 1000, reason: "closed by the server".into() })))
                         .await;
                     let _ = closed_tx.send(true);
                     break;
@@ -380,11 +316,7 @@ async fn serve_socket(
             c.last_active_at = now_ms();
         }
         let function = select_route(&body);
-        let route_key = WS_ROUTES
-            .iter()
-            .find(|r| r.function == function)
-            .map(|r| r.route_key)
-            .unwrap_or("$default");
+        let route_key = WS_ROUTES.iter().find(|r| r.function == function).map(|r| r.route_key).unwrap_or("$default");
         let mut event = json!({
             "requestContext": request_context(route_key, "MESSAGE", &connection_id, connected_at, Some(&username), &peer_ip, &user_agent),
             "body": body,
@@ -392,10 +324,7 @@ async fn serve_socket(
         });
         event["headers"] = json!({});
         let ctx = state.ctx.clone();
-        let reply_to = state
-            .connections()
-            .get(&connection_id)
-            .map(|c| c.tx.clone());
+        let reply_to = state.connections().get(&connection_id).map(|c| c.tx.clone());
         // Frames are handled concurrently, as API Gateway invokes a Lambda per frame.
         tasks.spawn(async move {
             let Some(event) = parse_event(event) else {
@@ -430,10 +359,7 @@ async fn serve_socket(
 fn gone() -> Response {
     (
         StatusCode::GONE,
-        [
-            ("x-amzn-errortype", "GoneException"),
-            ("content-type", "application/json"),
-        ],
+        [("x-amzn-errortype", "GoneException"), ("content-type", "application/json")],
         json!({ "message": "Gone" }).to_string(),
     )
         .into_response()
@@ -452,37 +378,19 @@ fn iso(ms: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        ms.rem_euclid(1000)
-    )
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z", rem / 3600, rem % 3600 / 60, rem % 60, ms.rem_euclid(1000))
 }
 
-async fn post_to_connection(
-    State(state): State<WsState>,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Response {
+async fn post_to_connection(State(state): State<WsState>, Path(id): Path<String>, body: Bytes) -> Response {
     if body.len() > MAX_MESSAGE_BYTES {
-        return (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            [("x-amzn-errortype", "PayloadTooLargeException")],
-            "{}",
-        )
+        return (StatusCode::PAYLOAD_TOO_LARGE, [("x-amzn-errortype", "PayloadTooLargeException")], "{}")
             .into_response();
     }
     let frame = match String::from_utf8(body.to_vec()) {
         Ok(text) => Message::Text(text.into()),
         Err(e) => Message::Binary(e.into_bytes().into()),
     };
-    let sent = state
-        .connections()
-        .get(&id)
-        .map(|c| c.tx.send(Outbound::Frame(frame)).is_ok())
-        .unwrap_or(false);
+    let sent = state.connections().get(&id).map(|c| c.tx.send(Outbound::Frame(frame)).is_ok()).unwrap_or(false);
     if sent {
         StatusCode::OK.into_response()
     } else {
@@ -504,11 +412,7 @@ async fn get_connection(State(state): State<WsState>, Path(id): Path<String>) ->
 }
 
 async fn delete_connection(State(state): State<WsState>, Path(id): Path<String>) -> Response {
-    let closed = state
-        .connections()
-        .get(&id)
-        .map(|c| c.tx.send(Outbound::Close).is_ok())
-        .unwrap_or(false);
+    let closed = state.connections().get(&id).map(|c| c.tx.send(Outbound::Close).is_ok()).unwrap_or(false);
     if closed {
         StatusCode::NO_CONTENT.into_response()
     } else {
@@ -516,25 +420,15 @@ async fn delete_connection(State(state): State<WsState>, Path(id): Path<String>)
     }
 }
 
-async fn post_staged(
-    state: State<WsState>,
-    Path((_stage, id)): Path<(String, String)>,
-    body: Bytes,
-) -> Response {
+async fn post_staged(state: State<WsState>, Path((_stage, id)): Path<(String, String)>, body: Bytes) -> Response {
     post_to_connection(state, Path(id), body).await
 }
 
-async fn get_connection_staged(
-    state: State<WsState>,
-    Path((_stage, id)): Path<(String, String)>,
-) -> Response {
+async fn get_connection_staged(state: State<WsState>, Path((_stage, id)): Path<(String, String)>) -> Response {
     get_connection(state, Path(id)).await
 }
 
-async fn delete_staged(
-    state: State<WsState>,
-    Path((_stage, id)): Path<(String, String)>,
-) -> Response {
+async fn delete_staged(state: State<WsState>, Path((_stage, id)): Path<(String, String)>) -> Response {
     delete_connection(state, Path(id)).await
 }
 
@@ -544,10 +438,7 @@ mod tests {
 
     #[test]
     fn route_selection_follows_the_body_type() {
-        assert_eq!(
-            select_route(r#"{"type":"send_message"}"#),
-            "ws-send-message"
-        );
+        assert_eq!(select_route(r#"{"type":"send_message"}"#), "ws-send-message");
         assert_eq!(select_route(r#"{"type":"nope"}"#), "ws-default");
         assert_eq!(select_route(r#"{"type":"$connect"}"#), "ws-default");
         assert_eq!(select_route("not json"), "ws-default");

@@ -27,11 +27,7 @@ on_both_stores!(
 );
 
 fn names(list: &Value) -> Vec<String> {
-    list.as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap().to_owned())
-        .collect()
+    list.as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect()
 }
 
 async fn users(app: &TestApp, names: &[&str]) -> Vec<Session> {
@@ -44,83 +40,46 @@ async fn users(app: &TestApp, names: &[&str]) -> Vec<Session> {
 
 async fn group(app: &TestApp, owner: &Session, name: &str, members: &[&Session]) -> String {
     let members: Vec<&str> = members.iter().map(|s| s.username.as_str()).collect();
-    let reply = app
-        .post(
-            "/conversations",
-            Some(&owner.access),
-            json!({"name": name, "members": members}),
-        )
-        .await;
+    let reply = app.post("/conversations", Some(&owner.access), json!({"name": name, "members": members})).await;
     reply.assert_status(201)["id"].as_str().unwrap().to_owned()
 }
 
 async fn send(app: &TestApp, who: &Session, conversation: &str, content: &str) -> Value {
     let reply = app
-        .post(
-            &format!("/conversations/{conversation}/messages"),
-            Some(&who.access),
-            json!({"content": content}),
-        )
+        .post(&format!("/conversations/{conversation}/messages"), Some(&who.access), json!({"content": content}))
         .await;
     reply.assert_status(201).clone()
 }
 
 async fn handshake_needs_a_valid_token_from_query_header_or_cookie(app: &TestApp) {
-    let [ana] = &users(app, &["ana"]).await[..] else {
-        unreachable!()
-    };
+    let [ana] = &users(app, &["ana"]).await[..] else { unreachable!() };
     assert_eq!(refused_status(&app.ws_url, None).await, Some(401));
-    assert_eq!(
-        refused_status(&format!("{}/?token=nonsense", app.ws_url), None).await,
-        Some(401)
-    );
+    assert_eq!(refused_status(&format!("{}/?token=nonsense", app.ws_url), None).await, Some(401));
     let forged = format!("{}x", ana.access);
-    assert_eq!(
-        refused_status(&format!("{}/?token={forged}", app.ws_url), None).await,
-        Some(401)
-    );
+    assert_eq!(refused_status(&format!("{}/?token={forged}", app.ws_url), None).await, Some(401));
 
     let mut by_query = app.socket(ana).await;
     assert_eq!(by_query.request("ping", json!({})).await["data"], "pong");
-    let mut by_header = WsClient::connect_with(
-        &app.ws_url,
-        Some(("authorization", format!("Bearer {}", ana.access))),
-        "hdr",
-    )
-    .await;
-    assert_eq!(
-        by_header.request("self", json!({})).await["data"]["username"],
-        "ana"
-    );
-    let mut by_cookie = WsClient::connect_with(
-        &app.ws_url,
-        Some(("cookie", format!("login-token={}", ana.access))),
-        "ck",
-    )
-    .await;
+    let mut by_header =
+        WsClient::connect_with(&app.ws_url, Some(("authorization", format!("Bearer {}", ana.access))), "hdr").await;
+    assert_eq!(by_header.request("self", json!({})).await["data"]["username"], "ana");
+    let mut by_cookie =
+        WsClient::connect_with(&app.ws_url, Some(("cookie", format!("login-token={}", ana.access))), "ck").await;
     assert_eq!(by_cookie.request("ping", json!({})).await["success"], true);
 
     // Expired tokens are refused too.
     app.clock.advance_ms(16 * 60 * 1000);
-    assert_eq!(
-        refused_status(&format!("{}/?token={}", app.ws_url, ana.access), None).await,
-        Some(401)
-    );
+    assert_eq!(refused_status(&format!("{}/?token={}", app.ws_url, ana.access), None).await, Some(401));
     for socket in [by_query, by_header, by_cookie] {
         socket.close().await;
     }
 }
 
 async fn frames_get_answers_and_bad_frames_keep_the_socket_open(app: &TestApp) {
-    let [bob] = &users(app, &["bob"]).await[..] else {
-        unreachable!()
-    };
+    let [bob] = &users(app, &["bob"]).await[..] else { unreachable!() };
     let mut socket = app.socket(bob).await;
     let pong = socket.request("ping", json!({})).await;
-    assert_eq!(
-        pong,
-        json!({"type": "ping", "success": true, "data": "pong", "request_id": "bob-1"})
-    );
+    assert_eq!(pong, json!({"type": "ping", "success": true, "data": "pong", "request_id": "bob-1"}));
 
     socket.send_raw("this is not json").await;
     let answer = socket.next_frame().await;
@@ -132,24 +91,12 @@ async fn frames_get_answers_and_bad_frames_keep_the_socket_open(app: &TestApp) {
     assert_eq!(unknown["success"], false);
     assert_eq!(unknown["code"], "unknown_type");
 
-    let bad_fields = socket
-        .request(
-            "send_message",
-            json!({"conversation_id": 5, "content": ["x"]}),
-        )
-        .await;
+    let bad_fields = socket.request("send_message", json!({"conversation_id": 5, "content": ["x"]})).await;
     assert_eq!(bad_fields["success"], false);
     assert_eq!(bad_fields["code"], "invalid_request");
-    let missing = socket
-        .request("get_messages", json!({"conversation_id": "nope"}))
-        .await;
+    let missing = socket.request("get_messages", json!({"conversation_id": "nope"})).await;
     assert_eq!(missing["code"], "not_found");
-    let huge = socket
-        .request(
-            "send_message",
-            json!({"conversation_id": "x", "content": "y".repeat(70_000)}),
-        )
-        .await;
+    let huge = socket.request("send_message", json!({"conversation_id": "x", "content": "y".repeat(70_000)})).await;
     assert_eq!(huge["code"], "payload_too_large");
 
     // Still open and answering.
@@ -163,19 +110,13 @@ async fn websocket_contacts_and_self(app: &TestApp) {
     let me = socket.request("self", json!({})).await;
     assert_eq!(me["data"]["username"], "cyd");
     assert_eq!(me["data"]["is_online"], true);
-    let added = socket
-        .request("add_contact", json!({"contact_username": "DEE"}))
-        .await;
+    let added = socket.request("add_contact", json!({"contact_username": "DEE"})).await;
     assert_eq!(added["success"], true);
     assert_eq!(added["data"]["contact"]["username"], "dee");
     assert!(added["data"]["message"].is_string());
-    let again = socket
-        .request("add_contact", json!({"contact_username": "dee"}))
-        .await;
+    let again = socket.request("add_contact", json!({"contact_username": "dee"})).await;
     assert_eq!(again["code"], "already_contact");
-    let unknown = socket
-        .request("add_contact", json!({"contact_username": "nobody"}))
-        .await;
+    let unknown = socket.request("add_contact", json!({"contact_username": "nobody"})).await;
     assert_eq!(unknown["code"], "not_found");
     let contacts = socket.request("get_contacts", json!({})).await;
     assert_eq!(names(&contacts["data"]["contacts"]), ["dee"]);
@@ -184,13 +125,7 @@ async fn websocket_contacts_and_self(app: &TestApp) {
 
 async fn direct_conversations_are_deduplicated_and_groups_checked(app: &TestApp) {
     let s = users(app, &["eve", "fay", "gus"]).await;
-    let first = app
-        .post(
-            "/conversations",
-            Some(&s[0].access),
-            json!({"members": ["fay"]}),
-        )
-        .await;
+    let first = app.post("/conversations", Some(&s[0].access), json!({"members": ["fay"]})).await;
     let direct = first.assert_status(201).clone();
     assert_eq!(direct["kind"], "direct");
     assert_eq!(direct["visibility"], "private");
@@ -200,36 +135,18 @@ async fn direct_conversations_are_deduplicated_and_groups_checked(app: &TestApp)
     assert_eq!(names(&direct["members"]), ["eve", "fay"]);
     assert_eq!(direct["last_message_id"], 0);
     // Either side asking again gets the same conversation, 200.
-    let again = app
-        .post(
-            "/conversations",
-            Some(&s[1].access),
-            json!({"members": ["EVE"]}),
-        )
-        .await;
+    let again = app.post("/conversations", Some(&s[1].access), json!({"members": ["EVE"]})).await;
     assert_eq!(again.assert_status(200)["id"], direct["id"]);
 
-    let named = app
-        .post(
-            "/conversations",
-            Some(&s[0].access),
-            json!({"name": "Just us", "members": ["fay"]}),
-        )
-        .await;
+    let named = app.post("/conversations", Some(&s[0].access), json!({"name": "Just us", "members": ["fay"]})).await;
     assert_eq!(named.assert_status(201)["kind"], "group");
-    let solo = app
-        .post("/conversations", Some(&s[0].access), json!({"members": []}))
-        .await;
+    let solo = app.post("/conversations", Some(&s[0].access), json!({"members": []})).await;
     assert_eq!(names(&solo.assert_status(201)["members"]), ["eve"]);
     assert_eq!(solo.json["kind"], "group");
 
-    app.post(
-        "/conversations",
-        Some(&s[0].access),
-        json!({"members": ["fay", "ghost"]}),
-    )
-    .await
-    .assert_problem(404, "not_found");
+    app.post("/conversations", Some(&s[0].access), json!({"members": ["fay", "ghost"]}))
+        .await
+        .assert_problem(404, "not_found");
     for bad in [
         json!({"members": "fay"}),
         json!({"members": ["fay"], "visibility": "secret"}),
@@ -239,27 +156,15 @@ async fn direct_conversations_are_deduplicated_and_groups_checked(app: &TestApp)
         json!({"members": ["fay", "gus"], "visibility": "public"}),
         json!("[]"),
     ] {
-        app.post("/conversations", Some(&s[0].access), bad)
-            .await
-            .assert_problem(400, "invalid_request");
+        app.post("/conversations", Some(&s[0].access), bad).await.assert_problem(400, "invalid_request");
     }
 
     // Over the WebSocket: the same rules, and the answer carries the members.
     let mut socket = app.socket(&s[2]).await;
-    let created = socket
-        .request(
-            "create_conversation",
-            json!({"members": ["eve", "fay"], "name": "Trio"}),
-        )
-        .await;
+    let created = socket.request("create_conversation", json!({"members": ["eve", "fay"], "name": "Trio"})).await;
     assert_eq!(created["success"], true);
     assert_eq!(names(&created["data"]["members"]), ["eve", "fay", "gus"]);
-    let info = socket
-        .request(
-            "get_conversation_info",
-            json!({"id": created["data"]["id"]}),
-        )
-        .await;
+    let info = socket.request("get_conversation_info", json!({"id": created["data"]["id"]})).await;
     assert_eq!(info["data"]["name"], "Trio");
     socket.close().await;
 }
@@ -271,198 +176,90 @@ async fn members_only_and_membership_rules(app: &TestApp) {
     let path = format!("/conversations/{id}");
 
     // Outsiders see nothing: every member route is 404.
-    app.get(&path, &kai.access)
+    app.get(&path, &kai.access).await.assert_problem(404, "not_found");
+    app.patch(&path, &kai.access, json!({"name": "Mine"})).await.assert_problem(404, "not_found");
+    app.post(&format!("{path}/members"), Some(&kai.access), json!({"usernames": ["kai"]}))
         .await
         .assert_problem(404, "not_found");
-    app.patch(&path, &kai.access, json!({"name": "Mine"}))
+    app.post(&format!("{path}/messages"), Some(&kai.access), json!({"content": "hi"}))
         .await
         .assert_problem(404, "not_found");
-    app.post(
-        &format!("{path}/members"),
-        Some(&kai.access),
-        json!({"usernames": ["kai"]}),
-    )
-    .await
-    .assert_problem(404, "not_found");
-    app.post(
-        &format!("{path}/messages"),
-        Some(&kai.access),
-        json!({"content": "hi"}),
-    )
-    .await
-    .assert_problem(404, "not_found");
-    app.get(&format!("{path}/messages"), &kai.access)
+    app.get(&format!("{path}/messages"), &kai.access).await.assert_problem(404, "not_found");
+    app.post(&format!("{path}/read"), Some(&kai.access), json!({"message_id": 1}))
         .await
         .assert_problem(404, "not_found");
-    app.post(
-        &format!("{path}/read"),
-        Some(&kai.access),
-        json!({"message_id": 1}),
-    )
-    .await
-    .assert_problem(404, "not_found");
-    app.delete(&format!("{path}/members/me"), &kai.access)
-        .await
-        .assert_problem(404, "not_found");
-    app.post(&format!("{path}/join"), Some(&kai.access), json!({}))
-        .await
-        .assert_problem(404, "not_found");
-    app.get("/conversations/does-not-exist", &kai.access)
-        .await
-        .assert_problem(404, "not_found");
+    app.delete(&format!("{path}/members/me"), &kai.access).await.assert_problem(404, "not_found");
+    app.post(&format!("{path}/join"), Some(&kai.access), json!({})).await.assert_problem(404, "not_found");
+    app.get("/conversations/does-not-exist", &kai.access).await.assert_problem(404, "not_found");
 
     // Any member renames and adds.
-    let renamed = app
-        .patch(&path, &ivy.access, json!({"name": "Renamed"}))
-        .await;
+    let renamed = app.patch(&path, &ivy.access, json!({"name": "Renamed"})).await;
     assert_eq!(renamed.assert_status(200)["name"], "Renamed");
-    app.patch(
-        &path,
-        &ivy.access,
-        json!({"icon_file_id": "01HXXXXXXXXXXXXXXXXXXXXXXX"}),
-    )
-    .await
-    .assert_problem(400, "file_not_uploaded");
-    let added = app
-        .post(
-            &format!("{path}/members"),
-            Some(&jon.access),
-            json!({"usernames": ["kai", "ivy"]}),
-        )
-        .await;
-    assert_eq!(
-        names(&added.assert_status(200)["members"]),
-        ["hal", "ivy", "jon", "kai"]
-    );
-    app.post(
-        &format!("{path}/members"),
-        Some(&jon.access),
-        json!({"usernames": ["ghost"]}),
-    )
-    .await
-    .assert_problem(404, "not_found");
+    app.patch(&path, &ivy.access, json!({"icon_file_id": "01HXXXXXXXXXXXXXXXXXXXXXXX"}))
+        .await
+        .assert_problem(400, "file_not_uploaded");
+    let added = app.post(&format!("{path}/members"), Some(&jon.access), json!({"usernames": ["kai", "ivy"]})).await;
+    assert_eq!(names(&added.assert_status(200)["members"]), ["hal", "ivy", "jon", "kai"]);
+    app.post(&format!("{path}/members"), Some(&jon.access), json!({"usernames": ["ghost"]}))
+        .await
+        .assert_problem(404, "not_found");
 
     // Only the owner removes others.
-    app.delete(&format!("{path}/members/kai"), &ivy.access)
-        .await
-        .assert_problem(403, "forbidden");
-    assert_eq!(
-        app.delete(&format!("{path}/members/kai"), &hal.access)
-            .await
-            .status,
-        204
-    );
-    app.get(&path, &kai.access)
-        .await
-        .assert_problem(404, "not_found");
-    app.delete(&format!("{path}/members/kai"), &hal.access)
-        .await
-        .assert_problem(404, "not_found");
+    app.delete(&format!("{path}/members/kai"), &ivy.access).await.assert_problem(403, "forbidden");
+    assert_eq!(app.delete(&format!("{path}/members/kai"), &hal.access).await.status, 204);
+    app.get(&path, &kai.access).await.assert_problem(404, "not_found");
+    app.delete(&format!("{path}/members/kai"), &hal.access).await.assert_problem(404, "not_found");
 
     // The owner leaves: the longest-standing member (ivy joined with jon at creation; by name,
     // ivy first) becomes owner.
-    assert_eq!(
-        app.delete(&format!("{path}/members/me"), &hal.access)
-            .await
-            .status,
-        204
-    );
+    assert_eq!(app.delete(&format!("{path}/members/me"), &hal.access).await.status, 204);
     let after = app.get(&path, &jon.access).await.assert_status(200).clone();
     assert_eq!(after["owner"], "ivy");
     assert_eq!(names(&after["members"]), ["ivy", "jon"]);
     // Leaving by own name works too.
-    assert_eq!(
-        app.delete(&format!("{path}/members/jon"), &jon.access)
-            .await
-            .status,
-        204
-    );
-    app.get(&path, &jon.access)
-        .await
-        .assert_problem(404, "not_found");
+    assert_eq!(app.delete(&format!("{path}/members/jon"), &jon.access).await.status, 204);
+    app.get(&path, &jon.access).await.assert_problem(404, "not_found");
 
     // A direct conversation takes no more members.
-    let direct = app
-        .post(
-            "/conversations",
-            Some(&hal.access),
-            json!({"members": ["kai"]}),
-        )
-        .await
-        .json["id"]
+    let direct = app.post("/conversations", Some(&hal.access), json!({"members": ["kai"]})).await.json["id"]
         .as_str()
         .unwrap()
         .to_owned();
-    app.post(
-        &format!("/conversations/{direct}/members"),
-        Some(&hal.access),
-        json!({"usernames": ["ivy"]}),
-    )
-    .await
-    .assert_problem(400, "invalid_request");
+    app.post(&format!("/conversations/{direct}/members"), Some(&hal.access), json!({"usernames": ["ivy"]}))
+        .await
+        .assert_problem(400, "invalid_request");
 }
 
 async fn public_conversations_are_listed_and_joinable(app: &TestApp) {
     let s = users(app, &["lea", "max"]).await;
     let (lea, max) = (&s[0], &s[1]);
     for name in ["Rust fans", "rustaceans", "Go gophers"] {
-        app.post(
-            "/conversations",
-            Some(&lea.access),
-            json!({"name": name, "members": [], "visibility": "public"}),
-        )
-        .await
-        .assert_status(201);
+        app.post("/conversations", Some(&lea.access), json!({"name": name, "members": [], "visibility": "public"}))
+            .await
+            .assert_status(201);
     }
     let private = group(app, lea, "Rust secret", &[]).await;
 
-    let page = app
-        .get("/conversations/public?prefix=RUST&limit=1", &max.access)
-        .await
-        .assert_status(200)
-        .clone();
+    let page = app.get("/conversations/public?prefix=RUST&limit=1", &max.access).await.assert_status(200).clone();
     assert_eq!(page["items"].as_array().unwrap().len(), 1);
     assert_eq!(page["items"][0]["name"], "Rust fans");
     let cursor = page["next_cursor"].as_str().unwrap();
-    let next = app
-        .get(
-            &format!("/conversations/public?prefix=rust&limit=1&cursor={cursor}"),
-            &max.access,
-        )
-        .await;
+    let next = app.get(&format!("/conversations/public?prefix=rust&limit=1&cursor={cursor}"), &max.access).await;
     assert_eq!(next.json["items"][0]["name"], "rustaceans");
     assert_eq!(next.json["next_cursor"], Value::Null);
     let all = app.get("/conversations/public", &max.access).await;
     assert_eq!(all.json["items"].as_array().unwrap().len(), 3);
-    app.get("/conversations/public?limit=0", &max.access)
-        .await
-        .assert_problem(400, "invalid_request");
+    app.get("/conversations/public?limit=0", &max.access).await.assert_problem(400, "invalid_request");
 
     let id = page["items"][0]["id"].as_str().unwrap();
-    let joined = app
-        .post(
-            &format!("/conversations/{id}/join"),
-            Some(&max.access),
-            json!({}),
-        )
-        .await;
+    let joined = app.post(&format!("/conversations/{id}/join"), Some(&max.access), json!({})).await;
     assert_eq!(names(&joined.assert_status(200)["members"]), ["lea", "max"]);
     // Joining twice is harmless.
-    app.post(
-        &format!("/conversations/{id}/join"),
-        Some(&max.access),
-        json!({}),
-    )
-    .await
-    .assert_status(200);
+    app.post(&format!("/conversations/{id}/join"), Some(&max.access), json!({})).await.assert_status(200);
     send(app, max, id, "hello fans").await;
-    app.post(
-        &format!("/conversations/{private}/join"),
-        Some(&max.access),
-        json!({}),
-    )
-    .await
-    .assert_problem(404, "not_found");
+    app.post(&format!("/conversations/{private}/join"), Some(&max.access), json!({}))
+        .await
+        .assert_problem(404, "not_found");
 }
 
 async fn messages_history_edit_delete_and_idempotent_sends(app: &TestApp) {
@@ -490,110 +287,49 @@ async fn messages_history_edit_delete_and_idempotent_sends(app: &TestApp) {
     let repeat = app.post(&messages, Some(&pat.access), body).await;
     assert_eq!(repeat.assert_status(200), &sent.json);
     // Another sender's identical client_id is theirs.
-    let other = app
-        .post(
-            &messages,
-            Some(&ola.access),
-            json!({"content": "mine", "client_id": "c-1"}),
-        )
-        .await;
+    let other = app.post(&messages, Some(&ola.access), json!({"content": "mine", "client_id": "c-1"})).await;
     assert_eq!(other.assert_status(201)["id"], 3);
 
     for n in 4..=12 {
         send(app, ned, &id, &format!("message {n}")).await;
     }
     // History: latest, before, after, limits.
-    let latest = app
-        .get(&format!("{messages}?limit=5"), &ola.access)
-        .await
-        .assert_status(200)
-        .clone();
-    let ids: Vec<i64> = latest["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["id"].as_i64().unwrap())
-        .collect();
+    let latest = app.get(&format!("{messages}?limit=5"), &ola.access).await.assert_status(200).clone();
+    let ids: Vec<i64> = latest["messages"].as_array().unwrap().iter().map(|m| m["id"].as_i64().unwrap()).collect();
     assert_eq!(ids, [8, 9, 10, 11, 12]);
     assert_eq!(latest["has_more"], true);
     assert_eq!(latest["conversation_id"], id.as_str());
-    let older = app
-        .get(&format!("{messages}?before=8&limit=5"), &ola.access)
-        .await;
-    let ids: Vec<i64> = older.json["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["id"].as_i64().unwrap())
-        .collect();
+    let older = app.get(&format!("{messages}?before=8&limit=5"), &ola.access).await;
+    let ids: Vec<i64> = older.json["messages"].as_array().unwrap().iter().map(|m| m["id"].as_i64().unwrap()).collect();
     assert_eq!(ids, [3, 4, 5, 6, 7]);
     let oldest = app.get(&format!("{messages}?before=3"), &ola.access).await;
     assert_eq!(oldest.json["messages"].as_array().unwrap().len(), 2);
     assert_eq!(oldest.json["has_more"], false);
     let newer = app.get(&format!("{messages}?after=10"), &ola.access).await;
-    let ids: Vec<i64> = newer.json["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["id"].as_i64().unwrap())
-        .collect();
+    let ids: Vec<i64> = newer.json["messages"].as_array().unwrap().iter().map(|m| m["id"].as_i64().unwrap()).collect();
     assert_eq!(ids, [11, 12]);
     assert_eq!(newer.json["has_more"], false);
-    let everything = app
-        .get(&format!("{messages}?after=0&limit=100"), &ola.access)
-        .await;
+    let everything = app.get(&format!("{messages}?after=0&limit=100"), &ola.access).await;
     assert_eq!(everything.json["messages"].as_array().unwrap().len(), 12);
-    for bad in [
-        "?limit=101",
-        "?limit=0",
-        "?before=x",
-        "?after=1&before=5",
-        "?before=0",
-    ] {
-        app.get(&format!("{messages}{bad}"), &ola.access)
-            .await
-            .assert_problem(400, "invalid_request");
+    for bad in ["?limit=101", "?limit=0", "?before=x", "?after=1&before=5", "?before=0"] {
+        app.get(&format!("{messages}{bad}"), &ola.access).await.assert_problem(400, "invalid_request");
     }
 
     // Content rules and replies.
-    app.post(&messages, Some(&ned.access), json!({"content": ""}))
+    app.post(&messages, Some(&ned.access), json!({"content": ""})).await.assert_problem(400, "invalid_request");
+    app.post(&messages, Some(&ned.access), json!({"content": "x".repeat(4001)}))
         .await
         .assert_problem(400, "invalid_request");
-    app.post(
-        &messages,
-        Some(&ned.access),
-        json!({"content": "x".repeat(4001)}),
-    )
-    .await
-    .assert_problem(400, "invalid_request");
-    app.post(
-        &messages,
-        Some(&ned.access),
-        json!({"content": "x".repeat(4000)}),
-    )
-    .await
-    .assert_status(201);
-    app.post(
-        &messages,
-        Some(&ned.access),
-        json!({"content": "hi", "reply_id": 999}),
-    )
-    .await
-    .assert_problem(400, "invalid_request");
-    app.post(
-        &messages,
-        Some(&ned.access),
-        json!({"content": "hi", "attachments": ["f1"]}),
-    )
-    .await
-    .assert_problem(400, "file_not_uploaded");
-    app.post(
-        &messages,
-        Some(&ned.access),
-        json!({"content": "hi", "client_id": ""}),
-    )
-    .await
-    .assert_problem(400, "invalid_request");
+    app.post(&messages, Some(&ned.access), json!({"content": "x".repeat(4000)})).await.assert_status(201);
+    app.post(&messages, Some(&ned.access), json!({"content": "hi", "reply_id": 999}))
+        .await
+        .assert_problem(400, "invalid_request");
+    app.post(&messages, Some(&ned.access), json!({"content": "hi", "attachments": ["f1"]}))
+        .await
+        .assert_problem(400, "file_not_uploaded");
+    app.post(&messages, Some(&ned.access), json!({"content": "hi", "client_id": ""}))
+        .await
+        .assert_problem(400, "invalid_request");
     let other_conversation = group(app, ned, "Other", &[]).await;
     send(app, ned, &other_conversation, "elsewhere").await;
     app.post(
@@ -605,73 +341,28 @@ async fn messages_history_edit_delete_and_idempotent_sends(app: &TestApp) {
     .assert_problem(400, "invalid_request");
 
     // Only the author edits.
-    app.patch(
-        &format!("{messages}/1"),
-        &ned.access,
-        json!({"content": "hijack"}),
-    )
-    .await
-    .assert_problem(403, "forbidden");
-    let edited = app
-        .patch(
-            &format!("{messages}/1"),
-            &ola.access,
-            json!({"content": "first, edited"}),
-        )
-        .await;
-    assert_eq!(edited.assert_status(200)["content"], "first, edited");
-    assert!(edited.json["edited_at"].as_i64().is_some());
-    app.patch(
-        &format!("{messages}/999"),
-        &ola.access,
-        json!({"content": "x"}),
-    )
-    .await
-    .assert_problem(404, "not_found");
-    app.patch(
-        &format!("{messages}/abc"),
-        &ola.access,
-        json!({"content": "x"}),
-    )
-    .await
-    .assert_problem(404, "not_found");
-
-    // Authors or the owner delete; others may not. Tombstones keep their ids.
-    app.delete(&format!("{messages}/2"), &ola.access)
+    app.patch(&format!("{messages}/1"), &ned.access, json!({"content": "hijack"}))
         .await
         .assert_problem(403, "forbidden");
-    assert_eq!(
-        app.delete(&format!("{messages}/2"), &pat.access)
-            .await
-            .status,
-        204
-    );
-    assert_eq!(
-        app.delete(&format!("{messages}/3"), &ned.access)
-            .await
-            .status,
-        204
-    );
-    assert_eq!(
-        app.delete(&format!("{messages}/3"), &ned.access)
-            .await
-            .status,
-        204
-    );
-    let history = app
-        .get(&format!("{messages}?after=1&limit=2"), &ola.access)
-        .await;
+    let edited = app.patch(&format!("{messages}/1"), &ola.access, json!({"content": "first, edited"})).await;
+    assert_eq!(edited.assert_status(200)["content"], "first, edited");
+    assert!(edited.json["edited_at"].as_i64().is_some());
+    app.patch(&format!("{messages}/999"), &ola.access, json!({"content": "x"})).await.assert_problem(404, "not_found");
+    app.patch(&format!("{messages}/abc"), &ola.access, json!({"content": "x"})).await.assert_problem(404, "not_found");
+
+    // Authors or the owner delete; others may not. Tombstones keep their ids.
+    app.delete(&format!("{messages}/2"), &ola.access).await.assert_problem(403, "forbidden");
+    assert_eq!(app.delete(&format!("{messages}/2"), &pat.access).await.status, 204);
+    assert_eq!(app.delete(&format!("{messages}/3"), &ned.access).await.status, 204);
+    assert_eq!(app.delete(&format!("{messages}/3"), &ned.access).await.status, 204);
+    let history = app.get(&format!("{messages}?after=1&limit=2"), &ola.access).await;
     for tombstone in history.json["messages"].as_array().unwrap() {
         assert_eq!(tombstone["deleted"], true);
         assert_eq!(tombstone["content"], "");
     }
-    app.patch(
-        &format!("{messages}/2"),
-        &pat.access,
-        json!({"content": "undo"}),
-    )
-    .await
-    .assert_problem(409, "message_deleted");
+    app.patch(&format!("{messages}/2"), &pat.access, json!({"content": "undo"}))
+        .await
+        .assert_problem(409, "message_deleted");
 }
 
 async fn read_markers_unread_counts_and_activity_order(app: &TestApp) {
@@ -686,11 +377,7 @@ async fn read_markers_unread_counts_and_activity_order(app: &TestApp) {
     send(app, quin, &older, "q4").await;
     app.clock.advance_ms(5);
 
-    let list = app
-        .get("/conversations", &rae.access)
-        .await
-        .assert_status(200)
-        .clone();
+    let list = app.get("/conversations", &rae.access).await.assert_status(200).clone();
     let first = &list["items"][0];
     assert_eq!(first["id"], older.as_str(), "most recent activity first");
     assert_eq!(first["unread_count"], 3, "my own message never counts");
@@ -703,49 +390,22 @@ async fn read_markers_unread_counts_and_activity_order(app: &TestApp) {
     assert_eq!(quin_view.json["items"][0]["unread_count"], 1);
 
     // Marking message 2 read leaves 3 (mine) and 4.
-    let read = app
-        .post(
-            &format!("/conversations/{older}/read"),
-            Some(&rae.access),
-            json!({"message_id": 2}),
-        )
-        .await;
+    let read = app.post(&format!("/conversations/{older}/read"), Some(&rae.access), json!({"message_id": 2})).await;
     assert_eq!(read.status, 204);
     let list = app.get("/conversations", &rae.access).await;
     assert_eq!(list.json["items"][0]["unread_count"], 1);
     // Never backwards.
-    app.post(
-        &format!("/conversations/{older}/read"),
-        Some(&rae.access),
-        json!({"message_id": 1}),
-    )
-    .await;
+    app.post(&format!("/conversations/{older}/read"), Some(&rae.access), json!({"message_id": 1})).await;
     let list = app.get("/conversations", &rae.access).await;
     assert_eq!(list.json["items"][0]["unread_count"], 1);
-    app.post(
-        &format!("/conversations/{older}/read"),
-        Some(&rae.access),
-        json!({"message_id": 4}),
-    )
-    .await;
-    assert_eq!(
-        app.get("/conversations", &rae.access).await.json["items"][0]["unread_count"],
-        0
-    );
-    app.post(
-        &format!("/conversations/{older}/read"),
-        Some(&rae.access),
-        json!({"message_id": 99}),
-    )
-    .await
-    .assert_problem(400, "invalid_request");
-    app.post(
-        &format!("/conversations/{older}/read"),
-        Some(&rae.access),
-        json!({"message_id": "4"}),
-    )
-    .await
-    .assert_problem(400, "invalid_request");
+    app.post(&format!("/conversations/{older}/read"), Some(&rae.access), json!({"message_id": 4})).await;
+    assert_eq!(app.get("/conversations", &rae.access).await.json["items"][0]["unread_count"], 0);
+    app.post(&format!("/conversations/{older}/read"), Some(&rae.access), json!({"message_id": 99}))
+        .await
+        .assert_problem(400, "invalid_request");
+    app.post(&format!("/conversations/{older}/read"), Some(&rae.access), json!({"message_id": "4"}))
+        .await
+        .assert_problem(400, "invalid_request");
 
     // New activity reorders the list; pagination follows it.
     app.clock.advance_ms(5);
@@ -754,32 +414,16 @@ async fn read_markers_unread_counts_and_activity_order(app: &TestApp) {
     assert_eq!(list.json["items"][0]["id"], newer.as_str());
     assert_eq!(list.json["items"][0]["unread_count"], 1);
     let cursor = list.json["next_cursor"].as_str().unwrap();
-    let rest = app
-        .get(
-            &format!("/conversations?limit=1&cursor={cursor}"),
-            &rae.access,
-        )
-        .await;
+    let rest = app.get(&format!("/conversations?limit=1&cursor={cursor}"), &rae.access).await;
     assert_eq!(rest.json["items"][0]["id"], older.as_str());
     assert_eq!(rest.json["next_cursor"], Value::Null);
 
     // The WebSocket list says the same.
     let mut socket = app.socket(rae).await;
     let rows = socket.request("get_conversations", json!({})).await;
-    assert_eq!(
-        rows["data"][0],
-        json!({"id": newer, "name": "Newer", "unread_count": 1, "last_message_id": 1})
-    );
-    let marked = socket
-        .request(
-            "mark_read",
-            json!({"conversation_id": newer, "message_id": 1}),
-        )
-        .await;
-    assert_eq!(
-        marked["data"],
-        json!({"conversation_id": newer, "message_id": 1})
-    );
+    assert_eq!(rows["data"][0], json!({"id": newer, "name": "Newer", "unread_count": 1, "last_message_id": 1}));
+    let marked = socket.request("mark_read", json!({"conversation_id": newer, "message_id": 1})).await;
+    assert_eq!(marked["data"], json!({"conversation_id": newer, "message_id": 1}));
     let rows = socket.request("get_conversations", json!({})).await;
     assert_eq!(rows["data"][0]["unread_count"], 0);
     socket.close().await;
@@ -795,12 +439,8 @@ async fn sends_are_pushed_to_every_member_socket(app: &TestApp) {
     let mut outsider = app.socket(uri).await;
 
     // Over the WebSocket: the answer to the sender, the push to everyone else (its other socket too).
-    let answer = sal_phone
-        .request(
-            "send_message",
-            json!({"conversation_id": id, "content": "hello", "client_id": "k1"}),
-        )
-        .await;
+    let answer =
+        sal_phone.request("send_message", json!({"conversation_id": id, "content": "hello", "client_id": "k1"})).await;
     assert_eq!(answer["success"], true);
     let message = answer["data"].clone();
     assert_eq!(message["id"], 1);
@@ -808,36 +448,21 @@ async fn sends_are_pushed_to_every_member_socket(app: &TestApp) {
         let push = socket.event("send_message").await;
         assert_eq!(push["data"], message);
     }
-    sal_phone
-        .no_event("send_message", Duration::from_millis(300))
-        .await;
-    outsider
-        .no_event("send_message", Duration::from_millis(100))
-        .await;
+    sal_phone.no_event("send_message", Duration::from_millis(300)).await;
+    outsider.no_event("send_message", Duration::from_millis(100)).await;
 
     // Repeating the client_id answers with the original and pushes nothing new.
-    let again = sal_phone
-        .request(
-            "send_message",
-            json!({"conversation_id": id, "content": "hello", "client_id": "k1"}),
-        )
-        .await;
+    let again =
+        sal_phone.request("send_message", json!({"conversation_id": id, "content": "hello", "client_id": "k1"})).await;
     assert_eq!(again["data"], message);
-    tia_socket
-        .no_event("send_message", Duration::from_millis(300))
-        .await;
+    tia_socket.no_event("send_message", Duration::from_millis(300)).await;
 
     // Over REST: every member socket, the sender's included.
     let rest = send(app, tia, &id, "from rest").await;
     for socket in [&mut sal_phone, &mut sal_laptop, &mut tia_socket] {
         assert_eq!(socket.event("send_message").await["data"], rest);
     }
-    let outsider_try = outsider
-        .request(
-            "send_message",
-            json!({"conversation_id": id, "content": "let me in"}),
-        )
-        .await;
+    let outsider_try = outsider.request("send_message", json!({"conversation_id": id, "content": "let me in"})).await;
     assert_eq!(outsider_try["code"], "not_found");
     for socket in [sal_phone, sal_laptop, tia_socket, outsider] {
         socket.close().await;
@@ -853,137 +478,62 @@ async fn other_events_are_pushed_to_the_right_sockets(app: &TestApp) {
     let mut xi_s = app.socket(xin).await;
 
     // conversation_created to every member's sockets (not the creating one, which has the answer).
-    let created = vi_a
-        .request(
-            "create_conversation",
-            json!({"name": "Events", "members": ["wun"]}),
-        )
-        .await;
+    let created = vi_a.request("create_conversation", json!({"name": "Events", "members": ["wun"]})).await;
     let id = created["data"]["id"].as_str().unwrap().to_owned();
-    assert_eq!(
-        vi_b.event("conversation_created").await["data"],
-        created["data"]
-    );
-    assert_eq!(
-        wu_s.event("conversation_created").await["data"]["id"],
-        id.as_str()
-    );
-    xi_s.no_event("conversation_created", Duration::from_millis(200))
-        .await;
+    assert_eq!(vi_b.event("conversation_created").await["data"], created["data"]);
+    assert_eq!(wu_s.event("conversation_created").await["data"]["id"], id.as_str());
+    xi_s.no_event("conversation_created", Duration::from_millis(200)).await;
 
     // member_joined (REST add) to every member, the new one included.
-    app.post(
-        &format!("/conversations/{id}/members"),
-        Some(&wun.access),
-        json!({"usernames": ["xin"]}),
-    )
-    .await
-    .assert_status(200);
+    app.post(&format!("/conversations/{id}/members"), Some(&wun.access), json!({"usernames": ["xin"]}))
+        .await
+        .assert_status(200);
     for socket in [&mut vi_a, &mut wu_s, &mut xi_s] {
-        assert_eq!(
-            names(&socket.event("member_joined").await["data"]["members"]),
-            ["vic", "wun", "xin"]
-        );
+        assert_eq!(names(&socket.event("member_joined").await["data"]["members"]), ["vic", "wun", "xin"]);
     }
     // conversation_updated.
-    app.patch(
-        &format!("/conversations/{id}"),
-        &xin.access,
-        json!({"name": "Renamed"}),
-    )
-    .await
-    .assert_status(200);
+    app.patch(&format!("/conversations/{id}"), &xin.access, json!({"name": "Renamed"})).await.assert_status(200);
     for socket in [&mut vi_b, &mut wu_s] {
-        assert_eq!(
-            socket.event("conversation_updated").await["data"]["name"],
-            "Renamed"
-        );
+        assert_eq!(socket.event("conversation_updated").await["data"]["name"], "Renamed");
     }
 
     // typing to the other members only.
     let typing = wu_s.request("typing", json!({"conversation_id": id})).await;
     assert_eq!(typing["data"], json!({}));
     for socket in [&mut vi_a, &mut xi_s] {
-        assert_eq!(
-            socket.event("typing").await["data"],
-            json!({"conversation_id": id, "username": "wun"})
-        );
+        assert_eq!(socket.event("typing").await["data"], json!({"conversation_id": id, "username": "wun"}));
     }
     wu_s.no_event("typing", Duration::from_millis(200)).await;
 
     // edit and delete.
-    let sent = vi_a
-        .request(
-            "send_message",
-            json!({"conversation_id": id, "content": "draft"}),
-        )
-        .await["data"]
-        .clone();
+    let sent = vi_a.request("send_message", json!({"conversation_id": id, "content": "draft"})).await["data"].clone();
     let edited = vi_a
-        .request(
-            "edit_message",
-            json!({"conversation_id": id, "message_id": sent["id"], "content": "final"}),
-        )
+        .request("edit_message", json!({"conversation_id": id, "message_id": sent["id"], "content": "final"}))
         .await;
     assert_eq!(edited["data"]["content"], "final");
     assert_eq!(wu_s.event("message_edited").await["data"], edited["data"]);
     let denied = wu_s
-        .request(
-            "edit_message",
-            json!({"conversation_id": id, "message_id": sent["id"], "content": "mine now"}),
-        )
+        .request("edit_message", json!({"conversation_id": id, "message_id": sent["id"], "content": "mine now"}))
         .await;
     assert_eq!(denied["code"], "forbidden");
-    let deleted = wu_s
-        .request(
-            "delete_message",
-            json!({"conversation_id": id, "message_id": sent["id"]}),
-        )
-        .await;
+    let deleted = wu_s.request("delete_message", json!({"conversation_id": id, "message_id": sent["id"]})).await;
     assert_eq!(deleted["code"], "forbidden");
-    let deleted = vi_b
-        .request(
-            "delete_message",
-            json!({"conversation_id": id, "message_id": sent["id"]}),
-        )
-        .await;
-    assert_eq!(
-        deleted["data"],
-        json!({"conversation_id": id, "message_id": sent["id"]})
-    );
+    let deleted = vi_b.request("delete_message", json!({"conversation_id": id, "message_id": sent["id"]})).await;
+    assert_eq!(deleted["data"], json!({"conversation_id": id, "message_id": sent["id"]}));
     for socket in [&mut wu_s, &mut xi_s, &mut vi_a] {
-        assert_eq!(
-            socket.event("message_deleted").await["data"],
-            deleted["data"]
-        );
+        assert_eq!(socket.event("message_deleted").await["data"], deleted["data"]);
     }
 
     // read_marker to the reader's other sockets only.
-    vi_a.request(
-        "mark_read",
-        json!({"conversation_id": id, "message_id": sent["id"]}),
-    )
-    .await;
-    assert_eq!(
-        vi_b.event("read_marker").await["data"],
-        json!({"conversation_id": id, "message_id": sent["id"]})
-    );
-    wu_s.no_event("read_marker", Duration::from_millis(200))
-        .await;
+    vi_a.request("mark_read", json!({"conversation_id": id, "message_id": sent["id"]})).await;
+    assert_eq!(vi_b.event("read_marker").await["data"], json!({"conversation_id": id, "message_id": sent["id"]}));
+    wu_s.no_event("read_marker", Duration::from_millis(200)).await;
 
     // member_left to those who stay and the one who left.
-    assert_eq!(
-        app.delete(&format!("/conversations/{id}/members/xin"), &vic.access)
-            .await
-            .status,
-        204
-    );
+    assert_eq!(app.delete(&format!("/conversations/{id}/members/xin"), &vic.access).await.status, 204);
     for socket in [&mut wu_s, &mut xi_s] {
         let left = socket.event("member_left").await;
-        assert_eq!(
-            left["data"],
-            json!({"conversation_id": id, "username": "xin", "owner": "vic"})
-        );
+        assert_eq!(left["data"], json!({"conversation_id": id, "username": "xin", "owner": "vic"}));
     }
     for socket in [vi_a, vi_b, wu_s, xi_s] {
         socket.close().await;
@@ -994,9 +544,7 @@ async fn presence_is_announced_to_contacts(app: &TestApp) {
     let s = users(app, &["yara", "zed", "abe"]).await;
     let (yara, zed, abe) = (&s[0], &s[1], &s[2]);
     // zed has yara as a contact; abe does not.
-    app.post("/contacts", Some(&zed.access), json!({"username": "yara"}))
-        .await
-        .assert_status(201);
+    app.post("/contacts", Some(&zed.access), json!({"username": "yara"})).await.assert_status(201);
     let mut zed_s = app.socket(zed).await;
     let mut abe_s = app.socket(abe).await;
 
@@ -1006,20 +554,13 @@ async fn presence_is_announced_to_contacts(app: &TestApp) {
     assert_eq!(online["data"]["is_online"], true);
     let contacts = app.get("/contacts", &zed.access).await;
     assert_eq!(contacts.json["items"][0]["is_online"], true);
-    assert_eq!(
-        app.get("/users/yara", &abe.access).await.json["is_online"],
-        true
-    );
+    assert_eq!(app.get("/users/yara", &abe.access).await.json["is_online"], true);
 
     // A second socket changes nothing; closing one of two changes nothing.
     let second = app.socket(yara).await;
     second.close().await;
-    zed_s
-        .no_event("user_status", Duration::from_millis(300))
-        .await;
-    abe_s
-        .no_event("user_status", Duration::from_millis(50))
-        .await;
+    zed_s.no_event("user_status", Duration::from_millis(300)).await;
+    abe_s.no_event("user_status", Duration::from_millis(50)).await;
 
     assert_eq!(first.request("ping", json!({})).await["data"], "pong");
     first.close().await;
@@ -1038,9 +579,7 @@ async fn logout_everywhere_closes_sockets(app: &TestApp) {
     let mut one = app.socket(&s[0]).await;
     let mut two = app.socket(&s[0]).await;
     let mut other = app.socket(&s[1]).await;
-    let reply = app
-        .post("/auth/logout", Some(&s[0].access), json!({"all": true}))
-        .await;
+    let reply = app.post("/auth/logout", Some(&s[0].access), json!({"all": true})).await;
     assert_eq!(reply.status, 204);
     assert!(one.closed_by_server().await);
     assert!(two.closed_by_server().await);
@@ -1065,14 +604,8 @@ async fn reconnecting_client_catches_up_with_after(app: &TestApp) {
     let mut eli_s = app.socket(eli).await;
     send(app, dan, &id, "before 1").await;
     send(app, dan, &id, "before 2").await;
-    let seen = eli_s.event("send_message").await["data"]["id"]
-        .as_i64()
-        .unwrap();
-    let seen = seen.max(
-        eli_s.event("send_message").await["data"]["id"]
-            .as_i64()
-            .unwrap(),
-    );
+    let seen = eli_s.event("send_message").await["data"]["id"].as_i64().unwrap();
+    let seen = seen.max(eli_s.event("send_message").await["data"]["id"].as_i64().unwrap());
     eli_s.close().await;
 
     let mut missed = Vec::new();
@@ -1080,26 +613,14 @@ async fn reconnecting_client_catches_up_with_after(app: &TestApp) {
         missed.push(send(app, dan, &id, &format!("while away {n}")).await);
     }
     let mut eli_s = app.socket(eli).await;
-    let caught_up = eli_s
-        .request(
-            "get_messages",
-            json!({"conversation_id": id, "after": seen}),
-        )
-        .await;
+    let caught_up = eli_s.request("get_messages", json!({"conversation_id": id, "after": seen})).await;
     assert_eq!(caught_up["data"]["messages"], Value::Array(missed.clone()));
     assert_eq!(caught_up["data"]["has_more"], false);
     // Paged catch-up gives the same, in order.
-    let page = eli_s
-        .request(
-            "get_messages",
-            json!({"conversation_id": id, "after": seen, "limit": 3}),
-        )
-        .await;
+    let page = eli_s.request("get_messages", json!({"conversation_id": id, "after": seen, "limit": 3})).await;
     assert_eq!(page["data"]["messages"], Value::Array(missed[..3].to_vec()));
     assert_eq!(page["data"]["has_more"], true);
-    let bad = eli_s
-        .request("get_messages", json!({"conversation_id": id, "limit": 500}))
-        .await;
+    let bad = eli_s.request("get_messages", json!({"conversation_id": id, "limit": 500})).await;
     assert_eq!(bad["code"], "invalid_request");
     eli_s.close().await;
 }
@@ -1127,11 +648,7 @@ async fn concurrent_senders_lose_nothing_and_keep_order(app: &TestApp) {
     // What each user sends: PER_USER messages, round-robin over their groups.
     let mut plan: Vec<Vec<(String, String)>> = vec![Vec::new(); USERS];
     for (u, sends) in plan.iter_mut().enumerate() {
-        let mine: Vec<&String> = groups
-            .iter()
-            .filter(|(_, m)| m.contains(&u))
-            .map(|(id, _)| id)
-            .collect();
+        let mine: Vec<&String> = groups.iter().filter(|(_, m)| m.contains(&u)).map(|(id, _)| id).collect();
         for k in 0..PER_USER {
             sends.push((mine[k % mine.len()].clone(), format!("{}-{k}", names[u])));
         }
@@ -1148,16 +665,16 @@ async fn concurrent_senders_lose_nothing_and_keep_order(app: &TestApp) {
             .enumerate()
             .filter(|(other, _)| *other != u)
             .flat_map(|(_, s)| s.iter())
-            .filter(|(conversation, _)| {
-                groups
-                    .iter()
-                    .any(|(id, m)| id == conversation && m.contains(&u))
-            })
+            .filter(|(conversation, _)| groups.iter().any(|(id, m)| id == conversation && m.contains(&u)))
             .count();
         tasks.spawn(async move {
             for (k, (conversation, content)) in sends.iter().enumerate() {
                 socket
-                    .fire("send_message", json!({"conversation_id": conversation, "content": content, "client_id": content}), &format!("r{k}"))
+                    .fire(
+                        "send_message",
+                        json!({"conversation_id": conversation, "content": content, "client_id": content}),
+                        &format!("r{k}"),
+                    )
                     .await;
             }
             let mut answers = Vec::new();
@@ -1184,10 +701,7 @@ async fn concurrent_senders_lose_nothing_and_keep_order(app: &TestApp) {
     let mut sent_to: std::collections::HashMap<String, Vec<Value>> = Default::default();
     for (_, answers, _) in &results {
         for message in answers {
-            sent_to
-                .entry(message["conversation_id"].as_str().unwrap().to_owned())
-                .or_default()
-                .push(message.clone());
+            sent_to.entry(message["conversation_id"].as_str().unwrap().to_owned()).or_default().push(message.clone());
         }
     }
     for (id, members) in &groups {
@@ -1195,16 +709,10 @@ async fn concurrent_senders_lose_nothing_and_keep_order(app: &TestApp) {
         let mut after = 0;
         loop {
             let page = app
-                .get(
-                    &format!("/conversations/{id}/messages?after={after}&limit=100"),
-                    &sessions[members[0]].access,
-                )
+                .get(&format!("/conversations/{id}/messages?after={after}&limit=100"), &sessions[members[0]].access)
                 .await;
             let messages = page.json["messages"].as_array().unwrap().clone();
-            after = messages
-                .last()
-                .map(|m| m["id"].as_i64().unwrap())
-                .unwrap_or(after);
+            after = messages.last().map(|m| m["id"].as_i64().unwrap()).unwrap_or(after);
             history.extend(messages);
             if page.json["has_more"] == false {
                 break;
@@ -1230,17 +738,9 @@ async fn concurrent_senders_lose_nothing_and_keep_order(app: &TestApp) {
                 "{}: own message pushed to the sending socket",
                 names[*u]
             );
-            assert!(
-                seen.insert((conversation, id)),
-                "{}: duplicate {conversation}/{id}",
-                names[*u]
-            );
+            assert!(seen.insert((conversation, id)), "{}: duplicate {conversation}/{id}", names[*u]);
             let previous = last.insert(conversation, id).unwrap_or(0);
-            assert!(
-                id > previous,
-                "{}: {conversation} went from {previous} to {id}",
-                names[*u]
-            );
+            assert!(id > previous, "{}: {conversation} went from {previous} to {id}", names[*u]);
         }
     }
 }

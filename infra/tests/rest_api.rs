@@ -33,10 +33,7 @@ async fn ping_answers_pong_and_unknown_routes_404(app: &TestApp) {
     let reply = app.call("GET", "/ping", None, None).await;
     assert_eq!(reply.status, 200);
     assert_eq!(reply.text, "pong");
-    assert!(reply.headers["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("text/plain"));
+    assert!(reply.headers["content-type"].to_str().unwrap().starts_with("text/plain"));
     assert!(reply.headers.contains_key("apigw-requestid"));
     let missing = app.call("GET", "/nope", None, None).await;
     assert_eq!(missing.status, 404);
@@ -76,39 +73,23 @@ async fn register_returns_tokens_and_a_private_profile(app: &TestApp) {
     let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
     assert_eq!(header["alg"], "HS256");
     assert_eq!(claims["sub"], "alice");
-    assert_eq!(
-        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
-        900
-    );
+    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 900);
     assert!(claims["jti"].is_string());
 
     let me = app.get("/users/me", token).await;
     assert_eq!(me.assert_status(200), user);
 
     // Without a fullname, the username stands in.
-    let bob = app
-        .post(
-            "/auth/register",
-            None,
-            json!({"username": "bob", "password": "12345678"}),
-        )
-        .await;
+    let bob = app.post("/auth/register", None, json!({"username": "bob", "password": "12345678"})).await;
     assert_eq!(bob.assert_status(201)["user"]["fullname"], "bob");
     assert!(bob.json["user"].get("email").is_none());
 }
 
 async fn usernames_and_emails_are_unique_case_insensitively(app: &TestApp) {
-    app.register_with(
-        json!({"username": "carol", "password": "password1", "email": "carol@example.com"}),
-    )
-    .await;
-    app.post(
-        "/auth/register",
-        None,
-        json!({"username": "CAROL", "password": "password2"}),
-    )
-    .await
-    .assert_problem(409, "username_taken");
+    app.register_with(json!({"username": "carol", "password": "password1", "email": "carol@example.com"})).await;
+    app.post("/auth/register", None, json!({"username": "CAROL", "password": "password2"}))
+        .await
+        .assert_problem(409, "username_taken");
     app.post(
         "/auth/register",
         None,
@@ -117,16 +98,8 @@ async fn usernames_and_emails_are_unique_case_insensitively(app: &TestApp) {
     .await
     .assert_problem(409, "email_taken");
     // The refused registration left nothing behind: carol2 does not exist and can still register.
-    app.login("carol2", "password2")
-        .await
-        .assert_problem(401, "invalid_credentials");
-    app.post(
-        "/auth/register",
-        None,
-        json!({"username": "carol2", "password": "password2"}),
-    )
-    .await
-    .assert_status(201);
+    app.login("carol2", "password2").await.assert_problem(401, "invalid_credentials");
+    app.post("/auth/register", None, json!({"username": "carol2", "password": "password2"})).await.assert_status(201);
     // And the email still belongs to carol.
     let login = app.login("carol@example.com", "password1").await;
     assert_eq!(login.assert_status(200)["user"]["username"], "carol");
@@ -157,47 +130,29 @@ async fn register_refuses_bad_input(app: &TestApp) {
         let reply = app.post("/auth/register", None, body.clone()).await;
         reply.assert_problem(400, "invalid_request");
     }
-    let huge =
-        json!({"username": "dave", "password": "long enough", "fullname": "y".repeat(70_000)});
-    app.post("/auth/register", None, huge)
-        .await
-        .assert_problem(413, "payload_too_large");
+    let huge = json!({"username": "dave", "password": "long enough", "fullname": "y".repeat(70_000)});
+    app.post("/auth/register", None, huge).await.assert_problem(413, "payload_too_large");
     // None of it created dave.
-    app.login("dave", "long enough")
-        .await
-        .assert_problem(401, "invalid_credentials");
+    app.login("dave", "long enough").await.assert_problem(401, "invalid_credentials");
 }
 
 async fn login_by_username_or_email_sets_the_cookie(app: &TestApp) {
-    app.register_with(
-        json!({"username": "erin", "password": "erin-password", "email": "erin@example.com"}),
-    )
-    .await;
+    app.register_with(json!({"username": "erin", "password": "erin-password", "email": "erin@example.com"})).await;
     for identifier in ["erin", "ERIN", "erin@example.com", "Erin@Example.com"] {
         let reply = app.login(identifier, "erin-password").await;
         let body = reply.assert_status(200);
         assert_eq!(body["user"]["username"], "erin");
         assert_eq!(body["expires_in"], 900);
         let cookie = reply.headers["set-cookie"].to_str().unwrap();
-        assert!(cookie.starts_with(&format!(
-            "login-token={}",
-            body["access_token"].as_str().unwrap()
-        )));
+        assert!(cookie.starts_with(&format!("login-token={}", body["access_token"].as_str().unwrap())));
         for attribute in ["HttpOnly", "Secure", "SameSite=Lax", "Max-Age=900"] {
             assert!(cookie.contains(attribute), "{cookie} lacks {attribute}");
         }
     }
-    let by_email_field = app
-        .post(
-            "/auth/login",
-            None,
-            json!({"email": "erin@example.com", "password": "erin-password"}),
-        )
-        .await;
+    let by_email_field =
+        app.post("/auth/login", None, json!({"email": "erin@example.com", "password": "erin-password"})).await;
     by_email_field.assert_status(200);
-    app.post("/auth/login", None, json!({"password": "erin-password"}))
-        .await
-        .assert_problem(400, "invalid_request");
+    app.post("/auth/login", None, json!({"password": "erin-password"})).await.assert_problem(400, "invalid_request");
 }
 
 async fn unknown_user_and_wrong_password_look_the_same(app: &TestApp) {
@@ -215,89 +170,48 @@ async fn unknown_user_and_wrong_password_look_the_same(app: &TestApp) {
 async fn five_failed_logins_throttle_until_the_window_passes(app: &TestApp) {
     app.register("grace").await;
     for _ in 0..5 {
-        app.login("grace", "wrong password")
-            .await
-            .assert_problem(401, "invalid_credentials");
+        app.login("grace", "wrong password").await.assert_problem(401, "invalid_credentials");
     }
     // Even the right password waits now.
     let throttled = app.login("grace", "grace-password").await;
     throttled.assert_problem(429, "too_many_requests");
-    let retry_after: u64 = throttled.headers["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!(
-        (1..=900).contains(&retry_after),
-        "Retry-After {retry_after}"
-    );
+    let retry_after: u64 = throttled.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=900).contains(&retry_after), "Retry-After {retry_after}");
     // Another user is not affected.
     app.register("heidi").await;
-    app.login("heidi", "heidi-password")
-        .await
-        .assert_status(200);
+    app.login("heidi", "heidi-password").await.assert_status(200);
     // Once the window has passed, the right password works again and the count starts over.
     app.clock.advance_ms(15 * 60 * 1000 + 1000);
-    app.login("grace", "grace-password")
-        .await
-        .assert_status(200);
-    app.login("grace", "wrong password")
-        .await
-        .assert_problem(401, "invalid_credentials");
-    app.login("grace", "grace-password")
-        .await
-        .assert_status(200);
+    app.login("grace", "grace-password").await.assert_status(200);
+    app.login("grace", "wrong password").await.assert_problem(401, "invalid_credentials");
+    app.login("grace", "grace-password").await.assert_status(200);
 }
 
 async fn refresh_rotates_and_reuse_revokes_the_family(app: &TestApp) {
     let ivan = app.register("ivan").await;
-    let first = app
-        .post(
-            "/auth/refresh",
-            None,
-            json!({"refresh_token": ivan.refresh}),
-        )
-        .await;
+    let first = app.post("/auth/refresh", None, json!({"refresh_token": ivan.refresh})).await;
     let body = first.assert_status(200).clone();
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["expires_in"], 900);
     let second_refresh = body["refresh_token"].as_str().unwrap().to_owned();
     assert_ne!(second_refresh, ivan.refresh);
-    app.get("/auth/verify", body["access_token"].as_str().unwrap())
-        .await
-        .assert_status(200);
+    app.get("/auth/verify", body["access_token"].as_str().unwrap()).await.assert_status(200);
 
     // Another session of ivan's, which reuse in the first must not touch.
-    let other = app.login("ivan", "ivan-password").await.json["refresh_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let other = app.login("ivan", "ivan-password").await.json["refresh_token"].as_str().unwrap().to_owned();
 
     // The rotated token presented again: refused, and the whole family with it.
-    app.post(
-        "/auth/refresh",
-        None,
-        json!({"refresh_token": ivan.refresh}),
-    )
-    .await
-    .assert_problem(401, "invalid_refresh_token");
-    app.post(
-        "/auth/refresh",
-        None,
-        json!({"refresh_token": second_refresh}),
-    )
-    .await
-    .assert_problem(401, "invalid_refresh_token");
-    app.post("/auth/refresh", None, json!({"refresh_token": other}))
+    app.post("/auth/refresh", None, json!({"refresh_token": ivan.refresh}))
         .await
-        .assert_status(200);
+        .assert_problem(401, "invalid_refresh_token");
+    app.post("/auth/refresh", None, json!({"refresh_token": second_refresh}))
+        .await
+        .assert_problem(401, "invalid_refresh_token");
+    app.post("/auth/refresh", None, json!({"refresh_token": other})).await.assert_status(200);
 
-    for bad in [
-        json!({"refresh_token": "made-up"}),
-        json!({"refresh_token": ""}),
-        json!({}),
-        json!({"refresh_token": 7}),
-    ] {
+    for bad in
+        [json!({"refresh_token": "made-up"}), json!({"refresh_token": ""}), json!({}), json!({"refresh_token": 7})]
+    {
         let reply = app.post("/auth/refresh", None, bad).await;
         assert!(matches!(reply.status.as_u16(), 400 | 401), "{}", reply.text);
     }
@@ -305,13 +219,9 @@ async fn refresh_rotates_and_reuse_revokes_the_family(app: &TestApp) {
     // Refresh tokens expire after 30 days.
     let judy = app.register("judy").await;
     app.clock.advance_ms(30 * 24 * 3600 * 1000 + 1000);
-    app.post(
-        "/auth/refresh",
-        None,
-        json!({"refresh_token": judy.refresh}),
-    )
-    .await
-    .assert_problem(401, "invalid_refresh_token");
+    app.post("/auth/refresh", None, json!({"refresh_token": judy.refresh}))
+        .await
+        .assert_problem(401, "invalid_refresh_token");
 }
 
 async fn logout_revokes_one_session_or_all(app: &TestApp) {
@@ -320,77 +230,35 @@ async fn logout_revokes_one_session_or_all(app: &TestApp) {
     let second_refresh = second["refresh_token"].as_str().unwrap();
 
     // One session: only that refresh token stops working.
-    let reply = app
-        .post(
-            "/auth/logout",
-            Some(&kim.access),
-            json!({"refresh_token": kim.refresh}),
-        )
-        .await;
+    let reply = app.post("/auth/logout", Some(&kim.access), json!({"refresh_token": kim.refresh})).await;
     assert_eq!(reply.status, 204);
     assert!(reply.text.is_empty());
     app.post("/auth/refresh", None, json!({"refresh_token": kim.refresh}))
         .await
         .assert_problem(401, "invalid_refresh_token");
-    let rotated = app
-        .post(
-            "/auth/refresh",
-            None,
-            json!({"refresh_token": second_refresh}),
-        )
-        .await;
-    let third_refresh = rotated.assert_status(200)["refresh_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let rotated = app.post("/auth/refresh", None, json!({"refresh_token": second_refresh})).await;
+    let third_refresh = rotated.assert_status(200)["refresh_token"].as_str().unwrap().to_owned();
 
     // No body: the session of the access token used.
     let fourth = app.login("kim", "kim-password").await.json.clone();
-    let reply = app
-        .call(
-            "POST",
-            "/auth/logout",
-            fourth["access_token"].as_str(),
-            None,
-        )
-        .await;
+    let reply = app.call("POST", "/auth/logout", fourth["access_token"].as_str(), None).await;
     assert_eq!(reply.status, 204);
-    app.post(
-        "/auth/refresh",
-        None,
-        json!({"refresh_token": fourth["refresh_token"]}),
-    )
-    .await
-    .assert_problem(401, "invalid_refresh_token");
-    app.post(
-        "/auth/refresh",
-        None,
-        json!({"refresh_token": third_refresh.clone()}),
-    )
-    .await
-    .assert_status(200);
+    app.post("/auth/refresh", None, json!({"refresh_token": fourth["refresh_token"]}))
+        .await
+        .assert_problem(401, "invalid_refresh_token");
+    app.post("/auth/refresh", None, json!({"refresh_token": third_refresh.clone()})).await.assert_status(200);
 
     // All: every session.
     let fifth = app.login("kim", "kim-password").await.json.clone();
-    let reply = app
-        .post(
-            "/auth/logout",
-            fifth["access_token"].as_str(),
-            json!({"all": true}),
-        )
-        .await;
+    let reply = app.post("/auth/logout", fifth["access_token"].as_str(), json!({"all": true})).await;
     assert_eq!(reply.status, 204);
     for token in [fifth["refresh_token"].as_str().unwrap()] {
         app.post("/auth/refresh", None, json!({"refresh_token": token}))
             .await
             .assert_problem(401, "invalid_refresh_token");
     }
-    app.post("/auth/logout", None, json!({}))
-        .await
-        .assert_problem(401, "unauthorized");
-    app.post("/auth/logout", Some(&kim.access), json!({"all": "yes"}))
-        .await
-        .assert_problem(400, "invalid_request");
+    app.post("/auth/logout", None, json!({})).await.assert_problem(401, "unauthorized");
+    app.post("/auth/logout", Some(&kim.access), json!({"all": "yes"})).await.assert_problem(400, "invalid_request");
 }
 
 fn forge(header: Value, claims: Value, secret: &[u8]) -> String {
@@ -412,17 +280,9 @@ mod jsonwebtoken_free_hmac {
         } else {
             block[..key.len()].copy_from_slice(key);
         }
-        let inner: Vec<u8> = block
-            .iter()
-            .map(|b| b ^ 0x36)
-            .chain(message.iter().copied())
-            .collect();
+        let inner: Vec<u8> = block.iter().map(|b| b ^ 0x36).chain(message.iter().copied()).collect();
         let inner_hash = Sha256::digest(&inner);
-        let outer: Vec<u8> = block
-            .iter()
-            .map(|b| b ^ 0x5c)
-            .chain(inner_hash.iter().copied())
-            .collect();
+        let outer: Vec<u8> = block.iter().map(|b| b ^ 0x5c).chain(inner_hash.iter().copied()).collect();
         Sha256::digest(&outer).to_vec()
     }
 }
@@ -434,10 +294,7 @@ async fn verify_accepts_bearer_or_cookie_and_refuses_bad_tokens(app: &TestApp) {
     assert_eq!(body["username"], "leo");
     let expires_at = body["expires_at"].as_i64().unwrap();
     let now = app.clock_now();
-    assert!(
-        expires_at > now + 890_000 && expires_at <= now + 901_000,
-        "expires_at {expires_at} vs now {now}"
-    );
+    assert!(expires_at > now + 890_000 && expires_at <= now + 901_000, "expires_at {expires_at} vs now {now}");
 
     let by_cookie = app
         .send(
@@ -451,18 +308,10 @@ async fn verify_accepts_bearer_or_cookie_and_refuses_bad_tokens(app: &TestApp) {
     // A correctly signed token of our own making, to show the forging helper is sound.
     let iat = now / 1000;
     let claims = json!({"sub": "leo", "iat": iat, "exp": iat + 900, "jti": "t"});
-    let genuine = forge(
-        json!({"alg": "HS256", "typ": "JWT"}),
-        claims.clone(),
-        support::TEST_SECRET,
-    );
+    let genuine = forge(json!({"alg": "HS256", "typ": "JWT"}), claims.clone(), support::TEST_SECRET);
     app.get("/auth/verify", &genuine).await.assert_status(200);
 
-    let forged = forge(
-        json!({"alg": "HS256", "typ": "JWT"}),
-        claims.clone(),
-        b"someone-elses-secret-someone-else",
-    );
+    let forged = forge(json!({"alg": "HS256", "typ": "JWT"}), claims.clone(), b"someone-elses-secret-someone-else");
     let alg_none = format!(
         "{}.{}.",
         URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#),
@@ -470,8 +319,8 @@ async fn verify_accepts_bearer_or_cookie_and_refuses_bad_tokens(app: &TestApp) {
     );
     let tampered = {
         let parts: Vec<&str> = leo.access.split('.').collect();
-        let evil = URL_SAFE_NO_PAD
-            .encode(json!({"sub": "admin", "iat": iat, "exp": iat + 900, "jti": "t"}).to_string());
+        let evil =
+            URL_SAFE_NO_PAD.encode(json!({"sub": "admin", "iat": iat, "exp": iat + 900, "jti": "t"}).to_string());
         format!("{}.{}.{}", parts[0], evil, parts[2])
     };
     let expired = forge(
@@ -479,36 +328,19 @@ async fn verify_accepts_bearer_or_cookie_and_refuses_bad_tokens(app: &TestApp) {
         json!({"sub": "leo", "iat": iat - 2000, "exp": iat - 1000, "jti": "t"}),
         support::TEST_SECRET,
     );
-    for bad in [
-        forged,
-        alg_none,
-        tampered,
-        expired,
-        "garbage".into(),
-        "a.b.c".into(),
-        "x".repeat(5000),
-    ] {
+    for bad in [forged, alg_none, tampered, expired, "garbage".into(), "a.b.c".into(), "x".repeat(5000)] {
         let reply = app.get("/auth/verify", &bad).await;
         assert_eq!(reply.status, 401, "{bad:.40} gave {}", reply.text);
         assert_eq!(reply.headers["content-type"], "application/problem+json");
     }
-    app.call("GET", "/auth/verify", None, None)
-        .await
-        .assert_problem(401, "unauthorized");
-    let basic = app
-        .send(
-            app.http
-                .get(format!("{}/auth/verify", app.url))
-                .header("authorization", "Basic bGVvOnB3"),
-        )
-        .await;
+    app.call("GET", "/auth/verify", None, None).await.assert_problem(401, "unauthorized");
+    let basic =
+        app.send(app.http.get(format!("{}/auth/verify", app.url)).header("authorization", "Basic bGVvOnB3")).await;
     basic.assert_problem(401, "unauthorized");
 
     // The real token expires after 15 minutes.
     app.clock.advance_ms(15 * 60 * 1000);
-    app.get("/auth/verify", &leo.access)
-        .await
-        .assert_problem(401, "token_expired");
+    app.get("/auth/verify", &leo.access).await.assert_problem(401, "token_expired");
 }
 
 async fn every_authenticated_route_refuses_missing_and_bad_tokens(app: &TestApp) {
@@ -526,19 +358,21 @@ async fn every_authenticated_route_refuses_missing_and_bad_tokens(app: &TestApp)
     for (method, path) in routes {
         for token in [None, Some("not.a.token")] {
             let reply = app.call(method, path, token, Some(json!({}))).await;
-            assert_eq!(
-                reply.status, 401,
-                "{method} {path} with {token:?}: {}",
-                reply.text
-            );
+            assert_eq!(reply.status, 401, "{method} {path} with {token:?}: {}", reply.text);
         }
     }
 }
 
 async fn profile_updates_and_clears_fields(app: &TestApp) {
-    let mia = app.register_with(json!({"username": "mia", "password": "mia-password", "role": "dev", "first_name": "Mia"})).await;
+    let mia = app
+        .register_with(json!({"username": "mia", "password": "mia-password", "role": "dev", "first_name": "Mia"}))
+        .await;
     let reply = app
-        .patch("/users/me", &mia.access, json!({"fullname": "Mia Wallace", "last_name": "Wallace", "role": null, "date_of_birth": "1990-01-31"}))
+        .patch(
+            "/users/me",
+            &mia.access,
+            json!({"fullname": "Mia Wallace", "last_name": "Wallace", "role": null, "date_of_birth": "1990-01-31"}),
+        )
         .await;
     let user = reply.assert_status(200).clone();
     assert_eq!(user["fullname"], "Mia Wallace");
@@ -549,12 +383,7 @@ async fn profile_updates_and_clears_fields(app: &TestApp) {
     assert_eq!(app.get("/users/me", &mia.access).await.json, user);
 
     // Nothing to change is fine.
-    assert_eq!(
-        app.patch("/users/me", &mia.access, json!({}))
-            .await
-            .assert_status(200),
-        &user
-    );
+    assert_eq!(app.patch("/users/me", &mia.access, json!({})).await.assert_status(200), &user);
 
     for bad in [
         json!({"username": "other"}),
@@ -565,73 +394,32 @@ async fn profile_updates_and_clears_fields(app: &TestApp) {
         json!({"new_password": "only-the-new-one"}),
         json!("[1,2]"),
     ] {
-        app.patch("/users/me", &mia.access, bad)
-            .await
-            .assert_problem(400, "invalid_request");
+        app.patch("/users/me", &mia.access, bad).await.assert_problem(400, "invalid_request");
     }
-    app.patch(
-        "/users/me",
-        &mia.access,
-        json!({"avatar_file_id": "01HZZZZZZZZZZZZZZZZZZZZZZZ"}),
-    )
-    .await
-    .assert_problem(400, "file_not_uploaded");
+    app.patch("/users/me", &mia.access, json!({"avatar_file_id": "01HZZZZZZZZZZZZZZZZZZZZZZZ"}))
+        .await
+        .assert_problem(400, "file_not_uploaded");
     // The refused changes changed nothing.
     assert_eq!(app.get("/users/me", &mia.access).await.json, user);
 }
 
 async fn email_change_moves_the_unique_claim(app: &TestApp) {
-    let nina = app
-        .register_with(
-            json!({"username": "nina", "password": "nina-password", "email": "nina@old.example"}),
-        )
-        .await;
-    let omar = app
-        .register_with(
-            json!({"username": "omar", "password": "omar-password", "email": "omar@example.com"}),
-        )
-        .await;
-    app.patch(
-        "/users/me",
-        &nina.access,
-        json!({"email": "OMAR@example.com"}),
-    )
-    .await
-    .assert_problem(409, "email_taken");
-    let moved = app
-        .patch(
-            "/users/me",
-            &nina.access,
-            json!({"email": "Nina@New.example"}),
-        )
-        .await;
+    let nina =
+        app.register_with(json!({"username": "nina", "password": "nina-password", "email": "nina@old.example"})).await;
+    let omar =
+        app.register_with(json!({"username": "omar", "password": "omar-password", "email": "omar@example.com"})).await;
+    app.patch("/users/me", &nina.access, json!({"email": "OMAR@example.com"})).await.assert_problem(409, "email_taken");
+    let moved = app.patch("/users/me", &nina.access, json!({"email": "Nina@New.example"})).await;
     assert_eq!(moved.assert_status(200)["email"], "nina@new.example");
-    app.login("nina@new.example", "nina-password")
-        .await
-        .assert_status(200);
-    app.login("nina@old.example", "nina-password")
-        .await
-        .assert_problem(401, "invalid_credentials");
+    app.login("nina@new.example", "nina-password").await.assert_status(200);
+    app.login("nina@old.example", "nina-password").await.assert_problem(401, "invalid_credentials");
     // The old address is free again.
-    app.patch(
-        "/users/me",
-        &omar.access,
-        json!({"email": "nina@old.example"}),
-    )
-    .await
-    .assert_status(200);
-    app.login("nina@old.example", "omar-password")
-        .await
-        .assert_status(200);
+    app.patch("/users/me", &omar.access, json!({"email": "nina@old.example"})).await.assert_status(200);
+    app.login("nina@old.example", "omar-password").await.assert_status(200);
     // Clearing the email frees it too.
-    let cleared = app
-        .patch("/users/me", &nina.access, json!({"email": null}))
-        .await;
+    let cleared = app.patch("/users/me", &nina.access, json!({"email": null})).await;
     assert!(cleared.assert_status(200).get("email").is_none());
-    app.register_with(
-        json!({"username": "pia", "password": "pia-password", "email": "nina@new.example"}),
-    )
-    .await;
+    app.register_with(json!({"username": "pia", "password": "pia-password", "email": "nina@new.example"})).await;
 }
 
 async fn password_change_revokes_other_sessions(app: &TestApp) {
@@ -644,13 +432,9 @@ async fn password_change_revokes_other_sessions(app: &TestApp) {
     )
     .await
     .assert_problem(403, "forbidden");
-    app.patch(
-        "/users/me",
-        &quinn.access,
-        json!({"current_password": "quinn-password", "new_password": "short"}),
-    )
-    .await
-    .assert_problem(400, "invalid_request");
+    app.patch("/users/me", &quinn.access, json!({"current_password": "quinn-password", "new_password": "short"}))
+        .await
+        .assert_problem(400, "invalid_request");
     let changed = app
         .patch(
             "/users/me",
@@ -659,27 +443,13 @@ async fn password_change_revokes_other_sessions(app: &TestApp) {
         )
         .await;
     changed.assert_status(200);
-    app.login("quinn", "quinn-password")
-        .await
-        .assert_problem(401, "invalid_credentials");
-    app.login("quinn", "brand-new-password")
-        .await
-        .assert_status(200);
+    app.login("quinn", "quinn-password").await.assert_problem(401, "invalid_credentials");
+    app.login("quinn", "brand-new-password").await.assert_status(200);
     // The other session is over; the one that changed the password goes on.
-    app.post(
-        "/auth/refresh",
-        None,
-        json!({"refresh_token": other["refresh_token"]}),
-    )
-    .await
-    .assert_problem(401, "invalid_refresh_token");
-    app.post(
-        "/auth/refresh",
-        None,
-        json!({"refresh_token": quinn.refresh}),
-    )
-    .await
-    .assert_status(200);
+    app.post("/auth/refresh", None, json!({"refresh_token": other["refresh_token"]}))
+        .await
+        .assert_problem(401, "invalid_refresh_token");
+    app.post("/auth/refresh", None, json!({"refresh_token": quinn.refresh})).await.assert_status(200);
 }
 
 async fn directory_pages_by_prefix_without_gaps(app: &TestApp) {
@@ -711,20 +481,13 @@ async fn directory_pages_by_prefix_without_gaps(app: &TestApp) {
     assert_eq!(seen, ["ray", "rita", "rob", "roberta", "rose", "rudy"]);
 
     let rob = app.get("/users?prefix=rob", token).await;
-    let rob_names: Vec<&str> = rob.json["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["username"].as_str().unwrap())
-        .collect();
+    let rob_names: Vec<&str> =
+        rob.json["items"].as_array().unwrap().iter().map(|u| u["username"].as_str().unwrap()).collect();
     assert_eq!(rob_names, ["rob", "roberta"]);
     assert_eq!(rob.json["next_cursor"], Value::Null);
     let all = app.get("/users", token).await;
     assert_eq!(all.json["items"].as_array().unwrap().len(), names.len());
-    assert_eq!(
-        app.get("/users?prefix=zzz", token).await.json,
-        json!({"items": [], "next_cursor": null})
-    );
+    assert_eq!(app.get("/users?prefix=zzz", token).await.json, json!({"items": [], "next_cursor": null}));
 
     for bad in [
         "/users?limit=0",
@@ -734,107 +497,62 @@ async fn directory_pages_by_prefix_without_gaps(app: &TestApp) {
         "/users?cursor=%%%",
         "/users?cursor=bm90IGEgdXNlcg",
     ] {
-        app.get(bad, token)
-            .await
-            .assert_problem(400, "invalid_request");
+        app.get(bad, token).await.assert_problem(400, "invalid_request");
     }
 }
 
 async fn profiles_hide_private_fields_from_others(app: &TestApp) {
     let sue = app.register_with(json!({"username": "sue", "password": "sue-password", "email": "sue@example.com", "date_of_birth": "2000-01-01", "role": "ops"})).await;
     let tom = app.register("tom").await;
-    let seen_by_tom = app
-        .get("/users/SUE", &tom.access)
-        .await
-        .assert_status(200)
-        .clone();
+    let seen_by_tom = app.get("/users/SUE", &tom.access).await.assert_status(200).clone();
     assert_eq!(seen_by_tom["username"], "sue");
     assert_eq!(seen_by_tom["role"], "ops");
     assert!(seen_by_tom.get("email").is_none() && seen_by_tom.get("date_of_birth").is_none());
     assert_eq!(seen_by_tom["is_online"], false);
     let seen_by_sue = app.get("/users/sue", &sue.access).await;
     assert_eq!(seen_by_sue.assert_status(200)["email"], "sue@example.com");
-    app.get("/users/nobody", &tom.access)
-        .await
-        .assert_problem(404, "not_found");
-    app.get("/users/no%20such%20user", &tom.access)
-        .await
-        .assert_problem(404, "not_found");
+    app.get("/users/nobody", &tom.access).await.assert_problem(404, "not_found");
+    app.get("/users/no%20such%20user", &tom.access).await.assert_problem(404, "not_found");
 }
 
 async fn contacts_add_list_remove(app: &TestApp) {
-    let uma = app
-        .register_with(
-            json!({"username": "uma", "password": "uma-password", "email": "uma@example.com"}),
-        )
-        .await;
+    let uma =
+        app.register_with(json!({"username": "uma", "password": "uma-password", "email": "uma@example.com"})).await;
     for name in ["vic", "walt", "xena"] {
-        app.register_with(json!({"username": name, "password": "long enough", "email": format!("{name}@example.com")})).await;
+        app.register_with(json!({"username": name, "password": "long enough", "email": format!("{name}@example.com")}))
+            .await;
     }
-    let added = app
-        .post("/contacts", Some(&uma.access), json!({"username": "Walt"}))
-        .await;
+    let added = app.post("/contacts", Some(&uma.access), json!({"username": "Walt"})).await;
     let walt = added.assert_status(201);
     assert_eq!(walt["username"], "walt");
     assert!(walt.get("email").is_none());
     assert_eq!(walt["is_online"], false);
-    app.post("/contacts", Some(&uma.access), json!({"username": "walt"}))
-        .await
-        .assert_problem(409, "already_contact");
-    app.post("/contacts", Some(&uma.access), json!({"username": "uma"}))
-        .await
-        .assert_problem(400, "cannot_add_self");
-    app.post("/contacts", Some(&uma.access), json!({"username": "ghost"}))
-        .await
-        .assert_problem(404, "not_found");
-    app.post("/contacts", Some(&uma.access), json!({"name": "vic"}))
-        .await
-        .assert_problem(400, "invalid_request");
-    app.post("/contacts", Some(&uma.access), json!({"username": "vic"}))
-        .await
-        .assert_status(201);
-    app.post("/contacts", Some(&uma.access), json!({"username": "xena"}))
-        .await
-        .assert_status(201);
+    app.post("/contacts", Some(&uma.access), json!({"username": "walt"})).await.assert_problem(409, "already_contact");
+    app.post("/contacts", Some(&uma.access), json!({"username": "uma"})).await.assert_problem(400, "cannot_add_self");
+    app.post("/contacts", Some(&uma.access), json!({"username": "ghost"})).await.assert_problem(404, "not_found");
+    app.post("/contacts", Some(&uma.access), json!({"name": "vic"})).await.assert_problem(400, "invalid_request");
+    app.post("/contacts", Some(&uma.access), json!({"username": "vic"})).await.assert_status(201);
+    app.post("/contacts", Some(&uma.access), json!({"username": "xena"})).await.assert_status(201);
 
-    let first = app
-        .get("/contacts?limit=2", &uma.access)
-        .await
-        .assert_status(200)
-        .clone();
-    let names: Vec<&str> = first["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["username"].as_str().unwrap())
-        .collect();
+    let first = app.get("/contacts?limit=2", &uma.access).await.assert_status(200).clone();
+    let names: Vec<&str> = first["items"].as_array().unwrap().iter().map(|u| u["username"].as_str().unwrap()).collect();
     assert_eq!(names, ["vic", "walt"]);
     for user in first["items"].as_array().unwrap() {
         assert!(user.get("is_online").is_some() && user.get("last_online").is_some());
         assert!(user.get("email").is_none());
     }
     let cursor = first["next_cursor"].as_str().unwrap();
-    let rest = app
-        .get(&format!("/contacts?limit=2&cursor={cursor}"), &uma.access)
-        .await;
+    let rest = app.get(&format!("/contacts?limit=2&cursor={cursor}"), &uma.access).await;
     assert_eq!(rest.json["items"][0]["username"], "xena");
     assert_eq!(rest.json["next_cursor"], Value::Null);
 
     // Contacts are one-way: walt's list is empty.
-    let walt_session = app.login("walt", "long enough").await.json["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert_eq!(
-        app.get("/contacts", &walt_session).await.json,
-        json!({"items": [], "next_cursor": null})
-    );
+    let walt_session = app.login("walt", "long enough").await.json["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(app.get("/contacts", &walt_session).await.json, json!({"items": [], "next_cursor": null}));
 
     let removed = app.delete("/contacts/walt", &uma.access).await;
     assert_eq!(removed.status, 204);
-    app.delete("/contacts/walt", &uma.access)
-        .await
-        .assert_problem(404, "not_found");
+    app.delete("/contacts/walt", &uma.access).await.assert_problem(404, "not_found");
     let after: Vec<String> = app.get("/contacts", &uma.access).await.json["items"]
         .as_array()
         .unwrap()
@@ -842,9 +560,7 @@ async fn contacts_add_list_remove(app: &TestApp) {
         .map(|u| u["username"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(after, ["vic", "xena"]);
-    app.get("/contacts?limit=1000", &uma.access)
-        .await
-        .assert_problem(400, "invalid_request");
+    app.get("/contacts?limit=1000", &uma.access).await.assert_problem(400, "invalid_request");
 }
 
 async fn malformed_bodies_never_cause_a_server_error(app: &TestApp) {
@@ -872,23 +588,11 @@ async fn malformed_bodies_never_cause_a_server_error(app: &TestApp) {
     for (method, path) in routes {
         for body in &bodies {
             // TestApp::send fails the test on any 5xx.
-            let reply = app
-                .call(method, path, Some(&yan.access), Some(body.clone()))
-                .await;
-            assert!(
-                reply.status.is_client_error() || reply.status.is_success(),
-                "{method} {path}: {}",
-                reply.text
-            );
+            let reply = app.call(method, path, Some(&yan.access), Some(body.clone())).await;
+            assert!(reply.status.is_client_error() || reply.status.is_success(), "{method} {path}: {}", reply.text);
         }
     }
-    let odd_paths = [
-        "/users/%ff%fe",
-        "/contacts/%00",
-        "/users/..",
-        "/users?prefix=%ff",
-        "/users?prefix=",
-    ];
+    let odd_paths = ["/users/%ff%fe", "/contacts/%00", "/users/..", "/users?prefix=%ff", "/users?prefix="];
     for path in odd_paths {
         app.get(path, &yan.access).await;
         app.delete(path, &yan.access).await;

@@ -4,10 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::{self, Claims};
 use crate::error::{ApiError, Conflict, StoreError};
-use crate::model::{
-    validate_date, validate_password, validate_text, Email, UserRecord, UserView, Username,
-    NAME_MAX,
-};
+use crate::model::{validate_date, validate_password, validate_text, Email, UserRecord, UserView, Username, NAME_MAX};
 use crate::store::RefreshTokenRecord;
 use crate::Ctx;
 
@@ -76,9 +73,7 @@ fn optional_text(field: &str, value: Option<String>) -> Result<Option<String>, A
 
 /// Argon2 is deliberately slow: keep it off the async workers.
 async fn hash_password(password: String) -> Result<String, ApiError> {
-    tokio::task::spawn_blocking(move || auth::hash_password(&password))
-        .await
-        .map_err(ApiError::internal)?
+    tokio::task::spawn_blocking(move || auth::hash_password(&password)).await.map_err(ApiError::internal)?
 }
 
 async fn password_matches(password: String, hash: Option<String>) -> Result<bool, ApiError> {
@@ -122,10 +117,7 @@ pub async fn register(ctx: &Ctx, req: RegisterRequest) -> Result<TokenResponse, 
 }
 
 pub async fn login(ctx: &Ctx, req: LoginRequest) -> Result<TokenResponse, ApiError> {
-    let identifier = req
-        .username
-        .or(req.email)
-        .ok_or_else(|| ApiError::invalid("username or email is required"))?;
+    let identifier = req.username.or(req.email).ok_or_else(|| ApiError::invalid("username or email is required"))?;
     if identifier.trim().is_empty() || identifier.len() > 254 {
         return Err(ApiError::invalid("username or email is required"));
     }
@@ -143,9 +135,7 @@ pub async fn login(ctx: &Ctx, req: LoginRequest) -> Result<TokenResponse, ApiErr
     } else {
         Username::parse(&identifier).ok().map(Username::into_string)
     };
-    let throttle_key = username
-        .clone()
-        .unwrap_or_else(|| identifier.trim().to_lowercase());
+    let throttle_key = username.clone().unwrap_or_else(|| identifier.trim().to_lowercase());
 
     let failures = ctx.store.login_failures(&throttle_key).await?;
     if let Some(f) = failures {
@@ -162,19 +152,11 @@ pub async fn login(ctx: &Ctx, req: LoginRequest) -> Result<TokenResponse, ApiErr
     };
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     if !password_matches(req.password, hash).await? {
-        ctx.store
-            .record_login_failure(&throttle_key, now, now - LOGIN_WINDOW_MS)
-            .await?;
-        return Err(ApiError::Unauthorized {
-            code: "invalid_credentials",
-            detail: "invalid username or password",
-        });
+        ctx.store.record_login_failure(&throttle_key, now, now - LOGIN_WINDOW_MS).await?;
+        return Err(ApiError::Unauthorized { code: "invalid_credentials", detail: "invalid username or password" });
     }
     let Some(user) = user else {
-        return Err(ApiError::Unauthorized {
-            code: "invalid_credentials",
-            detail: "invalid username or password",
-        });
+        return Err(ApiError::Unauthorized { code: "invalid_credentials", detail: "invalid username or password" });
     };
     if failures.is_some() {
         ctx.store.clear_login_failures(&throttle_key).await?;
@@ -185,27 +167,19 @@ pub async fn login(ctx: &Ctx, req: LoginRequest) -> Result<TokenResponse, ApiErr
 }
 
 pub async fn refresh(ctx: &Ctx, req: RefreshRequest) -> Result<TokenResponse, ApiError> {
-    let invalid = || ApiError::Unauthorized {
-        code: "invalid_refresh_token",
-        detail: "refresh token is invalid or expired",
-    };
+    let invalid =
+        || ApiError::Unauthorized { code: "invalid_refresh_token", detail: "refresh token is invalid or expired" };
     if req.refresh_token.is_empty() || req.refresh_token.len() > 512 {
         return Err(invalid());
     }
     let now = ctx.now_ms();
-    let Some(old) = ctx
-        .store
-        .get_refresh_token(&auth::hash_refresh_token(&req.refresh_token))
-        .await?
-    else {
+    let Some(old) = ctx.store.get_refresh_token(&auth::hash_refresh_token(&req.refresh_token)).await? else {
         return Err(invalid());
     };
     if old.used_at.is_some() {
         // A rotated token came back: someone holds a copy. End the whole session.
         tracing::warn!(username = %old.username, "refresh token reuse; revoking its session");
-        ctx.store
-            .revoke_session(&old.username, &old.family_id)
-            .await?;
+        ctx.store.revoke_session(&old.username, &old.family_id).await?;
         return Err(invalid());
     }
     if old.expires_at <= now {
@@ -223,21 +197,14 @@ pub async fn refresh(ctx: &Ctx, req: RefreshRequest) -> Result<TokenResponse, Ap
         Ok(()) => {}
         Err(StoreError::Conflict(Conflict::TokenAlreadyUsed)) => {
             // Lost a race with another use of the same token: that is reuse too.
-            ctx.store
-                .revoke_session(&old.username, &old.family_id)
-                .await?;
+            ctx.store.revoke_session(&old.username, &old.family_id).await?;
             return Err(invalid());
         }
         Err(StoreError::Conflict(Conflict::SessionRevoked)) => return Err(invalid()),
         Err(e) => return Err(e.into()),
     }
     Ok(TokenResponse {
-        access_token: auth::issue_access_token(
-            &ctx.config.jwt_secret,
-            &old.username,
-            &old.family_id,
-            now,
-        )?,
+        access_token: auth::issue_access_token(&ctx.config.jwt_secret, &old.username, &old.family_id, now)?,
         token_type: "Bearer".into(),
         expires_in: auth::ACCESS_TOKEN_TTL_SECS,
         refresh_token: token,
@@ -253,15 +220,9 @@ pub async fn logout(ctx: &Ctx, caller: &Claims, req: LogoutRequest) -> Result<()
         return crate::presence::close_all(ctx, &caller.sub).await;
     }
     if let Some(token) = req.refresh_token {
-        if let Some(record) = ctx
-            .store
-            .get_refresh_token(&auth::hash_refresh_token(&token))
-            .await?
-        {
+        if let Some(record) = ctx.store.get_refresh_token(&auth::hash_refresh_token(&token)).await? {
             if record.username == caller.sub {
-                ctx.store
-                    .revoke_session(&caller.sub, &record.family_id)
-                    .await?;
+                ctx.store.revoke_session(&caller.sub, &record.family_id).await?;
             }
         }
         return Ok(());
@@ -273,10 +234,7 @@ pub async fn logout(ctx: &Ctx, caller: &Claims, req: LogoutRequest) -> Result<()
 }
 
 pub fn verify(caller: &Claims) -> VerifyResponse {
-    VerifyResponse {
-        username: caller.sub.clone(),
-        expires_at: caller.exp * 1000,
-    }
+    VerifyResponse { username: caller.sub.clone(), expires_at: caller.exp * 1000 }
 }
 
 /// A new session family: its first refresh token and an access token bound to it.
@@ -302,11 +260,7 @@ pub async fn open_session(ctx: &Ctx, username: &str) -> Result<TokenResponse, Ap
 }
 
 /// Used by the password change: the hash of a new password, after checking the current one.
-pub async fn change_password(
-    user: &UserRecord,
-    current: String,
-    new: String,
-) -> Result<String, ApiError> {
+pub async fn change_password(user: &UserRecord, current: String, new: String) -> Result<String, ApiError> {
     validate_password("new_password", &new)?;
     if current.len() > 1024 || !password_matches(current, Some(user.password_hash.clone())).await? {
         return Err(ApiError::Forbidden("current password is wrong"));

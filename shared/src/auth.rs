@@ -2,9 +2,7 @@
 
 use std::sync::OnceLock;
 
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
-};
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -34,11 +32,7 @@ pub fn hash_password(password: &str) -> Result<String, ApiError> {
 /// Checks a password against a stored hash. A hash that does not parse never matches.
 pub fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|parsed| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok()
-        })
+        .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
         .unwrap_or(false)
 }
 
@@ -66,12 +60,7 @@ pub struct Claims {
 }
 
 /// Signs an access token for `username` in session `sid`, valid from `now_ms` for 15 minutes.
-pub fn issue_access_token(
-    secret: &[u8],
-    username: &str,
-    sid: &str,
-    now_ms: i64,
-) -> Result<String, ApiError> {
+pub fn issue_access_token(secret: &[u8], username: &str, sid: &str, now_ms: i64) -> Result<String, ApiError> {
     let iat = now_ms / 1000;
     let claims = Claims {
         sub: username.to_owned(),
@@ -80,21 +69,14 @@ pub fn issue_access_token(
         jti: ulid::Ulid::new().to_string(),
         sid: Some(sid.to_owned()),
     };
-    jsonwebtoken::encode(
-        &Header::new(Algorithm::HS256),
-        &claims,
-        &EncodingKey::from_secret(secret),
-    )
-    .map_err(|e| ApiError::internal(format!("jwt encode: {e}")))
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret))
+        .map_err(|e| ApiError::internal(format!("jwt encode: {e}")))
 }
 
 /// Verifies signature, algorithm (HS256 only: `none` and every other algorithm are refused) and
 /// expiry against the caller's clock.
 pub fn verify_access_token(secret: &[u8], token: &str, now_ms: i64) -> Result<Claims, ApiError> {
-    let invalid = || ApiError::Unauthorized {
-        code: "invalid_token",
-        detail: "access token is invalid",
-    };
+    let invalid = || ApiError::Unauthorized { code: "invalid_token", detail: "access token is invalid" };
     if token.len() > 4096 {
         return Err(invalid());
     }
@@ -103,13 +85,9 @@ pub fn verify_access_token(secret: &[u8], token: &str, now_ms: i64) -> Result<Cl
     validation.validate_exp = false;
     validation.set_required_spec_claims(&["sub", "exp", "iat"]);
     let data =
-        jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(secret), &validation)
-            .map_err(|_| invalid())?;
+        jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(secret), &validation).map_err(|_| invalid())?;
     if data.claims.exp * 1000 <= now_ms {
-        return Err(ApiError::Unauthorized {
-            code: "token_expired",
-            detail: "access token has expired",
-        });
+        return Err(ApiError::Unauthorized { code: "token_expired", detail: "access token has expired" });
     }
     Ok(data.claims)
 }
@@ -152,10 +130,7 @@ mod tests {
         let late = now + ACCESS_TOKEN_TTL_SECS * 1000;
         assert!(matches!(
             verify_access_token(SECRET, &token, late),
-            Err(ApiError::Unauthorized {
-                code: "token_expired",
-                ..
-            })
+            Err(ApiError::Unauthorized { code: "token_expired", .. })
         ));
         assert!(verify_access_token(b"another-secret-another-secret-xx", &token, now).is_err());
     }
@@ -168,25 +143,13 @@ mod tests {
             now / 1000,
             now / 1000 + 900
         ));
-        for header in [
-            r#"{"alg":"none","typ":"JWT"}"#,
-            r#"{"alg":"HS512","typ":"JWT"}"#,
-        ] {
+        for header in [r#"{"alg":"none","typ":"JWT"}"#, r#"{"alg":"HS512","typ":"JWT"}"#] {
             let token = format!("{}.{}.", URL_SAFE_NO_PAD.encode(header), payload);
-            assert!(
-                verify_access_token(SECRET, &token, now).is_err(),
-                "{header} accepted"
-            );
+            assert!(verify_access_token(SECRET, &token, now).is_err(), "{header} accepted");
         }
         let hs384 = jsonwebtoken::encode(
             &Header::new(Algorithm::HS384),
-            &Claims {
-                sub: "alice".into(),
-                iat: now / 1000,
-                exp: now / 1000 + 900,
-                jti: "x".into(),
-                sid: None,
-            },
+            &Claims { sub: "alice".into(), iat: now / 1000, exp: now / 1000 + 900, jti: "x".into(), sid: None },
             &EncodingKey::from_secret(SECRET),
         )
         .unwrap();

@@ -178,9 +178,7 @@ pub fn validate_name(name: &str) -> Result<String, ApiError> {
 pub fn validate_content(content: &str, has_attachments: bool) -> Result<(), ApiError> {
     let len = content.chars().count();
     if len > CONTENT_MAX {
-        return Err(ApiError::invalid(format!(
-            "content must be at most {CONTENT_MAX} characters"
-        )));
+        return Err(ApiError::invalid(format!("content must be at most {CONTENT_MAX} characters")));
     }
     if content.trim().is_empty() && !has_attachments {
         return Err(ApiError::invalid("content must not be empty"));
@@ -213,35 +211,15 @@ mod tests {
         let c = conversation(&[("zoe", 1), ("amy", 5), ("bob", 5)]);
         assert_eq!(c.display_name(), "amy, bob, zoe");
         assert_eq!(c.longest_standing_except("zoe").as_deref(), Some("amy"));
-        assert_eq!(
-            conversation(&[("zoe", 1)]).longest_standing_except("zoe"),
-            None
-        );
+        assert_eq!(conversation(&[("zoe", 1)]).longest_standing_except("zoe"), None);
     }
 
     #[test]
     fn unread_counts_exclude_my_own_messages() {
-        let state = ReadState {
-            last_read: 3,
-            own_after_read: 2,
-        };
+        let state = ReadState { last_read: 3, own_after_read: 2 };
         assert_eq!(state.unread_count(10), 5);
-        assert_eq!(
-            ReadState {
-                last_read: 10,
-                own_after_read: 0
-            }
-            .unread_count(10),
-            0
-        );
-        assert_eq!(
-            ReadState {
-                last_read: 9,
-                own_after_read: 5
-            }
-            .unread_count(10),
-            0
-        );
+        assert_eq!(ReadState { last_read: 10, own_after_read: 0 }.unread_count(10), 0);
+        assert_eq!(ReadState { last_read: 9, own_after_read: 5 }.unread_count(10), 0);
     }
 
     #[test]

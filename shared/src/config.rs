@@ -15,26 +15,17 @@ pub struct Config {
 
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Config")
-            .field("jwt_secret", &"<redacted>")
-            .field("table_name", &self.table_name)
-            .finish()
+        f.debug_struct("Config").field("jwt_secret", &"<redacted>").field("table_name", &self.table_name).finish()
     }
 }
 
 impl Config {
-    pub fn new(
-        jwt_secret: impl Into<Vec<u8>>,
-        table_name: impl Into<String>,
-    ) -> Result<Self, ConfigError> {
+    pub fn new(jwt_secret: impl Into<Vec<u8>>, table_name: impl Into<String>) -> Result<Self, ConfigError> {
         let jwt_secret = jwt_secret.into();
         if jwt_secret.len() < MIN_JWT_SECRET_BYTES {
             return Err(ConfigError::WeakSecret(MIN_JWT_SECRET_BYTES));
         }
-        Ok(Self {
-            jwt_secret,
-            table_name: table_name.into(),
-        })
+        Ok(Self { jwt_secret, table_name: table_name.into() })
     }
 
     /// `JWT_SECRET` and `TABLE_NAME` (default `chathub`).

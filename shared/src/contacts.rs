@@ -13,17 +13,9 @@ pub struct AddContactRequest {
 }
 
 /// My contacts, in name order, with their presence.
-pub async fn list(
-    ctx: &Ctx,
-    caller: &Claims,
-    cursor: Option<&str>,
-    limit: usize,
-) -> Result<Page<UserView>, ApiError> {
+pub async fn list(ctx: &Ctx, caller: &Claims, cursor: Option<&str>, limit: usize) -> Result<Page<UserView>, ApiError> {
     let after = cursor.map(crate::http::decode_cursor).transpose()?;
-    let page = ctx
-        .store
-        .list_contacts(&caller.sub, after.as_deref(), limit)
-        .await?;
+    let page = ctx.store.list_contacts(&caller.sub, after.as_deref(), limit).await?;
     let mut users = ctx.store.get_users(&page.items).await?;
     users.sort_by(|a, b| a.username.cmp(&b.username));
     Ok(Page {
@@ -36,19 +28,10 @@ pub async fn list(
 pub async fn add(ctx: &Ctx, caller: &Claims, req: AddContactRequest) -> Result<UserView, ApiError> {
     let name = Username::parse(&req.username).map_err(|_| ApiError::NotFound("user not found"))?;
     if name.as_str() == caller.sub {
-        return Err(ApiError::bad_request(
-            "cannot_add_self",
-            "you cannot add yourself as a contact",
-        ));
+        return Err(ApiError::bad_request("cannot_add_self", "you cannot add yourself as a contact"));
     }
-    let user = ctx
-        .store
-        .get_user(name.as_str())
-        .await?
-        .ok_or(ApiError::NotFound("user not found"))?;
-    ctx.store
-        .add_contact(&caller.sub, name.as_str(), ctx.now_ms())
-        .await?;
+    let user = ctx.store.get_user(name.as_str()).await?.ok_or(ApiError::NotFound("user not found"))?;
+    ctx.store.add_contact(&caller.sub, name.as_str(), ctx.now_ms()).await?;
     Ok(user.public_view(ctx.now_ms()))
 }
 
@@ -66,10 +49,7 @@ pub async fn all_usernames(ctx: &Ctx, owner: &str) -> Result<Vec<String>, ApiErr
     let mut names = Vec::new();
     let mut after: Option<String> = None;
     loop {
-        let page = ctx
-            .store
-            .list_contacts(owner, after.as_deref(), crate::http::MAX_LIMIT)
-            .await?;
+        let page = ctx.store.list_contacts(owner, after.as_deref(), crate::http::MAX_LIMIT).await?;
         names.extend(page.items);
         match page.next_cursor {
             Some(next) => after = Some(next),

@@ -19,12 +19,7 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn new(config: Config, store: Arc<dyn Store>) -> Self {
-        Self {
-            config: Arc::new(config),
-            store,
-            clock: Arc::new(SystemClock),
-            notifier: Arc::new(NoNotifier),
-        }
+        Self { config: Arc::new(config), store, clock: Arc::new(SystemClock), notifier: Arc::new(NoNotifier) }
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {

@@ -54,11 +54,7 @@ pub async fn member_view(ctx: &Ctx, caller: &str, id: &str) -> Result<Conversati
 fn parse_usernames(raw: &[String]) -> Result<Vec<String>, ApiError> {
     let mut names: Vec<String> = raw
         .iter()
-        .map(|u| {
-            Username::parse(u)
-                .map(Username::into_string)
-                .map_err(|_| ApiError::NotFound("user not found"))
-        })
+        .map(|u| Username::parse(u).map(Username::into_string).map_err(|_| ApiError::NotFound("user not found")))
         .collect::<Result<_, _>>()?;
     names.sort();
     names.dedup();
@@ -87,18 +83,13 @@ pub async fn create(
     let mut others = parse_usernames(&req.members)?;
     others.retain(|u| u != caller);
     if others.len() > chat::MEMBERS_PER_REQUEST_MAX {
-        return Err(ApiError::invalid(format!(
-            "at most {} members at creation",
-            chat::MEMBERS_PER_REQUEST_MAX
-        )));
+        return Err(ApiError::invalid(format!("at most {} members at creation", chat::MEMBERS_PER_REQUEST_MAX)));
     }
     let name = req.name.as_deref().map(chat::validate_name).transpose()?;
     let visibility = req.visibility.unwrap_or_default();
     let direct = others.len() == 1 && name.is_none();
     if direct && visibility == Visibility::Public {
-        return Err(ApiError::invalid(
-            "a direct conversation cannot be public; give it a name to make a group",
-        ));
+        return Err(ApiError::invalid("a direct conversation cannot be public; give it a name to make a group"));
     }
     if visibility == Visibility::Public && name.is_none() {
         return Err(ApiError::invalid("a public conversation needs a name"));
@@ -116,8 +107,7 @@ pub async fn create(
         }
     }
     let now = ctx.now_ms();
-    let mut members: std::collections::BTreeMap<String, i64> =
-        others.into_iter().map(|u| (u, now)).collect();
+    let mut members: std::collections::BTreeMap<String, i64> = others.into_iter().map(|u| (u, now)).collect();
     members.insert(caller.to_owned(), now - 1);
     let conversation = Conversation {
         id: ulid::Ulid::new().to_string(),
@@ -132,20 +122,12 @@ pub async fn create(
         last_message_id: 0,
         last_activity_at: now,
     };
-    match ctx
-        .store
-        .create_conversation(&conversation, direct_key.as_deref())
-        .await
-    {
+    match ctx.store.create_conversation(&conversation, direct_key.as_deref()).await {
         Ok(()) => {}
         Err(StoreError::Conflict(Conflict::DirectExists)) => {
             // Someone created the pair's conversation meanwhile: that one it is.
             let key = direct_key.unwrap_or_default();
-            let existing = existing_direct(ctx, &key)
-                .await?
-                .ok_or(ApiError::Unavailable {
-                    retry_after_secs: 1,
-                })?;
+            let existing = existing_direct(ctx, &key).await?.ok_or(ApiError::Unavailable { retry_after_secs: 1 })?;
             return Ok((existing.view(true), false));
         }
         Err(e) => return Err(e.into()),
@@ -174,12 +156,8 @@ pub async fn list(
     let after = cursor
         .map(|c| {
             let raw = crate::http::decode_cursor_raw(c)?;
-            let (at, id) = raw
-                .split_once(':')
-                .ok_or_else(|| ApiError::invalid("cursor is not valid"))?;
-            let at: i64 = at
-                .parse()
-                .map_err(|_| ApiError::invalid("cursor is not valid"))?;
+            let (at, id) = raw.split_once(':').ok_or_else(|| ApiError::invalid("cursor is not valid"))?;
+            let at: i64 = at.parse().map_err(|_| ApiError::invalid("cursor is not valid"))?;
             Ok::<_, ApiError>((at, id.to_owned()))
         })
         .transpose()?;
@@ -187,11 +165,7 @@ pub async fn list(
     let ids: Vec<String> = memberships.iter().map(|(id, _)| id.clone()).collect();
     let mut conversations = ctx.store.get_conversations(&ids).await?;
     // Most recent first; ties by id, so the order is total and cursors are exact.
-    conversations.sort_by(|a, b| {
-        b.last_activity_at
-            .cmp(&a.last_activity_at)
-            .then_with(|| b.id.cmp(&a.id))
-    });
+    conversations.sort_by(|a, b| b.last_activity_at.cmp(&a.last_activity_at).then_with(|| b.id.cmp(&a.id)));
     let start = match &after {
         Some((at, id)) => conversations
             .iter()
@@ -199,27 +173,15 @@ pub async fn list(
             .unwrap_or(conversations.len()),
         None => 0,
     };
-    let page: Vec<Conversation> = conversations
-        .iter()
-        .skip(start)
-        .take(limit)
-        .cloned()
-        .collect();
+    let page: Vec<Conversation> = conversations.iter().skip(start).take(limit).cloned().collect();
     let more = conversations.len() > start + page.len();
-    let last_keys: Vec<(String, i64)> = page
-        .iter()
-        .filter(|c| c.last_message_id > 0)
-        .map(|c| (c.id.clone(), c.last_message_id))
-        .collect();
+    let last_keys: Vec<(String, i64)> =
+        page.iter().filter(|c| c.last_message_id > 0).map(|c| (c.id.clone(), c.last_message_id)).collect();
     let last_messages = ctx.store.get_messages(&last_keys).await?;
     let items = page
         .iter()
         .map(|c| {
-            let state = memberships
-                .iter()
-                .find(|(id, _)| *id == c.id)
-                .map(|(_, s)| *s)
-                .unwrap_or_default();
+            let state = memberships.iter().find(|(id, _)| *id == c.id).map(|(_, s)| *s).unwrap_or_default();
             ConversationSummary {
                 conversation: c.view(false),
                 unread_count: state.unread_count(c.last_message_id),
@@ -231,8 +193,7 @@ pub async fn list(
         })
         .collect();
     let next_cursor = if more {
-        page.last()
-            .map(|c| crate::http::encode_cursor(&format!("{}:{}", c.last_activity_at, c.id)))
+        page.last().map(|c| crate::http::encode_cursor(&format!("{}:{}", c.last_activity_at, c.id)))
     } else {
         None
     };
@@ -251,10 +212,7 @@ pub async fn public(
         return Err(ApiError::invalid("prefix is too long"));
     }
     let after = cursor.map(crate::http::decode_cursor_raw).transpose()?;
-    let page = ctx
-        .store
-        .list_public(&prefix, after.as_deref(), limit)
-        .await?;
+    let page = ctx.store.list_public(&prefix, after.as_deref(), limit).await?;
     Ok(Page {
         items: page.items.iter().map(|c| c.view(false)).collect(),
         next_cursor: page.next_cursor.as_deref().map(crate::http::encode_cursor),
@@ -266,18 +224,10 @@ pub async fn get(ctx: &Ctx, caller: &str, id: &str) -> Result<ConversationView, 
 }
 
 /// Any member renames or changes the icon.
-pub async fn update(
-    ctx: &Ctx,
-    caller: &str,
-    id: &str,
-    req: UpdateConversation,
-) -> Result<ConversationView, ApiError> {
+pub async fn update(ctx: &Ctx, caller: &str, id: &str, req: UpdateConversation) -> Result<ConversationView, ApiError> {
     let name = req.name.as_deref().map(chat::validate_name).transpose()?;
     if let Some(Some(_)) = &req.icon_file_id {
-        return Err(ApiError::bad_request(
-            "file_not_uploaded",
-            "icon_file_id names no uploaded icon of yours",
-        ));
+        return Err(ApiError::bad_request("file_not_uploaded", "icon_file_id names no uploaded icon of yours"));
     }
     let icon = req.icon_file_id.as_ref().map(|i| i.as_deref());
     let updated = ctx
@@ -299,46 +249,27 @@ fn not_found_if_not_member(e: StoreError) -> ApiError {
 }
 
 /// Any member adds others; those already in are skipped.
-pub async fn add_members(
-    ctx: &Ctx,
-    caller: &str,
-    id: &str,
-    req: AddMembers,
-) -> Result<ConversationView, ApiError> {
+pub async fn add_members(ctx: &Ctx, caller: &str, id: &str, req: AddMembers) -> Result<ConversationView, ApiError> {
     let conversation = member_view(ctx, caller, id).await?;
     if conversation.kind == Kind::Direct {
-        return Err(ApiError::invalid(
-            "a direct conversation cannot take more members; create a group",
-        ));
+        return Err(ApiError::invalid("a direct conversation cannot take more members; create a group"));
     }
     let mut new = parse_usernames(&req.usernames)?;
     new.retain(|u| !conversation.is_member(u));
     if new.len() > chat::MEMBERS_PER_REQUEST_MAX {
-        return Err(ApiError::invalid(format!(
-            "at most {} members per request",
-            chat::MEMBERS_PER_REQUEST_MAX
-        )));
+        return Err(ApiError::invalid(format!("at most {} members per request", chat::MEMBERS_PER_REQUEST_MAX)));
     }
     if conversation.members.len() + new.len() > chat::MEMBERS_MAX {
-        return Err(ApiError::invalid(format!(
-            "a conversation holds at most {} members",
-            chat::MEMBERS_MAX
-        )));
+        return Err(ApiError::invalid(format!("a conversation holds at most {} members", chat::MEMBERS_MAX)));
     }
     if new.is_empty() {
         return Ok(conversation.view(true));
     }
     require_users(ctx, &new).await?;
-    let updated = ctx
-        .store
-        .add_members(id, Some(caller), &new, ctx.now_ms())
-        .await
-        .map_err(|e| match e {
-            StoreError::Conflict(Conflict::AlreadyMember) => ApiError::Unavailable {
-                retry_after_secs: 1,
-            },
-            other => not_found_if_not_member(other),
-        })?;
+    let updated = ctx.store.add_members(id, Some(caller), &new, ctx.now_ms()).await.map_err(|e| match e {
+        StoreError::Conflict(Conflict::AlreadyMember) => ApiError::Unavailable { retry_after_secs: 1 },
+        other => not_found_if_not_member(other),
+    })?;
     let view = updated.view(true);
     let members: Vec<String> = updated.members.keys().cloned().collect();
     push_to_users(ctx, &members, None, "member_joined", &view).await;
@@ -355,16 +286,9 @@ pub async fn join(ctx: &Ctx, caller: &str, id: &str) -> Result<ConversationView,
         return Ok(conversation.view(true));
     }
     if conversation.members.len() >= chat::MEMBERS_MAX {
-        return Err(ApiError::invalid(format!(
-            "a conversation holds at most {} members",
-            chat::MEMBERS_MAX
-        )));
+        return Err(ApiError::invalid(format!("a conversation holds at most {} members", chat::MEMBERS_MAX)));
     }
-    let updated = match ctx
-        .store
-        .add_members(id, None, &[caller.to_owned()], ctx.now_ms())
-        .await
-    {
+    let updated = match ctx.store.add_members(id, None, &[caller.to_owned()], ctx.now_ms()).await {
         Ok(updated) => updated,
         // Joined twice at once: the other join did it.
         Err(StoreError::Conflict(Conflict::AlreadyMember)) => member_view(ctx, caller, id).await?,
@@ -385,19 +309,12 @@ pub struct MemberLeft {
 
 /// `target` = `me` or oneself: leave. Anyone else: the owner removes them (403 otherwise). When the
 /// owner leaves, the longest-standing member becomes owner.
-pub async fn remove_member(
-    ctx: &Ctx,
-    caller: &str,
-    id: &str,
-    target: &str,
-) -> Result<(), ApiError> {
+pub async fn remove_member(ctx: &Ctx, caller: &str, id: &str, target: &str) -> Result<(), ApiError> {
     let conversation = member_view(ctx, caller, id).await?;
     let target = if target == "me" {
         caller.to_owned()
     } else {
-        Username::parse(target)
-            .map_err(|_| ApiError::NotFound("member not found"))?
-            .into_string()
+        Username::parse(target).map_err(|_| ApiError::NotFound("member not found"))?.into_string()
     };
     if target != caller && conversation.owner != caller {
         return Err(ApiError::Forbidden("only the owner removes other members"));
@@ -405,14 +322,8 @@ pub async fn remove_member(
     if !conversation.is_member(&target) {
         return Err(ApiError::NotFound("member not found"));
     }
-    let new_owner = if conversation.owner == target {
-        conversation.longest_standing_except(&target)
-    } else {
-        None
-    };
-    ctx.store
-        .remove_member(&conversation, &target, new_owner.as_deref())
-        .await?;
+    let new_owner = if conversation.owner == target { conversation.longest_standing_except(&target) } else { None };
+    ctx.store.remove_member(&conversation, &target, new_owner.as_deref()).await?;
     let event = MemberLeft {
         conversation_id: conversation.id.clone(),
         username: target.clone(),

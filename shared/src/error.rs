@@ -11,10 +11,7 @@ pub enum ApiError {
     BadRequest { code: &'static str, detail: String },
     /// 401: missing, invalid or expired credentials.
     #[error("{detail}")]
-    Unauthorized {
-        code: &'static str,
-        detail: &'static str,
-    },
+    Unauthorized { code: &'static str, detail: &'static str },
     /// 403: authenticated, but not allowed.
     #[error("{0}")]
     Forbidden(&'static str),
@@ -23,10 +20,7 @@ pub enum ApiError {
     NotFound(&'static str),
     /// 409: conflicts with what is stored.
     #[error("{detail}")]
-    Conflict {
-        code: &'static str,
-        detail: &'static str,
-    },
+    Conflict { code: &'static str, detail: &'static str },
     /// 413: request body too large.
     #[error("request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
@@ -43,24 +37,15 @@ pub enum ApiError {
 
 impl ApiError {
     pub fn invalid(detail: impl Into<String>) -> Self {
-        Self::BadRequest {
-            code: "invalid_request",
-            detail: detail.into(),
-        }
+        Self::BadRequest { code: "invalid_request", detail: detail.into() }
     }
 
     pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
-        Self::BadRequest {
-            code,
-            detail: detail.into(),
-        }
+        Self::BadRequest { code, detail: detail.into() }
     }
 
     pub fn unauthorized(detail: &'static str) -> Self {
-        Self::Unauthorized {
-            code: "unauthorized",
-            detail,
-        }
+        Self::Unauthorized { code: "unauthorized", detail }
     }
 
     pub fn internal(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
@@ -84,9 +69,7 @@ impl ApiError {
     /// The stable machine-readable code clients switch on.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::BadRequest { code, .. }
-            | Self::Unauthorized { code, .. }
-            | Self::Conflict { code, .. } => code,
+            Self::BadRequest { code, .. } | Self::Unauthorized { code, .. } | Self::Conflict { code, .. } => code,
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
             Self::PayloadTooLarge(_) => "payload_too_large",
@@ -157,43 +140,29 @@ pub enum Conflict {
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
-            StoreError::Conflict(Conflict::UsernameTaken) => Self::Conflict {
-                code: "username_taken",
-                detail: "username already taken",
-            },
-            StoreError::Conflict(Conflict::EmailTaken) => Self::Conflict {
-                code: "email_taken",
-                detail: "email already in use",
-            },
-            StoreError::Conflict(Conflict::AlreadyContact) => Self::Conflict {
-                code: "already_contact",
-                detail: "already a contact",
-            },
-            StoreError::Conflict(Conflict::TokenAlreadyUsed | Conflict::SessionRevoked) => {
-                Self::Unauthorized {
-                    code: "invalid_refresh_token",
-                    detail: "refresh token is invalid or expired",
-                }
+            StoreError::Conflict(Conflict::UsernameTaken) => {
+                Self::Conflict { code: "username_taken", detail: "username already taken" }
             }
-            StoreError::Conflict(Conflict::Missing) => Self::Unavailable {
-                retry_after_secs: 1,
-            },
+            StoreError::Conflict(Conflict::EmailTaken) => {
+                Self::Conflict { code: "email_taken", detail: "email already in use" }
+            }
+            StoreError::Conflict(Conflict::AlreadyContact) => {
+                Self::Conflict { code: "already_contact", detail: "already a contact" }
+            }
+            StoreError::Conflict(Conflict::TokenAlreadyUsed | Conflict::SessionRevoked) => {
+                Self::Unauthorized { code: "invalid_refresh_token", detail: "refresh token is invalid or expired" }
+            }
+            StoreError::Conflict(Conflict::Missing) => Self::Unavailable { retry_after_secs: 1 },
             StoreError::Conflict(Conflict::NotMember) => Self::NotFound("conversation not found"),
-            StoreError::Conflict(Conflict::AlreadyMember) => Self::Conflict {
-                code: "already_member",
-                detail: "already a member",
-            },
+            StoreError::Conflict(Conflict::AlreadyMember) => {
+                Self::Conflict { code: "already_member", detail: "already a member" }
+            }
             StoreError::Conflict(Conflict::DirectExists | Conflict::DuplicateClientId) => {
-                Self::Conflict {
-                    code: "conflict",
-                    detail: "conflicting change; retry",
-                }
+                Self::Conflict { code: "conflict", detail: "conflicting change; retry" }
             }
             StoreError::Unavailable(msg) => {
                 tracing::warn!(error = %msg, "store unavailable");
-                Self::Unavailable {
-                    retry_after_secs: 1,
-                }
+                Self::Unavailable { retry_after_secs: 1 }
             }
             StoreError::Internal(msg) => Self::internal(msg),
         }

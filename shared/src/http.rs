@@ -44,10 +44,7 @@ pub fn text(status: StatusCode, body: &str) -> Response {
 }
 
 pub fn no_content() -> Response {
-    http::Response::builder()
-        .status(StatusCode::NO_CONTENT)
-        .body(Body::Empty)
-        .unwrap_or_default()
+    http::Response::builder().status(StatusCode::NO_CONTENT).body(Body::Empty).unwrap_or_default()
 }
 
 /// The one place an error becomes an HTTP response. Internal causes are logged here and only here.
@@ -56,9 +53,7 @@ pub fn problem(err: &ApiError) -> Response {
         tracing::error!(error = %source, "internal error");
     }
     let body = serde_json::to_vec(&err.problem()).unwrap_or_default();
-    let mut builder = http::Response::builder()
-        .status(err.status())
-        .header(CONTENT_TYPE, "application/problem+json");
+    let mut builder = http::Response::builder().status(err.status()).header(CONTENT_TYPE, "application/problem+json");
     if let Some(secs) = err.retry_after_secs() {
         builder = builder.header(RETRY_AFTER, secs.to_string());
     }
@@ -83,8 +78,7 @@ pub fn body_json<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::invalid("request body must be a JSON object"));
     }
-    serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::invalid(format!("invalid request body: {e}")))
+    serde_json::from_slice(bytes).map_err(|e| ApiError::invalid(format!("invalid request body: {e}")))
 }
 
 /// Like [`body_json`], but an empty body means `T::default()`.
@@ -99,9 +93,7 @@ pub fn body_json_or_default<T: DeserializeOwned + Default>(req: &Request) -> Res
 pub fn access_token(headers: &http::HeaderMap) -> Option<String> {
     if let Some(value) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) {
         let (scheme, token) = value.trim().split_once(' ')?;
-        return scheme
-            .eq_ignore_ascii_case("bearer")
-            .then(|| token.trim().to_owned());
+        return scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned());
     }
     headers
         .get_all(COOKIE)
@@ -115,15 +107,12 @@ pub fn access_token(headers: &http::HeaderMap) -> Option<String> {
 
 /// The caller, from a valid access token: 401 otherwise.
 pub fn authenticate(ctx: &Ctx, req: &Request) -> Result<Claims, ApiError> {
-    let token =
-        access_token(req.headers()).ok_or(ApiError::unauthorized("missing access token"))?;
+    let token = access_token(req.headers()).ok_or(ApiError::unauthorized("missing access token"))?;
     auth::verify_access_token(&ctx.config.jwt_secret, &token, ctx.now_ms())
 }
 
 pub fn query_param(req: &Request, name: &str) -> Option<String> {
-    req.query_string_parameters_ref()
-        .and_then(|q| q.first(name))
-        .map(str::to_owned)
+    req.query_string_parameters_ref().and_then(|q| q.first(name)).map(str::to_owned)
 }
 
 pub fn path_param(req: &Request, name: &str) -> Result<String, ApiError> {
@@ -135,9 +124,7 @@ pub fn path_param(req: &Request, name: &str) -> Result<String, ApiError> {
 
 /// The `{message_id}` path parameter: an unparsable one names no message (404).
 pub fn message_id_param(req: &Request) -> Result<i64, ApiError> {
-    path_param(req, "message_id")?
-        .parse()
-        .map_err(|_| ApiError::NotFound("message not found"))
+    path_param(req, "message_id")?.parse().map_err(|_| ApiError::NotFound("message not found"))
 }
 
 /// `?limit=`: 1–100, default 50; anything else is 400.
@@ -215,10 +202,7 @@ where
 }
 
 /// The life of a REST function that needs nothing but the request.
-pub async fn run_stateless<F, Fut>(
-    route: &'static str,
-    handler: F,
-) -> Result<(), lambda_http::Error>
+pub async fn run_stateless<F, Fut>(route: &'static str, handler: F) -> Result<(), lambda_http::Error>
 where
     F: Fn(Request) -> Fut + Copy + Send + Sync + 'static,
     Fut: Future<Output = Result<Response, ApiError>> + Send,

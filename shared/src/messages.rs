@@ -61,43 +61,28 @@ pub async fn send(
 ) -> Result<(Message, bool), ApiError> {
     if !req.attachments.is_empty() {
         if req.attachments.len() > ATTACHMENTS_MAX {
-            return Err(ApiError::invalid(format!(
-                "at most {ATTACHMENTS_MAX} attachments"
-            )));
+            return Err(ApiError::invalid(format!("at most {ATTACHMENTS_MAX} attachments")));
         }
         // No file can be uploaded until the files routes exist: every id is one never uploaded.
-        return Err(ApiError::bad_request(
-            "file_not_uploaded",
-            "attachments name no uploaded file of yours",
-        ));
+        return Err(ApiError::bad_request("file_not_uploaded", "attachments name no uploaded file of yours"));
     }
     chat::validate_content(&req.content, false)?;
     if let Some(client_id) = &req.client_id {
         if client_id.is_empty() || client_id.chars().count() > chat::CLIENT_ID_MAX {
-            return Err(ApiError::invalid(format!(
-                "client_id must be 1-{} characters",
-                chat::CLIENT_ID_MAX
-            )));
+            return Err(ApiError::invalid(format!("client_id must be 1-{} characters", chat::CLIENT_ID_MAX)));
         }
         if let Some(original) = original_for(ctx, caller, conversation_id, client_id).await? {
             return Ok((original, false));
         }
     }
     if req.reply_id.is_some_and(|r| r < 1) {
-        return Err(ApiError::invalid(
-            "reply_id must name a message of this conversation",
-        ));
+        return Err(ApiError::invalid("reply_id must name a message of this conversation"));
     }
 
     let now = ctx.now_ms();
-    let (conversation, pushed) = ctx
-        .store
-        .allocate_message_id(conversation_id, caller, now)
-        .await
-        .map_err(|e| match e {
-            StoreError::Conflict(Conflict::NotMember) => {
-                ApiError::NotFound("conversation not found")
-            }
+    let (conversation, pushed) =
+        ctx.store.allocate_message_id(conversation_id, caller, now).await.map_err(|e| match e {
+            StoreError::Conflict(Conflict::NotMember) => ApiError::NotFound("conversation not found"),
             other => other.into(),
         })?;
     let id = conversation.last_message_id;
@@ -117,24 +102,15 @@ pub async fn send(
     let stored = store_new(ctx, &message).await;
     let members: Vec<String> = conversation.members.keys().cloned().collect();
     let targets = match &stored {
-        Ok(()) => ctx
-            .store
-            .connections_of(&members, now)
-            .await
-            .unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "could not look up connections; push skipped");
-                Vec::new()
-            }),
+        Ok(()) => ctx.store.connections_of(&members, now).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "could not look up connections; push skipped");
+            Vec::new()
+        }),
         Err(_) => Vec::new(),
     };
-    ctx.store
-        .wait_for_push_turn(conversation_id, id, pushed, PUSH_TURN_TIMEOUT_MS)
-        .await?;
+    ctx.store.wait_for_push_turn(conversation_id, id, pushed, PUSH_TURN_TIMEOUT_MS).await?;
     if stored.is_ok() {
-        let targets = targets
-            .into_iter()
-            .filter(|(_, c)| Some(c.as_str()) != origin)
-            .collect();
+        let targets = targets.into_iter().filter(|(_, c)| Some(c.as_str()) != origin).collect();
         let report = fan_out(ctx, targets, event("send_message", &message)).await;
         tracing::debug!(conversation_id, id, ?report, "fanned out");
     }
@@ -144,13 +120,11 @@ pub async fn send(
         Err(StoreError::Conflict(Conflict::DuplicateClientId)) => {
             let client_id = message.client_id.as_deref().unwrap_or_default();
             let original = original_for(ctx, caller, conversation_id, client_id).await?;
-            original.map(|m| (m, false)).ok_or(ApiError::Unavailable {
-                retry_after_secs: 1,
-            })
+            original.map(|m| (m, false)).ok_or(ApiError::Unavailable { retry_after_secs: 1 })
         }
-        Err(StoreError::Conflict(Conflict::Missing)) => Err(ApiError::invalid(
-            "reply_id must name a message of this conversation",
-        )),
+        Err(StoreError::Conflict(Conflict::Missing)) => {
+            Err(ApiError::invalid("reply_id must name a message of this conversation"))
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -158,27 +132,16 @@ pub async fn send(
 /// Stores a freshly numbered message, or a void in its place when it may not be stored.
 async fn store_new(ctx: &Ctx, message: &Message) -> Result<(), StoreError> {
     if let Some(reply) = message.reply_id {
-        let exists = reply < message.id
-            && ctx
-                .store
-                .get_message(&message.conversation_id, reply)
-                .await?
-                .is_some();
+        let exists = reply < message.id && ctx.store.get_message(&message.conversation_id, reply).await?.is_some();
         if !exists {
-            ctx.store
-                .put_void(&message.conversation_id, message.id)
-                .await?;
+            ctx.store.put_void(&message.conversation_id, message.id).await?;
             return Err(StoreError::Conflict(Conflict::Missing));
         }
     }
     match ctx.store.put_message(message).await {
         Ok(()) => Ok(()),
         Err(e) => {
-            if let Err(void_error) = ctx
-                .store
-                .put_void(&message.conversation_id, message.id)
-                .await
-            {
+            if let Err(void_error) = ctx.store.put_void(&message.conversation_id, message.id).await {
                 tracing::warn!(error = %void_error, "could not fill a message id");
             }
             Err(e)
@@ -192,23 +155,14 @@ async fn original_for(
     conversation_id: &str,
     client_id: &str,
 ) -> Result<Option<Message>, ApiError> {
-    match ctx
-        .store
-        .message_id_for_client_id(conversation_id, caller, client_id)
-        .await?
-    {
+    match ctx.store.message_id_for_client_id(conversation_id, caller, client_id).await? {
         Some(id) => Ok(ctx.store.get_message(conversation_id, id).await?),
         None => Ok(None),
     }
 }
 
 /// History: `after` (what a reconnecting client missed), `before` (older pages), or the latest.
-pub async fn history(
-    ctx: &Ctx,
-    caller: &str,
-    conversation_id: &str,
-    query: HistoryQuery,
-) -> Result<History, ApiError> {
+pub async fn history(ctx: &Ctx, caller: &str, conversation_id: &str, query: HistoryQuery) -> Result<History, ApiError> {
     let limit = match query.limit {
         None => crate::http::DEFAULT_LIMIT,
         Some(l) if (1..=crate::http::MAX_LIMIT as i64).contains(&l) => l as usize,
@@ -220,34 +174,15 @@ pub async fn history(
     if query.before.is_some_and(|b| b < 1) || query.after.is_some_and(|a| a < 0) {
         return Err(ApiError::invalid("before and after are message ids"));
     }
-    if ctx
-        .store
-        .read_state(caller, conversation_id)
-        .await?
-        .is_none()
-    {
+    if ctx.store.read_state(caller, conversation_id).await?.is_none() {
         return Err(ApiError::NotFound("conversation not found"));
     }
-    let (messages, has_more) = ctx
-        .store
-        .list_messages(conversation_id, query.before, query.after, limit)
-        .await?;
-    Ok(History {
-        conversation_id: conversation_id.to_owned(),
-        messages,
-        has_more,
-    })
+    let (messages, has_more) = ctx.store.list_messages(conversation_id, query.before, query.after, limit).await?;
+    Ok(History { conversation_id: conversation_id.to_owned(), messages, has_more })
 }
 
-async fn own_message(
-    ctx: &Ctx,
-    conversation_id: &str,
-    message_id: i64,
-) -> Result<Message, ApiError> {
-    ctx.store
-        .get_message(conversation_id, message_id)
-        .await?
-        .ok_or(ApiError::NotFound("message not found"))
+async fn own_message(ctx: &Ctx, conversation_id: &str, message_id: i64) -> Result<Message, ApiError> {
+    ctx.store.get_message(conversation_id, message_id).await?.ok_or(ApiError::NotFound("message not found"))
 }
 
 /// Only the author edits; a deleted message cannot be edited.
@@ -266,10 +201,7 @@ pub async fn edit(
         return Err(ApiError::Forbidden("only the author edits a message"));
     }
     if message.deleted {
-        return Err(ApiError::Conflict {
-            code: "message_deleted",
-            detail: "the message was deleted",
-        });
+        return Err(ApiError::Conflict { code: "message_deleted", detail: "the message was deleted" });
     }
     message.content = content;
     message.edited_at = Some(ctx.now_ms());
@@ -290,14 +222,9 @@ pub async fn delete(
     let conversation = member_view(ctx, caller, conversation_id).await?;
     let mut message = own_message(ctx, conversation_id, message_id).await?;
     if message.sender_username != caller && conversation.owner != caller {
-        return Err(ApiError::Forbidden(
-            "only the author or the owner deletes a message",
-        ));
+        return Err(ApiError::Forbidden("only the author or the owner deletes a message"));
     }
-    let reference = MessageRef {
-        conversation_id: conversation_id.to_owned(),
-        message_id,
-    };
+    let reference = MessageRef { conversation_id: conversation_id.to_owned(), message_id };
     if message.deleted {
         return Ok(reference);
     }
@@ -320,39 +247,20 @@ pub async fn mark_read(
 ) -> Result<MessageRef, ApiError> {
     let conversation = member_view(ctx, caller, conversation_id).await?;
     if message_id < 1 || message_id > conversation.last_message_id {
-        return Err(ApiError::invalid(
-            "message_id must name a message of this conversation",
-        ));
+        return Err(ApiError::invalid("message_id must name a message of this conversation"));
     }
-    let state = ctx
-        .store
-        .read_state(caller, conversation_id)
-        .await?
-        .ok_or(ApiError::NotFound("conversation not found"))?;
-    let reference = MessageRef {
-        conversation_id: conversation_id.to_owned(),
-        message_id,
-    };
+    let state =
+        ctx.store.read_state(caller, conversation_id).await?.ok_or(ApiError::NotFound("conversation not found"))?;
+    let reference = MessageRef { conversation_id: conversation_id.to_owned(), message_id };
     if message_id <= state.last_read {
         return Ok(reference);
     }
     let own_after = if message_id >= conversation.last_message_id {
         0
     } else {
-        ctx.store
-            .count_own_messages(
-                conversation_id,
-                caller,
-                message_id,
-                conversation.last_message_id,
-            )
-            .await?
+        ctx.store.count_own_messages(conversation_id, caller, message_id, conversation.last_message_id).await?
     };
-    if ctx
-        .store
-        .mark_read(caller, conversation_id, message_id, own_after)
-        .await?
-    {
+    if ctx.store.mark_read(caller, conversation_id, message_id, own_after).await? {
         push_to_users(ctx, &[caller.to_owned()], origin, "read_marker", &reference).await;
     }
     Ok(reference)
@@ -361,16 +269,8 @@ pub async fn mark_read(
 /// Tells the other members I am typing; nothing is stored.
 pub async fn typing(ctx: &Ctx, caller: &str, conversation_id: &str) -> Result<(), ApiError> {
     let conversation = member_view(ctx, caller, conversation_id).await?;
-    let others: Vec<String> = conversation
-        .members
-        .keys()
-        .filter(|m| *m != caller)
-        .cloned()
-        .collect();
-    let data = Typing {
-        conversation_id: conversation_id.to_owned(),
-        username: caller.to_owned(),
-    };
+    let others: Vec<String> = conversation.members.keys().filter(|m| *m != caller).cloned().collect();
+    let data = Typing { conversation_id: conversation_id.to_owned(), username: caller.to_owned() };
     push_to_users(ctx, &others, None, "typing", &data).await;
     Ok(())
 }

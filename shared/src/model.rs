@@ -15,13 +15,9 @@ impl Username {
     pub fn parse(raw: &str) -> Result<Self, ApiError> {
         let lower = raw.trim().to_ascii_lowercase();
         let len = lower.chars().count();
-        let valid_chars = lower
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_.-".contains(c));
+        let valid_chars = lower.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_.-".contains(c));
         if !(3..=32).contains(&len) || !valid_chars {
-            return Err(ApiError::invalid(
-                "username must be 3-32 characters of a-z, 0-9, '_', '.', '-'",
-            ));
+            return Err(ApiError::invalid("username must be 3-32 characters of a-z, 0-9, '_', '.', '-'"));
         }
         Ok(Self(lower))
     }
@@ -77,9 +73,7 @@ impl Email {
 pub fn validate_password(field: &str, password: &str) -> Result<(), ApiError> {
     let len = password.chars().count();
     if !(8..=256).contains(&len) {
-        return Err(ApiError::invalid(format!(
-            "{field} must be 8-256 characters"
-        )));
+        return Err(ApiError::invalid(format!("{field} must be 8-256 characters")));
     }
     Ok(())
 }
@@ -87,14 +81,10 @@ pub fn validate_password(field: &str, password: &str) -> Result<(), ApiError> {
 /// A free-text profile field of at most `max` characters, with no control characters.
 pub fn validate_text(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
     if value.chars().count() > max {
-        return Err(ApiError::invalid(format!(
-            "{field} must be at most {max} characters"
-        )));
+        return Err(ApiError::invalid(format!("{field} must be at most {max} characters")));
     }
     if value.chars().any(char::is_control) {
-        return Err(ApiError::invalid(format!(
-            "{field} must not contain control characters"
-        )));
+        return Err(ApiError::invalid(format!("{field} must not contain control characters")));
     }
     Ok(())
 }
@@ -106,11 +96,7 @@ pub fn validate_date(field: &str, value: &str) -> Result<(), ApiError> {
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return Err(bad());
     }
-    let num = |s: &str| {
-        s.parse::<u32>()
-            .ok()
-            .filter(|_| s.bytes().all(|c| c.is_ascii_digit()))
-    };
+    let num = |s: &str| s.parse::<u32>().ok().filter(|_| s.bytes().all(|c| c.is_ascii_digit()));
     let (y, m, d) = match (num(&value[0..4]), num(&value[5..7]), num(&value[8..10])) {
         (Some(y), Some(m), Some(d)) => (y, m, d),
         _ => return Err(bad()),
@@ -175,10 +161,7 @@ pub struct UserView {
 impl UserRecord {
     /// Live connections at `now`.
     pub fn live_connections(&self, now: i64) -> impl Iterator<Item = &String> {
-        self.connections
-            .iter()
-            .filter(move |(_, expires)| **expires > now)
-            .map(|(id, _)| id)
+        self.connections.iter().filter(move |(_, expires)| **expires > now).map(|(id, _)| id)
     }
 
     /// The profile as its owner sees it, with presence at `now`.
@@ -200,11 +183,7 @@ impl UserRecord {
 
     /// The profile as everyone else sees it.
     pub fn public_view(&self, now: i64) -> UserView {
-        UserView {
-            email: None,
-            date_of_birth: None,
-            ..self.private_view(now)
-        }
+        UserView { email: None, date_of_birth: None, ..self.private_view(now) }
     }
 }
 
@@ -229,19 +208,8 @@ mod tests {
 
     #[test]
     fn emails_need_a_local_part_and_a_dotted_domain() {
-        assert_eq!(
-            Email::parse("Bob@Example.COM").unwrap().as_str(),
-            "bob@example.com"
-        );
-        for bad in [
-            "bob",
-            "@x.io",
-            "bob@",
-            "bob@localhost",
-            "a@b@c.io",
-            "a b@c.io",
-            "a@.io",
-        ] {
+        assert_eq!(Email::parse("Bob@Example.COM").unwrap().as_str(), "bob@example.com");
+        for bad in ["bob", "@x.io", "bob@", "bob@localhost", "a@b@c.io", "a b@c.io", "a@.io"] {
             assert!(Email::parse(bad).is_err(), "{bad:?} should be refused");
         }
     }
@@ -249,18 +217,8 @@ mod tests {
     #[test]
     fn dates_must_exist() {
         assert!(validate_date("d", "2000-02-29").is_ok());
-        for bad in [
-            "1999-02-29",
-            "2001-13-01",
-            "2001-04-31",
-            "01-01-2001",
-            "2001-1-01",
-            "+001-01-01",
-        ] {
-            assert!(
-                validate_date("d", bad).is_err(),
-                "{bad:?} should be refused"
-            );
+        for bad in ["1999-02-29", "2001-13-01", "2001-04-31", "01-01-2001", "2001-1-01", "+001-01-01"] {
+            assert!(validate_date("d", bad).is_err(), "{bad:?} should be refused");
         }
     }
 }

@@ -43,23 +43,17 @@ impl ApiGatewayNotifier {
             loader = loader.region(aws_config::Region::new("us-east-1"));
         }
         if std::env::var("AWS_ACCESS_KEY_ID").is_err() {
-            loader = loader.credentials_provider(
-                aws_sdk_apigatewaymanagement::config::Credentials::new(
-                    "local",
-                    "local",
-                    None,
-                    None,
-                    "chathub-local",
-                ),
-            );
+            loader = loader.credentials_provider(aws_sdk_apigatewaymanagement::config::Credentials::new(
+                "local",
+                "local",
+                None,
+                None,
+                "chathub-local",
+            ));
         }
         let shared = loader.load().await;
-        let config = aws_sdk_apigatewaymanagement::config::Builder::from(&shared)
-            .endpoint_url(endpoint)
-            .build();
-        Self {
-            client: aws_sdk_apigatewaymanagement::Client::from_conf(config),
-        }
+        let config = aws_sdk_apigatewaymanagement::config::Builder::from(&shared).endpoint_url(endpoint).build();
+        Self { client: aws_sdk_apigatewaymanagement::Client::from_conf(config) }
     }
 
     /// From `WEBSOCKET_MANAGEMENT_ENDPOINT`, when set.
@@ -74,45 +68,18 @@ impl ApiGatewayNotifier {
 #[async_trait]
 impl Notifier for ApiGatewayNotifier {
     async fn post(&self, connection_id: &str, payload: &[u8]) -> Result<(), PushError> {
-        match self
-            .client
-            .post_to_connection()
-            .connection_id(connection_id)
-            .data(Blob::new(payload))
-            .send()
-            .await
-        {
+        match self.client.post_to_connection().connection_id(connection_id).data(Blob::new(payload)).send().await {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_gone_exception()) =>
-            {
-                Err(PushError::Gone)
-            }
-            Err(e) => Err(PushError::Failed(
-                aws_sdk_apigatewaymanagement::error::DisplayErrorContext(&e).to_string(),
-            )),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_gone_exception()) => Err(PushError::Gone),
+            Err(e) => Err(PushError::Failed(aws_sdk_apigatewaymanagement::error::DisplayErrorContext(&e).to_string())),
         }
     }
 
     async fn close(&self, connection_id: &str) -> Result<(), PushError> {
-        match self
-            .client
-            .delete_connection()
-            .connection_id(connection_id)
-            .send()
-            .await
-        {
+        match self.client.delete_connection().connection_id(connection_id).send().await {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_gone_exception()) =>
-            {
-                Err(PushError::Gone)
-            }
-            Err(e) => Err(PushError::Failed(
-                aws_sdk_apigatewaymanagement::error::DisplayErrorContext(&e).to_string(),
-            )),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_gone_exception()) => Err(PushError::Gone),
+            Err(e) => Err(PushError::Failed(aws_sdk_apigatewaymanagement::error::DisplayErrorContext(&e).to_string())),
         }
     }
 }
@@ -123,10 +90,7 @@ pub struct NoNotifier;
 #[async_trait]
 impl Notifier for NoNotifier {
     async fn post(&self, connection_id: &str, _payload: &[u8]) -> Result<(), PushError> {
-        tracing::debug!(
-            connection_id,
-            "no WebSocket management endpoint configured; push dropped"
-        );
+        tracing::debug!(connection_id, "no WebSocket management endpoint configured; push dropped");
         Ok(())
     }
 
@@ -137,8 +101,7 @@ impl Notifier for NoNotifier {
 
 /// A server push: the same envelope as an answer, with no `request_id`.
 pub fn event<T: Serialize>(kind: &str, data: &T) -> Vec<u8> {
-    serde_json::to_vec(&serde_json::json!({ "type": kind, "success": true, "data": data }))
-        .unwrap_or_default()
+    serde_json::to_vec(&serde_json::json!({ "type": kind, "success": true, "data": data })).unwrap_or_default()
 }
 
 /// What one fan-out did.
@@ -170,11 +133,7 @@ pub async fn fan_out(ctx: &Ctx, targets: Vec<(String, String)>, payload: Vec<u8>
             Ok(()) => report.delivered += 1,
             Err(PushError::Gone) => {
                 report.gone += 1;
-                if let Err(e) = ctx
-                    .store
-                    .remove_connection(&user, &connection, ctx.now_ms())
-                    .await
-                {
+                if let Err(e) = ctx.store.remove_connection(&user, &connection, ctx.now_ms()).await {
                     tracing::warn!(error = %e, connection, "could not forget a gone connection");
                 }
             }
@@ -202,9 +161,6 @@ pub async fn push_to_users<T: Serialize>(
             return FanOut::default();
         }
     };
-    let targets = targets
-        .into_iter()
-        .filter(|(_, c)| Some(c.as_str()) != skip)
-        .collect();
+    let targets = targets.into_iter().filter(|(_, c)| Some(c.as_str()) != skip).collect();
     fan_out(ctx, targets, event(kind, data)).await
 }

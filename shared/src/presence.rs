@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Conflict, StoreError};
 use crate::notify::{push_to_users, PushError};
 use crate::Ctx;
 
@@ -19,25 +19,15 @@ pub struct UserStatus {
 /// `$connect`: records the socket; the first one brings the user online.
 pub async fn connect(ctx: &Ctx, username: &str, connection_id: &str) -> Result<(), ApiError> {
     let now = ctx.now_ms();
-    let first = ctx
-        .store
-        .add_connection(username, connection_id, now, now + CONNECTION_TTL_MS)
-        .await?;
+    let first =
+        ctx.store.add_connection(username, connection_id, now, now + CONNECTION_TTL_MS).await.map_err(|e| match e {
+            // A valid token for a user that no longer exists.
+            StoreError::Conflict(Conflict::Missing) => ApiError::unauthorized("unknown user"),
+            other => other.into(),
+        })?;
     if first {
-        let last_online = ctx
-            .store
-            .get_user(username)
-            .await?
-            .and_then(|u| u.last_online);
-        announce(
-            ctx,
-            UserStatus {
-                username: username.to_owned(),
-                is_online: true,
-                last_online,
-            },
-        )
-        .await?;
+        let last_online = ctx.store.get_user(username).await?.and_then(|u| u.last_online);
+        announce(ctx, UserStatus { username: username.to_owned(), is_online: true, last_online }).await?;
     }
     Ok(())
 }
@@ -45,20 +35,8 @@ pub async fn connect(ctx: &Ctx, username: &str, connection_id: &str) -> Result<(
 /// `$disconnect`: forgets the socket; the last one takes the user offline.
 pub async fn disconnect(ctx: &Ctx, username: &str, connection_id: &str) -> Result<(), ApiError> {
     let now = ctx.now_ms();
-    if ctx
-        .store
-        .remove_connection(username, connection_id, now)
-        .await?
-    {
-        announce(
-            ctx,
-            UserStatus {
-                username: username.to_owned(),
-                is_online: false,
-                last_online: Some(now),
-            },
-        )
-        .await?;
+    if ctx.store.remove_connection(username, connection_id, now).await? {
+        announce(ctx, UserStatus { username: username.to_owned(), is_online: false, last_online: Some(now) }).await?;
     }
     Ok(())
 }
@@ -74,17 +52,12 @@ async fn announce(ctx: &Ctx, status: UserStatus) -> Result<(), ApiError> {
 
 /// Closes every socket of the user (logout everywhere). API Gateway then sends `$disconnect`.
 pub async fn close_all(ctx: &Ctx, username: &str) -> Result<(), ApiError> {
-    let connections = ctx
-        .store
-        .connections_of(&[username.to_owned()], ctx.now_ms())
-        .await?;
+    let connections = ctx.store.connections_of(&[username.to_owned()], ctx.now_ms()).await?;
     for (_, connection) in connections {
         match ctx.notifier.close(&connection).await {
             Ok(()) => {}
             Err(PushError::Gone) => {
-                ctx.store
-                    .remove_connection(username, &connection, ctx.now_ms())
-                    .await?;
+                ctx.store.remove_connection(username, &connection, ctx.now_ms()).await?;
             }
             Err(PushError::Failed(e)) => {
                 tracing::warn!(error = %e, connection, "could not close a socket")

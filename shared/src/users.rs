@@ -36,10 +36,7 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D:
     Option::<String>::deserialize(d).map(Some)
 }
 
-fn checked_text(
-    field: &str,
-    change: Option<Option<String>>,
-) -> Result<Option<Option<String>>, ApiError> {
+fn checked_text(field: &str, change: Option<Option<String>>) -> Result<Option<Option<String>>, ApiError> {
     if let Some(Some(value)) = &change {
         validate_text(field, value, NAME_MAX)?;
     }
@@ -47,24 +44,12 @@ fn checked_text(
 }
 
 pub async fn me(ctx: &Ctx, caller: &Claims) -> Result<UserView, ApiError> {
-    let user = ctx
-        .store
-        .get_user(&caller.sub)
-        .await?
-        .ok_or(ApiError::NotFound("user not found"))?;
+    let user = ctx.store.get_user(&caller.sub).await?.ok_or(ApiError::NotFound("user not found"))?;
     Ok(user.private_view(ctx.now_ms()))
 }
 
-pub async fn update_me(
-    ctx: &Ctx,
-    caller: &Claims,
-    req: PatchMeRequest,
-) -> Result<UserView, ApiError> {
-    let user = ctx
-        .store
-        .get_user(&caller.sub)
-        .await?
-        .ok_or(ApiError::NotFound("user not found"))?;
+pub async fn update_me(ctx: &Ctx, caller: &Claims, req: PatchMeRequest) -> Result<UserView, ApiError> {
+    let user = ctx.store.get_user(&caller.sub).await?.ok_or(ApiError::NotFound("user not found"))?;
     if let Some(fullname) = &req.fullname {
         validate_text("fullname", fullname, NAME_MAX)?;
     }
@@ -77,19 +62,12 @@ pub async fn update_me(
     }
     if let Some(Some(_)) = &req.avatar_file_id {
         // No file exists until the files routes do: every id is one that was never uploaded.
-        return Err(ApiError::bad_request(
-            "file_not_uploaded",
-            "avatar_file_id names no uploaded avatar of yours",
-        ));
+        return Err(ApiError::bad_request("file_not_uploaded", "avatar_file_id names no uploaded avatar of yours"));
     }
     let password_hash = match (req.current_password, req.new_password) {
         (Some(current), Some(new)) => Some(accounts::change_password(&user, current, new).await?),
         (None, None) => None,
-        _ => {
-            return Err(ApiError::invalid(
-                "current_password and new_password go together",
-            ))
-        }
+        _ => return Err(ApiError::invalid("current_password and new_password go together")),
     };
     let changes_password = password_hash.is_some();
     let update = UserUpdate {
@@ -104,9 +82,7 @@ pub async fn update_me(
     };
     let updated = ctx.store.update_user(&user, &update).await?;
     if changes_password {
-        ctx.store
-            .revoke_sessions(&caller.sub, caller.sid.as_deref())
-            .await?;
+        ctx.store.revoke_sessions(&caller.sub, caller.sid.as_deref()).await?;
     }
     Ok(updated.private_view(ctx.now_ms()))
 }
@@ -114,40 +90,20 @@ pub async fn update_me(
 /// One profile: private fields only for oneself.
 pub async fn get(ctx: &Ctx, caller: &Claims, username: &str) -> Result<UserView, ApiError> {
     let name = Username::parse(username).map_err(|_| ApiError::NotFound("user not found"))?;
-    let user = ctx
-        .store
-        .get_user(name.as_str())
-        .await?
-        .ok_or(ApiError::NotFound("user not found"))?;
-    Ok(if user.username == caller.sub {
-        user.private_view(ctx.now_ms())
-    } else {
-        user.public_view(ctx.now_ms())
-    })
+    let user = ctx.store.get_user(name.as_str()).await?.ok_or(ApiError::NotFound("user not found"))?;
+    Ok(if user.username == caller.sub { user.private_view(ctx.now_ms()) } else { user.public_view(ctx.now_ms()) })
 }
 
 /// The directory, by username prefix, in name order.
-pub async fn list(
-    ctx: &Ctx,
-    prefix: &str,
-    cursor: Option<&str>,
-    limit: usize,
-) -> Result<Page<UserView>, ApiError> {
+pub async fn list(ctx: &Ctx, prefix: &str, cursor: Option<&str>, limit: usize) -> Result<Page<UserView>, ApiError> {
     let prefix = prefix.trim().to_ascii_lowercase();
     if prefix.len() > 32 {
         return Err(ApiError::invalid("prefix must be at most 32 characters"));
     }
     let after = cursor.map(crate::http::decode_cursor).transpose()?;
-    let page = ctx
-        .store
-        .list_users(&prefix, after.as_deref(), limit)
-        .await?;
+    let page = ctx.store.list_users(&prefix, after.as_deref(), limit).await?;
     Ok(Page {
-        items: page
-            .items
-            .iter()
-            .map(|u| u.public_view(ctx.now_ms()))
-            .collect(),
+        items: page.items.iter().map(|u| u.public_view(ctx.now_ms())).collect(),
         next_cursor: page.next_cursor.as_deref().map(crate::http::encode_cursor),
     })
 }

@@ -5,9 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
-use aws_lambda_events::apigw::{
-    ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayWebsocketProxyRequest,
-};
+use aws_lambda_events::apigw::{ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayWebsocketProxyRequest};
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
@@ -42,20 +40,12 @@ impl WsRequest {
             .or_else(|| authorizer.other.get("username"))
             .or_else(|| authorizer.other.get("principalId"))
             .and_then(Value::as_str)
-            .ok_or(ApiError::unauthorized(
-                "no authorized user on this connection",
-            ))?
+            .ok_or(ApiError::unauthorized("no authorized user on this connection"))?
             .to_owned();
-        let connection_id = context
-            .connection_id
-            .clone()
-            .ok_or(ApiError::invalid("no connection id"))?;
+        let connection_id = context.connection_id.clone().ok_or(ApiError::invalid("no connection id"))?;
         let raw = event.body.as_deref().unwrap_or("");
         let body: Value = serde_json::from_str(raw).unwrap_or(Value::Null);
-        let request_id = body
-            .get("request_id")
-            .filter(|v| v.is_string() || v.is_number())
-            .cloned();
+        let request_id = body.get("request_id").filter(|v| v.is_string() || v.is_number()).cloned();
         let oversized = raw.len() > crate::http::MAX_BODY_BYTES;
         Ok(Self {
             route: context.route_key.clone().unwrap_or_default(),
@@ -75,8 +65,7 @@ impl WsRequest {
         };
         body.remove("type");
         body.remove("request_id");
-        serde_json::from_value(Value::Object(body))
-            .map_err(|e| ApiError::invalid(format!("invalid fields: {e}")))
+        serde_json::from_value(Value::Object(body)).map_err(|e| ApiError::invalid(format!("invalid fields: {e}")))
     }
 
     /// The `type` the client sent, for answering frames that match no route.
@@ -99,8 +88,7 @@ pub fn envelope_error(kind: &str, err: &ApiError, request_id: Option<Value>) -> 
     if let ApiError::Internal(source) = err {
         tracing::error!(error = %source, "internal error");
     }
-    let mut envelope =
-        json!({ "type": kind, "success": false, "error": err.to_string(), "code": err.code() });
+    let mut envelope = json!({ "type": kind, "success": false, "error": err.to_string(), "code": err.code() });
     if let Some(id) = request_id {
         envelope["request_id"] = id;
     }
@@ -113,12 +101,7 @@ pub fn route_response(envelope: &Value) -> Value {
 }
 
 /// Runs one frame through a route handler, answers with the envelope, and logs one line.
-pub async fn respond<F, Fut>(
-    route: &str,
-    ctx: Ctx,
-    event: ApiGatewayWebsocketProxyRequest,
-    handler: F,
-) -> Value
+pub async fn respond<F, Fut>(route: &str, ctx: Ctx, event: ApiGatewayWebsocketProxyRequest, handler: F) -> Value
 where
     F: FnOnce(Ctx, WsRequest) -> Fut,
     Fut: Future<Output = Result<Value, ApiError>>,
@@ -144,12 +127,7 @@ where
         }
         Err(err) => (envelope_error(route, &err, None), false),
     };
-    tracing::info!(
-        route,
-        success = ok,
-        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
-        "message"
-    );
+    tracing::info!(route, success = ok, latency_ms = started.elapsed().as_secs_f64() * 1000.0, "message");
     route_response(&envelope)
 }
 
@@ -177,22 +155,13 @@ where
         },
         Err(err) => err.status().as_u16(),
     };
-    tracing::info!(
-        route,
-        status,
-        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
-        "connection"
-    );
+    tracing::info!(route, status, latency_ms = started.elapsed().as_secs_f64() * 1000.0, "connection");
     json!({ "statusCode": status })
 }
 
 /// The access token of a WebSocket handshake: `?token=`, `Authorization: Bearer`, or the cookie.
 pub fn handshake_token(request: &ApiGatewayCustomAuthorizerRequestTypeRequest) -> Option<String> {
-    if let Some(token) = request
-        .query_string_parameters
-        .first("token")
-        .filter(|t| !t.is_empty())
-    {
+    if let Some(token) = request.query_string_parameters.first("token").filter(|t| !t.is_empty()) {
         return Some(token.to_owned());
     }
     crate::http::access_token(&request.headers)
@@ -200,10 +169,7 @@ pub fn handshake_token(request: &ApiGatewayCustomAuthorizerRequestTypeRequest) -
 
 /// The REQUEST authorizer: an Allow policy for the connection with the username in its context,
 /// or an error, which API Gateway turns into 401.
-pub fn authorize(
-    ctx: &Ctx,
-    request: &ApiGatewayCustomAuthorizerRequestTypeRequest,
-) -> Result<Value, ApiError> {
+pub fn authorize(ctx: &Ctx, request: &ApiGatewayCustomAuthorizerRequestTypeRequest) -> Result<Value, ApiError> {
     let token = handshake_token(request).ok_or(ApiError::unauthorized("missing access token"))?;
     let claims = auth::verify_access_token(&ctx.config.jwt_secret, &token, ctx.now_ms())?;
     let resource = request.method_arn.clone().unwrap_or_else(|| "*".to_owned());
@@ -225,38 +191,25 @@ where
 {
     crate::telemetry::init();
     let ctx = Ctx::from_env().await?;
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| {
-            let ctx = ctx.clone();
-            async move {
-                Ok::<_, lambda_runtime::Error>(respond(route, ctx, event.payload, handler).await)
-            }
-        },
-    ))
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| {
+        let ctx = ctx.clone();
+        async move { Ok::<_, lambda_runtime::Error>(respond(route, ctx, event.payload, handler).await) }
+    }))
     .await
 }
 
 /// The whole life of `$connect` / `$disconnect`.
-pub async fn run_lifecycle<F, Fut>(
-    route: &'static str,
-    handler: F,
-) -> Result<(), lambda_runtime::Error>
+pub async fn run_lifecycle<F, Fut>(route: &'static str, handler: F) -> Result<(), lambda_runtime::Error>
 where
     F: Fn(Ctx, WsRequest) -> Fut + Copy + Send + Sync + 'static,
     Fut: Future<Output = Result<(), ApiError>> + Send,
 {
     crate::telemetry::init();
     let ctx = Ctx::from_env().await?;
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| {
-            let ctx = ctx.clone();
-            async move {
-                Ok::<_, lambda_runtime::Error>(
-                    respond_lifecycle(route, ctx, event.payload, handler).await,
-                )
-            }
-        },
-    ))
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| {
+        let ctx = ctx.clone();
+        async move { Ok::<_, lambda_runtime::Error>(respond_lifecycle(route, ctx, event.payload, handler).await) }
+    }))
     .await
 }
 
@@ -265,23 +218,21 @@ pub async fn run_authorizer() -> Result<(), lambda_runtime::Error> {
     crate::telemetry::init();
     let config = Config::from_env()?;
     let ctx = Ctx::new(config, Arc::new(crate::store::memory::MemoryStore::new()));
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<ApiGatewayCustomAuthorizerRequestTypeRequest>| {
-            let ctx = ctx.clone();
-            async move {
-                let started = Instant::now();
-                let decision = authorize(&ctx, &event.payload);
-                tracing::info!(
-                    route = "authorizer",
-                    allowed = decision.is_ok(),
-                    latency_ms = started.elapsed().as_secs_f64() * 1000.0,
-                    "authorize"
-                );
-                // API Gateway answers 401 when the authorizer fails with "Unauthorized".
-                decision.map_err(|_| lambda_runtime::Error::from("Unauthorized"))
-            }
-        },
-    ))
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayCustomAuthorizerRequestTypeRequest>| {
+        let ctx = ctx.clone();
+        async move {
+            let started = Instant::now();
+            let decision = authorize(&ctx, &event.payload);
+            tracing::info!(
+                route = "authorizer",
+                allowed = decision.is_ok(),
+                latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+                "authorize"
+            );
+            // API Gateway answers 401 when the authorizer fails with "Unauthorized".
+            decision.map_err(|_| lambda_runtime::Error::from("Unauthorized"))
+        }
+    }))
     .await
 }
 

@@ -2,9 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chathub_shared::http::run(
-        "auth-refresh",
-        chathub_functions::routes::auth_refresh::handle,
-    )
-    .await
+    chathub_shared::http::run("auth-refresh", chathub_functions::routes::auth_refresh::handle).await
 }

@@ -2,9 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chathub_shared::http::run(
-        "contacts-add",
-        chathub_functions::routes::contacts_add::handle,
-    )
-    .await
+    chathub_shared::http::run("contacts-add", chathub_functions::routes::contacts_add::handle).await
 }

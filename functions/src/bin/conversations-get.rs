@@ -2,9 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chathub_shared::http::run(
-        "conversations-get",
-        chathub_functions::routes::conversations_get::handle,
-    )
-    .await
+    chathub_shared::http::run("conversations-get", chathub_functions::routes::conversations_get::handle).await
 }

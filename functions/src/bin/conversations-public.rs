@@ -2,9 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chathub_shared::http::run(
-        "conversations-public",
-        chathub_functions::routes::conversations_public::handle,
-    )
-    .await
+    chathub_shared::http::run("conversations-public", chathub_functions::routes::conversations_public::handle).await
 }

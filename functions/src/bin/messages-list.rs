@@ -2,9 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chathub_shared::http::run(
-        "messages-list",
-        chathub_functions::routes::messages_list::handle,
-    )
-    .await
+    chathub_shared::http::run("messages-list", chathub_functions::routes::messages_list::handle).await
 }

@@ -2,9 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    chathub_shared::ws::run(
-        "get_contacts",
-        chathub_functions::routes::ws_get_contacts::handle,
-    )
-    .await
+    chathub_shared::ws::run("get_contacts", chathub_functions::routes::ws_get_contacts::handle).await
 }

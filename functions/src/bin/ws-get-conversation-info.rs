@@ -2,9 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    chathub_shared::ws::run(
-        "get_conversation_info",
-        chathub_functions::routes::ws_get_conversation_info::handle,
-    )
-    .await
+    chathub_shared::ws::run("get_conversation_info", chathub_functions::routes::ws_get_conversation_info::handle).await
 }

@@ -9,8 +9,6 @@ use lambda_http::Request;
 pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
     let tokens = accounts::login(&ctx, body_json(&req)?).await?;
     let mut response = json(StatusCode::OK, &tokens);
-    response
-        .headers_mut()
-        .insert(SET_COOKIE, login_cookie(&tokens.access_token));
+    response.headers_mut().insert(SET_COOKIE, login_cookie(&tokens.access_token));
     Ok(response)
 }

@@ -7,12 +7,7 @@ use lambda_http::Request;
 
 pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
     let caller = authenticate(&ctx, &req)?;
-    let (conversation, created) =
-        conversations::create(&ctx, &caller.sub, body_json(&req)?, None).await?;
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
+    let (conversation, created) = conversations::create(&ctx, &caller.sub, body_json(&req)?, None).await?;
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok(json(status, &conversation))
 }

@@ -9,7 +9,6 @@ pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
     authenticate(&ctx, &req)?;
     let limit = limit_param(&req)?;
     let prefix = query_param(&req, "prefix").unwrap_or_default();
-    let page =
-        conversations::public(&ctx, &prefix, query_param(&req, "cursor").as_deref(), limit).await?;
+    let page = conversations::public(&ctx, &prefix, query_param(&req, "cursor").as_deref(), limit).await?;
     Ok(json(StatusCode::OK, &page))
 }

@@ -13,13 +13,6 @@ struct Read {
 pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
     let caller = authenticate(&ctx, &req)?;
     let read: Read = body_json(&req)?;
-    messages::mark_read(
-        &ctx,
-        &caller.sub,
-        &path_param(&req, "id")?,
-        read.message_id,
-        None,
-    )
-    .await?;
+    messages::mark_read(&ctx, &caller.sub, &path_param(&req, "id")?, read.message_id, None).await?;
     Ok(no_content())
 }

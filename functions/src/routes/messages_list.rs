@@ -8,20 +8,14 @@ use lambda_http::Request;
 
 fn number(req: &Request, name: &str) -> Result<Option<i64>, ApiError> {
     query_param(req, name)
-        .map(|raw| {
-            raw.parse::<i64>()
-                .map_err(|_| ApiError::invalid(format!("{name} must be an integer")))
-        })
+        .map(|raw| raw.parse::<i64>().map_err(|_| ApiError::invalid(format!("{name} must be an integer"))))
         .transpose()
 }
 
 pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
     let caller = authenticate(&ctx, &req)?;
-    let query = HistoryQuery {
-        before: number(&req, "before")?,
-        after: number(&req, "after")?,
-        limit: number(&req, "limit")?,
-    };
+    let query =
+        HistoryQuery { before: number(&req, "before")?, after: number(&req, "after")?, limit: number(&req, "limit")? };
     let history = messages::history(&ctx, &caller.sub, &path_param(&req, "id")?, query).await?;
     Ok(json(StatusCode::OK, &history))
 }

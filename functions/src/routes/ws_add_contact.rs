@@ -15,20 +15,7 @@ struct Fields {
 
 pub async fn handle(ctx: Ctx, req: WsRequest) -> Result<Value, ApiError> {
     let fields: Fields = req.fields()?;
-    let caller = Claims {
-        sub: req.username.clone(),
-        iat: 0,
-        exp: 0,
-        jti: String::new(),
-        sid: None,
-    };
-    let contact = contacts::add(
-        &ctx,
-        &caller,
-        AddContactRequest {
-            username: fields.contact_username,
-        },
-    )
-    .await?;
+    let caller = Claims { sub: req.username.clone(), iat: 0, exp: 0, jti: String::new(), sid: None };
+    let contact = contacts::add(&ctx, &caller, AddContactRequest { username: fields.contact_username }).await?;
     Ok(json!({ "message": "contact added", "contact": data(&contact)? }))
 }

@@ -4,9 +4,6 @@ use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequestTypeRequest;
 use chathub_shared::{ws, ApiError, Ctx};
 use serde_json::Value;
 
-pub async fn handle(
-    ctx: Ctx,
-    request: ApiGatewayCustomAuthorizerRequestTypeRequest,
-) -> Result<Value, ApiError> {
+pub async fn handle(ctx: Ctx, request: ApiGatewayCustomAuthorizerRequestTypeRequest) -> Result<Value, ApiError> {
     ws::authorize(&ctx, &request)
 }

@@ -7,7 +7,6 @@ use serde_json::Value;
 
 pub async fn handle(ctx: Ctx, req: WsRequest) -> Result<Value, ApiError> {
     let fields: CreateConversation = req.fields()?;
-    let (conversation, _) =
-        conversations::create(&ctx, &req.username, fields, Some(&req.connection_id)).await?;
+    let (conversation, _) = conversations::create(&ctx, &req.username, fields, Some(&req.connection_id)).await?;
     data(&conversation)
 }

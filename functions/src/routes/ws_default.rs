@@ -6,10 +6,9 @@ use serde_json::Value;
 
 pub async fn handle(_ctx: Ctx, req: WsRequest) -> Result<Value, ApiError> {
     match (&req.body, req.sent_type()) {
-        (Value::Object(_), Some(kind)) => Err(ApiError::bad_request(
-            "unknown_type",
-            format!("unknown message type {kind:?}"),
-        )),
+        (Value::Object(_), Some(kind)) => {
+            Err(ApiError::bad_request("unknown_type", format!("unknown message type {kind:?}")))
+        }
         (Value::Object(_), None) => Err(ApiError::invalid("a frame needs a string type")),
         _ => Err(ApiError::invalid("a frame must be a JSON object")),
     }

@@ -16,15 +16,5 @@ struct Fields {
 pub async fn handle(ctx: Ctx, req: WsRequest) -> Result<Value, ApiError> {
     let f: Fields = req.fields()?;
     let origin = Some(req.connection_id.as_str());
-    data(
-        &messages::edit(
-            &ctx,
-            &req.username,
-            &f.conversation_id,
-            f.message_id,
-            f.content,
-            origin,
-        )
-        .await?,
-    )
+    data(&messages::edit(&ctx, &req.username, &f.conversation_id, f.message_id, f.content, origin).await?)
 }

@@ -16,10 +16,6 @@ struct Fields {
 
 pub async fn handle(ctx: Ctx, req: WsRequest) -> Result<Value, ApiError> {
     let f: Fields = req.fields()?;
-    let query = HistoryQuery {
-        before: f.before,
-        after: f.after,
-        limit: f.limit,
-    };
+    let query = HistoryQuery { before: f.before, after: f.after, limit: f.limit };
     data(&messages::history(&ctx, &req.username, &f.conversation_id, query).await?)
 }

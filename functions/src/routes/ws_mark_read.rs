@@ -15,14 +15,5 @@ struct Fields {
 pub async fn handle(ctx: Ctx, req: WsRequest) -> Result<Value, ApiError> {
     let f: Fields = req.fields()?;
     let origin = Some(req.connection_id.as_str());
-    data(
-        &messages::mark_read(
-            &ctx,
-            &req.username,
-            &f.conversation_id,
-            f.message_id,
-            origin,
-        )
-        .await?,
-    )
+    data(&messages::mark_read(&ctx, &req.username, &f.conversation_id, f.message_id, origin).await?)
 }

@@ -16,13 +16,6 @@ struct Fields {
 pub async fn handle(ctx: Ctx, req: WsRequest) -> Result<Value, ApiError> {
     let fields: Fields = req.fields()?;
     let origin = Some(req.connection_id.as_str());
-    let (message, _) = messages::send(
-        &ctx,
-        &req.username,
-        &fields.conversation_id,
-        fields.message,
-        origin,
-    )
-    .await?;
+    let (message, _) = messages::send(&ctx, &req.username, &fields.conversation_id, fields.message, origin).await?;
     data(&message)
 }

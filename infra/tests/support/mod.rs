@@ -34,16 +34,9 @@ impl Reply {
     /// Asserts an RFC 9457 problem with this status and code.
     #[track_caller]
     pub fn assert_problem(&self, status: u16, code: &str) {
+        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.text);
         assert_eq!(
-            self.status.as_u16(),
-            status,
-            "unexpected status; body: {}",
-            self.text
-        );
-        assert_eq!(
-            self.headers
-                .get("content-type")
-                .and_then(|v| v.to_str().ok()),
+            self.headers.get("content-type").and_then(|v| v.to_str().ok()),
             Some("application/problem+json"),
             "problem content type; body: {}",
             self.text
@@ -56,12 +49,7 @@ impl Reply {
 
     #[track_caller]
     pub fn assert_status(&self, status: u16) -> &Value {
-        assert_eq!(
-            self.status.as_u16(),
-            status,
-            "unexpected status; body: {}",
-            self.text
-        );
+        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.text);
         &self.json
     }
 }
@@ -104,17 +92,8 @@ impl TestApp {
         })
         .await
         .expect("gateway starts");
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(30))
-            .build()
-            .unwrap();
-        Self {
-            url: gateway.rest_url(),
-            ws_url: gateway.ws_url(),
-            http,
-            clock,
-            gateway,
-        }
+        let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build().unwrap();
+        Self { url: gateway.rest_url(), ws_url: gateway.ws_url(), http, clock, gateway }
     }
 
     pub fn clock_now(&self) -> i64 {
@@ -127,17 +106,9 @@ impl TestApp {
     }
 
     /// Sends a request; `body` is sent as raw text when it is a JSON string, as JSON otherwise.
-    pub async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> Reply {
-        let mut req = self.http.request(
-            Method::from_bytes(method.as_bytes()).unwrap(),
-            format!("{}{}", self.url, path),
-        );
+    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
+        let mut req =
+            self.http.request(Method::from_bytes(method.as_bytes()).unwrap(), format!("{}{}", self.url, path));
         if let Some(token) = token {
             req = req.bearer_auth(token);
         }
@@ -156,12 +127,7 @@ impl TestApp {
         let text = resp.text().await.unwrap_or_default();
         let json = serde_json::from_str(&text).unwrap_or(Value::Null);
         assert!(status.as_u16() < 500, "server error {status}: {text}");
-        Reply {
-            status,
-            headers,
-            text,
-            json,
-        }
+        Reply { status, headers, text, json }
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Reply {
@@ -182,10 +148,7 @@ impl TestApp {
 
     /// Registers `username` with a password derived from it, and returns its session.
     pub async fn register(&self, username: &str) -> Session {
-        self.register_with(
-            json!({ "username": username, "password": format!("{username}-password") }),
-        )
-        .await
+        self.register_with(json!({ "username": username, "password": format!("{username}-password") })).await
     }
 
     pub async fn register_with(&self, body: Value) -> Session {
@@ -205,12 +168,7 @@ impl TestApp {
     }
 
     pub async fn login(&self, identifier: &str, password: &str) -> Reply {
-        self.post(
-            "/auth/login",
-            None,
-            json!({ "username": identifier, "password": password }),
-        )
-        .await
+        self.post("/auth/login", None, json!({ "username": identifier, "password": password })).await
     }
 }
 

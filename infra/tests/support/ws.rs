@@ -33,9 +33,7 @@ pub async fn refused_status(url: &str, header: Option<(&'static str, String)>) -
     }
     match tokio_tungstenite::connect_async(request).await {
         Ok(_) => None,
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
-            Some(response.status().as_u16())
-        }
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => Some(response.status().as_u16()),
         Err(e) => panic!("unexpected handshake error: {e}"),
     }
 }
@@ -46,43 +44,25 @@ impl WsClient {
         Self::connect_with(&format!("{ws_url}/?token={token}"), None, name).await
     }
 
-    pub async fn connect_with(
-        url: &str,
-        header: Option<(&'static str, String)>,
-        name: &str,
-    ) -> Self {
+    pub async fn connect_with(url: &str, header: Option<(&'static str, String)>, name: &str) -> Self {
         let mut request = url.into_client_request().unwrap();
         if let Some((header, value)) = header {
             request.headers_mut().insert(header, value.parse().unwrap());
         }
-        let (socket, response) = tokio_tungstenite::connect_async(request)
-            .await
-            .expect("handshake succeeds");
+        let (socket, response) = tokio_tungstenite::connect_async(request).await.expect("handshake succeeds");
         assert_eq!(response.status().as_u16(), 101);
-        Self {
-            socket,
-            pending: VecDeque::new(),
-            next_id: 0,
-            name: name.to_owned(),
-        }
+        Self { socket, pending: VecDeque::new(), next_id: 0, name: name.to_owned() }
     }
 
     pub async fn send_raw(&mut self, text: &str) {
-        self.socket
-            .send(Message::Text(text.to_owned().into()))
-            .await
-            .expect("frame sent");
+        self.socket.send(Message::Text(text.to_owned().into())).await.expect("frame sent");
     }
 
     async fn read(&mut self, deadline: tokio::time::Instant) -> Option<Value> {
         loop {
-            let frame = tokio::time::timeout_at(deadline, self.socket.next())
-                .await
-                .ok()??;
+            let frame = tokio::time::timeout_at(deadline, self.socket.next()).await.ok()??;
             match frame {
-                Ok(Message::Text(text)) => {
-                    return Some(serde_json::from_str(&text).expect("frames are JSON"))
-                }
+                Ok(Message::Text(text)) => return Some(serde_json::from_str(&text).expect("frames are JSON")),
                 Ok(Message::Close(_)) | Err(_) => return None,
                 Ok(_) => continue,
             }
@@ -109,19 +89,12 @@ impl WsClient {
     }
 
     pub async fn answer(&mut self, request_id: &str) -> Value {
-        if let Some(pos) = self
-            .pending
-            .iter()
-            .position(|f| f["request_id"] == request_id)
-        {
+        if let Some(pos) = self.pending.iter().position(|f| f["request_id"] == request_id) {
             return self.pending.remove(pos).unwrap();
         }
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            let frame = self
-                .read(deadline)
-                .await
-                .unwrap_or_else(|| panic!("{}: no answer to {request_id}", self.name));
+            let frame = self.read(deadline).await.unwrap_or_else(|| panic!("{}: no answer to {request_id}", self.name));
             if frame["request_id"] == request_id {
                 return frame;
             }
@@ -135,26 +108,17 @@ impl WsClient {
             return frame;
         }
         let deadline = tokio::time::Instant::now() + WAIT;
-        self.read(deadline)
-            .await
-            .unwrap_or_else(|| panic!("{}: no frame came", self.name))
+        self.read(deadline).await.unwrap_or_else(|| panic!("{}: no frame came", self.name))
     }
 
     /// The next push of `kind` (no `request_id`).
     pub async fn event(&mut self, kind: &str) -> Value {
-        if let Some(pos) = self
-            .pending
-            .iter()
-            .position(|f| f["type"] == kind && f.get("request_id").is_none())
-        {
+        if let Some(pos) = self.pending.iter().position(|f| f["type"] == kind && f.get("request_id").is_none()) {
             return self.pending.remove(pos).unwrap();
         }
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            let frame = self
-                .read(deadline)
-                .await
-                .unwrap_or_else(|| panic!("{}: no {kind} push came", self.name));
+            let frame = self.read(deadline).await.unwrap_or_else(|| panic!("{}: no {kind} push came", self.name));
             if frame["type"] == kind && frame.get("request_id").is_none() {
                 assert_eq!(frame["success"], true, "{frame}");
                 return frame;
@@ -166,10 +130,7 @@ impl WsClient {
     /// Asserts no push of `kind` arrives within `wait`.
     pub async fn no_event(&mut self, kind: &str, wait: Duration) {
         assert!(
-            !self
-                .pending
-                .iter()
-                .any(|f| f["type"] == kind && f.get("request_id").is_none()),
+            !self.pending.iter().any(|f| f["type"] == kind && f.get("request_id").is_none()),
             "{}: unexpected {kind} push: {:?}",
             self.name,
             self.pending

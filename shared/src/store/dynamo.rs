@@ -25,15 +25,15 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue as AV;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, ConditionCheck, Delete, DeleteRequest, GlobalSecondaryIndex,
-    KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType, Put, ReturnValue,
-    ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem, Update, WriteRequest,
+    AttributeDefinition, BillingMode, ConditionCheck, Delete, DeleteRequest, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, KeysAndAttributes, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType,
+    TimeToLiveSpecification, TransactWriteItem, Update, WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
 
 use super::{
-    ConnectionStore, ContactStore, ConversationStore, LoginFailures, MessageStore,
-    RefreshTokenRecord, SessionStore, ThrottleStore, UserStore, UserUpdate,
+    ConnectionStore, ContactStore, ConversationStore, LoginFailures, MessageStore, RefreshTokenRecord, SessionStore,
+    ThrottleStore, UserStore, UserUpdate,
 };
 use crate::chat::{Attachment, Conversation, Kind, Message, ReadState, Visibility};
 use crate::error::{Conflict, StoreError};
@@ -57,10 +57,7 @@ pub struct DynamoStore {
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self {
-            client,
-            table: table.into(),
-        }
+        Self { client, table: table.into() }
     }
 
     pub fn client(&self) -> &Client {
@@ -111,10 +108,7 @@ impl DynamoStore {
             let mut requests: Vec<WriteRequest> = chunk
                 .iter()
                 .map(|key| {
-                    let delete = DeleteRequest::builder()
-                        .set_key(Some(key.clone()))
-                        .build()
-                        .map_err(build_error)?;
+                    let delete = DeleteRequest::builder().set_key(Some(key.clone())).build().map_err(build_error)?;
                     Ok(WriteRequest::builder().delete_request(delete).build())
                 })
                 .collect::<Result<_, StoreError>>()?;
@@ -126,10 +120,7 @@ impl DynamoStore {
                     .send()
                     .await
                     .map_err(sdk_error)?;
-                requests = out
-                    .unprocessed_items
-                    .and_then(|mut u| u.remove(&self.table))
-                    .unwrap_or_default();
+                requests = out.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
                 if requests.is_empty() {
                     break;
                 }
@@ -146,17 +137,9 @@ impl DynamoStore {
 #[async_trait]
 impl UserStore for DynamoStore {
     async fn create_user(&self, user: &UserRecord) -> Result<(), StoreError> {
-        let mut writes = vec![put(
-            &self.table,
-            user_item(user),
-            "attribute_not_exists(pk)",
-        )?];
+        let mut writes = vec![put(&self.table, user_item(user), "attribute_not_exists(pk)")?];
         if let Some(email) = &user.email {
-            writes.push(put(
-                &self.table,
-                email_item(email, &user.username),
-                "attribute_not_exists(pk)",
-            )?);
+            writes.push(put(&self.table, email_item(email, &user.username), "attribute_not_exists(pk)")?);
         }
         self.client
             .transact_write_items()
@@ -168,10 +151,7 @@ impl UserStore for DynamoStore {
     }
 
     async fn get_user(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {
-        self.get(user_pk(username), PROFILE)
-            .await?
-            .map(|item| parse_user(&item))
-            .transpose()
+        self.get(user_pk(username), PROFILE).await?.map(|item| parse_user(&item)).transpose()
     }
 
     async fn get_users(&self, usernames: &[String]) -> Result<Vec<UserRecord>, StoreError> {
@@ -181,32 +161,15 @@ impl UserStore for DynamoStore {
         let mut users = Vec::with_capacity(unique.len());
         for chunk in unique.chunks(BATCH_GET_MAX) {
             let keys: Vec<Item> = chunk.iter().map(|u| key(user_pk(u), PROFILE)).collect();
-            let mut pending = Some(
-                KeysAndAttributes::builder()
-                    .set_keys(Some(keys))
-                    .build()
-                    .map_err(build_error)?,
-            );
+            let mut pending = Some(KeysAndAttributes::builder().set_keys(Some(keys)).build().map_err(build_error)?);
             let mut attempt = 0;
             while let Some(request) = pending.take() {
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await
-                    .map_err(sdk_error)?;
-                for item in out
-                    .responses
-                    .and_then(|mut r| r.remove(&self.table))
-                    .unwrap_or_default()
-                {
+                let out =
+                    self.client.batch_get_item().request_items(&self.table, request).send().await.map_err(sdk_error)?;
+                for item in out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
                     users.push(parse_user(&item)?);
                 }
-                pending = out
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(&self.table))
-                    .filter(|k| !k.keys.is_empty());
+                pending = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).filter(|k| !k.keys.is_empty());
                 if pending.is_some() {
                     if attempt == RETRIES {
                         return Err(StoreError::Unavailable("unprocessed batch reads".into()));
@@ -226,11 +189,7 @@ impl UserStore for DynamoStore {
         }
     }
 
-    async fn update_user(
-        &self,
-        current: &UserRecord,
-        update: &UserUpdate,
-    ) -> Result<UserRecord, StoreError> {
+    async fn update_user(&self, current: &UserRecord, update: &UserUpdate) -> Result<UserRecord, StoreError> {
         let username = current.username.as_str();
         let email_change = update.email.as_ref().filter(|new| **new != current.email);
 
@@ -260,14 +219,8 @@ impl UserStore for DynamoStore {
         }
         // The email we read must still be the stored one, or another change won the race.
         let (guard, guard_values) = match &current.email {
-            Some(old) => (
-                "attribute_exists(pk) AND email = :old_email",
-                vec![(":old_email", s(old))],
-            ),
-            None => (
-                "attribute_exists(pk) AND attribute_not_exists(email)",
-                vec![],
-            ),
+            Some(old) => ("attribute_exists(pk) AND email = :old_email", vec![(":old_email", s(old))]),
+            None => ("attribute_exists(pk) AND attribute_not_exists(email)", vec![]),
         };
 
         let Some(new_email) = email_change else {
@@ -302,11 +255,7 @@ impl UserStore for DynamoStore {
             .map_err(build_error)?;
         let mut writes = vec![TransactWriteItem::builder().update(profile).build()];
         if let Some(new) = new_email {
-            writes.push(put(
-                &self.table,
-                email_item(new, username),
-                "attribute_not_exists(pk)",
-            )?);
+            writes.push(put(&self.table, email_item(new, username), "attribute_not_exists(pk)")?);
         }
         if let Some(old) = &current.email {
             let delete = Delete::builder()
@@ -320,11 +269,7 @@ impl UserStore for DynamoStore {
         }
         let reasons = [
             Conflict::Missing,
-            if new_email.is_some() {
-                Conflict::EmailTaken
-            } else {
-                Conflict::Missing
-            },
+            if new_email.is_some() { Conflict::EmailTaken } else { Conflict::Missing },
             Conflict::Missing,
         ];
         self.client
@@ -333,9 +278,7 @@ impl UserStore for DynamoStore {
             .send()
             .await
             .map_err(|e| transaction_error(e, &reasons))?;
-        self.get_user(username)
-            .await?
-            .ok_or(StoreError::Conflict(Conflict::Missing))
+        self.get_user(username).await?.ok_or(StoreError::Conflict(Conflict::Missing))
     }
 
     async fn list_users(
@@ -365,12 +308,7 @@ impl UserStore for DynamoStore {
             query = query.set_exclusive_start_key(Some(start));
         }
         let out = query.send().await.map_err(sdk_error)?;
-        let mut items = out
-            .items
-            .unwrap_or_default()
-            .iter()
-            .map(parse_user)
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut items = out.items.unwrap_or_default().iter().map(parse_user).collect::<Result<Vec<_>, _>>()?;
         let next_cursor = if items.len() > limit {
             items.truncate(limit);
             items.last().map(|u| u.username.clone())
@@ -401,14 +339,8 @@ impl SessionStore for DynamoStore {
         Ok(())
     }
 
-    async fn get_refresh_token(
-        &self,
-        token_hash: &str,
-    ) -> Result<Option<RefreshTokenRecord>, StoreError> {
-        self.get(refresh_pk(token_hash), "REFRESH")
-            .await?
-            .map(|item| parse_refresh(&item))
-            .transpose()
+    async fn get_refresh_token(&self, token_hash: &str) -> Result<Option<RefreshTokenRecord>, StoreError> {
+        self.get(refresh_pk(token_hash), "REFRESH").await?.map(|item| parse_refresh(&item)).transpose()
     }
 
     async fn rotate_refresh_token(
@@ -421,43 +353,24 @@ impl SessionStore for DynamoStore {
             .table_name(&self.table)
             .set_key(Some(key(refresh_pk(&old.token_hash), "REFRESH")))
             .update_expression("SET used_at = :now")
-            .condition_expression(
-                "attribute_exists(pk) AND attribute_not_exists(used_at) AND expires_at > :now",
-            )
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(used_at) AND expires_at > :now")
             .expression_attribute_values(":now", n(now))
             .build()
             .map_err(build_error)?;
         let family_open = ConditionCheck::builder()
             .table_name(&self.table)
-            .set_key(Some(key(
-                user_pk(&old.username),
-                &format!("SESSION#{}", old.family_id),
-            )))
+            .set_key(Some(key(user_pk(&old.username), &format!("SESSION#{}", old.family_id))))
             .condition_expression("attribute_exists(pk)")
             .build()
             .map_err(build_error)?;
         let writes = vec![
             TransactWriteItem::builder().update(mark_used).build(),
             put(&self.table, refresh_item(new), "attribute_not_exists(pk)")?,
-            TransactWriteItem::builder()
-                .condition_check(family_open)
-                .build(),
+            TransactWriteItem::builder().condition_check(family_open).build(),
         ];
-        self.client
-            .transact_write_items()
-            .set_transact_items(Some(writes))
-            .send()
-            .await
-            .map_err(|e| {
-                transaction_error(
-                    e,
-                    &[
-                        Conflict::TokenAlreadyUsed,
-                        Conflict::TokenAlreadyUsed,
-                        Conflict::SessionRevoked,
-                    ],
-                )
-            })?;
+        self.client.transact_write_items().set_transact_items(Some(writes)).send().await.map_err(|e| {
+            transaction_error(e, &[Conflict::TokenAlreadyUsed, Conflict::TokenAlreadyUsed, Conflict::SessionRevoked])
+        })?;
         Ok(())
     }
 
@@ -465,10 +378,7 @@ impl SessionStore for DynamoStore {
         self.client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(key(
-                user_pk(username),
-                &format!("SESSION#{family_id}"),
-            )))
+            .set_key(Some(key(user_pk(username), &format!("SESSION#{family_id}"))))
             .send()
             .await
             .map_err(sdk_error)?;
@@ -492,10 +402,7 @@ impl SessionStore for DynamoStore {
 #[async_trait]
 impl ThrottleStore for DynamoStore {
     async fn login_failures(&self, key: &str) -> Result<Option<LoginFailures>, StoreError> {
-        self.get(throttle_pk(key), "LOGINFAIL")
-            .await?
-            .map(|item| parse_failures(&item))
-            .transpose()
+        self.get(throttle_pk(key), "LOGINFAIL").await?.map(|item| parse_failures(&item)).transpose()
     }
 
     async fn record_login_failure(
@@ -539,19 +446,12 @@ impl ThrottleStore for DynamoStore {
                 .send()
                 .await;
             match opened {
-                Ok(_) => {
-                    return Ok(LoginFailures {
-                        count: 1,
-                        window_start: now,
-                    })
-                }
+                Ok(_) => return Ok(LoginFailures { count: 1, window_start: now }),
                 Err(e) if !is_conditional_failure(&e) => return Err(sdk_error(e)),
                 Err(_) => {}
             }
         }
-        Err(StoreError::Unavailable(
-            "login failure counter contended".into(),
-        ))
+        Err(StoreError::Unavailable("login failure counter contended".into()))
     }
 
     async fn clear_login_failures(&self, key_name: &str) -> Result<(), StoreError> {
@@ -598,12 +498,7 @@ impl ContactStore for DynamoStore {
         Ok(out.attributes.is_some_and(|a| !a.is_empty()))
     }
 
-    async fn list_contacts(
-        &self,
-        owner: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Page<String>, StoreError> {
+    async fn list_contacts(&self, owner: &str, after: Option<&str>, limit: usize) -> Result<Page<String>, StoreError> {
         // `!` sorts before every username character, so `CONTACT#<after>!` starts just past `after`;
         // `$` sorts right after `#`, so `CONTACT$` ends the contact range.
         let from = match after {
@@ -622,12 +517,8 @@ impl ContactStore for DynamoStore {
             .send()
             .await
             .map_err(sdk_error)?;
-        let mut items = out
-            .items
-            .unwrap_or_default()
-            .iter()
-            .map(|item| req_s(item, "contact"))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut items =
+            out.items.unwrap_or_default().iter().map(|item| req_s(item, "contact")).collect::<Result<Vec<_>, _>>()?;
         let next_cursor = if items.len() > limit {
             items.truncate(limit);
             items.last().cloned()
@@ -655,10 +546,7 @@ fn member_sk(conversation_id: &str) -> String {
 }
 
 fn names(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect()
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
 }
 
 fn conversation_item(c: &Conversation) -> Item {
@@ -670,10 +558,7 @@ fn conversation_item(c: &Conversation) -> Item {
     item.insert("kind".into(), s(c.kind.as_str()));
     item.insert("visibility".into(), s(c.visibility.as_str()));
     item.insert("owner".into(), s(&c.owner));
-    item.insert(
-        "members".into(),
-        AV::M(c.members.iter().map(|(u, t)| (u.clone(), n(*t))).collect()),
-    );
+    item.insert("members".into(), AV::M(c.members.iter().map(|(u, t)| (u.clone(), n(*t))).collect()));
     if let Some(icon) = &c.icon_file_id {
         item.insert("icon_file_id".into(), s(icon));
     }
@@ -694,10 +579,7 @@ fn parse_conversation(item: &Item) -> Result<Conversation, StoreError> {
         Some(AV::M(m)) => m
             .iter()
             .map(|(u, t)| match t {
-                AV::N(v) => v
-                    .parse()
-                    .map(|t| (u.clone(), t))
-                    .map_err(|_| StoreError::Internal("member time".into())),
+                AV::N(v) => v.parse().map(|t| (u.clone(), t)).map_err(|_| StoreError::Internal("member time".into())),
                 _ => Err(StoreError::Internal("member time".into())),
             })
             .collect::<Result<_, _>>()?,
@@ -706,16 +588,8 @@ fn parse_conversation(item: &Item) -> Result<Conversation, StoreError> {
     Ok(Conversation {
         id: req_s(item, "id")?,
         name: opt_s(item, "name"),
-        kind: if req_s(item, "kind")? == "direct" {
-            Kind::Direct
-        } else {
-            Kind::Group
-        },
-        visibility: if req_s(item, "visibility")? == "public" {
-            Visibility::Public
-        } else {
-            Visibility::Private
-        },
+        kind: if req_s(item, "kind")? == "direct" { Kind::Direct } else { Kind::Group },
+        visibility: if req_s(item, "visibility")? == "public" { Visibility::Public } else { Visibility::Private },
         owner: req_s(item, "owner")?,
         members,
         icon_file_id: opt_s(item, "icon_file_id"),
@@ -817,10 +691,9 @@ fn parse_connections(item: &Item) -> Result<std::collections::BTreeMap<String, i
         Some(AV::M(m)) => m
             .iter()
             .map(|(id, exp)| match exp {
-                AV::N(v) => v
-                    .parse()
-                    .map(|e| (id.clone(), e))
-                    .map_err(|_| StoreError::Internal("connection expiry".into())),
+                AV::N(v) => {
+                    v.parse().map(|e| (id.clone(), e)).map_err(|_| StoreError::Internal("connection expiry".into()))
+                }
                 _ => Err(StoreError::Internal("connection expiry".into())),
             })
             .collect(),
@@ -842,29 +715,16 @@ impl DynamoStore {
         for chunk in unique.chunks(BATCH_GET_MAX) {
             let mut request = KeysAndAttributes::builder().set_keys(Some(chunk.to_vec()));
             if let Some((expression, names)) = &projection {
-                request = request
-                    .projection_expression(*expression)
-                    .set_expression_attribute_names(Some(names.clone()));
+                request =
+                    request.projection_expression(*expression).set_expression_attribute_names(Some(names.clone()));
             }
             let mut pending = Some(request.build().map_err(build_error)?);
             let mut attempt = 0;
             while let Some(request) = pending.take() {
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await
-                    .map_err(sdk_error)?;
-                found.extend(
-                    out.responses
-                        .and_then(|mut r| r.remove(&self.table))
-                        .unwrap_or_default(),
-                );
-                pending = out
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(&self.table))
-                    .filter(|k| !k.keys.is_empty());
+                let out =
+                    self.client.batch_get_item().request_items(&self.table, request).send().await.map_err(sdk_error)?;
+                found.extend(out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default());
+                pending = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).filter(|k| !k.keys.is_empty());
                 if pending.is_some() {
                     if attempt == RETRIES {
                         return Err(StoreError::Unavailable("unprocessed batch reads".into()));
@@ -888,13 +748,7 @@ impl DynamoStore {
             .send()
             .await
             .map_err(sdk_error)?;
-        Ok(out
-            .item
-            .as_ref()
-            .map(|i| opt_n(i, "pushed_id"))
-            .transpose()?
-            .flatten()
-            .unwrap_or(0))
+        Ok(out.item.as_ref().map(|i| opt_n(i, "pushed_id")).transpose()?.flatten().unwrap_or(0))
     }
 }
 
@@ -905,11 +759,7 @@ impl ConversationStore for DynamoStore {
         conversation: &Conversation,
         direct_key: Option<&str>,
     ) -> Result<(), StoreError> {
-        let mut writes = vec![put(
-            &self.table,
-            conversation_item(conversation),
-            "attribute_not_exists(pk)",
-        )?];
+        let mut writes = vec![put(&self.table, conversation_item(conversation), "attribute_not_exists(pk)")?];
         let mut reasons = vec![Conflict::Missing];
         for (member, joined) in &conversation.members {
             writes.push(put(
@@ -942,19 +792,12 @@ impl ConversationStore for DynamoStore {
     }
 
     async fn get_conversation(&self, id: &str) -> Result<Option<Conversation>, StoreError> {
-        self.get(conv_pk(id), META)
-            .await?
-            .map(|item| parse_conversation(&item))
-            .transpose()
+        self.get(conv_pk(id), META).await?.map(|item| parse_conversation(&item)).transpose()
     }
 
     async fn get_conversations(&self, ids: &[String]) -> Result<Vec<Conversation>, StoreError> {
         let keys = ids.iter().map(|id| key(conv_pk(id), META)).collect();
-        self.batch_get(keys, None)
-            .await?
-            .iter()
-            .map(parse_conversation)
-            .collect()
+        self.batch_get(keys, None).await?.iter().map(parse_conversation).collect()
     }
 
     async fn memberships(&self, username: &str) -> Result<Vec<(String, ReadState)>, StoreError> {
@@ -965,15 +808,8 @@ impl ConversationStore for DynamoStore {
             .collect()
     }
 
-    async fn read_state(
-        &self,
-        username: &str,
-        conversation_id: &str,
-    ) -> Result<Option<ReadState>, StoreError> {
-        self.get(user_pk(username), &member_sk(conversation_id))
-            .await?
-            .map(|i| parse_read_state(&i))
-            .transpose()
+    async fn read_state(&self, username: &str, conversation_id: &str) -> Result<Option<ReadState>, StoreError> {
+        self.get(user_pk(username), &member_sk(conversation_id)).await?.map(|i| parse_read_state(&i)).transpose()
     }
 
     async fn update_conversation(
@@ -1056,10 +892,7 @@ impl ConversationStore for DynamoStore {
             .table_name(&self.table)
             .set_key(Some(key(conv_pk(id), META)))
             .update_expression(format!("SET {}", sets.join(", ")))
-            .condition_expression(format!(
-                "attribute_exists(pk) AND {}",
-                conditions.join(" AND ")
-            ))
+            .condition_expression(format!("attribute_exists(pk) AND {}", conditions.join(" AND ")))
             .set_expression_attribute_names(Some(attr_names))
             .set_expression_attribute_values(Some(values))
             .build()
@@ -1067,11 +900,7 @@ impl ConversationStore for DynamoStore {
         let mut writes = vec![TransactWriteItem::builder().update(update).build()];
         let mut reasons = vec![Conflict::NotMember];
         for user in usernames {
-            writes.push(put(
-                &self.table,
-                membership_item(user, id, now),
-                "attribute_not_exists(pk)",
-            )?);
+            writes.push(put(&self.table, membership_item(user, id, now), "attribute_not_exists(pk)")?);
             reasons.push(Conflict::AlreadyMember);
         }
         self.client
@@ -1080,9 +909,7 @@ impl ConversationStore for DynamoStore {
             .send()
             .await
             .map_err(|e| transaction_error(e, &reasons))?;
-        self.get_conversation(id)
-            .await?
-            .ok_or(StoreError::Conflict(Conflict::NotMember))
+        self.get_conversation(id).await?.ok_or(StoreError::Conflict(Conflict::NotMember))
     }
 
     async fn remove_member(
@@ -1149,12 +976,7 @@ impl ConversationStore for DynamoStore {
             query = query.set_exclusive_start_key(Some(start));
         }
         let out = query.send().await.map_err(sdk_error)?;
-        let mut items = out
-            .items
-            .unwrap_or_default()
-            .iter()
-            .map(parse_conversation)
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut items = out.items.unwrap_or_default().iter().map(parse_conversation).collect::<Result<Vec<_>, _>>()?;
         let next_cursor = if items.len() > limit {
             items.truncate(limit);
             items.last().map(super::memory::public_sort_key)
@@ -1178,9 +1000,7 @@ impl MessageStore for DynamoStore {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(conv_pk(conversation_id), META)))
-            .update_expression(
-                "SET last_message_id = last_message_id + :one, last_activity_at = :now",
-            )
+            .update_expression("SET last_message_id = last_message_id + :one, last_activity_at = :now")
             .condition_expression("attribute_exists(members.#sender)")
             .expression_attribute_names("#sender", sender)
             .expression_attribute_values(":one", n(1))
@@ -1197,29 +1017,20 @@ impl MessageStore for DynamoStore {
     async fn put_message(&self, message: &Message) -> Result<(), StoreError> {
         let own = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(key(
-                user_pk(&message.sender_username),
-                &member_sk(&message.conversation_id),
-            )))
+            .set_key(Some(key(user_pk(&message.sender_username), &member_sk(&message.conversation_id))))
             .update_expression("ADD own_after_read :one")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":one", n(1))
             .build()
             .map_err(build_error)?;
         let mut writes = vec![
-            put(
-                &self.table,
-                message_item(message),
-                "attribute_not_exists(pk)",
-            )?,
+            put(&self.table, message_item(message), "attribute_not_exists(pk)")?,
             TransactWriteItem::builder().update(own).build(),
         ];
         let mut reasons = vec![Conflict::Missing, Conflict::NotMember];
         if let Some(client_id) = &message.client_id {
-            let mut claim = key(
-                conv_pk(&message.conversation_id),
-                &format!("CLIENT#{}#{client_id}", message.sender_username),
-            );
+            let mut claim =
+                key(conv_pk(&message.conversation_id), &format!("CLIENT#{}#{client_id}", message.sender_username));
             claim.insert("message_id".into(), n(message.id));
             writes.push(put(&self.table, claim, "attribute_not_exists(pk)")?);
             reasons.push(Conflict::DuplicateClientId);
@@ -1257,44 +1068,20 @@ impl MessageStore for DynamoStore {
         sender: &str,
         client_id: &str,
     ) -> Result<Option<i64>, StoreError> {
-        match self
-            .get(
-                conv_pk(conversation_id),
-                &format!("CLIENT#{sender}#{client_id}"),
-            )
-            .await?
-        {
+        match self.get(conv_pk(conversation_id), &format!("CLIENT#{sender}#{client_id}")).await? {
             Some(item) => Ok(Some(req_n(&item, "message_id")?)),
             None => Ok(None),
         }
     }
 
-    async fn get_message(
-        &self,
-        conversation_id: &str,
-        id: i64,
-    ) -> Result<Option<Message>, StoreError> {
-        Ok(self
-            .get(conv_pk(conversation_id), &msg_sk(id))
-            .await?
-            .map(|i| parse_message(&i))
-            .transpose()?
-            .flatten())
+    async fn get_message(&self, conversation_id: &str, id: i64) -> Result<Option<Message>, StoreError> {
+        Ok(self.get(conv_pk(conversation_id), &msg_sk(id)).await?.map(|i| parse_message(&i)).transpose()?.flatten())
     }
 
     async fn get_messages(&self, keys: &[(String, i64)]) -> Result<Vec<Message>, StoreError> {
-        let keys = keys
-            .iter()
-            .map(|(c, id)| key(conv_pk(c), &msg_sk(*id)))
-            .collect();
+        let keys = keys.iter().map(|(c, id)| key(conv_pk(c), &msg_sk(*id))).collect();
         let items = self.batch_get(keys, None).await?;
-        Ok(items
-            .iter()
-            .map(parse_message)
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter()
-            .flatten()
-            .collect())
+        Ok(items.iter().map(parse_message).collect::<Result<Vec<_>, _>>()?.into_iter().flatten().collect())
     }
 
     async fn list_messages(
@@ -1306,13 +1093,7 @@ impl MessageStore for DynamoStore {
     ) -> Result<(Vec<Message>, bool), StoreError> {
         let (from, to, forward) = match after {
             Some(after) => (msg_sk(after + 1), MSG_END.to_owned(), true),
-            None => (
-                msg_sk(0),
-                before
-                    .map(|b| msg_sk(b - 1))
-                    .unwrap_or_else(|| MSG_END.to_owned()),
-                false,
-            ),
+            None => (msg_sk(0), before.map(|b| msg_sk(b - 1)).unwrap_or_else(|| MSG_END.to_owned()), false),
         };
         if from > to {
             return Ok((Vec::new(), false));
@@ -1333,14 +1114,8 @@ impl MessageStore for DynamoStore {
             .map_err(sdk_error)?;
         let items = out.items.unwrap_or_default();
         let more = items.len() > limit;
-        let mut messages: Vec<Message> = items
-            .iter()
-            .take(limit)
-            .map(parse_message)
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter()
-            .flatten()
-            .collect();
+        let mut messages: Vec<Message> =
+            items.iter().take(limit).map(parse_message).collect::<Result<Vec<_>, _>>()?.into_iter().flatten().collect();
         messages.sort_by_key(|m| m.id);
         Ok((messages, more))
     }
@@ -1434,23 +1209,16 @@ impl MessageStore for DynamoStore {
         let mut progress_at = tokio::time::Instant::now();
         while pushed < id - 1 {
             if progress_at.elapsed() >= stall {
-                tracing::warn!(
-                    conversation_id,
-                    id,
-                    pushed,
-                    "push turn stalled; pushing anyway"
-                );
+                tracing::warn!(conversation_id, id, pushed, "push turn stalled; pushing anyway");
                 return Ok(());
             }
             let behind = (id - 1 - pushed) as u32;
-            let nap =
-                (per_push * behind).clamp(Duration::from_millis(5), Duration::from_millis(1000));
+            let nap = (per_push * behind).clamp(Duration::from_millis(5), Duration::from_millis(1000));
             tokio::time::sleep(nap).await;
             let now_pushed = self.pushed_id(conversation_id).await?;
             if now_pushed > pushed {
                 let done = (now_pushed - pushed) as u32;
-                per_push = (progress_at.elapsed() / done)
-                    .clamp(Duration::from_millis(2), Duration::from_millis(200));
+                per_push = (progress_at.elapsed() / done).clamp(Duration::from_millis(2), Duration::from_millis(200));
                 progress_at = tokio::time::Instant::now();
                 pushed = now_pushed;
             }
@@ -1504,22 +1272,11 @@ impl ConnectionStore for DynamoStore {
         connection.insert("username".into(), s(username));
         connection.insert("connected_at".into(), n(now));
         connection.insert("ttl".into(), n(expires_at / 1000));
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(connection))
-            .send()
-            .await
-            .map_err(sdk_error)?;
+        self.client.put_item().table_name(&self.table).set_item(Some(connection)).send().await.map_err(sdk_error)?;
         Ok(!before.values().any(|exp| *exp > now))
     }
 
-    async fn remove_connection(
-        &self,
-        username: &str,
-        connection_id: &str,
-        now: i64,
-    ) -> Result<bool, StoreError> {
+    async fn remove_connection(&self, username: &str, connection_id: &str, now: i64) -> Result<bool, StoreError> {
         let result = self
             .client
             .update_item()
@@ -1548,11 +1305,7 @@ impl ConnectionStore for DynamoStore {
         Ok(!after.values().any(|exp| *exp > now))
     }
 
-    async fn connections_of(
-        &self,
-        usernames: &[String],
-        now: i64,
-    ) -> Result<Vec<(String, String)>, StoreError> {
+    async fn connections_of(&self, usernames: &[String], now: i64) -> Result<Vec<(String, String)>, StoreError> {
         let keys = usernames.iter().map(|u| key(user_pk(u), PROFILE)).collect();
         let projection = ("#u, connections", names(&[("#u", "username")]));
         let items = self.batch_get(keys, Some(projection)).await?;
@@ -1600,9 +1353,7 @@ impl ConnectionStore for DynamoStore {
 pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError> {
     match client.describe_table().table_name(table).send().await {
         Ok(_) => return Ok(()),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|se| se.is_resource_not_found_exception()) => {}
+        Err(e) if e.as_service_error().is_some_and(|se| se.is_resource_not_found_exception()) => {}
         Err(e) => return Err(sdk_error(e)),
     }
     let attr = |name: &str| {
@@ -1613,21 +1364,13 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError
             .map_err(build_error)
     };
     let key_elem = |name: &str, kind: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-            .map_err(build_error)
+        KeySchemaElement::builder().attribute_name(name).key_type(kind).build().map_err(build_error)
     };
     let gsi = GlobalSecondaryIndex::builder()
         .index_name(GSI1)
         .key_schema(key_elem("gsi1pk", KeyType::Hash)?)
         .key_schema(key_elem("gsi1sk", KeyType::Range)?)
-        .projection(
-            Projection::builder()
-                .projection_type(ProjectionType::All)
-                .build(),
-        )
+        .projection(Projection::builder().projection_type(ProjectionType::All).build())
         .build()
         .map_err(build_error)?;
     let created = client
@@ -1646,23 +1389,14 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError
     match created {
         Ok(_) => {}
         // Someone else created it meanwhile: fine.
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|se| se.is_resource_in_use_exception()) =>
-        {
-            return Ok(())
-        }
+        Err(e) if e.as_service_error().is_some_and(|se| se.is_resource_in_use_exception()) => return Ok(()),
         Err(e) => return Err(sdk_error(e)),
     }
     client
         .update_time_to_live()
         .table_name(table)
         .time_to_live_specification(
-            TimeToLiveSpecification::builder()
-                .enabled(true)
-                .attribute_name("ttl")
-                .build()
-                .map_err(build_error)?,
+            TimeToLiveSpecification::builder().enabled(true).attribute_name("ttl").build().map_err(build_error)?,
         )
         .send()
         .await
@@ -1682,8 +1416,7 @@ pub async fn client_from_env() -> Client {
 /// A client for DynamoDB Local at `endpoint`.
 pub async fn local_client(endpoint: &str) -> Client {
     let have_keys = std::env::var("AWS_ACCESS_KEY_ID").is_ok();
-    let mut loader =
-        aws_config::defaults(aws_config::BehaviorVersion::latest()).endpoint_url(endpoint);
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).endpoint_url(endpoint);
     if std::env::var("AWS_REGION").is_err() {
         loader = loader.region(aws_config::Region::new("us-east-1"));
     }
@@ -1742,15 +1475,7 @@ fn user_item(user: &UserRecord) -> Item {
     item.insert("password_hash".into(), s(&user.password_hash));
     item.insert("fullname".into(), s(&user.fullname));
     item.insert("created_at".into(), n(user.created_at));
-    item.insert(
-        "connections".into(),
-        AV::M(
-            user.connections
-                .iter()
-                .map(|(id, exp)| (id.clone(), n(*exp)))
-                .collect(),
-        ),
-    );
+    item.insert("connections".into(), AV::M(user.connections.iter().map(|(id, exp)| (id.clone(), n(*exp))).collect()));
     for (name, value) in [
         ("email", &user.email),
         ("first_name", &user.first_name),
@@ -1842,10 +1567,7 @@ fn req_s(item: &Item, name: &str) -> Result<String, StoreError> {
 
 fn opt_n(item: &Item, name: &str) -> Result<Option<i64>, StoreError> {
     match item.get(name) {
-        Some(AV::N(v)) => v
-            .parse()
-            .map(Some)
-            .map_err(|_| StoreError::Internal(format!("{name} is not an integer"))),
+        Some(AV::N(v)) => v.parse().map(Some).map_err(|_| StoreError::Internal(format!("{name} is not an integer"))),
         None => Ok(None),
         Some(_) => Err(StoreError::Internal(format!("{name} is not a number"))),
     }
@@ -1897,9 +1619,7 @@ impl UpdateExpr {
         &self,
         builder: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
     ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
-        builder
-            .update_expression(self.expression())
-            .set_expression_attribute_names(Some(self.names.clone()))
+        builder.update_expression(self.expression()).set_expression_attribute_names(Some(self.names.clone()))
     }
 }
 
@@ -1951,8 +1671,7 @@ where
 }
 
 fn is_conditional_failure<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
-    matches!(err, SdkError::ServiceError(_))
-        && err.code() == Some("ConditionalCheckFailedException")
+    matches!(err, SdkError::ServiceError(_)) && err.code() == Some("ConditionalCheckFailedException")
 }
 
 fn conditional_error<E, R>(err: SdkError<E, R>, conflict: Conflict) -> StoreError
@@ -1973,8 +1692,11 @@ fn transaction_error<R: std::fmt::Debug>(
     err: SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>,
     conflicts: &[Conflict],
 ) -> StoreError {
-    if let Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(cancel)) =
-        err.as_service_error()
+    if let Some(
+        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(
+            cancel,
+        ),
+    ) = err.as_service_error()
     {
         let failed = cancel.cancellation_reasons().iter().position(|r| r.code() == Some("ConditionalCheckFailed"));
         if let Some(i) = failed {

@@ -7,8 +7,8 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use super::{
-    ConnectionStore, ContactStore, ConversationStore, LoginFailures, MessageStore,
-    RefreshTokenRecord, SessionStore, ThrottleStore, UserStore, UserUpdate,
+    ConnectionStore, ContactStore, ConversationStore, LoginFailures, MessageStore, RefreshTokenRecord, SessionStore,
+    ThrottleStore, UserStore, UserUpdate,
 };
 use crate::chat::{Conversation, Message, ReadState, Visibility};
 use crate::error::{Conflict, StoreError};
@@ -49,9 +49,7 @@ impl MemoryStore {
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave half-written state: every method checks
         // before it writes. So a poisoned lock is still consistent.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -84,21 +82,14 @@ impl UserStore for MemoryStore {
 
     async fn get_users(&self, usernames: &[String]) -> Result<Vec<UserRecord>, StoreError> {
         let s = self.lock();
-        Ok(usernames
-            .iter()
-            .filter_map(|u| s.users.get(u).cloned())
-            .collect())
+        Ok(usernames.iter().filter_map(|u| s.users.get(u).cloned()).collect())
     }
 
     async fn username_for_email(&self, email: &str) -> Result<Option<String>, StoreError> {
         Ok(self.lock().emails.get(email).cloned())
     }
 
-    async fn update_user(
-        &self,
-        current: &UserRecord,
-        update: &UserUpdate,
-    ) -> Result<UserRecord, StoreError> {
+    async fn update_user(&self, current: &UserRecord, update: &UserUpdate) -> Result<UserRecord, StoreError> {
         let username = current.username.as_str();
         let mut s = self.lock();
         let old_email = match s.users.get(username) {
@@ -164,25 +155,14 @@ impl UserStore for MemoryStore {
 
 #[async_trait]
 impl SessionStore for MemoryStore {
-    async fn create_session(
-        &self,
-        token: &RefreshTokenRecord,
-        _now: i64,
-    ) -> Result<(), StoreError> {
+    async fn create_session(&self, token: &RefreshTokenRecord, _now: i64) -> Result<(), StoreError> {
         let mut s = self.lock();
-        s.sessions
-            .entry(token.username.clone())
-            .or_default()
-            .insert(token.family_id.clone());
-        s.refresh_tokens
-            .insert(token.token_hash.clone(), token.clone());
+        s.sessions.entry(token.username.clone()).or_default().insert(token.family_id.clone());
+        s.refresh_tokens.insert(token.token_hash.clone(), token.clone());
         Ok(())
     }
 
-    async fn get_refresh_token(
-        &self,
-        token_hash: &str,
-    ) -> Result<Option<RefreshTokenRecord>, StoreError> {
+    async fn get_refresh_token(&self, token_hash: &str) -> Result<Option<RefreshTokenRecord>, StoreError> {
         Ok(self.lock().refresh_tokens.get(token_hash).cloned())
     }
 
@@ -197,10 +177,7 @@ impl SessionStore for MemoryStore {
             Some(stored) if stored.used_at.is_none() && stored.expires_at > now => {}
             _ => return Err(StoreError::Conflict(Conflict::TokenAlreadyUsed)),
         }
-        let open = s
-            .sessions
-            .get(&old.username)
-            .is_some_and(|f| f.contains(&old.family_id));
+        let open = s.sessions.get(&old.username).is_some_and(|f| f.contains(&old.family_id));
         if !open {
             return Err(StoreError::Conflict(Conflict::SessionRevoked));
         }
@@ -239,18 +216,9 @@ impl ThrottleStore for MemoryStore {
         window_start_min: i64,
     ) -> Result<LoginFailures, StoreError> {
         let mut s = self.lock();
-        let entry = s
-            .login_failures
-            .entry(key.to_owned())
-            .or_insert(LoginFailures {
-                count: 0,
-                window_start: now,
-            });
+        let entry = s.login_failures.entry(key.to_owned()).or_insert(LoginFailures { count: 0, window_start: now });
         if entry.window_start <= window_start_min {
-            *entry = LoginFailures {
-                count: 0,
-                window_start: now,
-            };
+            *entry = LoginFailures { count: 0, window_start: now };
         }
         entry.count += 1;
         Ok(*entry)
@@ -275,30 +243,15 @@ impl ContactStore for MemoryStore {
     }
 
     async fn remove_contact(&self, owner: &str, contact: &str) -> Result<bool, StoreError> {
-        Ok(self
-            .lock()
-            .contacts
-            .get_mut(owner)
-            .is_some_and(|c| c.remove(contact).is_some()))
+        Ok(self.lock().contacts.get_mut(owner).is_some_and(|c| c.remove(contact).is_some()))
     }
 
-    async fn list_contacts(
-        &self,
-        owner: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Page<String>, StoreError> {
+    async fn list_contacts(&self, owner: &str, after: Option<&str>, limit: usize) -> Result<Page<String>, StoreError> {
         let s = self.lock();
         let Some(contacts) = s.contacts.get(owner) else {
-            return Ok(Page {
-                items: Vec::new(),
-                next_cursor: None,
-            });
+            return Ok(Page { items: Vec::new(), next_cursor: None });
         };
-        let mut names = contacts
-            .keys()
-            .filter(|name| after.is_none_or(|a| name.as_str() > a))
-            .cloned();
+        let mut names = contacts.keys().filter(|name| after.is_none_or(|a| name.as_str() > a)).cloned();
         let items: Vec<String> = names.by_ref().take(limit).collect();
         let next_cursor = names.next().and(items.last().cloned());
         Ok(Page { items, next_cursor })
@@ -324,13 +277,9 @@ impl ConversationStore for MemoryStore {
             s.direct.insert(key.to_owned(), conversation.id.clone());
         }
         for member in conversation.members.keys() {
-            s.memberships.insert(
-                (member.clone(), conversation.id.clone()),
-                ReadState::default(),
-            );
+            s.memberships.insert((member.clone(), conversation.id.clone()), ReadState::default());
         }
-        s.conversations
-            .insert(conversation.id.clone(), conversation.clone());
+        s.conversations.insert(conversation.id.clone(), conversation.clone());
         Ok(())
     }
 
@@ -344,10 +293,7 @@ impl ConversationStore for MemoryStore {
 
     async fn get_conversations(&self, ids: &[String]) -> Result<Vec<Conversation>, StoreError> {
         let s = self.lock();
-        Ok(ids
-            .iter()
-            .filter_map(|id| s.conversations.get(id).cloned())
-            .collect())
+        Ok(ids.iter().filter_map(|id| s.conversations.get(id).cloned()).collect())
     }
 
     async fn memberships(&self, username: &str) -> Result<Vec<(String, ReadState)>, StoreError> {
@@ -359,16 +305,8 @@ impl ConversationStore for MemoryStore {
             .collect())
     }
 
-    async fn read_state(
-        &self,
-        username: &str,
-        conversation_id: &str,
-    ) -> Result<Option<ReadState>, StoreError> {
-        Ok(self
-            .lock()
-            .memberships
-            .get(&(username.to_owned(), conversation_id.to_owned()))
-            .copied())
+    async fn read_state(&self, username: &str, conversation_id: &str) -> Result<Option<ReadState>, StoreError> {
+        Ok(self.lock().memberships.get(&(username.to_owned(), conversation_id.to_owned())).copied())
     }
 
     async fn update_conversation(
@@ -380,11 +318,7 @@ impl ConversationStore for MemoryStore {
         now: i64,
     ) -> Result<Conversation, StoreError> {
         let mut s = self.lock();
-        let conversation = s
-            .conversations
-            .get_mut(id)
-            .filter(|c| c.is_member(caller))
-            .ok_or_else(not_member)?;
+        let conversation = s.conversations.get_mut(id).filter(|c| c.is_member(caller)).ok_or_else(not_member)?;
         if let Some(name) = name {
             conversation.name = Some(name.to_owned());
         }
@@ -411,8 +345,7 @@ impl ConversationStore for MemoryStore {
             return Err(StoreError::Conflict(Conflict::AlreadyMember));
         }
         for user in usernames {
-            s.memberships
-                .insert((user.clone(), id.to_owned()), ReadState::default());
+            s.memberships.insert((user.clone(), id.to_owned()), ReadState::default());
         }
         let conversation = s.conversations.get_mut(id).ok_or_else(not_member)?;
         for user in usernames {
@@ -428,10 +361,7 @@ impl ConversationStore for MemoryStore {
         new_owner: Option<&str>,
     ) -> Result<(), StoreError> {
         let mut s = self.lock();
-        let conversation = s
-            .conversations
-            .get_mut(&expected.id)
-            .ok_or_else(not_member)?;
+        let conversation = s.conversations.get_mut(&expected.id).ok_or_else(not_member)?;
         if conversation.owner != expected.owner || !conversation.is_member(username) {
             return Err(StoreError::Conflict(Conflict::Missing));
         }
@@ -439,8 +369,7 @@ impl ConversationStore for MemoryStore {
         if let Some(owner) = new_owner {
             conversation.owner = owner.to_owned();
         }
-        s.memberships
-            .remove(&(username.to_owned(), expected.id.clone()));
+        s.memberships.remove(&(username.to_owned(), expected.id.clone()));
         Ok(())
     }
 
@@ -461,25 +390,14 @@ impl ConversationStore for MemoryStore {
         public.sort_by(|a, b| a.0.cmp(&b.0));
         let more = public.len() > limit;
         public.truncate(limit);
-        let next_cursor = if more {
-            public.last().map(|(k, _)| k.clone())
-        } else {
-            None
-        };
-        Ok(Page {
-            items: public.into_iter().map(|(_, c)| c.clone()).collect(),
-            next_cursor,
-        })
+        let next_cursor = if more { public.last().map(|(k, _)| k.clone()) } else { None };
+        Ok(Page { items: public.into_iter().map(|(_, c)| c.clone()).collect(), next_cursor })
     }
 }
 
 /// Public conversations sort by lower-cased name, then id.
 pub fn public_sort_key(conversation: &Conversation) -> String {
-    format!(
-        "{}#{}",
-        conversation.display_name().to_lowercase(),
-        conversation.id
-    )
+    format!("{}#{}", conversation.display_name().to_lowercase(), conversation.id)
 }
 
 #[async_trait]
@@ -491,11 +409,8 @@ impl MessageStore for MemoryStore {
         now: i64,
     ) -> Result<(Conversation, i64), StoreError> {
         let mut s = self.lock();
-        let conversation = s
-            .conversations
-            .get_mut(conversation_id)
-            .filter(|c| c.is_member(sender))
-            .ok_or_else(not_member)?;
+        let conversation =
+            s.conversations.get_mut(conversation_id).filter(|c| c.is_member(sender)).ok_or_else(not_member)?;
         conversation.last_message_id += 1;
         conversation.last_activity_at = now;
         let updated = conversation.clone();
@@ -507,36 +422,21 @@ impl MessageStore for MemoryStore {
         let mut s = self.lock();
         let conversation = message.conversation_id.clone();
         if let Some(client_id) = &message.client_id {
-            let key = (
-                conversation.clone(),
-                message.sender_username.clone(),
-                client_id.clone(),
-            );
+            let key = (conversation.clone(), message.sender_username.clone(), client_id.clone());
             if s.client_ids.contains_key(&key) {
                 return Err(StoreError::Conflict(Conflict::DuplicateClientId));
             }
             s.client_ids.insert(key, message.id);
         }
-        if let Some(state) = s
-            .memberships
-            .get_mut(&(message.sender_username.clone(), conversation.clone()))
-        {
+        if let Some(state) = s.memberships.get_mut(&(message.sender_username.clone(), conversation.clone())) {
             state.own_after_read += 1;
         }
-        s.messages
-            .entry(conversation)
-            .or_default()
-            .insert(message.id, Some(message.clone()));
+        s.messages.entry(conversation).or_default().insert(message.id, Some(message.clone()));
         Ok(())
     }
 
     async fn put_void(&self, conversation_id: &str, id: i64) -> Result<(), StoreError> {
-        self.lock()
-            .messages
-            .entry(conversation_id.to_owned())
-            .or_default()
-            .entry(id)
-            .or_insert(None);
+        self.lock().messages.entry(conversation_id.to_owned()).or_default().entry(id).or_insert(None);
         Ok(())
     }
 
@@ -546,34 +446,17 @@ impl MessageStore for MemoryStore {
         sender: &str,
         client_id: &str,
     ) -> Result<Option<i64>, StoreError> {
-        let key = (
-            conversation_id.to_owned(),
-            sender.to_owned(),
-            client_id.to_owned(),
-        );
+        let key = (conversation_id.to_owned(), sender.to_owned(), client_id.to_owned());
         Ok(self.lock().client_ids.get(&key).copied())
     }
 
-    async fn get_message(
-        &self,
-        conversation_id: &str,
-        id: i64,
-    ) -> Result<Option<Message>, StoreError> {
-        Ok(self
-            .lock()
-            .messages
-            .get(conversation_id)
-            .and_then(|m| m.get(&id))
-            .cloned()
-            .flatten())
+    async fn get_message(&self, conversation_id: &str, id: i64) -> Result<Option<Message>, StoreError> {
+        Ok(self.lock().messages.get(conversation_id).and_then(|m| m.get(&id)).cloned().flatten())
     }
 
     async fn get_messages(&self, keys: &[(String, i64)]) -> Result<Vec<Message>, StoreError> {
         let s = self.lock();
-        Ok(keys
-            .iter()
-            .filter_map(|(c, id)| s.messages.get(c).and_then(|m| m.get(id)).cloned().flatten())
-            .collect())
+        Ok(keys.iter().filter_map(|(c, id)| s.messages.get(c).and_then(|m| m.get(id)).cloned().flatten()).collect())
     }
 
     async fn list_messages(
@@ -625,17 +508,11 @@ impl MessageStore for MemoryStore {
         own_after_read: i64,
     ) -> Result<bool, StoreError> {
         let mut s = self.lock();
-        let state = s
-            .memberships
-            .get_mut(&(username.to_owned(), conversation_id.to_owned()))
-            .ok_or_else(not_member)?;
+        let state = s.memberships.get_mut(&(username.to_owned(), conversation_id.to_owned())).ok_or_else(not_member)?;
         if state.last_read >= message_id {
             return Ok(false);
         }
-        *state = ReadState {
-            last_read: message_id,
-            own_after_read,
-        };
+        *state = ReadState { last_read: message_id, own_after_read };
         Ok(true)
     }
 
@@ -670,12 +547,7 @@ impl MessageStore for MemoryStore {
         loop {
             // Register for the wake-up before checking, so a finish in between is not missed.
             let notified = self.pushed.notified();
-            let pushed = self
-                .lock()
-                .pushed
-                .get(conversation_id)
-                .copied()
-                .unwrap_or(0);
+            let pushed = self.lock().pushed.get(conversation_id).copied().unwrap_or(0);
             if pushed >= id - 1 {
                 return Ok(());
             }
@@ -684,12 +556,7 @@ impl MessageStore for MemoryStore {
                 deadline = tokio::time::Instant::now() + stall;
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                tracing::warn!(
-                    conversation_id,
-                    id,
-                    pushed,
-                    "push turn stalled; pushing anyway"
-                );
+                tracing::warn!(conversation_id, id, pushed, "push turn stalled; pushing anyway");
                 return Ok(());
             }
         }
@@ -716,23 +583,14 @@ impl ConnectionStore for MemoryStore {
         expires_at: i64,
     ) -> Result<bool, StoreError> {
         let mut s = self.lock();
-        let user = s
-            .users
-            .get_mut(username)
-            .ok_or(StoreError::Conflict(Conflict::Missing))?;
+        let user = s.users.get_mut(username).ok_or(StoreError::Conflict(Conflict::Missing))?;
         let first = !user.connections.values().any(|expires| *expires > now);
         user.connections.retain(|_, expires| *expires > now);
-        user.connections
-            .insert(connection_id.to_owned(), expires_at);
+        user.connections.insert(connection_id.to_owned(), expires_at);
         Ok(first)
     }
 
-    async fn remove_connection(
-        &self,
-        username: &str,
-        connection_id: &str,
-        now: i64,
-    ) -> Result<bool, StoreError> {
+    async fn remove_connection(&self, username: &str, connection_id: &str, now: i64) -> Result<bool, StoreError> {
         let mut s = self.lock();
         let Some(user) = s.users.get_mut(username) else {
             return Ok(false);
@@ -745,28 +603,17 @@ impl ConnectionStore for MemoryStore {
         Ok(none_left)
     }
 
-    async fn connections_of(
-        &self,
-        usernames: &[String],
-        now: i64,
-    ) -> Result<Vec<(String, String)>, StoreError> {
+    async fn connections_of(&self, usernames: &[String], now: i64) -> Result<Vec<(String, String)>, StoreError> {
         let s = self.lock();
         Ok(usernames
             .iter()
             .filter_map(|u| s.users.get(u))
-            .flat_map(|user| {
-                user.live_connections(now)
-                    .map(|c| (user.username.clone(), c.clone()))
-            })
+            .flat_map(|user| user.live_connections(now).map(|c| (user.username.clone(), c.clone())))
             .collect())
     }
 
     async fn contact_of(&self, username: &str) -> Result<Vec<String>, StoreError> {
         let s = self.lock();
-        Ok(s.contacts
-            .iter()
-            .filter(|(_, c)| c.contains_key(username))
-            .map(|(owner, _)| owner.clone())
-            .collect())
+        Ok(s.contacts.iter().filter(|(_, c)| c.contains_key(username)).map(|(owner, _)| owner.clone()).collect())
     }
 }

@@ -54,18 +54,10 @@ pub trait UserStore: Send + Sync {
     async fn username_for_email(&self, email: &str) -> Result<Option<String>, StoreError>;
     /// Applies the update to `current` (as just read); an email change moves the email claim in the
     /// same step. `Conflict::Missing` when the stored email is no longer `current`'s.
-    async fn update_user(
-        &self,
-        current: &UserRecord,
-        update: &UserUpdate,
-    ) -> Result<UserRecord, StoreError>;
+    async fn update_user(&self, current: &UserRecord, update: &UserUpdate) -> Result<UserRecord, StoreError>;
     /// Users whose name starts with `prefix`, in name order, after `after`.
-    async fn list_users(
-        &self,
-        prefix: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Page<UserRecord>, StoreError>;
+    async fn list_users(&self, prefix: &str, after: Option<&str>, limit: usize)
+        -> Result<Page<UserRecord>, StoreError>;
 }
 
 /// Sessions: refresh-token families, rotation and revocation.
@@ -73,10 +65,7 @@ pub trait UserStore: Send + Sync {
 pub trait SessionStore: Send + Sync {
     /// Opens a session family with its first refresh token.
     async fn create_session(&self, token: &RefreshTokenRecord, now: i64) -> Result<(), StoreError>;
-    async fn get_refresh_token(
-        &self,
-        token_hash: &str,
-    ) -> Result<Option<RefreshTokenRecord>, StoreError>;
+    async fn get_refresh_token(&self, token_hash: &str) -> Result<Option<RefreshTokenRecord>, StoreError>;
     /// Marks `old` used and stores `new` in the same family, in one step, only if `old` is still
     /// unused and unexpired (`Conflict::TokenAlreadyUsed`) and the family is still open
     /// (`Conflict::SessionRevoked`).
@@ -114,12 +103,7 @@ pub trait ContactStore: Send + Sync {
     /// Whether it was a contact.
     async fn remove_contact(&self, owner: &str, contact: &str) -> Result<bool, StoreError>;
     /// Contact usernames in name order, after `after`.
-    async fn list_contacts(
-        &self,
-        owner: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Page<String>, StoreError>;
+    async fn list_contacts(&self, owner: &str, after: Option<&str>, limit: usize) -> Result<Page<String>, StoreError>;
 }
 
 /// Conversations and memberships.
@@ -139,11 +123,7 @@ pub trait ConversationStore: Send + Sync {
     async fn get_conversations(&self, ids: &[String]) -> Result<Vec<Conversation>, StoreError>;
     /// Every conversation `username` is a member of, with their read state.
     async fn memberships(&self, username: &str) -> Result<Vec<(String, ReadState)>, StoreError>;
-    async fn read_state(
-        &self,
-        username: &str,
-        conversation_id: &str,
-    ) -> Result<Option<ReadState>, StoreError>;
+    async fn read_state(&self, username: &str, conversation_id: &str) -> Result<Option<ReadState>, StoreError>;
     /// Renames and/or changes the icon, if `caller` is a member (`Conflict::NotMember`).
     async fn update_conversation(
         &self,
@@ -201,11 +181,7 @@ pub trait MessageStore: Send + Sync {
         sender: &str,
         client_id: &str,
     ) -> Result<Option<i64>, StoreError>;
-    async fn get_message(
-        &self,
-        conversation_id: &str,
-        id: i64,
-    ) -> Result<Option<Message>, StoreError>;
+    async fn get_message(&self, conversation_id: &str, id: i64) -> Result<Option<Message>, StoreError>;
     /// The messages that exist among `keys` (conversation id, message id).
     async fn get_messages(&self, keys: &[(String, i64)]) -> Result<Vec<Message>, StoreError>;
     /// Up to `limit` messages in id order: after `after`, or before `before`, or the latest; and
@@ -261,40 +237,19 @@ pub trait ConnectionStore: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// Forgets a connection; returns whether the user has no live one left (then `last_online`
     /// is `now`).
-    async fn remove_connection(
-        &self,
-        username: &str,
-        connection_id: &str,
-        now: i64,
-    ) -> Result<bool, StoreError>;
+    async fn remove_connection(&self, username: &str, connection_id: &str, now: i64) -> Result<bool, StoreError>;
     /// Live connections of each of `usernames`: (username, connection id) pairs.
-    async fn connections_of(
-        &self,
-        usernames: &[String],
-        now: i64,
-    ) -> Result<Vec<(String, String)>, StoreError>;
+    async fn connections_of(&self, usernames: &[String], now: i64) -> Result<Vec<(String, String)>, StoreError>;
     /// Who has `username` as a contact.
     async fn contact_of(&self, username: &str) -> Result<Vec<String>, StoreError>;
 }
 
 /// Everything, for the functions' shared context.
 pub trait Store:
-    UserStore
-    + SessionStore
-    + ThrottleStore
-    + ContactStore
-    + ConversationStore
-    + MessageStore
-    + ConnectionStore
+    UserStore + SessionStore + ThrottleStore + ContactStore + ConversationStore + MessageStore + ConnectionStore
 {
 }
 impl<T> Store for T where
-    T: UserStore
-        + SessionStore
-        + ThrottleStore
-        + ContactStore
-        + ConversationStore
-        + MessageStore
-        + ConnectionStore
+    T: UserStore + SessionStore + ThrottleStore + ContactStore + ConversationStore + MessageStore + ConnectionStore
 {
 }
