@@ -2,7 +2,6 @@
 
 use serde::Deserialize;
 
-use crate::auth::Claims;
 use crate::error::ApiError;
 use crate::model::{Page, UserView, Username};
 use crate::Ctx;
@@ -13,9 +12,9 @@ pub struct AddContactRequest {
 }
 
 /// My contacts, in name order, with their presence.
-pub async fn list(ctx: &Ctx, caller: &Claims, cursor: Option<&str>, limit: usize) -> Result<Page<UserView>, ApiError> {
+pub async fn list(ctx: &Ctx, caller: &str, cursor: Option<&str>, limit: usize) -> Result<Page<UserView>, ApiError> {
     let after = cursor.map(crate::http::decode_cursor).transpose()?;
-    let page = ctx.store.list_contacts(&caller.sub, after.as_deref(), limit).await?;
+    let page = ctx.store.list_contacts(caller, after.as_deref(), limit).await?;
     let mut users = ctx.store.get_users(&page.items).await?;
     users.sort_by(|a, b| a.username.cmp(&b.username));
     Ok(Page {
@@ -25,20 +24,20 @@ pub async fn list(ctx: &Ctx, caller: &Claims, cursor: Option<&str>, limit: usize
 }
 
 /// 400 for oneself, 404 for an unknown user, 409 for a contact already.
-pub async fn add(ctx: &Ctx, caller: &Claims, req: AddContactRequest) -> Result<UserView, ApiError> {
+pub async fn add(ctx: &Ctx, caller: &str, req: AddContactRequest) -> Result<UserView, ApiError> {
     let name = Username::parse(&req.username).map_err(|_| ApiError::NotFound("user not found"))?;
-    if name.as_str() == caller.sub {
+    if name.as_str() == caller {
         return Err(ApiError::bad_request("cannot_add_self", "you cannot add yourself as a contact"));
     }
     let user = ctx.store.get_user(name.as_str()).await?.ok_or(ApiError::NotFound("user not found"))?;
-    ctx.store.add_contact(&caller.sub, name.as_str(), ctx.now_ms()).await?;
+    ctx.store.add_contact(caller, name.as_str(), ctx.now_ms()).await?;
     Ok(user.public_view(ctx.now_ms()))
 }
 
 /// 404 when it was not a contact.
-pub async fn remove(ctx: &Ctx, caller: &Claims, username: &str) -> Result<(), ApiError> {
+pub async fn remove(ctx: &Ctx, caller: &str, username: &str) -> Result<(), ApiError> {
     let name = Username::parse(username).map_err(|_| ApiError::NotFound("not a contact"))?;
-    if !ctx.store.remove_contact(&caller.sub, name.as_str()).await? {
+    if !ctx.store.remove_contact(caller, name.as_str()).await? {
         return Err(ApiError::NotFound("not a contact"));
     }
     Ok(())

@@ -6,7 +6,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use crate::chat::{self, Conversation, ConversationView, Kind, Message, Visibility};
 use crate::error::{ApiError, Conflict, StoreError};
 use crate::model::{Page, Username};
-use crate::notify::push_to_users;
+use crate::notify::push_to_members;
 use crate::Ctx;
 
 #[derive(Debug, Deserialize)]
@@ -133,8 +133,7 @@ pub async fn create(
         Err(e) => return Err(e.into()),
     }
     let view = conversation.view(true);
-    let members: Vec<String> = conversation.members.keys().cloned().collect();
-    push_to_users(ctx, &members, origin, "conversation_created", &view).await;
+    push_to_members(ctx, &conversation, origin, "conversation_created", &view).await;
     Ok((view, true))
 }
 
@@ -236,8 +235,7 @@ pub async fn update(ctx: &Ctx, caller: &str, id: &str, req: UpdateConversation) 
         .await
         .map_err(not_found_if_not_member)?;
     let view = updated.view(true);
-    let members: Vec<String> = updated.members.keys().cloned().collect();
-    push_to_users(ctx, &members, None, "conversation_updated", &view).await;
+    push_to_members(ctx, &updated, None, "conversation_updated", &view).await;
     Ok(view)
 }
 
@@ -271,8 +269,7 @@ pub async fn add_members(ctx: &Ctx, caller: &str, id: &str, req: AddMembers) -> 
         other => not_found_if_not_member(other),
     })?;
     let view = updated.view(true);
-    let members: Vec<String> = updated.members.keys().cloned().collect();
-    push_to_users(ctx, &members, None, "member_joined", &view).await;
+    push_to_members(ctx, &updated, None, "member_joined", &view).await;
     Ok(view)
 }
 
@@ -295,8 +292,7 @@ pub async fn join(ctx: &Ctx, caller: &str, id: &str) -> Result<ConversationView,
         Err(e) => return Err(not_found_if_not_member(e)),
     };
     let view = updated.view(true);
-    let members: Vec<String> = updated.members.keys().cloned().collect();
-    push_to_users(ctx, &members, None, "member_joined", &view).await;
+    push_to_members(ctx, &updated, None, "member_joined", &view).await;
     Ok(view)
 }
 
@@ -329,7 +325,6 @@ pub async fn remove_member(ctx: &Ctx, caller: &str, id: &str, target: &str) -> R
         username: target.clone(),
         owner: new_owner.unwrap_or_else(|| conversation.owner.clone()),
     };
-    let members: Vec<String> = conversation.members.keys().cloned().collect();
-    push_to_users(ctx, &members, None, "member_left", &event).await;
+    push_to_members(ctx, &conversation, None, "member_left", &event).await;
     Ok(())
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::chat::{self, Message};
 use crate::conversations::member_view;
 use crate::error::{ApiError, Conflict, StoreError};
-use crate::notify::{event, fan_out, push_to_users};
+use crate::notify::{event, fan_out, push_to_members, push_to_users};
 use crate::Ctx;
 
 /// At most this many attachments per message.
@@ -206,8 +206,7 @@ pub async fn edit(
     message.content = content;
     message.edited_at = Some(ctx.now_ms());
     ctx.store.update_message(&message).await?;
-    let members: Vec<String> = conversation.members.keys().cloned().collect();
-    push_to_users(ctx, &members, origin, "message_edited", &message).await;
+    push_to_members(ctx, &conversation, origin, "message_edited", &message).await;
     Ok(message)
 }
 
@@ -232,8 +231,7 @@ pub async fn delete(
     message.attachments.clear();
     message.deleted = true;
     ctx.store.update_message(&message).await?;
-    let members: Vec<String> = conversation.members.keys().cloned().collect();
-    push_to_users(ctx, &members, origin, "message_deleted", &reference).await;
+    push_to_members(ctx, &conversation, origin, "message_deleted", &reference).await;
     Ok(reference)
 }
 

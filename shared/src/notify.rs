@@ -164,3 +164,15 @@ pub async fn push_to_users<T: Serialize>(
     let targets = targets.into_iter().filter(|(_, c)| Some(c.as_str()) != skip).collect();
     fan_out(ctx, targets, event(kind, data)).await
 }
+
+/// Pushes an event to every member's live sockets, except the connection `skip`.
+pub async fn push_to_members<T: Serialize>(
+    ctx: &Ctx,
+    conversation: &crate::chat::Conversation,
+    skip: Option<&str>,
+    kind: &str,
+    data: &T,
+) -> FanOut {
+    let members: Vec<String> = conversation.members.keys().cloned().collect();
+    push_to_users(ctx, &members, skip, kind, data).await
+}

@@ -43,8 +43,8 @@ fn checked_text(field: &str, change: Option<Option<String>>) -> Result<Option<Op
     Ok(change)
 }
 
-pub async fn me(ctx: &Ctx, caller: &Claims) -> Result<UserView, ApiError> {
-    let user = ctx.store.get_user(&caller.sub).await?.ok_or(ApiError::NotFound("user not found"))?;
+pub async fn me(ctx: &Ctx, caller: &str) -> Result<UserView, ApiError> {
+    let user = ctx.store.get_user(caller).await?.ok_or(ApiError::NotFound("user not found"))?;
     Ok(user.private_view(ctx.now_ms()))
 }
 
@@ -88,10 +88,10 @@ pub async fn update_me(ctx: &Ctx, caller: &Claims, req: PatchMeRequest) -> Resul
 }
 
 /// One profile: private fields only for oneself.
-pub async fn get(ctx: &Ctx, caller: &Claims, username: &str) -> Result<UserView, ApiError> {
+pub async fn get(ctx: &Ctx, caller: &str, username: &str) -> Result<UserView, ApiError> {
     let name = Username::parse(username).map_err(|_| ApiError::NotFound("user not found"))?;
     let user = ctx.store.get_user(name.as_str()).await?.ok_or(ApiError::NotFound("user not found"))?;
-    Ok(if user.username == caller.sub { user.private_view(ctx.now_ms()) } else { user.public_view(ctx.now_ms()) })
+    Ok(if user.username == caller { user.private_view(ctx.now_ms()) } else { user.public_view(ctx.now_ms()) })
 }
 
 /// The directory, by username prefix, in name order.

@@ -7,6 +7,6 @@ use lambda_http::Request;
 
 pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
     let caller = authenticate(&ctx, &req)?;
-    let contact = contacts::add(&ctx, &caller, body_json(&req)?).await?;
+    let contact = contacts::add(&ctx, &caller.sub, body_json(&req)?).await?;
     Ok(json(StatusCode::CREATED, &contact))
 }

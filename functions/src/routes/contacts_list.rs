@@ -8,6 +8,6 @@ use lambda_http::Request;
 pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
     let caller = authenticate(&ctx, &req)?;
     let limit = limit_param(&req)?;
-    let page = contacts::list(&ctx, &caller, query_param(&req, "cursor").as_deref(), limit).await?;
+    let page = contacts::list(&ctx, &caller.sub, query_param(&req, "cursor").as_deref(), limit).await?;
     Ok(json(StatusCode::OK, &page))
 }

@@ -6,6 +6,6 @@ use lambda_http::Request;
 
 pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
     let caller = authenticate(&ctx, &req)?;
-    contacts::remove(&ctx, &caller, &path_param(&req, "username")?).await?;
+    contacts::remove(&ctx, &caller.sub, &path_param(&req, "username")?).await?;
     Ok(no_content())
 }

@@ -7,6 +7,6 @@ use lambda_http::Request;
 
 pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
     let caller = authenticate(&ctx, &req)?;
-    let user = users::get(&ctx, &caller, &path_param(&req, "username")?).await?;
+    let user = users::get(&ctx, &caller.sub, &path_param(&req, "username")?).await?;
     Ok(json(StatusCode::OK, &user))
 }

@@ -7,5 +7,5 @@ use lambda_http::Request;
 
 pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
     let caller = authenticate(&ctx, &req)?;
-    Ok(json(StatusCode::OK, &users::me(&ctx, &caller).await?))
+    Ok(json(StatusCode::OK, &users::me(&ctx, &caller.sub).await?))
 }

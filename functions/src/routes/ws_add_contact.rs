@@ -1,6 +1,5 @@
 //! WebSocket `add_contact`: add a contact by `contact_username`.
 
-use chathub_shared::auth::Claims;
 use chathub_shared::contacts::{self, AddContactRequest};
 use chathub_shared::ws::{data, WsRequest};
 use chathub_shared::{ApiError, Ctx};
@@ -15,7 +14,6 @@ struct Fields {
 
 pub async fn handle(ctx: Ctx, req: WsRequest) -> Result<Value, ApiError> {
     let fields: Fields = req.fields()?;
-    let caller = Claims { sub: req.username.clone(), iat: 0, exp: 0, jti: String::new(), sid: None };
-    let contact = contacts::add(&ctx, &caller, AddContactRequest { username: fields.contact_username }).await?;
+    let contact = contacts::add(&ctx, &req.username, AddContactRequest { username: fields.contact_username }).await?;
     Ok(json!({ "message": "contact added", "contact": data(&contact)? }))
 }

@@ -141,12 +141,7 @@ impl UserStore for DynamoStore {
         if let Some(email) = &user.email {
             writes.push(put(&self.table, email_item(email, &user.username), "attribute_not_exists(pk)")?);
         }
-        self.client
-            .transact_write_items()
-            .set_transact_items(Some(writes))
-            .send()
-            .await
-            .map_err(|e| transaction_error(e, &[Conflict::UsernameTaken, Conflict::EmailTaken]))?;
+        self.transact(writes, &[Conflict::UsernameTaken, Conflict::EmailTaken]).await?;
         Ok(())
     }
 
@@ -272,12 +267,7 @@ impl UserStore for DynamoStore {
             if new_email.is_some() { Conflict::EmailTaken } else { Conflict::Missing },
             Conflict::Missing,
         ];
-        self.client
-            .transact_write_items()
-            .set_transact_items(Some(writes))
-            .send()
-            .await
-            .map_err(|e| transaction_error(e, &reasons))?;
+        self.transact(writes, &reasons).await?;
         self.get_user(username).await?.ok_or(StoreError::Conflict(Conflict::Missing))
     }
 
@@ -330,12 +320,7 @@ impl SessionStore for DynamoStore {
             )?,
             put(&self.table, refresh_item(token), "attribute_not_exists(pk)")?,
         ];
-        self.client
-            .transact_write_items()
-            .set_transact_items(Some(writes))
-            .send()
-            .await
-            .map_err(|e| transaction_error(e, &[Conflict::Missing, Conflict::Missing]))?;
+        self.transact(writes, &[Conflict::Missing, Conflict::Missing]).await?;
         Ok(())
     }
 
@@ -737,6 +722,17 @@ impl DynamoStore {
         Ok(found)
     }
 
+    /// One TransactWriteItems; `conflicts[i]` names what a failed condition on write `i` means.
+    async fn transact(&self, writes: Vec<TransactWriteItem>, conflicts: &[Conflict]) -> Result<(), StoreError> {
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await
+            .map_err(|e| transaction_error(e, conflicts))?;
+        Ok(())
+    }
+
     async fn pushed_id(&self, conversation_id: &str) -> Result<i64, StoreError> {
         let out = self
             .client
@@ -775,12 +771,7 @@ impl ConversationStore for DynamoStore {
             writes.push(put(&self.table, item, "attribute_not_exists(pk)")?);
             reasons.push(Conflict::DirectExists);
         }
-        self.client
-            .transact_write_items()
-            .set_transact_items(Some(writes))
-            .send()
-            .await
-            .map_err(|e| transaction_error(e, &reasons))?;
+        self.transact(writes, &reasons).await?;
         Ok(())
     }
 
@@ -903,12 +894,7 @@ impl ConversationStore for DynamoStore {
             writes.push(put(&self.table, membership_item(user, id, now), "attribute_not_exists(pk)")?);
             reasons.push(Conflict::AlreadyMember);
         }
-        self.client
-            .transact_write_items()
-            .set_transact_items(Some(writes))
-            .send()
-            .await
-            .map_err(|e| transaction_error(e, &reasons))?;
+        self.transact(writes, &reasons).await?;
         self.get_conversation(id).await?.ok_or(StoreError::Conflict(Conflict::NotMember))
     }
 
@@ -1035,12 +1021,7 @@ impl MessageStore for DynamoStore {
             writes.push(put(&self.table, claim, "attribute_not_exists(pk)")?);
             reasons.push(Conflict::DuplicateClientId);
         }
-        self.client
-            .transact_write_items()
-            .set_transact_items(Some(writes))
-            .send()
-            .await
-            .map_err(|e| transaction_error(e, &reasons))?;
+        self.transact(writes, &reasons).await?;
         Ok(())
     }
 
