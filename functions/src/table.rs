@@ -67,6 +67,8 @@ rest_routes! {
     "PATCH" "/conversations/{id}/messages/{message_id}" => "messages-edit" messages_edit,
     "DELETE" "/conversations/{id}/messages/{message_id}" => "messages-delete" messages_delete,
     "POST" "/conversations/{id}/read" => "conversations-read" conversations_read,
+    "POST" "/files" => "files-create" files_create,
+    "GET" "/files/{file_id}" => "files-get" files_get,
 }
 
 /// One WebSocket route: API Gateway's route key, served by the binary `function`.

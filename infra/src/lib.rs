@@ -4,11 +4,13 @@
 //! gateway's own `@connections` endpoint.
 
 pub mod rest;
+pub mod s3;
 pub mod ws;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use chathub_shared::blobs::S3BlobStore;
 use chathub_shared::clock::Clock;
 use chathub_shared::config::Config;
 use chathub_shared::notify::ApiGatewayNotifier;
@@ -28,8 +30,18 @@ pub enum StoreChoice {
     DynamoDb { endpoint: String, table: String },
 }
 
+/// Where files live.
+#[derive(Debug, Clone)]
+pub enum BlobChoice {
+    /// The embedded S3-compatible server on `addr`, over the folder `root`.
+    Embedded { addr: SocketAddr, root: std::path::PathBuf },
+    /// Another S3-compatible endpoint (or AWS), with its keys and bucket (created when missing).
+    External { endpoint: String, access_key: String, secret_key: String, bucket: String },
+}
+
 #[derive(Clone)]
 pub struct Options {
+    pub blobs: BlobChoice,
     pub rest_addr: SocketAddr,
     /// The WebSocket API and its management endpoint.
     pub ws_addr: SocketAddr,
@@ -47,6 +59,8 @@ pub enum GatewayError {
     Config(#[from] chathub_shared::error::ConfigError),
     #[error("store: {0}")]
     Store(#[from] chathub_shared::error::StoreError),
+    #[error("blob store: {0}")]
+    Blobs(String),
     #[error("cannot listen: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -55,6 +69,8 @@ pub enum GatewayError {
 pub struct Gateway {
     pub rest_addr: SocketAddr,
     pub ws_addr: SocketAddr,
+    /// The S3 endpoint files go to.
+    pub s3_url: String,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
 }
@@ -82,7 +98,21 @@ impl Gateway {
     }
 }
 
-/// Builds the store, binds the port and serves in the background.
+async fn ensure_bucket(blobs: &S3BlobStore, bucket: &str) -> Result<(), GatewayError> {
+    if blobs.client().head_bucket().bucket(bucket).send().await.is_ok() {
+        return Ok(());
+    }
+    blobs
+        .client()
+        .create_bucket()
+        .bucket(bucket)
+        .send()
+        .await
+        .map_err(|e| GatewayError::Blobs(aws_sdk_s3::error::DisplayErrorContext(&e).to_string()))?;
+    Ok(())
+}
+
+/// Builds the store, binds the ports and serves in the background.
 pub async fn start(options: Options) -> Result<Gateway, GatewayError> {
     let (store, table): (Arc<dyn Store>, String) = match &options.store {
         StoreChoice::Embedded => (Arc::new(MemoryStore::new()), "embedded".to_owned()),
@@ -100,6 +130,22 @@ pub async fn start(options: Options) -> Result<Gateway, GatewayError> {
     let ws_listener = tokio::net::TcpListener::bind(options.ws_addr).await?;
     let rest_addr = rest_listener.local_addr()?;
     let ws_addr = ws_listener.local_addr()?;
+    let (s3_url, s3_task, blobs) = match &options.blobs {
+        BlobChoice::Embedded { addr, root } => {
+            let listener = tokio::net::TcpListener::bind(addr).await?;
+            let url = s3::url(listener.local_addr()?);
+            let task = s3::serve(listener, root)?;
+            let blobs =
+                S3BlobStore::for_endpoint(&url, s3::LOCAL_ACCESS_KEY, s3::LOCAL_SECRET_KEY, s3::LOCAL_BUCKET).await;
+            (url, Some(task), blobs)
+        }
+        BlobChoice::External { endpoint, access_key, secret_key, bucket } => {
+            let blobs = S3BlobStore::for_endpoint(endpoint, access_key, secret_key, bucket).await;
+            ensure_bucket(&blobs, bucket).await?;
+            (endpoint.clone(), None, blobs)
+        }
+    };
+    let ctx = ctx.with_blobs(Arc::new(blobs));
     // The functions push exactly as on AWS: the SDK's management API client, pointed here.
     let notifier = ApiGatewayNotifier::new(&format!("http://{ws_addr}")).await;
     let ctx = ctx.with_notifier(Arc::new(notifier));
@@ -114,6 +160,7 @@ pub async fn start(options: Options) -> Result<Gateway, GatewayError> {
         // Open sockets would hold a graceful shutdown forever: the WebSocket side simply stops
         // when the REST side has drained.
         let ws = axum::serve(ws_listener, ws_app.into_make_service_with_connect_info::<SocketAddr>());
+        let s3_task = s3_task;
         tokio::select! {
             served = rest => {
                 if let Err(e) = served {
@@ -126,6 +173,9 @@ pub async fn start(options: Options) -> Result<Gateway, GatewayError> {
                 }
             }
         }
+        if let Some(task) = s3_task {
+            task.abort();
+        }
     });
-    Ok(Gateway { rest_addr, ws_addr, shutdown: Some(tx), task })
+    Ok(Gateway { rest_addr, ws_addr, s3_url, shutdown: Some(tx), task })
 }

@@ -1,17 +1,18 @@
 //! `chathub-local`: the whole of Chathub on a laptop.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use chathub_gateway::{start, Options, StoreChoice};
+use chathub_gateway::{start, BlobChoice, Options, StoreChoice};
 use clap::Parser;
 
 /// A signing key for local runs only; deployed stacks take theirs from Secrets Manager.
 const LOCAL_DEV_JWT_SECRET: &str = "chathub-local-development-secret-do-not-deploy";
 
-/// Runs Chathub locally: API Gateway's HTTP API on --rest-addr and its WebSocket API (with the
-/// management API) on --ws-addr, every route's Lambda handler in-process, on the embedded store
-/// (default) or on DynamoDB.
+/// Runs Chathub locally: API Gateway's HTTP API on --rest-addr, its WebSocket API (with the
+/// management API) on --ws-addr, and an S3-compatible server for files on --s3-addr; every route's
+/// Lambda handler in-process, on the embedded store (default) or on DynamoDB.
 #[derive(Parser, Debug)]
 #[command(name = "chathub-local", version)]
 struct Args {
@@ -35,6 +36,25 @@ struct Args {
     /// Another allowed CORS origin (repeatable); http://localhost:* and http://127.0.0.1:* always are.
     #[arg(long = "cors-origin")]
     cors_origins: Vec<String>,
+    /// Address of the embedded S3-compatible server that holds files (uploads and downloads go
+    /// straight to it with presigned URLs).
+    #[arg(long, env = "CHATHUB_S3_ADDR", default_value = "127.0.0.1:3002")]
+    s3_addr: SocketAddr,
+    /// Folder the embedded S3 server keeps files in (default: a new folder under the system's
+    /// temporary directory).
+    #[arg(long, env = "CHATHUB_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Use this S3-compatible endpoint for files instead of the embedded server (with
+    /// --s3-access-key, --s3-secret-key and --bucket; the bucket is created when missing).
+    #[arg(long, env = "S3_ENDPOINT")]
+    s3_endpoint: Option<String>,
+    #[arg(long, env = "S3_ACCESS_KEY_ID", default_value = "")]
+    s3_access_key: String,
+    #[arg(long, env = "S3_SECRET_ACCESS_KEY", default_value = "", hide_env_values = true)]
+    s3_secret_key: String,
+    /// Bucket name on --s3-endpoint.
+    #[arg(long, env = "BUCKET_NAME", default_value = "chathub-files")]
+    bucket: String,
 }
 
 #[tokio::main]
@@ -45,7 +65,22 @@ async fn main() -> ExitCode {
         Some(endpoint) => StoreChoice::DynamoDb { endpoint, table: args.table },
         None => StoreChoice::Embedded,
     };
+    let blobs = match args.s3_endpoint.filter(|e| !e.is_empty()) {
+        Some(endpoint) => BlobChoice::External {
+            endpoint,
+            access_key: args.s3_access_key,
+            secret_key: args.s3_secret_key,
+            bucket: args.bucket,
+        },
+        None => BlobChoice::Embedded {
+            addr: args.s3_addr,
+            root: args
+                .data_dir
+                .unwrap_or_else(|| std::env::temp_dir().join(format!("chathub-local-{}", std::process::id()))),
+        },
+    };
     let options = Options {
+        blobs,
         rest_addr: args.rest_addr,
         ws_addr: args.ws_addr,
         store: store.clone(),
@@ -60,7 +95,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    tracing::info!(rest = %gateway.rest_url(), websocket = %gateway.ws_url(), store = ?store, "chathub-local is serving; Ctrl-C stops it");
+    tracing::info!(rest = %gateway.rest_url(), websocket = %gateway.ws_url(), s3 = %gateway.s3_url, store = ?store, "chathub-local is serving; Ctrl-C stops it");
     let _ = tokio::signal::ctrl_c().await;
     tracing::info!("shutting down");
     gateway.shutdown().await;

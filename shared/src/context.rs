@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::blobs::{BlobStore, NoBlobStore};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::notify::{NoNotifier, Notifier};
@@ -15,15 +16,28 @@ pub struct Ctx {
     pub clock: Arc<dyn Clock>,
     /// Pushes to WebSocket connections.
     pub notifier: Arc<dyn Notifier>,
+    /// Signs uploads and downloads.
+    pub blobs: Arc<dyn BlobStore>,
 }
 
 impl Ctx {
     pub fn new(config: Config, store: Arc<dyn Store>) -> Self {
-        Self { config: Arc::new(config), store, clock: Arc::new(SystemClock), notifier: Arc::new(NoNotifier) }
+        Self {
+            config: Arc::new(config),
+            store,
+            clock: Arc::new(SystemClock),
+            notifier: Arc::new(NoNotifier),
+            blobs: Arc::new(NoBlobStore),
+        }
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    pub fn with_blobs(mut self, blobs: Arc<dyn BlobStore>) -> Self {
+        self.blobs = blobs;
         self
     }
 
@@ -41,6 +55,9 @@ impl Ctx {
         let mut ctx = Self::new(config, Arc::new(store));
         if let Some(notifier) = crate::notify::ApiGatewayNotifier::from_env().await {
             ctx = ctx.with_notifier(Arc::new(notifier));
+        }
+        if let Some(blobs) = crate::blobs::S3BlobStore::from_env().await {
+            ctx = ctx.with_blobs(Arc::new(blobs));
         }
         Ok(ctx)
     }

@@ -225,8 +225,9 @@ pub async fn get(ctx: &Ctx, caller: &str, id: &str) -> Result<ConversationView, 
 /// Any member renames or changes the icon.
 pub async fn update(ctx: &Ctx, caller: &str, id: &str, req: UpdateConversation) -> Result<ConversationView, ApiError> {
     let name = req.name.as_deref().map(chat::validate_name).transpose()?;
-    if let Some(Some(_)) = &req.icon_file_id {
-        return Err(ApiError::bad_request("file_not_uploaded", "icon_file_id names no uploaded icon of yours"));
+    if let Some(Some(file_id)) = &req.icon_file_id {
+        crate::conversations::member_view(ctx, caller, id).await?;
+        crate::files::usable(ctx, caller, file_id, crate::files::Purpose::Icon, None).await?;
     }
     let icon = req.icon_file_id.as_ref().map(|i| i.as_deref());
     let updated = ctx

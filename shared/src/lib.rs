@@ -8,6 +8,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod blobs;
 pub mod chat;
 pub mod clock;
 pub mod config;
@@ -15,6 +16,7 @@ pub mod contacts;
 pub mod context;
 pub mod conversations;
 pub mod error;
+pub mod files;
 pub mod http;
 pub mod messages;
 pub mod model;

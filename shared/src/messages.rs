@@ -3,9 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::chat::{self, Message};
+use crate::chat::{self, Attachment, Message};
 use crate::conversations::member_view;
 use crate::error::{ApiError, Conflict, StoreError};
+use crate::files::Purpose;
 use crate::notify::{event, fan_out, push_to_members, push_to_users};
 use crate::Ctx;
 
@@ -59,14 +60,10 @@ pub async fn send(
     req: SendMessage,
     origin: Option<&str>,
 ) -> Result<(Message, bool), ApiError> {
-    if !req.attachments.is_empty() {
-        if req.attachments.len() > ATTACHMENTS_MAX {
-            return Err(ApiError::invalid(format!("at most {ATTACHMENTS_MAX} attachments")));
-        }
-        // No file can be uploaded until the files routes exist: every id is one never uploaded.
-        return Err(ApiError::bad_request("file_not_uploaded", "attachments name no uploaded file of yours"));
+    if req.attachments.len() > ATTACHMENTS_MAX {
+        return Err(ApiError::invalid(format!("at most {ATTACHMENTS_MAX} attachments")));
     }
-    chat::validate_content(&req.content, false)?;
+    chat::validate_content(&req.content, !req.attachments.is_empty())?;
     if let Some(client_id) = &req.client_id {
         if client_id.is_empty() || client_id.chars().count() > chat::CLIENT_ID_MAX {
             return Err(ApiError::invalid(format!("client_id must be 1-{} characters", chat::CLIENT_ID_MAX)));
@@ -78,6 +75,7 @@ pub async fn send(
     if req.reply_id.is_some_and(|r| r < 1) {
         return Err(ApiError::invalid("reply_id must name a message of this conversation"));
     }
+    let attachments = attachments(ctx, caller, conversation_id, &req.attachments).await?;
 
     let now = ctx.now_ms();
     let (conversation, pushed) =
@@ -93,7 +91,7 @@ pub async fn send(
         content: req.content,
         reply_id: req.reply_id,
         client_id: req.client_id,
-        attachments: Vec::new(),
+        attachments,
         sent_at: now,
         edited_at: None,
         deleted: false,
@@ -127,6 +125,30 @@ pub async fn send(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The sender's uploaded attachments for this conversation, as messages carry them.
+async fn attachments(
+    ctx: &Ctx,
+    caller: &str,
+    conversation_id: &str,
+    ids: &[String],
+) -> Result<Vec<Attachment>, ApiError> {
+    let mut seen = std::collections::HashSet::new();
+    let mut attachments = Vec::with_capacity(ids.len());
+    for id in ids {
+        if !seen.insert(id) {
+            return Err(ApiError::invalid("an attachment is named twice"));
+        }
+        let file = crate::files::usable(ctx, caller, id, Purpose::Attachment, Some(conversation_id)).await?;
+        attachments.push(Attachment {
+            file_id: file.id,
+            content_type: file.content_type,
+            size: file.size,
+            name: file.name,
+        });
+    }
+    Ok(attachments)
 }
 
 /// Stores a freshly numbered message, or a void in its place when it may not be stored.

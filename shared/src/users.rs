@@ -60,9 +60,8 @@ pub async fn update_me(ctx: &Ctx, caller: &Claims, req: PatchMeRequest) -> Resul
     if let Some(Some(dob)) = &req.date_of_birth {
         validate_date("date_of_birth", dob)?;
     }
-    if let Some(Some(_)) = &req.avatar_file_id {
-        // No file exists until the files routes do: every id is one that was never uploaded.
-        return Err(ApiError::bad_request("file_not_uploaded", "avatar_file_id names no uploaded avatar of yours"));
+    if let Some(Some(file_id)) = &req.avatar_file_id {
+        crate::files::usable(ctx, caller.sub.as_str(), file_id, crate::files::Purpose::Avatar, None).await?;
     }
     let password_hash = match (req.current_password, req.new_password) {
         (Some(current), Some(new)) => Some(accounts::change_password(&user, current, new).await?),

@@ -20,6 +20,8 @@ pub mod conversations_public;
 pub mod conversations_read;
 pub mod conversations_remove_member;
 pub mod conversations_update;
+pub mod files_create;
+pub mod files_get;
 pub mod messages_delete;
 pub mod messages_edit;
 pub mod messages_list;

@@ -6,7 +6,7 @@ pub mod ws;
 
 use std::sync::Arc;
 
-use chathub_gateway::{start, Gateway, Options, StoreChoice};
+use chathub_gateway::{start, BlobChoice, Gateway, Options, StoreChoice};
 use chathub_shared::clock::ManualClock;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -77,7 +77,33 @@ impl TestApp {
         Self::start(StoreChoice::DynamoDb { endpoint, table }).await
     }
 
+    /// The embedded store, with files on a separate S3-compatible server reached through
+    /// `--s3-endpoint` (the bucket is created through the S3 API).
+    pub async fn external_s3() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = chathub_gateway::s3::url(listener.local_addr().unwrap());
+        let root = std::env::temp_dir().join(format!("chathub-test-s3-{}", ulid::Ulid::new()));
+        std::fs::create_dir_all(&root).unwrap();
+        let server = chathub_gateway::s3::serve(listener, &root).unwrap();
+        std::mem::forget(server);
+        let blobs = BlobChoice::External {
+            endpoint,
+            access_key: chathub_gateway::s3::LOCAL_ACCESS_KEY.into(),
+            secret_key: chathub_gateway::s3::LOCAL_SECRET_KEY.into(),
+            bucket: format!("bucket-{}", ulid::Ulid::new().to_string().to_lowercase()),
+        };
+        Self::start_with(StoreChoice::Embedded, blobs).await
+    }
+
     async fn start(store: StoreChoice) -> Self {
+        let blobs = BlobChoice::Embedded {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            root: std::env::temp_dir().join(format!("chathub-test-{}", ulid::Ulid::new())),
+        };
+        Self::start_with(store, blobs).await
+    }
+
+    async fn start_with(store: StoreChoice, blobs: BlobChoice) -> Self {
         if std::env::var_os("CHATHUB_TEST_LOG").is_some() {
             chathub_shared::telemetry::init();
         }
@@ -85,6 +111,7 @@ impl TestApp {
         let gateway = start(Options {
             rest_addr: "127.0.0.1:0".parse().unwrap(),
             ws_addr: "127.0.0.1:0".parse().unwrap(),
+            blobs,
             store,
             jwt_secret: TEST_SECRET.to_vec(),
             cors_origins: vec![],
@@ -191,6 +218,24 @@ macro_rules! on_both_stores {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $scenario() {
                     let app = $crate::support::TestApp::dynamodb().await;
+                    super::$scenario(&app).await;
+                    app.stop().await;
+                }
+            )*
+        }
+    };
+}
+
+/// Runs each scenario with files on the gateway's embedded S3 server and on a separate one.
+#[macro_export]
+macro_rules! on_both_blob_stores {
+    ($($scenario:ident),* $(,)?) => {
+        $crate::on_both_stores!($($scenario),*);
+        mod external_s3 {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let app = $crate::support::TestApp::external_s3().await;
                     super::$scenario(&app).await;
                     app.stop().await;
                 }

@@ -14,6 +14,7 @@
 //! | membership          | `USER#<username>`   | `MEMBER#<conv id>`  |                     |
 //! | direct pair         | `DIRECT#<a>#<b>`    | `DIRECT`            |                     |
 //! | connection          | `CONN#<id>`         | `CONN`              | (TTL 2 h)           |
+//! | file                | `FILE#<id>`         | `FILE`              |                     |
 //!
 //! Every access is a GetItem, Query, BatchGetItem or a (transactional) conditional write on a
 //! key; nothing scans. docs/architecture.md lists the requests per operation.
@@ -32,11 +33,12 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 
 use super::{
-    ConnectionStore, ContactStore, ConversationStore, LoginFailures, MessageStore, RefreshTokenRecord, SessionStore,
-    ThrottleStore, UserStore, UserUpdate,
+    ConnectionStore, ContactStore, ConversationStore, FileStore, LoginFailures, MessageStore, RefreshTokenRecord,
+    SessionStore, ThrottleStore, UserStore, UserUpdate,
 };
 use crate::chat::{Attachment, Conversation, Kind, Message, ReadState, Visibility};
 use crate::error::{Conflict, StoreError};
+use crate::files::{FileRecord, Purpose};
 use crate::model::{Page, UserRecord};
 
 type Item = HashMap<String, AV>;
@@ -1325,6 +1327,48 @@ impl ConnectionStore for DynamoStore {
                 _ => return Ok(owners),
             }
         }
+    }
+}
+
+#[async_trait]
+impl FileStore for DynamoStore {
+    async fn put_file(&self, file: &FileRecord) -> Result<(), StoreError> {
+        let mut item = key(format!("FILE#{}", file.id), "FILE");
+        item.insert("id".into(), s(&file.id));
+        item.insert("owner".into(), s(&file.owner));
+        item.insert("purpose".into(), s(file.purpose.as_str()));
+        item.insert("content_type".into(), s(&file.content_type));
+        item.insert("size".into(), n(file.size));
+        if let Some(name) = &file.name {
+            item.insert("name".into(), s(name));
+        }
+        if let Some(conversation) = &file.conversation_id {
+            item.insert("conversation_id".into(), s(conversation));
+        }
+        item.insert("created_at".into(), n(file.created_at));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
+    }
+
+    async fn get_file(&self, id: &str) -> Result<Option<FileRecord>, StoreError> {
+        let Some(item) = self.get(format!("FILE#{id}"), "FILE").await? else { return Ok(None) };
+        Ok(Some(FileRecord {
+            id: req_s(&item, "id")?,
+            owner: req_s(&item, "owner")?,
+            purpose: Purpose::parse(&req_s(&item, "purpose")?).ok_or(StoreError::Internal("file purpose".into()))?,
+            content_type: req_s(&item, "content_type")?,
+            size: req_n(&item, "size")?,
+            name: opt_s(&item, "name"),
+            conversation_id: opt_s(&item, "conversation_id"),
+            created_at: req_n(&item, "created_at")?,
+        }))
     }
 }
 

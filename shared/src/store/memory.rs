@@ -7,11 +7,12 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use super::{
-    ConnectionStore, ContactStore, ConversationStore, LoginFailures, MessageStore, RefreshTokenRecord, SessionStore,
-    ThrottleStore, UserStore, UserUpdate,
+    ConnectionStore, ContactStore, ConversationStore, FileStore, LoginFailures, MessageStore, RefreshTokenRecord,
+    SessionStore, ThrottleStore, UserStore, UserUpdate,
 };
 use crate::chat::{Conversation, Message, ReadState, Visibility};
 use crate::error::{Conflict, StoreError};
+use crate::files::FileRecord;
 use crate::model::{Page, UserRecord};
 
 #[derive(Default)]
@@ -33,6 +34,7 @@ struct State {
     client_ids: HashMap<(String, String, String), i64>,
     /// conversation id → the id pushed last
     pushed: HashMap<String, i64>,
+    files: HashMap<String, FileRecord>,
 }
 
 #[derive(Default)]
@@ -615,5 +617,17 @@ impl ConnectionStore for MemoryStore {
     async fn contact_of(&self, username: &str) -> Result<Vec<String>, StoreError> {
         let s = self.lock();
         Ok(s.contacts.iter().filter(|(_, c)| c.contains_key(username)).map(|(owner, _)| owner.clone()).collect())
+    }
+}
+
+#[async_trait]
+impl FileStore for MemoryStore {
+    async fn put_file(&self, file: &FileRecord) -> Result<(), StoreError> {
+        self.lock().files.insert(file.id.clone(), file.clone());
+        Ok(())
+    }
+
+    async fn get_file(&self, id: &str) -> Result<Option<FileRecord>, StoreError> {
+        Ok(self.lock().files.get(id).cloned())
     }
 }

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 
 use crate::chat::{Conversation, Message, ReadState};
 use crate::error::StoreError;
+use crate::files::FileRecord;
 use crate::model::{Page, UserRecord};
 
 /// A change to a user's profile; `None` leaves a field alone, `Some(None)` clears it.
@@ -244,12 +245,26 @@ pub trait ConnectionStore: Send + Sync {
     async fn contact_of(&self, username: &str) -> Result<Vec<String>, StoreError>;
 }
 
+/// Declared files.
+#[async_trait]
+pub trait FileStore: Send + Sync {
+    async fn put_file(&self, file: &FileRecord) -> Result<(), StoreError>;
+    async fn get_file(&self, id: &str) -> Result<Option<FileRecord>, StoreError>;
+}
+
 /// Everything, for the functions' shared context.
 pub trait Store:
-    UserStore + SessionStore + ThrottleStore + ContactStore + ConversationStore + MessageStore + ConnectionStore
+    UserStore + SessionStore + ThrottleStore + ContactStore + ConversationStore + MessageStore + ConnectionStore + FileStore
 {
 }
 impl<T> Store for T where
-    T: UserStore + SessionStore + ThrottleStore + ContactStore + ConversationStore + MessageStore + ConnectionStore
+    T: UserStore
+        + SessionStore
+        + ThrottleStore
+        + ContactStore
+        + ConversationStore
+        + MessageStore
+        + ConnectionStore
+        + FileStore
 {
 }

@@ -1,0 +1,50 @@
+//! The embedded S3-compatible server: s3s-fs over a local folder, verifying SigV4 signatures (so
+//! presigned URLs are checked for expiry, tampering, size and type exactly as S3 does). The
+//! functions' one S3 adapter points at it, so local runs need nothing installed.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder as ConnBuilder;
+use s3s::auth::SimpleAuth;
+use s3s::service::S3ServiceBuilder;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// The local bucket and keys (local only; on AWS the functions' role signs).
+pub const LOCAL_BUCKET: &str = "chathub-files";
+pub const LOCAL_ACCESS_KEY: &str = "chathub-local";
+pub const LOCAL_SECRET_KEY: &str = "chathub-local-secret-key-not-for-aws";
+
+/// Serves S3 on `listener` over the folder `root` (the bucket is a sub-folder, created here).
+pub fn serve(listener: TcpListener, root: &Path) -> std::io::Result<JoinHandle<()>> {
+    std::fs::create_dir_all(root.join(LOCAL_BUCKET))?;
+    let fs = s3s_fs::FileSystem::new(root).map_err(|e| std::io::Error::other(format!("s3s-fs: {e:?}")))?;
+    let service = {
+        let mut builder = S3ServiceBuilder::new(fs);
+        builder.set_auth(SimpleAuth::from_single(LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY));
+        builder.build()
+    };
+    Ok(tokio::spawn(async move {
+        let http = ConnBuilder::new(TokioExecutor::new());
+        loop {
+            let (socket, _) = match listener.accept().await {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    tracing::warn!(error = %e, "S3 accept failed");
+                    continue;
+                }
+            };
+            let connection = http.serve_connection(TokioIo::new(socket), service.clone()).into_owned();
+            tokio::spawn(async move {
+                let _ = connection.await;
+            });
+        }
+    }))
+}
+
+/// The URL of a listener's address.
+pub fn url(addr: SocketAddr) -> String {
+    format!("http://{addr}")
+}

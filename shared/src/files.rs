@@ -1,0 +1,208 @@
+//! Files: avatars, group icons and message attachments. Clients upload and download straight to
+//! and from storage with presigned URLs; this module decides who may, and signs.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::blobs::expires_at;
+use crate::error::ApiError;
+use crate::Ctx;
+
+pub const IMAGE_MAX_BYTES: i64 = 5 * 1024 * 1024;
+pub const ATTACHMENT_MAX_BYTES: i64 = 25 * 1024 * 1024;
+pub const IMAGE_TYPES: [&str; 4] = ["image/png", "image/jpeg", "image/webp", "image/gif"];
+/// How long an upload URL works.
+pub const UPLOAD_URL_TTL: Duration = Duration::from_secs(15 * 60);
+/// How long a download URL works.
+pub const DOWNLOAD_URL_TTL: Duration = Duration::from_secs(5 * 60);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Purpose {
+    Avatar,
+    Icon,
+    Attachment,
+}
+
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Avatar => "avatar",
+            Self::Icon => "icon",
+            Self::Attachment => "attachment",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "avatar" => Some(Self::Avatar),
+            "icon" => Some(Self::Icon),
+            "attachment" => Some(Self::Attachment),
+            _ => None,
+        }
+    }
+}
+
+/// A file as declared by its uploader.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileRecord {
+    pub id: String,
+    pub owner: String,
+    pub purpose: Purpose,
+    pub content_type: String,
+    pub size: i64,
+    pub name: Option<String>,
+    /// Attachments belong to a conversation.
+    pub conversation_id: Option<String>,
+    pub created_at: i64,
+}
+
+/// Where a file's bytes live.
+pub fn object_key(file_id: &str) -> String {
+    format!("files/{file_id}")
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CreateFile {
+    pub purpose: String,
+    pub content_type: String,
+    pub size: i64,
+    pub name: Option<String>,
+    pub conversation_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Upload {
+    pub file_id: String,
+    pub upload_url: String,
+    pub upload_method: String,
+    pub upload_headers: BTreeMap<String, String>,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Download {
+    pub url: String,
+    pub expires_at: i64,
+}
+
+fn valid_content_type(value: &str) -> bool {
+    let parts: Vec<&str> = value.split('/').collect();
+    let token = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "!#$&^_.+-".contains(c));
+    value.len() <= 255 && parts.len() == 2 && token(parts[0]) && token(parts[1])
+}
+
+/// Declares a file and signs its upload: the URL accepts exactly the declared size and type.
+pub async fn create(ctx: &Ctx, caller: &str, req: CreateFile) -> Result<Upload, ApiError> {
+    let purpose =
+        Purpose::parse(&req.purpose).ok_or_else(|| ApiError::invalid("purpose must be avatar, icon or attachment"))?;
+    let content_type = req.content_type.trim().to_ascii_lowercase();
+    if !valid_content_type(&content_type) {
+        return Err(ApiError::invalid("content_type must be a MIME type such as image/png"));
+    }
+    if let Some(name) = &req.name {
+        crate::model::validate_text("name", name, 255)?;
+    }
+    let limit = match purpose {
+        Purpose::Avatar | Purpose::Icon => {
+            if !IMAGE_TYPES.contains(&content_type.as_str()) {
+                return Err(ApiError::invalid(
+                    "avatars and icons must be image/png, image/jpeg, image/webp or image/gif",
+                ));
+            }
+            IMAGE_MAX_BYTES
+        }
+        Purpose::Attachment => ATTACHMENT_MAX_BYTES,
+    };
+    if req.size < 1 {
+        return Err(ApiError::invalid("size must be at least 1 byte"));
+    }
+    if req.size > limit {
+        return Err(ApiError::PayloadTooLarge(limit as usize));
+    }
+    let conversation_id = match purpose {
+        Purpose::Attachment => {
+            let id = req.conversation_id.ok_or_else(|| ApiError::invalid("an attachment needs its conversation_id"))?;
+            crate::conversations::member_view(ctx, caller, &id).await?;
+            Some(id)
+        }
+        _ => None,
+    };
+    let now = ctx.now_ms();
+    let record = FileRecord {
+        id: ulid::Ulid::new().to_string(),
+        owner: caller.to_owned(),
+        purpose,
+        content_type: content_type.clone(),
+        size: req.size,
+        name: req.name,
+        conversation_id,
+        created_at: now,
+    };
+    ctx.store.put_file(&record).await?;
+    let presigned =
+        ctx.blobs.presign_upload(&object_key(&record.id), &content_type, record.size, now, UPLOAD_URL_TTL).await?;
+    Ok(Upload {
+        file_id: record.id,
+        upload_url: presigned.url,
+        upload_method: "PUT".into(),
+        upload_headers: presigned.headers.into_iter().collect(),
+        expires_at: expires_at(now, UPLOAD_URL_TTL),
+    })
+}
+
+/// A short-lived download URL: attachments for their conversation's members only (404 to
+/// others), avatars and icons for anyone signed in.
+pub async fn download(ctx: &Ctx, caller: &str, file_id: &str) -> Result<Download, ApiError> {
+    let not_found = || ApiError::NotFound("file not found");
+    let file = ctx.store.get_file(file_id).await?.ok_or_else(not_found)?;
+    if let Some(conversation) = &file.conversation_id {
+        crate::conversations::member_view(ctx, caller, conversation).await.map_err(|_| not_found())?;
+    }
+    let now = ctx.now_ms();
+    let url = ctx.blobs.presign_download(&object_key(&file.id), now, DOWNLOAD_URL_TTL).await?;
+    Ok(Download { url, expires_at: expires_at(now, DOWNLOAD_URL_TTL) })
+}
+
+fn not_uploaded(detail: &str) -> ApiError {
+    ApiError::bad_request("file_not_uploaded", detail.to_owned())
+}
+
+/// The caller's uploaded file for `purpose` (and, for attachments, `conversation`): 400
+/// `file_not_uploaded` when it is not theirs, not for that use, never uploaded, or stored with
+/// another size or type than declared.
+pub async fn usable(
+    ctx: &Ctx,
+    caller: &str,
+    file_id: &str,
+    purpose: Purpose,
+    conversation: Option<&str>,
+) -> Result<FileRecord, ApiError> {
+    let detail = format!("{file_id} is no uploaded {} of yours", purpose.as_str());
+    let file = ctx.store.get_file(file_id).await?.ok_or_else(|| not_uploaded(&detail))?;
+    if file.owner != caller || file.purpose != purpose || file.conversation_id.as_deref() != conversation {
+        return Err(not_uploaded(&detail));
+    }
+    let stored = ctx.blobs.inspect(&object_key(file_id)).await?.ok_or_else(|| not_uploaded(&detail))?;
+    let same_type = stored.content_type.as_deref().map(|t| t.eq_ignore_ascii_case(&file.content_type)).unwrap_or(false);
+    if stored.size != file.size || !same_type {
+        return Err(not_uploaded(&format!("{file_id} was stored with another size or type than declared")));
+    }
+    Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_types_are_checked() {
+        assert!(valid_content_type("image/png"));
+        assert!(valid_content_type("application/vnd.ms-excel"));
+        for bad in ["", "image", "image/", "/png", "image/png/x", "text/plain; charset=utf-8", "a b/c"] {
+            assert!(!valid_content_type(bad), "{bad:?} accepted");
+        }
+    }
+}
