@@ -71,6 +71,9 @@ async fn avatars_upload_download_and_use(app: &TestApp) {
         .assert_problem(400, "file_not_uploaded");
 
     assert_eq!(upload(app, &declared, PNG, None).await, 200);
+    // Until something references it, the upload sits where unreferenced uploads expire.
+    let pending = app.get(&format!("/files/{file_id}?redirect=false"), &amy.access).await.json["url"].as_str().unwrap().to_owned();
+    assert!(pending.contains(&format!("/uploads/{file_id}")), "{pending}");
     let me = app.patch("/users/me", &amy.access, json!({"avatar_file_id": file_id})).await;
     assert_eq!(me.assert_status(200)["avatar_file_id"], file_id.as_str());
     assert_eq!(app.get("/users/amy", &bev.access).await.json["avatar_file_id"], file_id.as_str());
@@ -79,6 +82,7 @@ async fn avatars_upload_download_and_use(app: &TestApp) {
     let located = locate(app, &bev, &file_id).await;
     assert_eq!(located.status().as_u16(), 302);
     let location = located.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.contains(&format!("/files/{file_id}")), "referenced files are kept for good: {location}");
     assert_eq!(fetch(app, &location).await, (200, PNG.to_vec()));
     let as_json = app.get(&format!("/files/{file_id}?redirect=false"), &bev.access).await;
     let url = as_json.assert_status(200)["url"].as_str().unwrap().to_owned();

@@ -55,6 +55,8 @@ pub trait BlobStore: Send + Sync {
     async fn presign_download(&self, key: &str, now_ms: i64, expires_in: Duration) -> Result<String, BlobError>;
     /// `None` when nothing was uploaded under `key`.
     async fn inspect(&self, key: &str) -> Result<Option<ObjectInfo>, BlobError>;
+    /// Copies an object within the bucket, keeping its content type.
+    async fn copy(&self, from: &str, to: &str) -> Result<(), BlobError>;
 }
 
 /// S3 (or anything that speaks S3 and verifies SigV4, such as the local gateway's s3s-fs).
@@ -169,6 +171,18 @@ impl BlobStore for S3BlobStore {
             Err(e) => Err(sdk_error(e)),
         }
     }
+
+    async fn copy(&self, from: &str, to: &str) -> Result<(), BlobError> {
+        self.client
+            .copy_object()
+            .bucket(&self.bucket)
+            .copy_source(format!("{}/{from}", self.bucket))
+            .key(to)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
+    }
 }
 
 /// For functions deployed without a bucket: every file operation is unavailable.
@@ -185,6 +199,10 @@ impl BlobStore for NoBlobStore {
     }
 
     async fn inspect(&self, _: &str) -> Result<Option<ObjectInfo>, BlobError> {
+        Err(BlobError::Unavailable("no bucket configured".into()))
+    }
+
+    async fn copy(&self, _: &str, _: &str) -> Result<(), BlobError> {
         Err(BlobError::Unavailable("no bucket configured".into()))
     }
 }

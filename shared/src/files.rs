@@ -57,11 +57,27 @@ pub struct FileRecord {
     /// Attachments belong to a conversation.
     pub conversation_id: Option<String>,
     pub created_at: i64,
+    /// Referenced somewhere (avatar, icon, message): its bytes moved from `uploads/` to `files/`.
+    pub referenced: bool,
 }
 
-/// Where a file's bytes live.
+/// Where an upload lands. The bucket removes what is still here after a day: uploads that nothing
+/// ever referenced.
+pub fn upload_key(file_id: &str) -> String {
+    format!("uploads/{file_id}")
+}
+
+/// Where a referenced file's bytes live for good.
 pub fn object_key(file_id: &str) -> String {
     format!("files/{file_id}")
+}
+
+fn current_key(file: &FileRecord) -> String {
+    if file.referenced {
+        object_key(&file.id)
+    } else {
+        upload_key(&file.id)
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -140,10 +156,11 @@ pub async fn create(ctx: &Ctx, caller: &str, req: CreateFile) -> Result<Upload, 
         name: req.name,
         conversation_id,
         created_at: now,
+        referenced: false,
     };
     ctx.store.put_file(&record).await?;
     let presigned =
-        ctx.blobs.presign_upload(&object_key(&record.id), &content_type, record.size, now, UPLOAD_URL_TTL).await?;
+        ctx.blobs.presign_upload(&upload_key(&record.id), &content_type, record.size, now, UPLOAD_URL_TTL).await?;
     Ok(Upload {
         file_id: record.id,
         upload_url: presigned.url,
@@ -162,7 +179,7 @@ pub async fn download(ctx: &Ctx, caller: &str, file_id: &str) -> Result<Download
         crate::conversations::member_view(ctx, caller, conversation).await.map_err(|_| not_found())?;
     }
     let now = ctx.now_ms();
-    let url = ctx.blobs.presign_download(&object_key(&file.id), now, DOWNLOAD_URL_TTL).await?;
+    let url = ctx.blobs.presign_download(&current_key(&file), now, DOWNLOAD_URL_TTL).await?;
     Ok(Download { url, expires_at: expires_at(now, DOWNLOAD_URL_TTL) })
 }
 
@@ -185,11 +202,17 @@ pub async fn usable(
     if file.owner != caller || file.purpose != purpose || file.conversation_id.as_deref() != conversation {
         return Err(not_uploaded(&detail));
     }
-    let stored = ctx.blobs.inspect(&object_key(file_id)).await?.ok_or_else(|| not_uploaded(&detail))?;
+    if file.referenced {
+        return Ok(file);
+    }
+    let stored = ctx.blobs.inspect(&upload_key(file_id)).await?.ok_or_else(|| not_uploaded(&detail))?;
     let same_type = stored.content_type.as_deref().map(|t| t.eq_ignore_ascii_case(&file.content_type)).unwrap_or(false);
     if stored.size != file.size || !same_type {
         return Err(not_uploaded(&format!("{file_id} was stored with another size or type than declared")));
     }
+    // First use: keep the bytes for good (out of reach of the unreferenced-uploads rule).
+    ctx.blobs.copy(&upload_key(file_id), &object_key(file_id)).await?;
+    ctx.store.mark_file_referenced(file_id).await?;
     Ok(file)
 }
 

@@ -230,7 +230,9 @@ impl UserStore for DynamoStore {
                         .key("sk", s(PROFILE)),
                 )
                 .condition_expression(guard)
-                .set_expression_attribute_values(Some(merge(expr.values.clone(), guard_values)))
+                .set_expression_attribute_values(
+                    Some(merge(expr.values.clone(), guard_values)).filter(|v| !v.is_empty()),
+                )
                 .return_values(ReturnValue::AllNew)
                 .send()
                 .await
@@ -246,7 +248,7 @@ impl UserStore for DynamoStore {
             .key("sk", s(PROFILE))
             .update_expression(expr.expression())
             .set_expression_attribute_names(Some(expr.names.clone()))
-            .set_expression_attribute_values(Some(merge(expr.values.clone(), guard_values)))
+            .set_expression_attribute_values(Some(merge(expr.values.clone(), guard_values)).filter(|v| !v.is_empty()))
             .condition_expression(guard)
             .build()
             .map_err(build_error)?;
@@ -1368,7 +1370,22 @@ impl FileStore for DynamoStore {
             name: opt_s(&item, "name"),
             conversation_id: opt_s(&item, "conversation_id"),
             created_at: req_n(&item, "created_at")?,
+            referenced: matches!(item.get("referenced"), Some(AV::Bool(true))),
         }))
+    }
+
+    async fn mark_file_referenced(&self, id: &str) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("FILE#{id}"), "FILE")))
+            .update_expression("SET referenced = :yes")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":yes", AV::Bool(true))
+            .send()
+            .await
+            .map_err(|e| conditional_error(e, Conflict::Missing))?;
+        Ok(())
     }
 }
 

@@ -630,4 +630,11 @@ impl FileStore for MemoryStore {
     async fn get_file(&self, id: &str) -> Result<Option<FileRecord>, StoreError> {
         Ok(self.lock().files.get(id).cloned())
     }
+
+    async fn mark_file_referenced(&self, id: &str) -> Result<(), StoreError> {
+        if let Some(file) = self.lock().files.get_mut(id) {
+            file.referenced = true;
+        }
+        Ok(())
+    }
 }

@@ -250,6 +250,7 @@ pub trait ConnectionStore: Send + Sync {
 pub trait FileStore: Send + Sync {
     async fn put_file(&self, file: &FileRecord) -> Result<(), StoreError>;
     async fn get_file(&self, id: &str) -> Result<Option<FileRecord>, StoreError>;
+    async fn mark_file_referenced(&self, id: &str) -> Result<(), StoreError>;
 }
 
 /// Everything, for the functions' shared context.
