@@ -72,7 +72,10 @@ async fn avatars_upload_download_and_use(app: &TestApp) {
 
     assert_eq!(upload(app, &declared, PNG, None).await, 200);
     // Until something references it, the upload sits where unreferenced uploads expire.
-    let pending = app.get(&format!("/files/{file_id}?redirect=false"), &amy.access).await.json["url"].as_str().unwrap().to_owned();
+    let pending = app.get(&format!("/files/{file_id}?redirect=false"), &amy.access).await.json["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(pending.contains(&format!("/uploads/{file_id}")), "{pending}");
     let me = app.patch("/users/me", &amy.access, json!({"avatar_file_id": file_id})).await;
     assert_eq!(me.assert_status(200)["avatar_file_id"], file_id.as_str());

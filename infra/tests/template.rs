@@ -24,7 +24,7 @@ fn functions(template: &Value) -> Vec<(String, &Value)> {
 }
 
 fn binary_exists(binary: &str) -> bool {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("src/bin").join(format!("{binary}.rs")).is_file()
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions/src/bin").join(format!("{binary}.rs")).is_file()
 }
 
 #[test]
@@ -111,7 +111,7 @@ fn every_websocket_route_reaches_its_function_through_an_integration() {
 #[test]
 fn only_functions_that_push_may_manage_connections() {
     let template = template();
-    let routes = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/routes");
+    let routes = Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions/src/routes");
     for (name, resource) in functions(&template) {
         let policies = serde_yaml::to_string(&resource["Properties"]["Policies"]).unwrap();
         let binary = resource["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
@@ -146,7 +146,7 @@ fn every_route_binary_exists_and_every_binary_is_routed() {
         assert!(binary_exists(route.function), "no binary for WebSocket {}", route.route_key);
     }
     assert!(binary_exists(WS_AUTHORIZER));
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/bin");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions/src/bin");
     let routed: BTreeSet<&str> = REST_ROUTES
         .iter()
         .map(|r| r.function)
