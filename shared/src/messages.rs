@@ -12,9 +12,11 @@ use crate::Ctx;
 
 /// At most this many attachments per message.
 pub const ATTACHMENTS_MAX: usize = 10;
-/// How long a send waits without seeing any push before it make progress before pushing anyway
-/// (the sender it waits for has died).
-pub const PUSH_TURN_TIMEOUT_MS: u64 = 10_000;
+
+/// How long a send waits for the push before its own to make any progress before it pushes
+/// anyway (the sender it waits for has died). Generous, because a store under a burst is slow
+/// long before anyone has died; the send functions' 29 s timeout leaves room for it.
+pub const PUSH_TURN_TIMEOUT_MS: u64 = 25_000;
 
 #[derive(Debug, Deserialize)]
 pub struct SendMessage {
