@@ -152,31 +152,8 @@ impl UserStore for DynamoStore {
     }
 
     async fn get_users(&self, usernames: &[String]) -> Result<Vec<UserRecord>, StoreError> {
-        let mut unique: Vec<&String> = usernames.iter().collect();
-        unique.sort();
-        unique.dedup();
-        let mut users = Vec::with_capacity(unique.len());
-        for chunk in unique.chunks(BATCH_GET_MAX) {
-            let keys: Vec<Item> = chunk.iter().map(|u| key(user_pk(u), PROFILE)).collect();
-            let mut pending = Some(KeysAndAttributes::builder().set_keys(Some(keys)).build().map_err(build_error)?);
-            let mut attempt = 0;
-            while let Some(request) = pending.take() {
-                let out =
-                    self.client.batch_get_item().request_items(&self.table, request).send().await.map_err(sdk_error)?;
-                for item in out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
-                    users.push(parse_user(&item)?);
-                }
-                pending = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).filter(|k| !k.keys.is_empty());
-                if pending.is_some() {
-                    if attempt == RETRIES {
-                        return Err(StoreError::Unavailable("unprocessed batch reads".into()));
-                    }
-                    backoff(attempt).await;
-                    attempt += 1;
-                }
-            }
-        }
-        Ok(users)
+        let keys = usernames.iter().map(|u| key(user_pk(u), PROFILE)).collect();
+        self.batch_get(keys, None).await?.iter().map(parse_user).collect()
     }
 
     async fn username_for_email(&self, email: &str) -> Result<Option<String>, StoreError> {
@@ -698,9 +675,12 @@ impl DynamoStore {
         projection: Option<(&str, HashMap<String, String>)>,
     ) -> Result<Vec<Item>, StoreError> {
         let mut found = Vec::with_capacity(keys.len());
-        let mut unique = keys;
-        unique.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
-        unique.dedup();
+        // BatchGetItem refuses a request that names a key twice.
+        let mut seen = std::collections::HashSet::new();
+        let unique: Vec<Item> = keys
+            .into_iter()
+            .filter(|k| seen.insert((opt_s(k, "pk").unwrap_or_default(), opt_s(k, "sk").unwrap_or_default())))
+            .collect();
         for chunk in unique.chunks(BATCH_GET_MAX) {
             let mut request = KeysAndAttributes::builder().set_keys(Some(chunk.to_vec()));
             if let Some((expression, names)) = &projection {
