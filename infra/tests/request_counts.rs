@@ -1,0 +1,111 @@
+//! DynamoDB requests per operation, counted on DynamoDB Local by an SDK interceptor (not
+//! estimated): `send_message` costs 3 requests plus one BatchGetItem per 100 members.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::error::BoxError;
+use chathub_shared::config::Config;
+use chathub_shared::messages::{self, HistoryQuery, SendMessage};
+use chathub_shared::model::UserRecord;
+use chathub_shared::store::dynamo::{self, DynamoStore};
+use chathub_shared::{conversations, Ctx};
+use serde_json::json;
+
+/// Counts every request the client sends (retries included).
+#[derive(Debug, Clone, Default)]
+struct Counter(Arc<AtomicUsize>);
+
+impl Intercept for Counter {
+    fn name(&self) -> &'static str {
+        "request-counter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+impl Counter {
+    fn take(&self) -> usize {
+        self.0.swap(0, Ordering::SeqCst)
+    }
+}
+
+async fn counted_ctx() -> (Ctx, Counter) {
+    let endpoint = std::env::var("CHATHUB_TEST_DYNAMODB_ENDPOINT").expect(
+        "CHATHUB_TEST_DYNAMODB_ENDPOINT is not set: run the suite with scripts/test, which starts DynamoDB Local",
+    );
+    let table = format!("count-{}", ulid::Ulid::new().to_string().to_lowercase());
+    let counter = Counter::default();
+    let base = dynamo::local_client(&endpoint).await;
+    dynamo::ensure_table(&base, &table).await.unwrap();
+    let client = aws_sdk_dynamodb::Client::from_conf(base.config().to_builder().interceptor(counter.clone()).build());
+    let ctx = Ctx::new(Config::new(vec![1u8; 32], table.clone()).unwrap(), Arc::new(DynamoStore::new(client, table)));
+    (ctx, counter)
+}
+
+/// A conversation of `members` users (the first is the owner); returns its id and the owner.
+async fn conversation_of(ctx: &Ctx, members: usize) -> (String, String) {
+    let names: Vec<String> = (0..members).map(|i| format!("member{i:04}")).collect();
+    for name in &names {
+        let user = UserRecord {
+            username: name.clone(),
+            password_hash: "not-a-hash".into(),
+            fullname: name.clone(),
+            email: None,
+            first_name: None,
+            last_name: None,
+            role: None,
+            date_of_birth: None,
+            avatar_file_id: None,
+            created_at: 0,
+            last_online: None,
+            connections: Default::default(),
+        };
+        ctx.store.create_user(&user).await.unwrap();
+    }
+    let owner = names[0].clone();
+    let mut rest = names[1..].chunks(98);
+    let first = rest.next().map(<[String]>::to_vec).unwrap_or_default();
+    let request = serde_json::from_value(json!({"name": "counted", "members": first})).unwrap();
+    let (conversation, _) = conversations::create(ctx, &owner, request, None).await.unwrap();
+    for chunk in rest {
+        let request = serde_json::from_value(json!({"usernames": chunk})).unwrap();
+        conversations::add_members(ctx, &owner, &conversation.id, request).await.unwrap();
+    }
+    let info = conversations::get(ctx, &owner, &conversation.id).await.unwrap();
+    assert_eq!(info.members.unwrap().len(), members);
+    (conversation.id, owner)
+}
+
+fn message(content: &str, client_id: Option<&str>) -> SendMessage {
+    serde_json::from_value(json!({"content": content, "client_id": client_id})).unwrap()
+}
+
+#[tokio::test]
+async fn send_message_costs_three_requests_plus_one_per_hundred_members() {
+    for (members, expected) in [(10, 4), (300, 6)] {
+        let (ctx, counter) = counted_ctx().await;
+        let (id, owner) = conversation_of(&ctx, members).await;
+        counter.take();
+        messages::send(&ctx, &owner, &id, message("hello", None), None).await.unwrap();
+        assert_eq!(counter.take(), expected, "send_message to {members} members");
+        // A client_id costs one GetItem more (the retry check); a retry of it costs two reads.
+        messages::send(&ctx, &owner, &id, message("once", Some("c-1")), None).await.unwrap();
+        assert_eq!(counter.take(), expected + 1, "send_message with client_id to {members} members");
+        let (_, created) = messages::send(&ctx, &owner, &id, message("once", Some("c-1")), None).await.unwrap();
+        assert!(!created);
+        assert_eq!(counter.take(), 2, "a repeated client_id");
+        messages::history(&ctx, &owner, &id, HistoryQuery { after: Some(0), ..Default::default() }).await.unwrap();
+        assert_eq!(counter.take(), 2, "get_messages");
+    }
+}
