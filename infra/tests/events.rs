@@ -26,7 +26,7 @@ async fn ctx() -> (Ctx, String) {
 
 /// The sample's text, with alice's real access token in place of the placeholder.
 fn sample(function: &str, token: &str) -> (PathBuf, String) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../events").join(format!("{function}.json"));
+    let path = manifest_dir().join("../events").join(format!("{function}.json"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("no sample event {}", path.display()));
     (path, text.replace("REPLACE_WITH_AN_ACCESS_TOKEN", token))
 }
@@ -74,4 +74,10 @@ async fn every_websocket_sample_runs_through_its_handler() {
     let (_, placeholder) = sample(WS_AUTHORIZER, "not-a-token");
     let refused: ApiGatewayCustomAuthorizerRequestTypeRequest = serde_json::from_str(&placeholder).unwrap();
     assert!(ws_authorizer::handle(ctx, refused).await.is_err(), "a bad token must be refused (401)");
+}
+
+/// The gateway crate's folder, read when the test runs (cargo sets it): a value baked in at compile
+/// time would point at whichever clone built the binary last, since clones share a target dir.
+fn manifest_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
 }

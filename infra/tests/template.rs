@@ -2,13 +2,12 @@
 //! build metadata and event; every function the template names is a binary that exists.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
 use chathub_functions::table::{REST_ROUTES, WS_AUTHORIZER, WS_ROUTES};
 use serde_yaml::Value;
 
 fn template() -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
+    let path = manifest_dir().join("../template.yaml");
     let text = std::fs::read_to_string(&path).expect("template.yaml is readable");
     serde_yaml::from_str(&text).expect("template.yaml is YAML")
 }
@@ -24,7 +23,7 @@ fn functions(template: &Value) -> Vec<(String, &Value)> {
 }
 
 fn binary_exists(binary: &str) -> bool {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions/src/bin").join(format!("{binary}.rs")).is_file()
+    manifest_dir().join("../functions/src/bin").join(format!("{binary}.rs")).is_file()
 }
 
 #[test]
@@ -111,7 +110,7 @@ fn every_websocket_route_reaches_its_function_through_an_integration() {
 #[test]
 fn only_functions_that_push_may_manage_connections() {
     let template = template();
-    let routes = Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions/src/routes");
+    let routes = manifest_dir().join("../functions/src/routes");
     for (name, resource) in functions(&template) {
         let policies = serde_yaml::to_string(&resource["Properties"]["Policies"]).unwrap();
         let binary = resource["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
@@ -146,7 +145,7 @@ fn every_route_binary_exists_and_every_binary_is_routed() {
         assert!(binary_exists(route.function), "no binary for WebSocket {}", route.route_key);
     }
     assert!(binary_exists(WS_AUTHORIZER));
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions/src/bin");
+    let dir = manifest_dir().join("../functions/src/bin");
     let routed: BTreeSet<&str> = REST_ROUTES
         .iter()
         .map(|r| r.function)
@@ -182,7 +181,7 @@ fn functions_run_arm64_on_al2023_and_reach_only_the_table() {
 
 #[test]
 fn openapi_describes_exactly_the_routes_built() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/openapi.yaml");
+    let path = manifest_dir().join("../docs/openapi.yaml");
     let doc: Value = serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let mut documented = BTreeSet::new();
     for (path, item) in doc["paths"].as_mapping().unwrap() {
@@ -210,7 +209,7 @@ const PUSH_EVENTS: &[&str] = &[
 
 #[test]
 fn asyncapi_describes_every_websocket_route_and_push() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/asyncapi.yaml");
+    let path = manifest_dir().join("../docs/asyncapi.yaml");
     let doc: Value = serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     assert!(doc["asyncapi"].as_str().unwrap().starts_with("3."));
     let mut sent = BTreeSet::new();
@@ -235,4 +234,10 @@ fn asyncapi_describes_every_websocket_route_and_push() {
     let mut pushes: BTreeSet<String> = PUSH_EVENTS.iter().map(|p| (*p).to_owned()).collect();
     pushes.insert("$default".into());
     assert_eq!(received, pushes, "docs/asyncapi.yaml pushes differ from what the server sends");
+}
+
+/// The gateway crate's folder, read when the test runs (cargo sets it): a value baked in at compile
+/// time would point at whichever clone built the binary last, since clones share a target dir.
+fn manifest_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
 }
