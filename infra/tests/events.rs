@@ -2,7 +2,7 @@
 //! parses as its API Gateway event and runs through its handler on the embedded store without a
 //! server error or a panic.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use aws_lambda_events::apigw::{ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayWebsocketProxyRequest};

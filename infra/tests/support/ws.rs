@@ -23,6 +23,8 @@ pub struct WsClient {
     pending: VecDeque<Value>,
     next_id: u64,
     pub name: String,
+    /// How long to wait for an expected frame.
+    wait: Duration,
 }
 
 /// The handshake's HTTP status when it was refused.
@@ -51,7 +53,13 @@ impl WsClient {
         }
         let (socket, response) = tokio_tungstenite::connect_async(request).await.expect("handshake succeeds");
         assert_eq!(response.status().as_u16(), 101);
-        Self { socket, pending: VecDeque::new(), next_id: 0, name: name.to_owned() }
+        Self { socket, pending: VecDeque::new(), next_id: 0, name: name.to_owned(), wait: WAIT }
+    }
+
+    /// Waits longer for expected frames (a burst on a slow store answers late, not wrongly).
+    pub fn patient(mut self, wait: Duration) -> Self {
+        self.wait = wait;
+        self
     }
 
     pub async fn send_raw(&mut self, text: &str) {
@@ -92,7 +100,7 @@ impl WsClient {
         if let Some(pos) = self.pending.iter().position(|f| f["request_id"] == request_id) {
             return self.pending.remove(pos).unwrap();
         }
-        let deadline = tokio::time::Instant::now() + WAIT;
+        let deadline = tokio::time::Instant::now() + self.wait;
         loop {
             let frame = self.read(deadline).await.unwrap_or_else(|| panic!("{}: no answer to {request_id}", self.name));
             if frame["request_id"] == request_id {
@@ -107,7 +115,7 @@ impl WsClient {
         if let Some(frame) = self.pending.pop_front() {
             return frame;
         }
-        let deadline = tokio::time::Instant::now() + WAIT;
+        let deadline = tokio::time::Instant::now() + self.wait;
         self.read(deadline).await.unwrap_or_else(|| panic!("{}: no frame came", self.name))
     }
 
@@ -116,7 +124,7 @@ impl WsClient {
         if let Some(pos) = self.pending.iter().position(|f| f["type"] == kind && f.get("request_id").is_none()) {
             return self.pending.remove(pos).unwrap();
         }
-        let deadline = tokio::time::Instant::now() + WAIT;
+        let deadline = tokio::time::Instant::now() + self.wait;
         loop {
             let frame = self.read(deadline).await.unwrap_or_else(|| panic!("{}: no {kind} push came", self.name));
             if frame["type"] == kind && frame.get("request_id").is_none() {
@@ -148,7 +156,7 @@ impl WsClient {
 
     /// Reads until the server closes the socket (bounded); true when it did.
     pub async fn closed_by_server(&mut self) -> bool {
-        let deadline = tokio::time::Instant::now() + WAIT;
+        let deadline = tokio::time::Instant::now() + self.wait;
         loop {
             match tokio::time::timeout_at(deadline, self.socket.next()).await {
                 Err(_) => return false,
@@ -161,7 +169,7 @@ impl WsClient {
     pub async fn close(mut self) {
         let _ = self.socket.close(None).await;
         // Drain until the server's close so `$disconnect` has run before the test goes on.
-        let deadline = tokio::time::Instant::now() + WAIT;
+        let deadline = tokio::time::Instant::now() + self.wait;
         while let Ok(Some(Ok(_))) = tokio::time::timeout_at(deadline, self.socket.next()).await {}
     }
 }
