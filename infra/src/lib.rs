@@ -147,7 +147,7 @@ pub async fn start(options: Options) -> Result<Gateway, GatewayError> {
     };
     let ctx = ctx.with_blobs(Arc::new(blobs));
     // The functions push exactly as on AWS: the SDK's management API client, pointed here.
-    let notifier = ApiGatewayNotifier::new(&format!("http://{ws_addr}")).await;
+    let notifier = ApiGatewayNotifier::local(&format!("http://{ws_addr}")).await;
     let ctx = ctx.with_notifier(Arc::new(notifier));
     let rest_app = rest::router(rest::RestState { ctx: ctx.clone(), cors_origins: options.cors_origins.clone() });
     let ws_app = ws::router(ws::WsState::new(ctx));

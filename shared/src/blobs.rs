@@ -83,7 +83,7 @@ impl S3BlobStore {
 
     /// `BUCKET_NAME`, with `S3_ENDPOINT` (+ `S3_ACCESS_KEY_ID`, `S3_SECRET_ACCESS_KEY`) for an
     /// S3-compatible server instead of AWS.
-    pub async fn from_env() -> Option<Self> {
+    pub async fn from_env(shared: &aws_config::SdkConfig) -> Option<Self> {
         let bucket = std::env::var("BUCKET_NAME").ok().filter(|b| !b.is_empty())?;
         match std::env::var("S3_ENDPOINT") {
             Ok(endpoint) if !endpoint.is_empty() => {
@@ -91,10 +91,7 @@ impl S3BlobStore {
                 let secret = std::env::var("S3_SECRET_ACCESS_KEY").unwrap_or_default();
                 Some(Self::for_endpoint(&endpoint, &key, &secret, &bucket).await)
             }
-            _ => {
-                let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-                Some(Self::new(aws_sdk_s3::Client::new(&shared), bucket))
-            }
+            _ => Some(Self::new(aws_sdk_s3::Client::new(shared), bucket)),
         }
     }
 

@@ -46,17 +46,19 @@ impl Ctx {
         self
     }
 
-    /// For a Lambda function: `Config::from_env`, the DynamoDB store, and the API Gateway
-    /// notifier when `WEBSOCKET_MANAGEMENT_ENDPOINT` is set.
+    /// For a Lambda function: `Config::from_env`, the DynamoDB store, the API Gateway notifier
+    /// when `WEBSOCKET_MANAGEMENT_ENDPOINT` is set and the S3 blob store when `BUCKET_NAME` is.
+    /// The AWS configuration is loaded once for all of them.
     pub async fn from_env() -> Result<Self, crate::error::ConfigError> {
         let config = Config::from_env()?;
-        let client = crate::store::dynamo::client_from_env().await;
+        let shared = crate::aws::load().await;
+        let client = crate::store::dynamo::client_from_env(&shared).await;
         let store = crate::store::dynamo::DynamoStore::new(client, config.table_name.clone());
         let mut ctx = Self::new(config, Arc::new(store));
-        if let Some(notifier) = crate::notify::ApiGatewayNotifier::from_env().await {
+        if let Some(notifier) = crate::notify::ApiGatewayNotifier::from_env(&shared) {
             ctx = ctx.with_notifier(Arc::new(notifier));
         }
-        if let Some(blobs) = crate::blobs::S3BlobStore::from_env().await {
+        if let Some(blobs) = crate::blobs::S3BlobStore::from_env(&shared).await {
             ctx = ctx.with_blobs(Arc::new(blobs));
         }
         Ok(ctx)

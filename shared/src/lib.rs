@@ -8,6 +8,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod aws;
 pub mod blobs;
 pub mod chat;
 pub mod clock;

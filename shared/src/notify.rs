@@ -37,29 +37,20 @@ pub struct ApiGatewayNotifier {
 impl ApiGatewayNotifier {
     /// `endpoint`: `https://{api-id}.execute-api.{region}.amazonaws.com/{stage}` on AWS, the local
     /// gateway's WebSocket address locally.
-    pub async fn new(endpoint: &str) -> Self {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-        if std::env::var("AWS_REGION").is_err() {
-            loader = loader.region(aws_config::Region::new("us-east-1"));
-        }
-        if std::env::var("AWS_ACCESS_KEY_ID").is_err() {
-            loader = loader.credentials_provider(aws_sdk_apigatewaymanagement::config::Credentials::new(
-                "local",
-                "local",
-                None,
-                None,
-                "chathub-local",
-            ));
-        }
-        let shared = loader.load().await;
-        let config = aws_sdk_apigatewaymanagement::config::Builder::from(&shared).endpoint_url(endpoint).build();
+    pub fn with_config(shared: &aws_config::SdkConfig, endpoint: &str) -> Self {
+        let config = aws_sdk_apigatewaymanagement::config::Builder::from(shared).endpoint_url(endpoint).build();
         Self { client: aws_sdk_apigatewaymanagement::Client::from_conf(config) }
     }
 
+    /// For the local gateway's own management API.
+    pub async fn local(endpoint: &str) -> Self {
+        Self::with_config(&crate::aws::local().await, endpoint)
+    }
+
     /// From `WEBSOCKET_MANAGEMENT_ENDPOINT`, when set.
-    pub async fn from_env() -> Option<Self> {
+    pub fn from_env(shared: &aws_config::SdkConfig) -> Option<Self> {
         match std::env::var("WEBSOCKET_MANAGEMENT_ENDPOINT") {
-            Ok(endpoint) if !endpoint.is_empty() => Some(Self::new(&endpoint).await),
+            Ok(endpoint) if !endpoint.is_empty() => Some(Self::with_config(shared, &endpoint)),
             _ => None,
         }
     }

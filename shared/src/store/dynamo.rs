@@ -1426,32 +1426,19 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError
     Ok(())
 }
 
-/// A client for the configured AWS environment; `DYNAMODB_ENDPOINT` points it elsewhere (DynamoDB
-/// Local), with placeholder credentials when none are configured.
-pub async fn client_from_env() -> Client {
+/// A client for the configured AWS environment (`shared`), or for `DYNAMODB_ENDPOINT` (DynamoDB
+/// Local) when set.
+pub async fn client_from_env(shared: &aws_config::SdkConfig) -> Client {
     match std::env::var("DYNAMODB_ENDPOINT") {
         Ok(endpoint) if !endpoint.is_empty() => local_client(&endpoint).await,
-        _ => Client::new(&aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await),
+        _ => Client::new(shared),
     }
 }
 
 /// A client for DynamoDB Local at `endpoint`.
 pub async fn local_client(endpoint: &str) -> Client {
-    let have_keys = std::env::var("AWS_ACCESS_KEY_ID").is_ok();
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).endpoint_url(endpoint);
-    if std::env::var("AWS_REGION").is_err() {
-        loader = loader.region(aws_config::Region::new("us-east-1"));
-    }
-    if !have_keys {
-        loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "local",
-            "local",
-            None,
-            None,
-            "chathub-local",
-        ));
-    }
-    Client::new(&loader.load().await)
+    let config = aws_sdk_dynamodb::config::Builder::from(&crate::aws::local().await).endpoint_url(endpoint).build();
+    Client::from_conf(config)
 }
 
 // ---- items ----
