@@ -91,11 +91,6 @@ impl Gateway {
         }
         let _ = self.task.await;
     }
-
-    /// Runs until the task ends (after a shutdown signal).
-    pub async fn wait(self) {
-        let _ = self.task.await;
-    }
 }
 
 async fn ensure_bucket(blobs: &S3BlobStore, bucket: &str) -> Result<(), GatewayError> {

@@ -187,9 +187,9 @@ async fn handshake(
     let authorizer_event = json!({
         "type": "REQUEST",
         "methodArn": format!("arn:aws:execute-api:local:000000000000:local/{STAGE}/$connect"),
-        "headers": single_headers,
-        "multiValueHeaders": multi_headers,
-        "queryStringParameters": single_query,
+        "headers": single_headers.clone(),
+        "multiValueHeaders": multi_headers.clone(),
+        "queryStringParameters": single_query.clone(),
         "multiValueQueryStringParameters": multi_query,
         "stageVariables": {},
         "requestContext": request_context("$connect", "CONNECT", &connection_id, connected_at, None, &peer_ip, &user_agent),
@@ -224,13 +224,13 @@ async fn handshake(
         },
     );
     let mut connect_event = json!({
-        "headers": headers_for_event(&headers),
-        "multiValueHeaders": header_map_json(&headers).1,
+        "headers": single_headers.clone(),
+        "multiValueHeaders": multi_headers.clone(),
         "isBase64Encoded": false,
         "requestContext": request_context("$connect", "CONNECT", &connection_id, connected_at, Some(&username), &peer_ip, &user_agent),
     });
-    if !query_json(&uri).0.is_empty() {
-        connect_event["queryStringParameters"] = Value::Object(query_json(&uri).0);
+    if !single_query.is_empty() {
+        connect_event["queryStringParameters"] = Value::Object(single_query.clone());
     }
     let status = match parse_event(connect_event) {
         Some(event) => dispatch_ws("ws-connect", state.ctx.clone(), event)
@@ -249,10 +249,6 @@ async fn handshake(
     upgrade.max_message_size(MAX_MESSAGE_BYTES).on_upgrade(move |socket| {
         serve_socket(state, socket, rx, connection_id, username, connected_at, peer_ip, user_agent)
     })
-}
-
-fn headers_for_event(headers: &HeaderMap) -> Map<String, Value> {
-    header_map_json(headers).0
 }
 
 #[allow(clippy::too_many_arguments)]

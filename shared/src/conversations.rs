@@ -1,7 +1,7 @@
 //! Conversations: create (direct ones deduplicated), list by activity with unread counts, the
 //! public directory, info, rename, members joining and leaving.
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 use crate::chat::{self, Conversation, ConversationView, Kind, Message, Visibility};
 use crate::error::{ApiError, Conflict, StoreError};
@@ -21,12 +21,8 @@ pub struct CreateConversation {
 #[serde(deny_unknown_fields)]
 pub struct UpdateConversation {
     pub name: Option<String>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::model::present")]
     pub icon_file_id: Option<Option<String>>,
-}
-
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
 }
 
 #[derive(Debug, Deserialize)]

@@ -115,6 +115,12 @@ pub fn validate_date(field: &str, value: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// For PATCH bodies: tells a field given as `null` (`Some(None)`, clear it) from an absent one
+/// (`None`, leave it), with `#[serde(default, deserialize_with = "crate::model::present")]`.
+pub fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
 /// Maximum length of `fullname`, `first_name`, `last_name` and `role`.
 pub const NAME_MAX: usize = 100;
 

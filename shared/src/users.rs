@@ -1,6 +1,6 @@
 //! Profiles and the user directory.
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 use crate::accounts;
 use crate::auth::Claims;
@@ -15,25 +15,20 @@ use crate::Ctx;
 #[serde(deny_unknown_fields)]
 pub struct PatchMeRequest {
     pub fullname: Option<String>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::model::present")]
     pub email: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::model::present")]
     pub first_name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::model::present")]
     pub last_name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::model::present")]
     pub role: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::model::present")]
     pub date_of_birth: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::model::present")]
     pub avatar_file_id: Option<Option<String>>,
     pub current_password: Option<String>,
     pub new_password: Option<String>,
-}
-
-/// Tells a field given as `null` (`Some(None)`) from an absent one (`None`).
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
 }
 
 fn checked_text(field: &str, change: Option<Option<String>>) -> Result<Option<Option<String>>, ApiError> {
