@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::chat::{self, Conversation, ConversationView, Kind, Message, Visibility};
+use crate::chat::{self, Conversation, ConversationView, Kind, Message, ReadState, Visibility};
 use crate::error::{ApiError, Conflict, StoreError};
 use crate::model::{Page, Username};
 use crate::notify::push_to_members;
@@ -140,6 +140,26 @@ async fn existing_direct(ctx: &Ctx, key: &str) -> Result<Option<Conversation>, A
     }
 }
 
+/// Every conversation `caller` is in, with their read state, most recent activity first (ties by
+/// id, so the order is total and cursors are exact): one Query and a BatchGetItem per 100.
+pub async fn mine(ctx: &Ctx, caller: &str) -> Result<Vec<(Conversation, ReadState)>, ApiError> {
+    let memberships: std::collections::HashMap<String, ReadState> =
+        ctx.store.memberships(caller).await?.into_iter().collect();
+    let ids: Vec<String> = memberships.keys().cloned().collect();
+    let mut conversations: Vec<(Conversation, ReadState)> = ctx
+        .store
+        .get_conversations(&ids)
+        .await?
+        .into_iter()
+        .map(|c| {
+            let state = memberships.get(&c.id).copied().unwrap_or_default();
+            (c, state)
+        })
+        .collect();
+    conversations.sort_by(|(a, _), (b, _)| b.last_activity_at.cmp(&a.last_activity_at).then_with(|| b.id.cmp(&a.id)));
+    Ok(conversations)
+}
+
 /// My conversations, most recent activity first, with unread counts and last messages.
 /// The cursor holds the last row's `last_activity_at` and id.
 pub async fn list(
@@ -156,39 +176,32 @@ pub async fn list(
             Ok::<_, ApiError>((at, id.to_owned()))
         })
         .transpose()?;
-    let memberships = ctx.store.memberships(caller).await?;
-    let ids: Vec<String> = memberships.iter().map(|(id, _)| id.clone()).collect();
-    let mut conversations = ctx.store.get_conversations(&ids).await?;
-    // Most recent first; ties by id, so the order is total and cursors are exact.
-    conversations.sort_by(|a, b| b.last_activity_at.cmp(&a.last_activity_at).then_with(|| b.id.cmp(&a.id)));
+    let conversations = mine(ctx, caller).await?;
     let start = match &after {
         Some((at, id)) => conversations
             .iter()
-            .position(|c| (c.last_activity_at, c.id.as_str()) < (*at, id.as_str()))
+            .position(|(c, _)| (c.last_activity_at, c.id.as_str()) < (*at, id.as_str()))
             .unwrap_or(conversations.len()),
         None => 0,
     };
-    let page: Vec<Conversation> = conversations.iter().skip(start).take(limit).cloned().collect();
+    let page: Vec<(Conversation, ReadState)> = conversations.iter().skip(start).take(limit).cloned().collect();
     let more = conversations.len() > start + page.len();
     let last_keys: Vec<(String, i64)> =
-        page.iter().filter(|c| c.last_message_id > 0).map(|c| (c.id.clone(), c.last_message_id)).collect();
+        page.iter().filter(|(c, _)| c.last_message_id > 0).map(|(c, _)| (c.id.clone(), c.last_message_id)).collect();
     let last_messages = ctx.store.get_messages(&last_keys).await?;
     let items = page
         .iter()
-        .map(|c| {
-            let state = memberships.iter().find(|(id, _)| *id == c.id).map(|(_, s)| *s).unwrap_or_default();
-            ConversationSummary {
-                conversation: c.view(false),
-                unread_count: state.unread_count(c.last_message_id),
-                last_message: last_messages
-                    .iter()
-                    .find(|m| m.conversation_id == c.id && m.id == c.last_message_id)
-                    .cloned(),
-            }
+        .map(|(c, state)| ConversationSummary {
+            conversation: c.view(false),
+            unread_count: state.unread_count(c.last_message_id),
+            last_message: last_messages
+                .iter()
+                .find(|m| m.conversation_id == c.id && m.id == c.last_message_id)
+                .cloned(),
         })
         .collect();
     let next_cursor = if more {
-        page.last().map(|c| crate::http::encode_cursor(&format!("{}:{}", c.last_activity_at, c.id)))
+        page.last().map(|(c, _)| crate::http::encode_cursor(&format!("{}:{}", c.last_activity_at, c.id)))
     } else {
         None
     };

@@ -3,25 +3,20 @@
 use chathub_shared::conversations;
 use chathub_shared::ws::WsRequest;
 use chathub_shared::{ApiError, Ctx};
-use serde_json::json;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 pub async fn handle(ctx: Ctx, req: WsRequest) -> Result<Value, ApiError> {
-    let mut rows = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let page = conversations::list(&ctx, &req.username, cursor.as_deref(), 100).await?;
-        rows.extend(page.items.into_iter().map(|s| {
+    let rows = conversations::mine(&ctx, &req.username)
+        .await?
+        .into_iter()
+        .map(|(conversation, state)| {
             json!({
-                "id": s.conversation.id,
-                "name": s.conversation.name,
-                "unread_count": s.unread_count,
-                "last_message_id": s.conversation.last_message_id,
+                "id": conversation.id,
+                "name": conversation.display_name(),
+                "unread_count": state.unread_count(conversation.last_message_id),
+                "last_message_id": conversation.last_message_id,
             })
-        }));
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => return Ok(Value::Array(rows)),
-        }
-    }
+        })
+        .collect();
+    Ok(Value::Array(rows))
 }
