@@ -107,32 +107,66 @@ fn every_websocket_route_reaches_its_function_through_an_integration() {
     assert_eq!(resource("WebSocketApi")["Properties"]["RouteSelectionExpression"], "$request.body.type");
 }
 
-#[test]
-fn only_functions_that_push_may_manage_connections() {
-    let template = template();
+/// What a route's handler calls, read from its source: whether it pushes to WebSocket connections
+/// and whether it signs, checks or copies files.
+fn route_uses(binary: &str) -> (bool, bool) {
     let routes = manifest_dir().join("../functions/src/routes");
+    let source = std::fs::read_to_string(routes.join(format!("{}.rs", binary.replace('-', "_")))).unwrap();
+    let calls = |calls: &[&str]| calls.iter().any(|call| source.contains(call));
+    let pushes = calls(&[
+        "conversations::create",
+        "conversations::update",
+        "conversations::add_members",
+        "conversations::join",
+        "conversations::remove_member",
+        "messages::send",
+        "messages::edit",
+        "messages::delete",
+        "messages::mark_read",
+        "messages::typing",
+        "presence::",
+        "accounts::logout",
+    ]);
+    let files = calls(&["files::", "users::update_me", "conversations::update", "messages::send"]);
+    (pushes, files)
+}
+
+#[test]
+fn only_functions_that_push_may_manage_connections_and_only_those_with_files_reach_s3() {
+    let template = template();
     for (name, resource) in functions(&template) {
         let policies = serde_yaml::to_string(&resource["Properties"]["Policies"]).unwrap();
         let binary = resource["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
-        let source = std::fs::read_to_string(routes.join(format!("{}.rs", binary.replace('-', "_")))).unwrap();
-        let pushes = [
-            "conversations::create",
-            "conversations::update",
-            "conversations::add_members",
-            "conversations::join",
-            "conversations::remove_member",
-            "messages::send",
-            "messages::edit",
-            "messages::delete",
-            "messages::mark_read",
-            "messages::typing",
-            "presence::",
-            "accounts::logout",
-        ]
-        .iter()
-        .any(|call| source.contains(call));
+        let (pushes, files) = route_uses(binary);
         let manages = policies.contains("execute-api:ManageConnections");
         assert_eq!(pushes, manages, "{name}: pushes = {pushes}, may manage connections = {manages}");
+        let reaches_s3 = policies.contains("s3:");
+        assert_eq!(files, reaches_s3, "{name}: uses files = {files}, may reach S3 = {reaches_s3}");
+    }
+}
+
+/// Each binary builds exactly the clients its route uses: one that pushes without the management
+/// client would silently push nothing on AWS, and one that carries a client it never uses pays for
+/// it in size and cold start.
+#[test]
+fn every_binary_builds_exactly_the_clients_its_route_uses() {
+    let bins = manifest_dir().join("../functions/src/bin");
+    let routes = manifest_dir().join("../functions/src/routes");
+    for route in REST_ROUTES.iter().map(|r| r.function).chain(WS_ROUTES.iter().map(|r| r.function)) {
+        let main = std::fs::read_to_string(bins.join(format!("{route}.rs"))).unwrap();
+        let expected = match route_uses(route) {
+            (false, false) => "Clients::STORE,",
+            (true, false) => "Clients::PUSH,",
+            (false, true) => "Clients::FILES,",
+            (true, true) => "Clients::PUSH_FILES,",
+        };
+        if main.contains("run_stateless(") {
+            let source = std::fs::read_to_string(routes.join(format!("{}.rs", route.replace('-', "_")))).unwrap();
+            assert!(!source.contains("ctx."), "{route} runs without a store but its handler uses ctx");
+            assert!(!main.contains("Clients::"), "{route}");
+        } else {
+            assert!(main.contains(expected), "{route}'s binary should build {expected}");
+        }
     }
 }
 
@@ -157,6 +191,33 @@ fn every_route_binary_exists_and_every_binary_is_routed() {
         let binary = name.trim_end_matches(".rs");
         assert!(routed.contains(binary), "binary {binary} serves no route in the route table");
     }
+}
+
+/// `cargo lambda watch` serves exactly the REST routes, on their real paths, with their functions:
+/// the workspace's `watch.router` table (read through `cargo metadata`, as cargo-lambda reads it)
+/// and the route table agree.
+#[test]
+fn cargo_lambda_watch_router_matches_the_route_table() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = std::process::Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--no-deps", "--offline", "--manifest-path"])
+        .arg(manifest_dir().join("../Cargo.toml"))
+        .output()
+        .expect("cargo metadata runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let router = metadata["metadata"]["lambda"]["watch"]["router"].as_object().expect("watch.router table");
+    let mut in_router = BTreeSet::new();
+    for (path, targets) in router {
+        for target in targets.as_array().expect("a list of { method, function }") {
+            let method = target["method"].as_str().unwrap();
+            let function = target["function"].as_str().unwrap();
+            in_router.insert((format!("{method} {path}"), function.to_owned()));
+        }
+    }
+    let in_table: BTreeSet<(String, String)> =
+        REST_ROUTES.iter().map(|r| (r.route_key(), r.function.to_owned())).collect();
+    assert_eq!(in_router, in_table, "Cargo.toml's watch.router and the REST route table differ");
 }
 
 #[test]

@@ -74,22 +74,29 @@ impl S3BlobStore {
     pub async fn for_endpoint(endpoint: &str, access_key: &str, secret_key: &str, bucket: &str) -> Self {
         let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_s3::config::Credentials::new(access_key, secret_key, None, None, "chathub"))
             .load()
             .await;
-        let config = aws_sdk_s3::config::Builder::from(&shared).endpoint_url(endpoint).force_path_style(true).build();
+        Self::with_endpoint(&shared, endpoint, access_key, secret_key, bucket)
+    }
+
+    fn with_endpoint(shared: &aws_config::SdkConfig, endpoint: &str, key: &str, secret: &str, bucket: &str) -> Self {
+        let config = aws_sdk_s3::config::Builder::from(shared)
+            .endpoint_url(endpoint)
+            .force_path_style(true)
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(key, secret, None, None, "chathub"))
+            .build();
         Self::new(aws_sdk_s3::Client::from_conf(config), bucket)
     }
 
     /// `BUCKET_NAME`, with `S3_ENDPOINT` (+ `S3_ACCESS_KEY_ID`, `S3_SECRET_ACCESS_KEY`) for an
     /// S3-compatible server instead of AWS.
-    pub async fn from_env(shared: &aws_config::SdkConfig) -> Option<Self> {
+    pub fn from_env(shared: &aws_config::SdkConfig) -> Option<Self> {
         let bucket = std::env::var("BUCKET_NAME").ok().filter(|b| !b.is_empty())?;
         match std::env::var("S3_ENDPOINT") {
             Ok(endpoint) if !endpoint.is_empty() => {
                 let key = std::env::var("S3_ACCESS_KEY_ID").unwrap_or_default();
                 let secret = std::env::var("S3_SECRET_ACCESS_KEY").unwrap_or_default();
-                Some(Self::for_endpoint(&endpoint, &key, &secret, &bucket).await)
+                Some(Self::with_endpoint(shared, &endpoint, &key, &secret, &bucket))
             }
             _ => Some(Self::new(aws_sdk_s3::Client::new(shared), bucket)),
         }

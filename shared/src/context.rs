@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use aws_config::SdkConfig;
+
 use crate::blobs::{BlobStore, NoBlobStore};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
@@ -31,6 +33,12 @@ impl Ctx {
         }
     }
 
+    /// For functions that never read or write (the authorizer, `ping`): an empty in-memory store
+    /// stands in, so no SDK client is built or linked.
+    pub fn without_store(config: Config) -> Self {
+        Self::new(config, Arc::new(crate::store::memory::MemoryStore::new()))
+    }
+
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
@@ -46,20 +54,19 @@ impl Ctx {
         self
     }
 
-    /// For a Lambda function: `Config::from_env`, the DynamoDB store, the API Gateway notifier
-    /// when `WEBSOCKET_MANAGEMENT_ENDPOINT` is set and the S3 blob store when `BUCKET_NAME` is.
-    /// The AWS configuration is loaded once for all of them.
-    pub async fn from_env() -> Result<Self, crate::error::ConfigError> {
+    /// For a Lambda function: `Config::from_env`, the DynamoDB store, and the further clients
+    /// `clients` names. The AWS configuration is loaded once for all of them.
+    pub async fn from_env(clients: Clients) -> Result<Self, crate::error::ConfigError> {
         let config = Config::from_env()?;
         let shared = crate::aws::load().await;
         let client = crate::store::dynamo::client_from_env(&shared).await;
         let store = crate::store::dynamo::DynamoStore::new(client, config.table_name.clone());
         let mut ctx = Self::new(config, Arc::new(store));
-        if let Some(notifier) = crate::notify::ApiGatewayNotifier::from_env(&shared) {
-            ctx = ctx.with_notifier(Arc::new(notifier));
+        if let Some(notifier) = clients.notifier.and_then(|build| build(&shared)) {
+            ctx = ctx.with_notifier(notifier);
         }
-        if let Some(blobs) = crate::blobs::S3BlobStore::from_env(&shared).await {
-            ctx = ctx.with_blobs(Arc::new(blobs));
+        if let Some(blobs) = clients.blobs.and_then(|build| build(&shared)) {
+            ctx = ctx.with_blobs(blobs);
         }
         Ok(ctx)
     }
@@ -67,4 +74,42 @@ impl Ctx {
     pub fn now_ms(&self) -> i64 {
         self.clock.now_ms()
     }
+}
+
+/// The AWS clients a Lambda function builds at cold start besides its DynamoDB store. Each one is
+/// a function pointer that only the binaries naming it reference, so a function that never pushes
+/// does not link the API Gateway management client and one that never touches files does not link
+/// the S3 client: binary size is cold-start time.
+#[derive(Clone, Copy)]
+pub struct Clients {
+    notifier: Option<fn(&SdkConfig) -> Option<Arc<dyn Notifier>>>,
+    blobs: Option<fn(&SdkConfig) -> Option<Arc<dyn BlobStore>>>,
+}
+
+impl Clients {
+    /// The DynamoDB store only.
+    pub const STORE: Clients = Clients { notifier: None, blobs: None };
+    /// The store and the API Gateway management API (`WEBSOCKET_MANAGEMENT_ENDPOINT`), for
+    /// functions that push to WebSocket connections.
+    pub const PUSH: Clients = Clients::STORE.push();
+    /// The store and S3 (`BUCKET_NAME`), for functions that sign or copy files.
+    pub const FILES: Clients = Clients::STORE.files();
+    /// The store, the management API and S3.
+    pub const PUSH_FILES: Clients = Clients::STORE.push().files();
+
+    const fn push(self) -> Self {
+        Self { notifier: Some(notifier_from_env), ..self }
+    }
+
+    const fn files(self) -> Self {
+        Self { blobs: Some(blobs_from_env), ..self }
+    }
+}
+
+fn notifier_from_env(shared: &SdkConfig) -> Option<Arc<dyn Notifier>> {
+    crate::notify::ApiGatewayNotifier::from_env(shared).map(|n| Arc::new(n) as Arc<dyn Notifier>)
+}
+
+fn blobs_from_env(shared: &SdkConfig) -> Option<Arc<dyn BlobStore>> {
+    crate::blobs::S3BlobStore::from_env(shared).map(|b| Arc::new(b) as Arc<dyn BlobStore>)
 }

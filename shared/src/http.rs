@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::auth::{self, Claims};
 use crate::error::ApiError;
-use crate::Ctx;
+use crate::{Clients, Ctx};
 
 pub type Response = http::Response<Body>;
 
@@ -185,15 +185,15 @@ where
     response
 }
 
-/// The whole life of a REST function that uses the store: configuration and clients once, at cold
-/// start, then `handler` for every event.
-pub async fn run<F, Fut>(route: &'static str, handler: F) -> Result<(), lambda_http::Error>
+/// The whole life of a REST function that uses the store: configuration, the store and `clients`
+/// once, at cold start, then `handler` for every event.
+pub async fn run<F, Fut>(route: &'static str, clients: Clients, handler: F) -> Result<(), lambda_http::Error>
 where
     F: Fn(Ctx, Request) -> Fut + Copy + Send + Sync + 'static,
     Fut: Future<Output = Result<Response, ApiError>> + Send,
 {
     crate::telemetry::init();
-    let ctx = Ctx::from_env().await?;
+    let ctx = Ctx::from_env(clients).await?;
     lambda_http::run(lambda_http::service_fn(move |req: Request| {
         let ctx = ctx.clone();
         async move { Ok::<_, lambda_http::Error>(respond(route, handler(ctx, req)).await) }

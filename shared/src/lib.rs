@@ -28,5 +28,5 @@ pub mod telemetry;
 pub mod users;
 pub mod ws;
 
-pub use context::Ctx;
+pub use context::{Clients, Ctx};
 pub use error::ApiError;

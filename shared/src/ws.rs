@@ -2,7 +2,6 @@
 //! response, and the Lambda entry points of the WebSocket functions and the authorizer.
 
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Instant;
 
 use aws_lambda_events::apigw::{ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayWebsocketProxyRequest};
@@ -13,7 +12,7 @@ use serde_json::{json, Value};
 use crate::auth;
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::Ctx;
+use crate::{Clients, Ctx};
 
 /// One frame from a client, with who sent it (from the authorizer's context) and on which socket.
 #[derive(Debug, Clone)]
@@ -183,14 +182,31 @@ pub fn authorize(ctx: &Ctx, request: &ApiGatewayCustomAuthorizerRequestTypeReque
     }))
 }
 
-/// The whole life of a WebSocket route function.
-pub async fn run<F, Fut>(route: &'static str, handler: F) -> Result<(), lambda_runtime::Error>
+/// The whole life of a WebSocket route function: configuration, the store and `clients` once, at
+/// cold start, then `handler` for every event.
+pub async fn run<F, Fut>(route: &'static str, clients: Clients, handler: F) -> Result<(), lambda_runtime::Error>
 where
     F: Fn(Ctx, WsRequest) -> Fut + Copy + Send + Sync + 'static,
     Fut: Future<Output = Result<Value, ApiError>> + Send,
 {
     crate::telemetry::init();
-    let ctx = Ctx::from_env().await?;
+    let ctx = Ctx::from_env(clients).await?;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| {
+        let ctx = ctx.clone();
+        async move { Ok::<_, lambda_runtime::Error>(respond(route, ctx, event.payload, handler).await) }
+    }))
+    .await
+}
+
+/// The life of a WebSocket route that reads and writes nothing (`ping`, `$default`): no store, no
+/// SDK client, so its cold start is the runtime's alone. Its handler must not use `ctx.store`.
+pub async fn run_stateless<F, Fut>(route: &'static str, handler: F) -> Result<(), lambda_runtime::Error>
+where
+    F: Fn(Ctx, WsRequest) -> Fut + Copy + Send + Sync + 'static,
+    Fut: Future<Output = Result<Value, ApiError>> + Send,
+{
+    crate::telemetry::init();
+    let ctx = Ctx::without_store(Config::from_env()?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| {
         let ctx = ctx.clone();
         async move { Ok::<_, lambda_runtime::Error>(respond(route, ctx, event.payload, handler).await) }
@@ -199,13 +215,17 @@ where
 }
 
 /// The whole life of `$connect` / `$disconnect`.
-pub async fn run_lifecycle<F, Fut>(route: &'static str, handler: F) -> Result<(), lambda_runtime::Error>
+pub async fn run_lifecycle<F, Fut>(
+    route: &'static str,
+    clients: Clients,
+    handler: F,
+) -> Result<(), lambda_runtime::Error>
 where
     F: Fn(Ctx, WsRequest) -> Fut + Copy + Send + Sync + 'static,
     Fut: Future<Output = Result<(), ApiError>> + Send,
 {
     crate::telemetry::init();
-    let ctx = Ctx::from_env().await?;
+    let ctx = Ctx::from_env(clients).await?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| {
         let ctx = ctx.clone();
         async move { Ok::<_, lambda_runtime::Error>(respond_lifecycle(route, ctx, event.payload, handler).await) }
@@ -216,8 +236,7 @@ where
 /// The whole life of the authorizer: no store, no SDK client, just the key.
 pub async fn run_authorizer() -> Result<(), lambda_runtime::Error> {
     crate::telemetry::init();
-    let config = Config::from_env()?;
-    let ctx = Ctx::new(config, Arc::new(crate::store::memory::MemoryStore::new()));
+    let ctx = Ctx::without_store(Config::from_env()?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayCustomAuthorizerRequestTypeRequest>| {
         let ctx = ctx.clone();
         async move {

@@ -2,5 +2,10 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chathub_shared::http::run("auth-login", chathub_functions::routes::auth_login::handle).await
+    chathub_shared::http::run(
+        "auth-login",
+        chathub_shared::Clients::STORE,
+        chathub_functions::routes::auth_login::handle,
+    )
+    .await
 }

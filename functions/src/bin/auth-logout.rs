@@ -2,5 +2,10 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chathub_shared::http::run("auth-logout", chathub_functions::routes::auth_logout::handle).await
+    chathub_shared::http::run(
+        "auth-logout",
+        chathub_shared::Clients::PUSH,
+        chathub_functions::routes::auth_logout::handle,
+    )
+    .await
 }

@@ -2,5 +2,10 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chathub_shared::http::run("auth-register", chathub_functions::routes::auth_register::handle).await
+    chathub_shared::http::run(
+        "auth-register",
+        chathub_shared::Clients::STORE,
+        chathub_functions::routes::auth_register::handle,
+    )
+    .await
 }

@@ -2,5 +2,10 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chathub_shared::http::run("auth-verify", chathub_functions::routes::auth_verify::handle).await
+    chathub_shared::http::run(
+        "auth-verify",
+        chathub_shared::Clients::STORE,
+        chathub_functions::routes::auth_verify::handle,
+    )
+    .await
 }

@@ -2,5 +2,10 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chathub_shared::http::run("contacts-remove", chathub_functions::routes::contacts_remove::handle).await
+    chathub_shared::http::run(
+        "contacts-remove",
+        chathub_shared::Clients::STORE,
+        chathub_functions::routes::contacts_remove::handle,
+    )
+    .await
 }

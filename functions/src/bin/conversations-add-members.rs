@@ -2,6 +2,10 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chathub_shared::http::run("conversations-add-members", chathub_functions::routes::conversations_add_members::handle)
-        .await
+    chathub_shared::http::run(
+        "conversations-add-members",
+        chathub_shared::Clients::PUSH,
+        chathub_functions::routes::conversations_add_members::handle,
+    )
+    .await
 }

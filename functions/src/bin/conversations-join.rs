@@ -2,5 +2,10 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chathub_shared::http::run("conversations-join", chathub_functions::routes::conversations_join::handle).await
+    chathub_shared::http::run(
+        "conversations-join",
+        chathub_shared::Clients::PUSH,
+        chathub_functions::routes::conversations_join::handle,
+    )
+    .await
 }

@@ -2,5 +2,10 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chathub_shared::http::run("conversations-list", chathub_functions::routes::conversations_list::handle).await
+    chathub_shared::http::run(
+        "conversations-list",
+        chathub_shared::Clients::STORE,
+        chathub_functions::routes::conversations_list::handle,
+    )
+    .await
 }

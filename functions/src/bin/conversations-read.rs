@@ -2,5 +2,10 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chathub_shared::http::run("conversations-read", chathub_functions::routes::conversations_read::handle).await
+    chathub_shared::http::run(
+        "conversations-read",
+        chathub_shared::Clients::PUSH,
+        chathub_functions::routes::conversations_read::handle,
+    )
+    .await
 }

@@ -2,5 +2,10 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chathub_shared::http::run("conversations-update", chathub_functions::routes::conversations_update::handle).await
+    chathub_shared::http::run(
+        "conversations-update",
+        chathub_shared::Clients::PUSH_FILES,
+        chathub_functions::routes::conversations_update::handle,
+    )
+    .await
 }

@@ -2,5 +2,6 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chathub_shared::http::run("files-get", chathub_functions::routes::files_get::handle).await
+    chathub_shared::http::run("files-get", chathub_shared::Clients::FILES, chathub_functions::routes::files_get::handle)
+        .await
 }

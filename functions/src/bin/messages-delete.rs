@@ -2,5 +2,10 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chathub_shared::http::run("messages-delete", chathub_functions::routes::messages_delete::handle).await
+    chathub_shared::http::run(
+        "messages-delete",
+        chathub_shared::Clients::PUSH,
+        chathub_functions::routes::messages_delete::handle,
+    )
+    .await
 }

@@ -2,5 +2,10 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chathub_shared::http::run("messages-list", chathub_functions::routes::messages_list::handle).await
+    chathub_shared::http::run(
+        "messages-list",
+        chathub_shared::Clients::STORE,
+        chathub_functions::routes::messages_list::handle,
+    )
+    .await
 }

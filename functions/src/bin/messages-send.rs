@@ -2,5 +2,10 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chathub_shared::http::run("messages-send", chathub_functions::routes::messages_send::handle).await
+    chathub_shared::http::run(
+        "messages-send",
+        chathub_shared::Clients::PUSH_FILES,
+        chathub_functions::routes::messages_send::handle,
+    )
+    .await
 }

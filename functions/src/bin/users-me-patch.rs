@@ -2,5 +2,10 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chathub_shared::http::run("users-me-patch", chathub_functions::routes::users_me_patch::handle).await
+    chathub_shared::http::run(
+        "users-me-patch",
+        chathub_shared::Clients::FILES,
+        chathub_functions::routes::users_me_patch::handle,
+    )
+    .await
 }

@@ -2,5 +2,10 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    chathub_shared::ws::run_lifecycle("$disconnect", chathub_functions::routes::ws_disconnect::handle).await
+    chathub_shared::ws::run_lifecycle(
+        "$disconnect",
+        chathub_shared::Clients::PUSH,
+        chathub_functions::routes::ws_disconnect::handle,
+    )
+    .await
 }

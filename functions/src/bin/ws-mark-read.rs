@@ -2,5 +2,6 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    chathub_shared::ws::run("mark_read", chathub_functions::routes::ws_mark_read::handle).await
+    chathub_shared::ws::run("mark_read", chathub_shared::Clients::PUSH, chathub_functions::routes::ws_mark_read::handle)
+        .await
 }

@@ -1,6 +1,7 @@
-//! Lambda binary for the WebSocket `ws-ping` route (see `chathub_functions::routes::ws_ping`).
+//! Lambda binary for the WebSocket `ws-ping` route (see `chathub_functions::routes::ws_ping`):
+//! no store, no SDK client.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    chathub_shared::ws::run("ping", chathub_functions::routes::ws_ping::handle).await
+    chathub_shared::ws::run_stateless("ping", chathub_functions::routes::ws_ping::handle).await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    chathub_shared::ws::run("self", chathub_functions::routes::ws_self::handle).await
+    chathub_shared::ws::run("self", chathub_shared::Clients::STORE, chathub_functions::routes::ws_self::handle).await
 }

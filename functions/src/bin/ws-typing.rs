@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    chathub_shared::ws::run("typing", chathub_functions::routes::ws_typing::handle).await
+    chathub_shared::ws::run("typing", chathub_shared::Clients::PUSH, chathub_functions::routes::ws_typing::handle).await
 }
