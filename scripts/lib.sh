@@ -42,7 +42,7 @@ start_dynamodb_local() {
   dir="$(dynamodb_local_dir)" || return 1
   command -v java >/dev/null || { echo "java is needed for DynamoDB Local" >&2; return 1; }
   java -Djava.library.path="$dir/DynamoDBLocal_lib" -jar "$dir/DynamoDBLocal.jar" \
-    -inMemory -sharedDb -port "$port" >"$CHATHUB_CACHE/dynamodb-local.log" 2>&1 &
+    -inMemory -sharedDb -disableTelemetry -port "$port" >"$CHATHUB_CACHE/dynamodb-local.log" 2>&1 &
   DYNAMODB_LOCAL_PID=$!
   local i
   for i in $(seq 1 120); do

@@ -1,5 +1,6 @@
 //! DynamoDB requests per operation, counted on DynamoDB Local by an SDK interceptor (not
-//! estimated): `send_message` costs 3 requests plus one BatchGetItem per 100 members.
+//! estimated): `send_message` costs 3 requests plus one BatchGetItem per 100 members; register,
+//! login, create_conversation and get_messages cost what docs/architecture.md says.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use chathub_shared::config::Config;
 use chathub_shared::messages::{self, HistoryQuery, SendMessage};
 use chathub_shared::model::UserRecord;
 use chathub_shared::store::dynamo::{self, DynamoStore};
-use chathub_shared::{conversations, Ctx};
+use chathub_shared::{accounts, conversations, Ctx};
 use serde_json::json;
 
 /// Counts every request the client sends (retries included).
@@ -91,21 +92,48 @@ fn message(content: &str, client_id: Option<&str>) -> SendMessage {
     serde_json::from_value(json!({"content": content, "client_id": client_id})).unwrap()
 }
 
+/// Every counted operation and its requests, asserted here, and written as JSON to the file
+/// `CHATHUB_REQUEST_COUNTS_OUT` names (scripts/bench puts them in docs/benchmarks.md).
 #[tokio::test]
-async fn send_message_costs_three_requests_plus_one_per_hundred_members() {
+async fn requests_per_operation() {
+    let mut counted: Vec<(String, usize, usize)> = Vec::new();
+    let mut check = |operation: &str, got: usize, expected: usize| {
+        assert_eq!(got, expected, "{operation}");
+        counted.push((operation.to_owned(), got, expected));
+    };
+
+    let (ctx, counter) = counted_ctx().await;
+    let register = json!({"username": "counted", "password": "correct horse battery", "email": "c@example.com"});
+    accounts::register(&ctx, serde_json::from_value(register).unwrap()).await.unwrap();
+    check("register (with email)", counter.take(), 2);
+    let login = json!({"username": "counted", "password": "correct horse battery"});
+    accounts::login(&ctx, serde_json::from_value(login).unwrap()).await.unwrap();
+    check("login", counter.take(), 3);
+    let (_, _) = conversation_of(&ctx, 10).await;
+    counter.take();
+    let names: Vec<String> = (1..10).map(|i| format!("member{i:04}")).collect();
+    let request = serde_json::from_value(json!({"name": "counted again", "members": names})).unwrap();
+    conversations::create(&ctx, "member0000", request, None).await.unwrap();
+    check("create_conversation (10 members)", counter.take(), 3);
+
     for (members, expected) in [(10, 4), (300, 6)] {
         let (ctx, counter) = counted_ctx().await;
         let (id, owner) = conversation_of(&ctx, members).await;
         counter.take();
         messages::send(&ctx, &owner, &id, message("hello", None), None).await.unwrap();
-        assert_eq!(counter.take(), expected, "send_message to {members} members");
+        check(&format!("send_message ({members} members)"), counter.take(), expected);
         // A client_id costs one GetItem more (the retry check); a retry of it costs two reads.
         messages::send(&ctx, &owner, &id, message("once", Some("c-1")), None).await.unwrap();
-        assert_eq!(counter.take(), expected + 1, "send_message with client_id to {members} members");
+        check(&format!("send_message with client_id ({members} members)"), counter.take(), expected + 1);
         let (_, created) = messages::send(&ctx, &owner, &id, message("once", Some("c-1")), None).await.unwrap();
         assert!(!created);
-        assert_eq!(counter.take(), 2, "a repeated client_id");
+        check(&format!("send_message, repeated client_id ({members} members)"), counter.take(), 2);
         messages::history(&ctx, &owner, &id, HistoryQuery { after: Some(0), ..Default::default() }).await.unwrap();
-        assert_eq!(counter.take(), 2, "get_messages");
+        check(&format!("get_messages ({members} members)"), counter.take(), 2);
+    }
+
+    if let Ok(out) = std::env::var("CHATHUB_REQUEST_COUNTS_OUT") {
+        let rows: Vec<_> = counted.iter().map(|(op, got, _)| json!({"operation": op, "requests": got})).collect();
+        std::fs::write(out, serde_json::to_string_pretty(&rows).unwrap()).unwrap();
     }
 }
