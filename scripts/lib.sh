@@ -68,12 +68,29 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
-# Python tools (cfn-lint, later aws-sam-cli, cargo-lambda, ziglang) in a venv outside the clone.
-python_tools() {
-  local venv="$CHATHUB_CACHE/venv"
-  if [ ! -x "$venv/bin/cfn-lint" ]; then
-    log "installing Python tools into $venv"
-    python3 -m venv "$venv" && "$venv/bin/pip" install --quiet --disable-pip-version-check "cfn-lint>=1.20" || return 1
+# venv NAME PACKAGE...: a Python venv outside the clone with PACKAGEs installed (once); prints its
+# folder.
+venv() {
+  local name="$1"; shift
+  local dir="$CHATHUB_CACHE/$name"
+  if [ ! -f "$dir/.complete" ]; then
+    log "installing $* into $dir (PyPI)"
+    rm -rf "$dir"
+    python3 -m venv "$dir" && "$dir/bin/pip" install --quiet --disable-pip-version-check "$@" >&2 || return 1
+    touch "$dir/.complete"
   fi
-  echo "$venv"
+  echo "$dir"
+}
+
+# The test tools: cfn-lint.
+python_tools() {
+  venv venv "cfn-lint>=1.20"
+}
+
+# The build and deploy tools: aws-sam-cli, cargo-lambda and zig (for arm64 cross builds), and the
+# arm64 Rust standard library.
+deploy_tools() {
+  rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu \
+    || rustup target add aarch64-unknown-linux-gnu >&2 || return 1
+  venv deploy-venv "aws-sam-cli>=1.120" "cargo-lambda>=1.8" "ziglang>=0.13"
 }

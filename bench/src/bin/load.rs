@@ -1,0 +1,427 @@
+//! Load on the whole system: the local gateway (REST and WebSocket, the embedded store, the
+//! management API the functions push through) in this process, driven over real HTTP and
+//! WebSocket connections on 127.0.0.1.
+//!
+//! - Throughput: C clients, one socket each, in overlapping groups of 8 (each client in about two
+//!   groups), all fire their `send_message` frames at once. Reported: deliveries per second,
+//!   send-to-delivery latency percentiles, and an audit: every message delivered exactly once to
+//!   every other member socket, in id order per conversation.
+//! - Fan-out: one message sent over REST to a conversation of N members, each with a socket;
+//!   time until the last socket has it.
+//!
+//! Prints a table and writes every figure as JSON.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chathub_gateway::{start, BlobChoice, Gateway, Options, StoreChoice};
+use clap::Parser;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
+
+#[derive(Parser)]
+struct Args {
+    /// Client counts for the throughput runs.
+    #[arg(long, value_delimiter = ',', default_value = "10,50,100,200")]
+    clients: Vec<usize>,
+    /// Messages each client sends per run.
+    #[arg(long, default_value_t = 10)]
+    per_client: usize,
+    /// Throughput runs per client count (fresh groups each time).
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// Conversation sizes for the fan-out runs.
+    #[arg(long, value_delimiter = ',', default_value = "10,100,1000")]
+    fanout: Vec<usize>,
+    /// Messages per fan-out size.
+    #[arg(long, default_value_t = 7)]
+    fanout_runs: usize,
+    /// Where the figures go, as JSON.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// How long a run may wait for a frame before it counts what is missing.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+struct Bench {
+    gateway: Gateway,
+    http: reqwest::Client,
+    /// Access tokens of u0000, u0001, ...
+    tokens: Vec<String>,
+    epoch: Instant,
+}
+
+impl Bench {
+    fn name(i: usize) -> String {
+        format!("u{i:04}")
+    }
+
+    async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Value {
+        let mut request = self.http.post(format!("{}{path}", self.gateway.rest_url())).json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        let json: Value = response.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "POST {path}: {status} {json}");
+        json
+    }
+
+    /// A group conversation of the given users (the first owns it).
+    async fn group(&self, name: &str, members: &[usize]) -> String {
+        let owner = &self.tokens[members[0]];
+        let names: Vec<String> = members[1..].iter().map(|&m| Self::name(m)).collect();
+        let mut chunks = names.chunks(98);
+        let first = chunks.next().unwrap_or_default();
+        let created = self.post("/conversations", Some(owner), json!({"name": name, "members": first})).await;
+        let id = created["id"].as_str().expect("conversation id").to_owned();
+        for chunk in chunks {
+            self.post(&format!("/conversations/{id}/members"), Some(owner), json!({"usernames": chunk})).await;
+        }
+        id
+    }
+
+    async fn socket(&self, user: usize) -> Socket {
+        let url = format!("{}/?token={}", self.gateway.ws_url(), self.tokens[user]);
+        let (socket, _) = tokio_tungstenite::connect_async(url).await.expect("handshake");
+        socket
+    }
+
+    fn now_us(&self) -> u64 {
+        self.epoch.elapsed().as_micros() as u64
+    }
+}
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// What one socket saw: each push's content and conversation/id, with when it came.
+struct Seen {
+    user: usize,
+    pushes: Vec<(String, i64, String, u64)>,
+    answers: Vec<u64>,
+}
+
+/// Reads a socket until it has `pushes` pushes and `answers` answers, or until PATIENCE passes
+/// without a frame.
+/// `progress`, when given, counts the pushes of each message number (the second part of contents).
+async fn collect(
+    bench: Arc<Bench>,
+    user: usize,
+    mut stream: futures_util::stream::SplitStream<Socket>,
+    pushes: usize,
+    answers: usize,
+    progress: Option<Arc<Vec<AtomicUsize>>>,
+) -> Seen {
+    let mut seen = Seen { user, pushes: Vec::new(), answers: Vec::new() };
+    while seen.pushes.len() < pushes || seen.answers.len() < answers {
+        let frame = match tokio::time::timeout(PATIENCE, stream.next()).await {
+            Ok(Some(Ok(Message::Text(text)))) => text,
+            Ok(Some(Ok(_))) => continue,
+            _ => break,
+        };
+        let at = bench.now_us();
+        let value: Value = serde_json::from_str(&frame).unwrap_or(Value::Null);
+        if value.get("request_id").is_some() {
+            seen.answers.push(at);
+        } else if value["type"] == "send_message" {
+            let message = &value["data"];
+            if let Some(progress) = &progress {
+                let k =
+                    message["content"].as_str().and_then(|c| c.split(':').nth(1)).and_then(|k| k.parse::<usize>().ok());
+                if let Some(counter) = k.and_then(|k| progress.get(k)) {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+            seen.pushes.push((
+                message["conversation_id"].as_str().unwrap_or_default().to_owned(),
+                message["id"].as_i64().unwrap_or_default(),
+                message["content"].as_str().unwrap_or_default().to_owned(),
+                at,
+            ));
+        }
+    }
+    seen
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * (sorted.len() as f64 - 1.0)).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    percentile(&sorted, 50.0)
+}
+
+/// One throughput run with `clients` clients.
+async fn throughput(bench: &Arc<Bench>, clients: usize, per_client: usize, run: usize) -> Value {
+    let groups_n = (clients / 4).max(1);
+    let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+    for g in 0..groups_n {
+        let mut members: Vec<usize> = (0..8.min(clients)).map(|j| (4 * g + j) % clients).collect();
+        members.dedup();
+        let id = bench.group(&format!("t{clients}-{run}-{g}"), &members).await;
+        groups.push((id, members));
+    }
+    let mine = |u: usize| -> Vec<&String> { groups.iter().filter(|(_, m)| m.contains(&u)).map(|(id, _)| id).collect() };
+    // Who sends what: per_client messages round-robin over the client's groups.
+    let plan: Vec<Vec<String>> = (0..clients)
+        .map(|u| {
+            let ids = mine(u);
+            (0..per_client).map(|k| ids[k % ids.len()].clone()).collect()
+        })
+        .collect();
+    let members_of: HashMap<&String, &Vec<usize>> = groups.iter().map(|(id, m)| (id, m)).collect();
+    let expected: Vec<usize> = (0..clients)
+        .map(|u| {
+            plan.iter()
+                .enumerate()
+                .filter(|(sender, _)| *sender != u)
+                .flat_map(|(_, sends)| sends.iter())
+                .filter(|id| members_of[id].contains(&u))
+                .count()
+        })
+        .collect();
+
+    let mut sinks = Vec::new();
+    let mut readers = tokio::task::JoinSet::new();
+    for u in 0..clients {
+        let (sink, stream) = bench.socket(u).await.split();
+        sinks.push(sink);
+        readers.spawn(collect(bench.clone(), u, stream, expected[u], per_client, None));
+    }
+    let started = bench.now_us();
+    let mut senders = tokio::task::JoinSet::new();
+    let mut sent_at: Vec<Vec<u64>> = vec![Vec::new(); clients];
+    for (u, mut sink) in sinks.into_iter().enumerate() {
+        let sends = plan[u].clone();
+        let bench = bench.clone();
+        senders.spawn(async move {
+            let mut times = Vec::new();
+            for (k, id) in sends.iter().enumerate() {
+                let at = bench.now_us();
+                times.push(at);
+                let frame = json!({"type": "send_message", "request_id": format!("r{k}"), "conversation_id": id,
+                    "content": format!("{u}:{k}:{at}"), "client_id": format!("{u}-{k}")});
+                sink.send(Message::Text(frame.to_string().into())).await.expect("frame sent");
+            }
+            (u, times, sink)
+        });
+    }
+    let mut open_sinks = Vec::new();
+    while let Some(done) = senders.join_next().await {
+        let (u, times, sink) = done.expect("sender");
+        sent_at[u] = times;
+        open_sinks.push(sink);
+    }
+    let mut seen = Vec::new();
+    while let Some(done) = readers.join_next().await {
+        seen.push(done.expect("reader"));
+    }
+    for mut sink in open_sinks {
+        let _ = sink.close().await;
+    }
+
+    // The audit and the figures.
+    let mut latencies = Vec::new();
+    let mut answers = Vec::new();
+    let (mut duplicates, mut missing, mut out_of_order) = (0usize, 0usize, 0usize);
+    let mut last_delivery = started;
+    for s in &seen {
+        let mut got = HashSet::new();
+        let mut last_id: HashMap<&str, i64> = HashMap::new();
+        for (conversation, id, content, at) in &s.pushes {
+            let parts: Vec<u64> = content.split(':').filter_map(|p| p.parse().ok()).collect();
+            if parts.len() != 3 || !got.insert((parts[0], parts[1])) {
+                duplicates += 1;
+                continue;
+            }
+            latencies.push((*at - parts[2]) as f64 / 1000.0);
+            last_delivery = last_delivery.max(*at);
+            let previous = last_id.insert(conversation, *id).unwrap_or(0);
+            if *id <= previous {
+                out_of_order += 1;
+            }
+        }
+        missing += expected[s.user].saturating_sub(got.len());
+        for (k, at) in s.answers.iter().enumerate() {
+            if let Some(sent) = sent_at[s.user].get(k) {
+                answers.push(at.saturating_sub(*sent) as f64 / 1000.0);
+            }
+        }
+    }
+    latencies.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    answers.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let seconds = (last_delivery - started) as f64 / 1e6;
+    let deliveries = latencies.len();
+    json!({
+        "clients": clients,
+        "groups": groups_n,
+        "messages": clients * per_client,
+        "deliveries": deliveries,
+        "expected_deliveries": expected.iter().sum::<usize>(),
+        "missing": missing,
+        "duplicates": duplicates,
+        "out_of_order": out_of_order,
+        "seconds": seconds,
+        "deliveries_per_second": deliveries as f64 / seconds.max(1e-9),
+        "latency_ms": {"p50": percentile(&latencies, 50.0), "p95": percentile(&latencies, 95.0), "p99": percentile(&latencies, 99.0), "max": latencies.last().copied().unwrap_or(f64::NAN)},
+        "answer_ms": {"p50": percentile(&answers, 50.0), "p99": percentile(&answers, 99.0)},
+    })
+}
+
+/// Fan-out: one REST send at a time to a conversation of `members` members, each with a socket.
+async fn fanout(bench: &Arc<Bench>, members: usize, runs: usize) -> Value {
+    let everyone: Vec<usize> = (0..members).collect();
+    let id = bench.group(&format!("fanout-{members}"), &everyone).await;
+    let mut readers = tokio::task::JoinSet::new();
+    let mut sinks = Vec::new();
+    let progress: Arc<Vec<AtomicUsize>> = Arc::new((0..runs).map(|_| AtomicUsize::new(0)).collect());
+    for u in 0..members {
+        let (sink, stream) = bench.socket(u).await.split();
+        sinks.push(sink);
+        readers.spawn(collect(bench.clone(), u, stream, runs, 0, Some(progress.clone())));
+    }
+    // Sockets are registered when their handshake answers; give the last $connect a moment.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut sent = Vec::new();
+    for k in 0..runs {
+        let at = bench.now_us();
+        sent.push(at);
+        bench
+            .post(
+                &format!("/conversations/{id}/messages"),
+                Some(&bench.tokens[0]),
+                json!({"content": format!("0:{k}:{at}")}),
+            )
+            .await;
+        // One message at a time: every socket has it (or PATIENCE passed) before the next.
+        let deadline = Instant::now() + PATIENCE;
+        while progress[k].load(Ordering::SeqCst) < members && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+    let mut seen = Vec::new();
+    while let Some(done) = readers.join_next().await {
+        seen.push(done.expect("reader"));
+    }
+    for mut sink in sinks {
+        let _ = sink.close().await;
+    }
+    let mut last = vec![0u64; runs];
+    let mut firsts = vec![u64::MAX; runs];
+    let mut delivered = vec![0usize; runs];
+    for s in &seen {
+        for (_, _, content, at) in &s.pushes {
+            let parts: Vec<u64> = content.split(':').filter_map(|p| p.parse().ok()).collect();
+            if let Some(&k) = parts.get(1) {
+                let k = k as usize;
+                last[k] = last[k].max(*at);
+                firsts[k] = firsts[k].min(*at);
+                delivered[k] += 1;
+            }
+        }
+    }
+    let all_ms: Vec<f64> = (0..runs).map(|k| (last[k].saturating_sub(sent[k])) as f64 / 1000.0).collect();
+    let first_ms: Vec<f64> = (0..runs).map(|k| (firsts[k].saturating_sub(sent[k])) as f64 / 1000.0).collect();
+    json!({
+        "members": members,
+        "runs": runs,
+        "delivered": delivered,
+        "last_socket_ms": all_ms,
+        "first_socket_ms": first_ms,
+        "median_last_socket_ms": median(&all_ms),
+        "median_first_socket_ms": median(&first_ms),
+    })
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    let root = std::env::temp_dir().join(format!("chathub-bench-{}", std::process::id()));
+    let secret: Vec<u8> = format!("load-bench-{}-{}", std::process::id(), "k".repeat(32)).into_bytes();
+    let gateway = start(Options {
+        rest_addr: "127.0.0.1:0".parse().unwrap(),
+        ws_addr: "127.0.0.1:0".parse().unwrap(),
+        blobs: BlobChoice::Embedded { addr: "127.0.0.1:0".parse().unwrap(), root: root.clone() },
+        store: StoreChoice::Embedded,
+        jwt_secret: secret,
+        cors_origins: vec![],
+        clock: None,
+    })
+    .await
+    .expect("gateway starts");
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(120)).build().unwrap();
+    let users = args.clients.iter().chain(&args.fanout).copied().max().unwrap_or(0);
+    eprintln!("registering {users} users");
+    let mut bench = Bench { gateway, http, tokens: Vec::new(), epoch: Instant::now() };
+    let registered: Vec<(usize, String)> = futures_util::stream::iter(0..users)
+        .map(|i| {
+            let bench = &bench;
+            async move {
+                let body = json!({"username": Bench::name(i), "password": format!("{}-password", Bench::name(i))});
+                let json = bench.post("/auth/register", None, body).await;
+                (i, json["access_token"].as_str().unwrap().to_owned())
+            }
+        })
+        .buffer_unordered(4)
+        .collect()
+        .await;
+    let mut tokens = vec![String::new(); users];
+    for (i, token) in registered {
+        tokens[i] = token;
+    }
+    bench.tokens = tokens;
+    let bench = Arc::new(bench);
+
+    let mut throughput_runs = Vec::new();
+    println!(
+        "{:>7} {:>9} {:>11} {:>14} {:>9} {:>9} {:>9}  audit",
+        "clients", "messages", "deliveries", "deliveries/s", "p50 ms", "p95 ms", "p99 ms"
+    );
+    for &clients in &args.clients {
+        for run in 0..args.runs {
+            let result = throughput(&bench, clients, args.per_client, run).await;
+            println!(
+                "{:>7} {:>9} {:>11} {:>14.0} {:>9.1} {:>9.1} {:>9.1}  missing {} duplicates {} out of order {}",
+                clients,
+                result["messages"],
+                result["deliveries"],
+                result["deliveries_per_second"].as_f64().unwrap_or(f64::NAN),
+                result["latency_ms"]["p50"].as_f64().unwrap_or(f64::NAN),
+                result["latency_ms"]["p95"].as_f64().unwrap_or(f64::NAN),
+                result["latency_ms"]["p99"].as_f64().unwrap_or(f64::NAN),
+                result["missing"],
+                result["duplicates"],
+                result["out_of_order"],
+            );
+            throughput_runs.push(result);
+        }
+    }
+    let mut fanouts = Vec::new();
+    println!("{:>8} {:>22} {:>22}", "members", "last socket p50 ms", "first socket p50 ms");
+    for &members in &args.fanout {
+        let result = fanout(&bench, members, args.fanout_runs).await;
+        println!(
+            "{:>8} {:>22.1} {:>22.1}  delivered {}",
+            members,
+            result["median_last_socket_ms"].as_f64().unwrap_or(f64::NAN),
+            result["median_first_socket_ms"].as_f64().unwrap_or(f64::NAN),
+            result["delivered"]
+        );
+        fanouts.push(result);
+    }
+    let out = json!({"per_client": args.per_client, "throughput": throughput_runs, "fanout": fanouts});
+    std::fs::write(&args.out, serde_json::to_string_pretty(&out).unwrap()).unwrap();
+    let _ = std::fs::remove_dir_all(root);
+}
