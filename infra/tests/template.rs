@@ -225,6 +225,9 @@ fn functions_run_arm64_on_al2023_and_reach_only_the_table() {
     let template = template();
     let globals = &template["Globals"]["Function"];
     assert_eq!(globals["Runtime"], "provided.al2023");
+    // sam build runs `cargo lambda build` in CodeUri: the functions package resolves only its own
+    // features, so no function carries what the gateway or the benchmarks enable.
+    assert_eq!(globals["CodeUri"], "functions");
     assert_eq!(globals["Architectures"][0], "arm64");
     for (name, resource) in functions(&template) {
         let policies = resource["Properties"]["Policies"].as_sequence().cloned().unwrap_or_default();

@@ -82,9 +82,12 @@ impl Ctx {
 /// the S3 client: binary size is cold-start time.
 #[derive(Clone, Copy)]
 pub struct Clients {
-    notifier: Option<fn(&SdkConfig) -> Option<Arc<dyn Notifier>>>,
-    blobs: Option<fn(&SdkConfig) -> Option<Arc<dyn BlobStore>>>,
+    notifier: Option<Build<dyn Notifier>>,
+    blobs: Option<Build<dyn BlobStore>>,
 }
+
+/// Builds a client from the shared AWS configuration, or nothing when its settings are absent.
+type Build<T> = fn(&SdkConfig) -> Option<Arc<T>>;
 
 impl Clients {
     /// The DynamoDB store only.

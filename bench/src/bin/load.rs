@@ -195,10 +195,10 @@ async fn throughput(bench: &Arc<Bench>, clients: usize, per_client: usize, run: 
 
     let mut sinks = Vec::new();
     let mut readers = tokio::task::JoinSet::new();
-    for u in 0..clients {
+    for (u, &expected) in expected.iter().enumerate() {
         let (sink, stream) = bench.socket(u).await.split();
         sinks.push(sink);
-        readers.spawn(collect(bench.clone(), u, stream, expected[u], per_client, None));
+        readers.spawn(collect(bench.clone(), u, stream, expected, per_client, None));
     }
     let started = bench.now_us();
     let mut senders = tokio::task::JoinSet::new();
@@ -395,8 +395,8 @@ async fn main() {
             println!(
                 "{:>7} {:>9} {:>11} {:>14.0} {:>9.1} {:>9.1} {:>9.1}  missing {} duplicates {} out of order {}",
                 clients,
-                result["messages"],
-                result["deliveries"],
+                result["messages"].as_u64().unwrap_or(0),
+                result["deliveries"].as_u64().unwrap_or(0),
                 result["deliveries_per_second"].as_f64().unwrap_or(f64::NAN),
                 result["latency_ms"]["p50"].as_f64().unwrap_or(f64::NAN),
                 result["latency_ms"]["p95"].as_f64().unwrap_or(f64::NAN),
