@@ -154,6 +154,44 @@ def charts(cold, by_clients, docs):
     return ["bench/coldstart.png", "bench/latency.png"]
 
 
+def goals(sizes, cold, counts, load_data):
+    lines = []
+    if cold:
+        floor = median(next(r for r in cold["results"] if r["kind"] == "floor")["init_ms"])
+        rust = [(median(r["init_ms"]) / floor, r["name"]) for r in cold["results"] if r["kind"] == "rust"]
+        within = sum(1 for ratio, _ in rust if ratio <= 2.0)
+        worst = max(rust)
+        lines.append(
+            f"- Cold start, init within 2× the floor ({floor:.1f} ms): **{within} of {len(rust)}** functions "
+            f"(worst {worst[1]}, {worst[0]:.2f}×)."
+        )
+    if sizes:
+        ok = sum(1 for s in sizes if s["bytes"] <= SIZE_GOAL)
+        big = max(sizes, key=lambda s: s["bytes"])
+        lines.append(
+            f"- Stripped arm64 binary ≤ 6 MB: **{ok} of {len(sizes)}** (largest {big['function']}, {big['bytes'] / 1e6:.2f} MB)."
+        )
+    sends = {c["operation"]: c["requests"] for c in counts}
+    for members in (10, 300):
+        got = sends.get(f"send_message ({members} members)")
+        if got is not None:
+            budget = 3 + -(-members // 100)
+            verdict = "met" if got <= budget else "missed"
+            lines.append(f"- send_message to {members} members: **{got}** DynamoDB requests (budget 3 + ⌈{members}/100⌉ = {budget}: {verdict}).")
+    if load_data:
+        runs = load_data["throughput"]
+        lost = sum(r["missing"] for r in runs)
+        dup = sum(r["duplicates"] for r in runs)
+        order = sum(r["out_of_order"] for r in runs)
+        total = sum(r["expected_deliveries"] for r in runs)
+        lines.append(
+            f"- Under bursts ({len(runs)} runs, {total:,} expected deliveries): **{lost} lost, {dup} duplicated, {order} out of order**."
+        )
+        for f in load_data["fanout"]:
+            lines.append(f"- Fan-out to {f['members']} member sockets: last socket after **{f['median_last_socket_ms']:.1f} ms** (median).")
+    return lines
+
+
 def main():
     results, docs = Path(sys.argv[1]), Path(sys.argv[2])
     machine = load(results / "machine.json") or {}
@@ -174,6 +212,7 @@ def main():
         "",
     ]
     parts += [f"- {k}: {v}" for k, v in machine.items()]
+    parts += ["", "## Goals at a glance", ""] + goals(sizes, cold, counts, load_data)
     pictures = []
     if cold:
         table, floor_init = cold_table(cold)
