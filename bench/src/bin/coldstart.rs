@@ -245,7 +245,6 @@ async fn main() {
                 .env("AWS_SECRET_ACCESS_KEY", "bench")
                 .env("AWS_SESSION_TOKEN", "bench")
                 .env("AWS_ENDPOINT_URL_DYNAMODB", &args.dynamodb_endpoint)
-                .env("AWS_LC_SYS_NO_JITTER_ENTROPY", "1")
                 .env("TABLE_NAME", &table)
                 .env("JWT_SECRET", &secret)
                 .env("BUCKET_NAME", "chathub-bench")
