@@ -94,3 +94,11 @@ deploy_tools() {
     || rustup target add aarch64-unknown-linux-gnu >&2 || return 1
   venv deploy-venv "aws-sam-cli>=1.120" "cargo-lambda>=1.8" "ziglang>=0.13"
 }
+
+# Every function's release arm64 binary, as `sam build` builds them (cargo lambda + zig); the
+# bootstraps land in $CARGO_TARGET_DIR/lambda/<function>/.
+build_arm64_functions() {
+  local venv
+  venv="$(deploy_tools)" || return 1
+  PATH="$venv/bin:$PATH" cargo lambda build --quiet --release --arm64 -p chathub-functions
+}
