@@ -7,18 +7,18 @@ use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext,
 use aws_smithy_http_client::{Builder, ConnectorBuilder};
 
 /// The Amazon Trust Services roots (PEM), which every AWS endpoint the functions call chains to.
-pub const AMAZON_TRUST_SERVICES: &[u8] = include_bytes!("../certs/amazon-trust-services.pem");
+const AMAZON_TRUST_SERVICES: &[u8] = include_bytes!("../certs/amazon-trust-services.pem");
 
 /// The environment's AWS configuration (region, credentials), loaded once and shared by every
 /// client a function builds.
 pub async fn load() -> SdkConfig {
-    with_https_client(aws_config::defaults(BehaviorVersion::latest())).load().await
+    defaults().load().await
 }
 
 /// For local stand-ins (DynamoDB Local, the local gateway's management API): the environment's
 /// region and keys where set, placeholders where not, since the stand-ins accept any signature.
 pub async fn local() -> SdkConfig {
-    let mut loader = with_https_client(aws_config::defaults(BehaviorVersion::latest()));
+    let mut loader = defaults();
     if std::env::var("AWS_REGION").is_err() {
         loader = loader.region(Region::new("us-east-1"));
     }
@@ -34,8 +34,10 @@ pub async fn local() -> SdkConfig {
     loader.load().await
 }
 
-/// `loader` with the HTTPS client for the certificates `TrustRoots::from_env` names.
-pub fn with_https_client(loader: ConfigLoader) -> ConfigLoader {
+/// The SDK's default loader with the HTTPS client for the certificates `TrustRoots::from_env`
+/// names: every SDK configuration in the project starts here.
+pub fn defaults() -> ConfigLoader {
+    let loader = aws_config::defaults(BehaviorVersion::latest());
     match https_client(TrustRoots::from_env()) {
         Some(client) => loader.http_client(client),
         None => loader,

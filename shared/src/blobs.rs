@@ -72,10 +72,7 @@ impl S3BlobStore {
 
     /// A client for an S3-compatible endpoint with fixed keys (path-style addressing).
     pub async fn for_endpoint(endpoint: &str, access_key: &str, secret_key: &str, bucket: &str) -> Self {
-        let shared = crate::aws::with_https_client(aws_config::defaults(aws_config::BehaviorVersion::latest()))
-            .region(aws_config::Region::new("us-east-1"))
-            .load()
-            .await;
+        let shared = crate::aws::defaults().region(aws_config::Region::new("us-east-1")).load().await;
         Self::with_endpoint(&shared, endpoint, access_key, secret_key, bucket)
     }
 

@@ -9,10 +9,10 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use aws_config::{BehaviorVersion, Region};
+use aws_config::Region;
 use aws_sdk_dynamodb::config::Credentials;
 use aws_sdk_dynamodb::types::AttributeValue;
-use chathub_shared::aws::{with_https_client, TrustRoots};
+use chathub_shared::aws::{defaults, TrustRoots};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -75,7 +75,7 @@ async fn dynamodb_stand_in() -> (String, Arc<AtomicUsize>) {
 }
 
 async fn get_item(endpoint: &str) -> Result<(), String> {
-    let shared = with_https_client(aws_config::defaults(BehaviorVersion::latest()))
+    let shared = defaults()
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("key", "secret", None, None, "test"))
         .load()
