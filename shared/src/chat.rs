@@ -162,6 +162,10 @@ pub struct Message {
     pub sent_at: i64,
     pub edited_at: Option<i64>,
     pub deleted: bool,
+    /// The WebSocket connection it was sent from: its push skips that one, which gets the answer.
+    /// Kept with the message for whoever pushes it; never shown to clients.
+    #[serde(skip)]
+    pub origin: Option<String>,
 }
 
 /// Checks a conversation name given by a client.

@@ -23,6 +23,7 @@ pub mod messages;
 pub mod model;
 pub mod notify;
 pub mod presence;
+pub mod push;
 pub mod store;
 pub mod telemetry;
 pub mod users;

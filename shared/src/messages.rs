@@ -7,16 +7,11 @@ use crate::chat::{self, Attachment, Message};
 use crate::conversations::member_view;
 use crate::error::{ApiError, Conflict, StoreError};
 use crate::files::Purpose;
-use crate::notify::{event, fan_out, push_to_members, push_to_users};
+use crate::notify::{push_to_members, push_to_users};
 use crate::Ctx;
 
 /// At most this many attachments per message.
 pub const ATTACHMENTS_MAX: usize = 10;
-
-/// How long a send waits for the push before its own to make any progress before it pushes
-/// anyway (the sender it waits for has died). Generous, because a store under a burst is slow
-/// long before anyone has died; the send functions' 29 s timeout leaves room for it.
-pub const PUSH_TURN_TIMEOUT_MS: u64 = 25_000;
 
 #[derive(Debug, Deserialize)]
 pub struct SendMessage {
@@ -54,7 +49,9 @@ pub struct Typing {
 }
 
 /// Sends a message; returns it and whether it is new (a repeated `client_id` returns the
-/// original). Every member's live sockets but `origin` get it, in id order per conversation.
+/// original). Every member's live sockets but `origin` get it, in id order per conversation: the
+/// send pushes what is pending if it gets the conversation's push turn, else leaves its message
+/// to the holder ([`crate::push`]).
 pub async fn send(
     ctx: &Ctx,
     caller: &str,
@@ -71,6 +68,8 @@ pub async fn send(
             return Err(ApiError::invalid(format!("client_id must be 1-{} characters", chat::CLIENT_ID_MAX)));
         }
         if let Some(original) = original_for(ctx, caller, conversation_id, client_id).await? {
+            // A retry: its first try may have stored the message and failed before it was pushed.
+            crate::push::after_store(ctx, conversation_id, None, original.id, None).await?;
             return Ok((original, false));
         }
     }
@@ -80,14 +79,12 @@ pub async fn send(
     let attachments = attachments(ctx, caller, conversation_id, &req.attachments).await?;
 
     let now = ctx.now_ms();
-    let (conversation, pushed) =
-        ctx.store.allocate_message_id(conversation_id, caller, now).await.map_err(|e| match e {
-            StoreError::Conflict(Conflict::NotMember) => ApiError::NotFound("conversation not found"),
-            other => other.into(),
-        })?;
-    let id = conversation.last_message_id;
+    let conversation = ctx.store.allocate_message_id(conversation_id, caller, now).await.map_err(|e| match e {
+        StoreError::Conflict(Conflict::NotMember) => ApiError::NotFound("conversation not found"),
+        other => other.into(),
+    })?;
     let message = Message {
-        id,
+        id: conversation.last_message_id,
         conversation_id: conversation_id.to_owned(),
         sender_username: caller.to_owned(),
         content: req.content,
@@ -97,26 +94,25 @@ pub async fn send(
         sent_at: now,
         edited_at: None,
         deleted: false,
+        origin: origin.map(str::to_owned),
     };
-    // From here on the id is ours: whatever happens, fill it and pass the push turn on.
+    // From here on the id is ours: whatever happens, fill it and signal the push turn.
     let stored = store_new(ctx, &message).await;
-    let members: Vec<String> = conversation.members.keys().cloned().collect();
-    let targets = match &stored {
-        Ok(()) => ctx.store.connections_of(&members, now).await.unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "could not look up connections; push skipped");
-            Vec::new()
-        }),
-        Err(_) => Vec::new(),
-    };
-    ctx.store.wait_for_push_turn(conversation_id, id, pushed, PUSH_TURN_TIMEOUT_MS).await?;
-    if stored.is_ok() {
-        let targets = targets.into_iter().filter(|(_, c)| Some(c.as_str()) != origin).collect();
-        let report = fan_out(ctx, targets, event("send_message", &message)).await;
-        tracing::debug!(conversation_id, id, ?report, "fanned out");
-    }
-    ctx.store.finish_push_turn(conversation_id, id).await?;
+    let members = Some(conversation.members.into_keys().collect());
+    let pushed =
+        crate::push::after_store(ctx, conversation_id, members, message.id, stored.as_ref().ok().map(|_| &message))
+            .await;
     match stored {
-        Ok(()) => Ok((message, true)),
+        Ok(()) => match pushed {
+            Ok(()) => Ok((message, true)),
+            // Stored but maybe not pushed: a retry with the same client_id pushes it without
+            // storing it twice. Without one, a retry would store it twice: the next send pushes it.
+            Err(e) if message.client_id.is_some() => Err(e.into()),
+            Err(e) => {
+                tracing::warn!(error = %e, id = message.id, "stored; the push waits for the next send");
+                Ok((message, true))
+            }
+        },
         Err(StoreError::Conflict(Conflict::DuplicateClientId)) => {
             let client_id = message.client_id.as_deref().unwrap_or_default();
             let original = original_for(ctx, caller, conversation_id, client_id).await?;

@@ -124,9 +124,7 @@ pub async fn fan_out(ctx: &Ctx, targets: Vec<(String, String)>, payload: Vec<u8>
             Ok(()) => report.delivered += 1,
             Err(PushError::Gone) => {
                 report.gone += 1;
-                if let Err(e) = ctx.store.remove_connection(&user, &connection, ctx.now_ms()).await {
-                    tracing::warn!(error = %e, connection, "could not forget a gone connection");
-                }
+                forget(ctx, &user, &connection).await;
             }
             Err(PushError::Failed(e)) => {
                 report.failed += 1;
@@ -135,6 +133,13 @@ pub async fn fan_out(ctx: &Ctx, targets: Vec<(String, String)>, payload: Vec<u8>
         }
     }
     report
+}
+
+/// Forgets a connection that is gone (410 from the management API).
+pub async fn forget(ctx: &Ctx, user: &str, connection: &str) {
+    if let Err(e) = ctx.store.remove_connection(user, connection, ctx.now_ms()).await {
+        tracing::warn!(error = %e, connection, "could not forget a gone connection");
+    }
 }
 
 /// Pushes an event to the live sockets of `usernames`, except the connection `skip`.

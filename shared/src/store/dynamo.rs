@@ -11,6 +11,7 @@
 //! | conversation        | `CONV#<id>`         | `META`              | `PUBLIC` / name#id (public only) |
 //! | message             | `CONV#<id>`         | `MSG#<20-digit id>` |                     |
 //! | client_id claim     | `CONV#<id>`         | `CLIENT#<sender>#<client_id>` |           |
+//! | push turn           | `CONV#<id>`         | `PUSH`              |                     |
 //! | membership          | `USER#<username>`   | `MEMBER#<conv id>`  |                     |
 //! | direct pair         | `DIRECT#<a>#<b>`    | `DIRECT`            |                     |
 //! | connection          | `CONN#<id>`         | `CONN`              | (TTL 2 h)           |
@@ -33,8 +34,8 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 
 use super::{
-    ConnectionStore, ContactStore, ConversationStore, FileStore, LoginFailures, MessageStore, RefreshTokenRecord,
-    SessionStore, ThrottleStore, UserStore, UserUpdate,
+    ConnectionStore, ContactStore, ConversationStore, FileStore, LoginFailures, MessageStore, PushRelease, PushTurn,
+    RefreshTokenRecord, Released, SessionStore, ThrottleStore, UserStore, UserUpdate,
 };
 use crate::chat::{Attachment, Conversation, Kind, Message, ReadState, Visibility};
 use crate::error::{Conflict, StoreError};
@@ -496,6 +497,8 @@ impl ContactStore for DynamoStore {
 }
 
 const META: &str = "META";
+/// The push turn's item under a conversation: who pushes, until when, and how far.
+const PUSH: &str = "PUSH";
 /// Where the message range of a conversation ends (above every `MSG#` key).
 const MSG_END: &str = "MSG$";
 
@@ -532,7 +535,6 @@ fn conversation_item(c: &Conversation) -> Item {
     item.insert("created_by".into(), s(&c.created_by));
     item.insert("last_message_id".into(), n(c.last_message_id));
     item.insert("last_activity_at".into(), n(c.last_activity_at));
-    item.insert("pushed_id".into(), n(c.last_message_id));
     if c.visibility == Visibility::Public {
         item.insert("gsi1pk".into(), s("PUBLIC"));
         item.insert("gsi1sk".into(), s(&super::memory::public_sort_key(c)));
@@ -615,6 +617,9 @@ fn message_item(m: &Message) -> Item {
         item.insert("edited_at".into(), n(at));
     }
     item.insert("deleted".into(), AV::Bool(m.deleted));
+    if let Some(origin) = &m.origin {
+        item.insert("origin".into(), s(origin));
+    }
     item
 }
 
@@ -649,6 +654,7 @@ fn parse_message(item: &Item) -> Result<Option<Message>, StoreError> {
         sent_at: req_n(item, "sent_at")?,
         edited_at: opt_n(item, "edited_at")?,
         deleted: matches!(item.get("deleted"), Some(AV::Bool(true))),
+        origin: opt_s(item, "origin"),
     }))
 }
 
@@ -715,20 +721,6 @@ impl DynamoStore {
             .await
             .map_err(|e| transaction_error(e, conflicts))?;
         Ok(())
-    }
-
-    async fn pushed_id(&self, conversation_id: &str) -> Result<i64, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(conv_pk(conversation_id), META)))
-            .projection_expression("pushed_id")
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        Ok(out.item.as_ref().map(|i| opt_n(i, "pushed_id")).transpose()?.flatten().unwrap_or(0))
     }
 }
 
@@ -964,7 +956,7 @@ impl MessageStore for DynamoStore {
         conversation_id: &str,
         sender: &str,
         now: i64,
-    ) -> Result<(Conversation, i64), StoreError> {
+    ) -> Result<Conversation, StoreError> {
         let out = self
             .client
             .update_item()
@@ -979,9 +971,7 @@ impl MessageStore for DynamoStore {
             .send()
             .await
             .map_err(|e| conditional_error(e, Conflict::NotMember))?;
-        let item = out.attributes.unwrap_or_default();
-        let pushed = opt_n(&item, "pushed_id")?.unwrap_or(0);
-        Ok((parse_conversation(&item)?, pushed))
+        parse_conversation(&out.attributes.unwrap_or_default())
     }
 
     async fn put_message(&self, message: &Message) -> Result<(), StoreError> {
@@ -1158,56 +1148,174 @@ impl MessageStore for DynamoStore {
         }
     }
 
-    async fn wait_for_push_turn(
+    async fn stored_after(
         &self,
         conversation_id: &str,
-        id: i64,
-        pushed_hint: i64,
-        timeout_ms: u64,
-    ) -> Result<(), StoreError> {
-        // Wait while the pushes before ours make progress; give up on a sender that stalls (it
-        // died) after `timeout_ms` without progress. Sleep about as long as the pushes ahead of us
-        // should take at the pace seen so far, so a long queue does not poll the table hard.
-        let stall = Duration::from_millis(timeout_ms);
-        let mut pushed = pushed_hint;
-        let mut per_push = Duration::from_millis(20);
-        let mut progress_at = tokio::time::Instant::now();
-        while pushed < id - 1 {
-            if progress_at.elapsed() >= stall {
-                tracing::warn!(conversation_id, id, pushed, "push turn stalled; pushing anyway");
-                return Ok(());
-            }
-            let behind = (id - 1 - pushed) as u32;
-            let nap = (per_push * behind).clamp(Duration::from_millis(5), Duration::from_millis(1000));
-            tokio::time::sleep(nap).await;
-            let now_pushed = self.pushed_id(conversation_id).await?;
-            if now_pushed > pushed {
-                let done = (now_pushed - pushed) as u32;
-                per_push = (progress_at.elapsed() / done).clamp(Duration::from_millis(2), Duration::from_millis(200));
-                progress_at = tokio::time::Instant::now();
-                pushed = now_pushed;
-            }
-        }
-        Ok(())
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, Option<Message>)>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+            .expression_attribute_values(":pk", AV::S(conv_pk(conversation_id)))
+            .expression_attribute_values(":from", AV::S(msg_sk(after.saturating_add(1))))
+            .expression_attribute_values(":to", s(MSG_END))
+            .consistent_read(true)
+            .limit(limit as i32)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        out.items
+            .unwrap_or_default()
+            .iter()
+            .map(|item| {
+                let id = req_s(item, "sk")?
+                    .strip_prefix("MSG#")
+                    .and_then(|digits| digits.parse().ok())
+                    .ok_or_else(|| StoreError::Internal("message sort key".into()))?;
+                Ok((id, parse_message(item)?))
+            })
+            .collect()
     }
 
-    async fn finish_push_turn(&self, conversation_id: &str, id: i64) -> Result<(), StoreError> {
+    async fn claim_push_turn(
+        &self,
+        conversation_id: &str,
+        holder: &str,
+        now: i64,
+        lease_until: i64,
+    ) -> Result<Option<PushTurn>, StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(conv_pk(conversation_id), PUSH)))
+            .update_expression(CLAIM)
+            .set_expression_attribute_names(Some(push_names(&[CLAIM])))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":me", s(holder))
+            .expression_attribute_values(":until", n(lease_until))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        let item = out.attributes.unwrap_or_default();
+        if opt_s(&item, "holder").as_deref() == Some(holder) {
+            return Ok(Some(parse_push_turn(&item)?));
+        }
+        let until = opt_n(&item, "lease_until")?.unwrap_or(0);
+        if until >= now {
+            return Ok(None);
+        }
+        // The holder's lease ran out (it died): take over, unless someone else just did.
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(conv_pk(conversation_id), META)))
-            .update_expression("SET pushed_id = :id")
-            .condition_expression("attribute_exists(pk) AND pushed_id < :id")
-            .expression_attribute_values(":id", n(id))
+            .set_key(Some(key(conv_pk(conversation_id), PUSH)))
+            .update_expression(TAKE_OVER)
+            .condition_expression(TAKE_OVER_IF)
+            .set_expression_attribute_names(Some(push_names(&[TAKE_OVER, TAKE_OVER_IF])))
+            .expression_attribute_values(":me", s(holder))
+            .expression_attribute_values(":until", n(lease_until))
+            .expression_attribute_values(":old", item.get("holder").cloned().unwrap_or_else(|| s("")))
+            .expression_attribute_values(":old_until", n(until))
+            .return_values(ReturnValue::AllNew)
             .send()
             .await;
         match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_conditional_failure(&e) => Ok(()),
+            Ok(out) => Ok(Some(parse_push_turn(&out.attributes.unwrap_or_default())?)),
+            Err(e) if is_conditional_failure(&e) => Ok(None),
             Err(e) => Err(sdk_error(e)),
         }
     }
+
+    async fn release_push_turn(
+        &self,
+        conversation_id: &str,
+        holder: &str,
+        release: PushRelease,
+    ) -> Result<Released, StoreError> {
+        if let Some(seen) = release.seen_signal {
+            let update = if release.clean {
+                "REMOVE #holder, #until SET #pushed = :pushed, #clean = :seen"
+            } else {
+                "REMOVE #holder, #until SET #pushed = :pushed"
+            };
+            let released = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key(conv_pk(conversation_id), PUSH)))
+                .update_expression(update)
+                .condition_expression(RELEASE_IF)
+                .set_expression_attribute_names(Some(push_names(&[update, RELEASE_IF])))
+                .expression_attribute_values(":me", s(holder))
+                .expression_attribute_values(":pushed", n(release.pushed_id))
+                .expression_attribute_values(":seen", n(seen))
+                .send()
+                .await;
+            match released {
+                Ok(_) => return Ok(Released::Released),
+                Err(e) if is_conditional_failure(&e) => {}
+                Err(e) => return Err(sdk_error(e)),
+            }
+        }
+        // Signalled meanwhile (or no longer ours): keep the turn, recording the progress.
+        let kept = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(conv_pk(conversation_id), PUSH)))
+            .update_expression(KEEP)
+            .condition_expression(KEEP_IF)
+            .set_expression_attribute_names(Some(push_names(&[KEEP, KEEP_IF])))
+            .expression_attribute_values(":me", s(holder))
+            .expression_attribute_values(":pushed", n(release.pushed_id))
+            .expression_attribute_values(":until", n(release.lease_until))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match kept {
+            Ok(out) => Ok(Released::Signalled(parse_push_turn(&out.attributes.unwrap_or_default())?)),
+            Err(e) if is_conditional_failure(&e) => Ok(Released::Lost),
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+}
+
+const CLAIM: &str =
+    "ADD #signal :one SET #holder = if_not_exists(#holder, :me), #until = if_not_exists(#until, :until)";
+const TAKE_OVER: &str = "SET #holder = :me, #until = :until";
+const TAKE_OVER_IF: &str = "#holder = :old AND #until = :old_until";
+const RELEASE_IF: &str = "#holder = :me AND #signal = :seen";
+const KEEP: &str = "SET #pushed = :pushed, #until = :until";
+const KEEP_IF: &str = "#holder = :me";
+
+/// The push-turn item's attribute placeholders that `expressions` use (some names are reserved
+/// words, and DynamoDB refuses placeholders an expression does not use).
+fn push_names(expressions: &[&str]) -> HashMap<String, String> {
+    [
+        ("#signal", "signal"),
+        ("#holder", "holder"),
+        ("#until", "lease_until"),
+        ("#pushed", "pushed_id"),
+        ("#clean", "clean_signal"),
+    ]
+    .into_iter()
+    .filter(|(placeholder, _)| expressions.iter().any(|e| e.contains(placeholder)))
+    .map(|(placeholder, name)| (placeholder.to_owned(), name.to_owned()))
+    .collect()
+}
+
+fn parse_push_turn(item: &Item) -> Result<PushTurn, StoreError> {
+    Ok(PushTurn {
+        pushed_id: opt_n(item, "pushed_id")?.unwrap_or(0),
+        signal: opt_n(item, "signal")?.unwrap_or(0),
+        clean_signal: opt_n(item, "clean_signal")?.unwrap_or(0),
+    })
 }
 
 #[async_trait]

@@ -7,8 +7,8 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use super::{
-    ConnectionStore, ContactStore, ConversationStore, FileStore, LoginFailures, MessageStore, RefreshTokenRecord,
-    SessionStore, ThrottleStore, UserStore, UserUpdate,
+    ConnectionStore, ContactStore, ConversationStore, FileStore, LoginFailures, MessageStore, PushRelease, PushTurn,
+    RefreshTokenRecord, Released, SessionStore, ThrottleStore, UserStore, UserUpdate,
 };
 use crate::chat::{Conversation, Message, ReadState, Visibility};
 use crate::error::{Conflict, StoreError};
@@ -32,15 +32,21 @@ struct State {
     messages: HashMap<String, BTreeMap<i64, Option<Message>>>,
     /// (conversation id, sender, client id) → message id
     client_ids: HashMap<(String, String, String), i64>,
-    /// conversation id → the id pushed last
-    pushed: HashMap<String, i64>,
+    /// conversation id → its push turn
+    push_turns: HashMap<String, TurnState>,
     files: HashMap<String, FileRecord>,
+}
+
+/// A conversation's push turn, as the DynamoDB adapter keeps it on its `PUSH` item.
+#[derive(Default)]
+struct TurnState {
+    turn: PushTurn,
+    holder: Option<(String, i64)>,
 }
 
 #[derive(Default)]
 pub struct MemoryStore {
     state: Mutex<State>,
-    pushed: tokio::sync::Notify,
 }
 
 impl MemoryStore {
@@ -409,15 +415,13 @@ impl MessageStore for MemoryStore {
         conversation_id: &str,
         sender: &str,
         now: i64,
-    ) -> Result<(Conversation, i64), StoreError> {
+    ) -> Result<Conversation, StoreError> {
         let mut s = self.lock();
         let conversation =
             s.conversations.get_mut(conversation_id).filter(|c| c.is_member(sender)).ok_or_else(not_member)?;
         conversation.last_message_id += 1;
         conversation.last_activity_at = now;
-        let updated = conversation.clone();
-        let pushed = s.pushed.get(conversation_id).copied().unwrap_or(0);
-        Ok((updated, pushed))
+        Ok(conversation.clone())
     }
 
     async fn put_message(&self, message: &Message) -> Result<(), StoreError> {
@@ -535,43 +539,59 @@ impl MessageStore for MemoryStore {
             .count() as i64)
     }
 
-    async fn wait_for_push_turn(
+    async fn stored_after(
         &self,
         conversation_id: &str,
-        id: i64,
-        _pushed_hint: i64,
-        timeout_ms: u64,
-    ) -> Result<(), StoreError> {
-        // Wait while the pushes before ours make progress; give up on a stalled sender.
-        let stall = std::time::Duration::from_millis(timeout_ms);
-        let mut last_seen = -1;
-        let mut deadline = tokio::time::Instant::now() + stall;
-        loop {
-            // Register for the wake-up before checking, so a finish in between is not missed.
-            let notified = self.pushed.notified();
-            let pushed = self.lock().pushed.get(conversation_id).copied().unwrap_or(0);
-            if pushed >= id - 1 {
-                return Ok(());
-            }
-            if pushed > last_seen {
-                last_seen = pushed;
-                deadline = tokio::time::Instant::now() + stall;
-            }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                tracing::warn!(conversation_id, id, pushed, "push turn stalled; pushing anyway");
-                return Ok(());
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, Option<Message>)>, StoreError> {
+        let s = self.lock();
+        let Some(all) = s.messages.get(conversation_id) else {
+            return Ok(Vec::new());
+        };
+        Ok(all.range(after.saturating_add(1)..).take(limit).map(|(id, m)| (*id, m.clone())).collect())
+    }
+
+    async fn claim_push_turn(
+        &self,
+        conversation_id: &str,
+        holder: &str,
+        now: i64,
+        lease_until: i64,
+    ) -> Result<Option<PushTurn>, StoreError> {
+        let mut s = self.lock();
+        let state = s.push_turns.entry(conversation_id.to_owned()).or_default();
+        state.turn.signal += 1;
+        match &state.holder {
+            Some((_, until)) if *until >= now => Ok(None),
+            _ => {
+                state.holder = Some((holder.to_owned(), lease_until));
+                Ok(Some(state.turn))
             }
         }
     }
 
-    async fn finish_push_turn(&self, conversation_id: &str, id: i64) -> Result<(), StoreError> {
-        {
-            let mut s = self.lock();
-            let pushed = s.pushed.entry(conversation_id.to_owned()).or_insert(0);
-            *pushed = (*pushed).max(id);
+    async fn release_push_turn(
+        &self,
+        conversation_id: &str,
+        holder: &str,
+        release: PushRelease,
+    ) -> Result<Released, StoreError> {
+        let mut s = self.lock();
+        let state = s.push_turns.entry(conversation_id.to_owned()).or_default();
+        if state.holder.as_ref().map(|(h, _)| h.as_str()) != Some(holder) {
+            return Ok(Released::Lost);
         }
-        self.pushed.notify_waiters();
-        Ok(())
+        state.turn.pushed_id = state.turn.pushed_id.max(release.pushed_id);
+        if release.seen_signal != Some(state.turn.signal) {
+            state.holder = Some((holder.to_owned(), release.lease_until));
+            return Ok(Released::Signalled(state.turn));
+        }
+        if release.clean {
+            state.turn.clean_signal = state.turn.signal;
+        }
+        state.holder = None;
+        Ok(Released::Released)
     }
 }
 

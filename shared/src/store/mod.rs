@@ -164,13 +164,13 @@ pub trait ConversationStore: Send + Sync {
 #[async_trait]
 pub trait MessageStore: Send + Sync {
     /// Hands out the next message id of the conversation and marks the activity, if `sender` is a
-    /// member (`Conflict::NotMember`). Returns the conversation as updated and the id pushed last.
+    /// member (`Conflict::NotMember`). Returns the conversation as updated.
     async fn allocate_message_id(
         &self,
         conversation_id: &str,
         sender: &str,
         now: i64,
-    ) -> Result<(Conversation, i64), StoreError>;
+    ) -> Result<Conversation, StoreError>;
     /// Stores a new message (and its `client_id` claim), counting it as the sender's own.
     /// `Conflict::DuplicateClientId` when the sender used the `client_id` in this conversation.
     async fn put_message(&self, message: &Message) -> Result<(), StoreError>;
@@ -212,17 +212,79 @@ pub trait MessageStore: Send + Sync {
         after: i64,
         through: i64,
     ) -> Result<i64, StoreError>;
-    /// Waits until the message before `id` has been pushed, giving up after `timeout_ms` without
-    /// progress (its sender died).
-    async fn wait_for_push_turn(
+    /// Stored ids after `after` in id order, at most `limit`, read consistently: each a message
+    /// (with its origin connection) or `None` for a void id. What a pusher has to push.
+    async fn stored_after(
         &self,
         conversation_id: &str,
-        id: i64,
-        pushed_hint: i64,
-        timeout_ms: u64,
-    ) -> Result<(), StoreError>;
-    /// Records that message `id` has been pushed.
-    async fn finish_push_turn(&self, conversation_id: &str, id: i64) -> Result<(), StoreError>;
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, Option<Message>)>, StoreError>;
+    /// Signals that an id of the conversation has been filled (a message or a void), and takes the
+    /// conversation's push turn for `holder` until `lease_until` if nobody holds it or its
+    /// holder's lease ran out at `now`. `Some`: the caller now holds the turn and must push and
+    /// then release it; `None`: the holder will push what was signalled.
+    async fn claim_push_turn(
+        &self,
+        conversation_id: &str,
+        holder: &str,
+        now: i64,
+        lease_until: i64,
+    ) -> Result<Option<PushTurn>, StoreError>;
+    /// Records that every id up to `pushed_id` has been pushed and releases the turn, unless a
+    /// fill was signalled after `seen_signal` (or none is given): then the holder keeps the turn
+    /// until `lease_until` and gets it as it is now. A `clean` release lets later claims trust
+    /// [`PushTurn::only_new_signal`]. `Lost` when the caller no longer holds the turn.
+    async fn release_push_turn(
+        &self,
+        conversation_id: &str,
+        holder: &str,
+        release: PushRelease,
+    ) -> Result<Released, StoreError>;
+}
+
+/// The push turn of a conversation, as its holder sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PushTurn {
+    /// Every id up to this one has been pushed (or was void).
+    pub pushed_id: i64,
+    /// Fills signalled so far.
+    pub signal: i64,
+    /// `signal` when the turn was last released clean (everything stored had been read).
+    pub clean_signal: i64,
+}
+
+impl PushTurn {
+    /// Whether the claimer's own signal is the only one since the last clean release: then the
+    /// only id that can be stored and not pushed is the claimer's own, if it is `pushed_id + 1`.
+    pub fn only_new_signal(&self) -> bool {
+        self.signal == self.clean_signal + 1
+    }
+}
+
+/// What a holder asks for when it releases its push turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PushRelease {
+    /// Every id up to this one has been pushed.
+    pub pushed_id: i64,
+    /// Release if the signal count is still this; `None`: keep the turn whatever it is.
+    pub seen_signal: Option<i64>,
+    /// The holder read everything that was stored: no message is left above `pushed_id`.
+    pub clean: bool,
+    /// Until when the holder keeps the turn if it does not release it (in the past: anyone who
+    /// signals next takes it over).
+    pub lease_until: i64,
+}
+
+/// How a release went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Released {
+    /// Released: the next signal takes the turn.
+    Released,
+    /// Fills were signalled meanwhile: still the holder, with the turn as it is now.
+    Signalled(PushTurn),
+    /// Someone else holds the turn (this holder's lease ran out).
+    Lost,
 }
 
 /// WebSocket connections and presence.

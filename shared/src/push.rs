@@ -1,0 +1,197 @@
+//! Ordered, combined delivery of a conversation's messages.
+//!
+//! Each send stores its message, then signals the conversation's push turn (a lease in the store).
+//! Whoever gets the turn pushes every stored message nobody has pushed yet, in id order: to each
+//! connection one after another, to different connections concurrently. A send that finds the
+//! turn held leaves its message to the holder and answers at once: nobody waits for, or polls,
+//! another sender's pushes. The holder releases the turn only if nothing was signalled since it
+//! last read the stored messages, so the last message of a burst never waits for the next send.
+//! A holder that dies keeps the turn until its lease runs out; the next signal then takes over.
+//! All of it runs before the send answers, because Lambda freezes a function once it has.
+
+use std::sync::Arc;
+
+use futures_util::stream::{self, StreamExt};
+
+use crate::chat::Message;
+use crate::error::StoreError;
+use crate::notify::{event, forget, PushError, FANOUT_CONCURRENCY};
+use crate::store::{PushRelease, Released};
+use crate::Ctx;
+
+/// How long a holder keeps the turn without renewing it: after that, a holder is presumed dead
+/// and the next signal takes over. Every round renews it; a round pushes at most [`PAGE`]
+/// messages to each connection, far less than this.
+pub const LEASE_MS: i64 = 5_000;
+/// Stored messages read per round.
+pub const PAGE: usize = 50;
+/// An id handed out this long before a later message was sent, and still neither stored nor
+/// filled, belongs to a send that died (the send functions time out after 29 s): the holder
+/// fills it with a void so the messages after it go out.
+pub const GAP_MS: i64 = 30_000;
+
+/// Signals that id `filled` of `conversation_id` was filled (`own`: with the caller's message;
+/// `None`: with a void, or by an earlier try of a retried send) and, if this call gets the push
+/// turn, pushes everything pending to the live connections of the members (`members`, or read
+/// from the conversation when there is something to push).
+pub async fn after_store(
+    ctx: &Ctx,
+    conversation_id: &str,
+    members: Option<Vec<String>>,
+    filled: i64,
+    own: Option<&Message>,
+) -> Result<(), StoreError> {
+    let mut members = members;
+    let holder = ulid::Ulid::new().to_string();
+    let now = ctx.now_ms();
+    let Some(turn) = ctx.store.claim_push_turn(conversation_id, &holder, now, now + LEASE_MS).await? else {
+        return Ok(());
+    };
+    let mut pushed = turn.pushed_id;
+    let mut seen = turn.signal;
+    // Uncontended: the caller's signal is the only one since everything stored was last read,
+    // so nothing but the caller's own message can be waiting: no need to read.
+    let mut fast = match own {
+        _ if !turn.only_new_signal() => None,
+        _ if filled <= pushed => Some(Round { batch: Vec::new(), through: pushed, complete: true, clean: true }),
+        Some(m) if filled == pushed + 1 => {
+            Some(Round { batch: vec![m.clone()], through: filled, complete: true, clean: true })
+        }
+        // A void to step over, or ids before the caller's still being stored: read.
+        _ => None,
+    };
+    loop {
+        let round = match fast.take() {
+            Some(round) => round,
+            None => match read_round(ctx, conversation_id, pushed).await {
+                Ok(round) => round,
+                Err(e) => return Err(hand_off(ctx, conversation_id, &holder, pushed, e).await),
+            },
+        };
+        if let Err(e) = deliver(ctx, conversation_id, &mut members, &round.batch).await {
+            return Err(hand_off(ctx, conversation_id, &holder, pushed, e).await);
+        }
+        pushed = round.through;
+        let release = PushRelease {
+            pushed_id: pushed,
+            seen_signal: round.complete.then_some(seen),
+            clean: round.clean,
+            lease_until: ctx.now_ms() + LEASE_MS,
+        };
+        match ctx.store.release_push_turn(conversation_id, &holder, release).await? {
+            Released::Released => return Ok(()),
+            Released::Lost => {
+                tracing::warn!(conversation_id, pushed, "push turn lost (lease ran out); the new holder goes on");
+                return Ok(());
+            }
+            Released::Signalled(turn) => seen = turn.signal,
+        }
+    }
+}
+
+/// What one round pushes.
+struct Round {
+    /// Messages in id order, voids left out.
+    batch: Vec<Message>,
+    /// Every id up to this one is in the batch or void.
+    through: i64,
+    /// Nothing stored lies beyond `through` unread (a full page does not say).
+    complete: bool,
+    /// Complete, and no gap: everything stored has been read.
+    clean: bool,
+}
+
+/// Reads what is stored after `pushed` and takes the run of consecutive ids from `pushed + 1`.
+/// Stops at the first id not yet filled: its send is still storing it and will signal; one that
+/// has been missing for [`GAP_MS`] is filled with a void here.
+async fn read_round(ctx: &Ctx, conversation_id: &str, pushed: i64) -> Result<Round, StoreError> {
+    loop {
+        let stored = ctx.store.stored_after(conversation_id, pushed, PAGE).await?;
+        let full = stored.len() == PAGE;
+        let mut next = pushed + 1;
+        let mut batch = Vec::new();
+        let mut rest = stored.into_iter().peekable();
+        while let Some((id, message)) = rest.next_if(|(id, _)| *id == next) {
+            batch.extend(message);
+            next = id + 1;
+        }
+        let beyond: Vec<Message> = rest.filter_map(|(_, m)| m).collect();
+        let oldest_beyond = beyond.iter().map(|m| m.sent_at).min();
+        if oldest_beyond.is_some_and(|sent_at| ctx.now_ms() - sent_at > GAP_MS) {
+            tracing::warn!(conversation_id, id = next, "filling an id its send never stored");
+            ctx.store.put_void(conversation_id, next).await?;
+            continue;
+        }
+        let gap = !beyond.is_empty();
+        return Ok(Round { batch, through: next - 1, complete: !full, clean: !full && !gap });
+    }
+}
+
+/// Gives the turn up after a failure, keeping what was pushed, so the next signal takes over at
+/// once instead of after the lease; returns the failure.
+async fn hand_off(ctx: &Ctx, conversation_id: &str, holder: &str, pushed: i64, error: StoreError) -> StoreError {
+    tracing::warn!(conversation_id, pushed, error = %error, "push round failed; handing the turn on");
+    let release = PushRelease { pushed_id: pushed, seen_signal: None, clean: false, lease_until: 0 };
+    if let Err(e) = ctx.store.release_push_turn(conversation_id, holder, release).await {
+        tracing::warn!(conversation_id, error = %e, "could not hand the push turn on; its lease will run out");
+    }
+    error
+}
+
+/// Pushes `batch` (in order) to every live connection of the members, each connection one frame
+/// after another, `FANOUT_CONCURRENCY` connections at a time; a message skips the connection it
+/// came from. A gone connection is forgotten; one that keeps failing is closed, so its client
+/// reconnects and catches up with `after` instead of missing a message silently.
+async fn deliver(
+    ctx: &Ctx,
+    conversation_id: &str,
+    members: &mut Option<Vec<String>>,
+    batch: &[Message],
+) -> Result<(), StoreError> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    if members.is_none() {
+        let conversation = ctx.store.get_conversation(conversation_id).await?;
+        *members = Some(conversation.map(|c| c.members.into_keys().collect()).unwrap_or_default());
+    }
+    let targets = ctx.store.connections_of(members.as_deref().unwrap_or_default(), ctx.now_ms()).await?;
+    let frames: Vec<(Option<&str>, Arc<[u8]>)> =
+        batch.iter().map(|m| (m.origin.as_deref(), Arc::from(event("send_message", m)))).collect();
+    let frames = &frames;
+    stream::iter(targets)
+        .map(|(user, connection)| async move {
+            for (origin, frame) in frames {
+                if *origin == Some(connection.as_str()) {
+                    continue;
+                }
+                match post_with_retry(ctx, &connection, frame).await {
+                    Ok(()) => {}
+                    Err(PushError::Gone) => {
+                        forget(ctx, &user, &connection).await;
+                        return;
+                    }
+                    Err(PushError::Failed(e)) => {
+                        tracing::warn!(error = %e, connection, "push failed twice; closing the connection");
+                        let _ = ctx.notifier.close(&connection).await;
+                        forget(ctx, &user, &connection).await;
+                        return;
+                    }
+                }
+            }
+        })
+        .buffer_unordered(FANOUT_CONCURRENCY)
+        .collect::<Vec<()>>()
+        .await;
+    Ok(())
+}
+
+async fn post_with_retry(ctx: &Ctx, connection: &str, frame: &[u8]) -> Result<(), PushError> {
+    match ctx.notifier.post(connection, frame).await {
+        Err(PushError::Failed(_)) => {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            ctx.notifier.post(connection, frame).await
+        }
+        other => other,
+    }
+}
