@@ -60,6 +60,7 @@ rest_routes! {
     "GET" "/conversations/{id}" => "conversations-get" conversations_get,
     "PATCH" "/conversations/{id}" => "conversations-update" conversations_update,
     "POST" "/conversations/{id}/members" => "conversations-add-members" conversations_add_members,
+    "GET" "/conversations/{id}/members" => "conversations-members" conversations_members,
     "POST" "/conversations/{id}/join" => "conversations-join" conversations_join,
     "DELETE" "/conversations/{id}/members/{username}" => "conversations-remove-member" conversations_remove_member,
     "POST" "/conversations/{id}/messages" => "messages-send" messages_send,

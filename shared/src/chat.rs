@@ -1,7 +1,5 @@
 //! Chat types: conversations, memberships and messages, and their rules.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
@@ -13,9 +11,14 @@ pub const CONTENT_MAX: usize = 4000;
 /// `client_id`: at most 64 characters.
 pub const CLIENT_ID_MAX: usize = 64;
 /// Members of one conversation.
-pub const MEMBERS_MAX: usize = 1000;
-/// Members named in one create or add request (one DynamoDB transaction holds 100 writes).
-pub const MEMBERS_PER_REQUEST_MAX: usize = 98;
+pub const MEMBERS_MAX: usize = 10_000;
+/// Members named in one create or add request.
+pub const MEMBERS_PER_REQUEST_MAX: usize = 1000;
+/// A single conversation carries its members inline up to this many; beyond, clients page through
+/// `GET /conversations/{id}/members`.
+pub const MEMBERS_INLINE_MAX: usize = 1000;
+/// Member names kept on the conversation for the default name of an unnamed one.
+pub const PREVIEW_MAX: usize = 10;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -50,7 +53,8 @@ impl Visibility {
     }
 }
 
-/// A conversation as stored: the members with when each joined.
+/// A conversation as stored. Its members are items of their own ([`Member`]): nothing here grows
+/// with the room.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Conversation {
     pub id: String,
@@ -59,8 +63,9 @@ pub struct Conversation {
     pub kind: Kind,
     pub visibility: Visibility,
     pub owner: String,
-    /// username → joined_at (ms)
-    pub members: BTreeMap<String, i64>,
+    pub member_count: i64,
+    /// The first [`PREVIEW_MAX`] members by name: what an unnamed conversation is called.
+    pub member_preview: Vec<String>,
     pub icon_file_id: Option<String>,
     pub created_at: i64,
     pub created_by: String,
@@ -77,6 +82,7 @@ pub struct ConversationView {
     pub kind: Kind,
     pub visibility: Visibility,
     pub owner: String,
+    pub member_count: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub members: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -87,36 +93,50 @@ pub struct ConversationView {
     pub last_activity_at: i64,
 }
 
-impl Conversation {
-    pub fn is_member(&self, username: &str) -> bool {
-        self.members.contains_key(username)
-    }
+/// One member of a conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub username: String,
+    pub joined_at: i64,
+}
 
-    /// The name, or the members' usernames joined by `, `.
+/// A member as `GET /conversations/{id}/members` lists it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MemberView {
+    pub username: String,
+    pub role: Role,
+    pub joined_at: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Owner,
+    Member,
+}
+
+impl Conversation {
+    /// The name, or the members' usernames joined by `, ` (the first [`PREVIEW_MAX`], then `…`).
     pub fn display_name(&self) -> String {
         match &self.name {
             Some(name) => name.clone(),
-            None => self.members.keys().cloned().collect::<Vec<_>>().join(", "),
+            None if self.member_count > self.member_preview.len() as i64 => {
+                format!("{}, …", self.member_preview.join(", "))
+            }
+            None => self.member_preview.join(", "),
         }
     }
 
-    /// The member who has been in longest (ties by name), other than `leaving`.
-    pub fn longest_standing_except(&self, leaving: &str) -> Option<String> {
-        self.members
-            .iter()
-            .filter(|(name, _)| name.as_str() != leaving)
-            .min_by(|a, b| a.1.cmp(b.1).then_with(|| a.0.cmp(b.0)))
-            .map(|(name, _)| name.clone())
-    }
-
-    pub fn view(&self, with_members: bool) -> ConversationView {
+    /// The view clients get; `members` inline when given.
+    pub fn view(&self, members: Option<Vec<String>>) -> ConversationView {
         ConversationView {
             id: self.id.clone(),
             name: self.display_name(),
             kind: self.kind,
             visibility: self.visibility,
             owner: self.owner.clone(),
-            members: with_members.then(|| self.members.keys().cloned().collect()),
+            member_count: self.member_count,
+            members,
             icon_file_id: self.icon_file_id.clone(),
             created_at: self.created_at,
             created_by: self.created_by.clone(),
@@ -124,6 +144,22 @@ impl Conversation {
             last_activity_at: self.last_activity_at,
         }
     }
+
+    pub fn member_view(&self, member: &Member) -> MemberView {
+        let role = if member.username == self.owner { Role::Owner } else { Role::Member };
+        MemberView { username: member.username.clone(), role, joined_at: member.joined_at }
+    }
+}
+
+/// The preview after `added` join and `removed` leave: the first [`PREVIEW_MAX`] names. `more`
+/// are further members in name order (read when a name in the preview leaves).
+pub fn preview(current: &[String], added: &[String], removed: Option<&str>, more: &[String]) -> Vec<String> {
+    let mut names: Vec<String> =
+        current.iter().chain(added).chain(more).filter(|n| Some(n.as_str()) != removed).cloned().collect();
+    names.sort();
+    names.dedup();
+    names.truncate(PREVIEW_MAX);
+    names
 }
 
 /// One user's side of a conversation: the read marker and what unread counting needs.
@@ -194,28 +230,37 @@ pub fn validate_content(content: &str, has_attachments: bool) -> Result<(), ApiE
 mod tests {
     use super::*;
 
-    fn conversation(members: &[(&str, i64)]) -> Conversation {
+    fn conversation(members: &[&str], count: i64) -> Conversation {
         Conversation {
             id: "c".into(),
             name: None,
             kind: Kind::Group,
             visibility: Visibility::Private,
-            owner: members[0].0.into(),
-            members: members.iter().map(|(n, t)| (n.to_string(), *t)).collect(),
+            owner: members[0].into(),
+            member_count: count,
+            member_preview: members.iter().map(|n| n.to_string()).collect(),
             icon_file_id: None,
             created_at: 0,
-            created_by: members[0].0.into(),
+            created_by: members[0].into(),
             last_message_id: 0,
             last_activity_at: 0,
         }
     }
 
     #[test]
-    fn default_name_joins_members_and_ownership_goes_to_the_longest_standing() {
-        let c = conversation(&[("zoe", 1), ("amy", 5), ("bob", 5)]);
-        assert_eq!(c.display_name(), "amy, bob, zoe");
-        assert_eq!(c.longest_standing_except("zoe").as_deref(), Some("amy"));
-        assert_eq!(conversation(&[("zoe", 1)]).longest_standing_except("zoe"), None);
+    fn default_name_joins_the_preview_and_says_when_there_are_more() {
+        assert_eq!(conversation(&["amy", "bob", "zoe"], 3).display_name(), "amy, bob, zoe");
+        assert_eq!(conversation(&["amy", "bob"], 12).display_name(), "amy, bob, …");
+    }
+
+    #[test]
+    fn previews_keep_the_first_names_in_order() {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let current = names(&["bob", "dan"]);
+        assert_eq!(preview(&current, &names(&["amy"]), None, &[]), names(&["amy", "bob", "dan"]));
+        assert_eq!(preview(&current, &[], Some("bob"), &names(&["eve"])), names(&["dan", "eve"]));
+        let many: Vec<String> = (0..20).map(|i| format!("u{i:02}")).collect();
+        assert_eq!(preview(&[], &many, None, &[]).len(), PREVIEW_MAX);
     }
 
     #[test]

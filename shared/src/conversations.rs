@@ -1,12 +1,14 @@
 //! Conversations: create (direct ones deduplicated), list by activity with unread counts, the
-//! public directory, info, rename, members joining and leaving.
+//! public directory, info, rename, members (listed, added, joining, leaving). Rooms hold up to
+//! [`chat::MEMBERS_MAX`] members, each an item of its own, so nothing here reads every member
+//! except the inline member list of a room of up to [`chat::MEMBERS_INLINE_MAX`].
 
 use serde::{Deserialize, Serialize};
 
-use crate::chat::{self, Conversation, ConversationView, Kind, Message, ReadState, Visibility};
+use crate::chat::{self, Conversation, ConversationView, Kind, Member, MemberView, Message, ReadState, Visibility};
 use crate::error::{ApiError, Conflict, StoreError};
 use crate::model::{Page, Username};
-use crate::notify::push_to_members;
+use crate::notify::{event, fan_out, push_to_conversation, push_to_users};
 use crate::Ctx;
 
 #[derive(Debug, Deserialize)]
@@ -41,10 +43,25 @@ pub struct ConversationSummary {
 
 /// The conversation if `caller` is a member; 404 otherwise (never reveal that it exists).
 pub async fn member_view(ctx: &Ctx, caller: &str, id: &str) -> Result<Conversation, ApiError> {
-    match ctx.store.get_conversation(id).await? {
-        Some(c) if c.is_member(caller) => Ok(c),
-        _ => Err(ApiError::NotFound("conversation not found")),
+    Ok(membership(ctx, caller, id).await?.0)
+}
+
+/// The conversation and the caller's read state in it, in one read; 404 for a non-member.
+pub async fn membership(ctx: &Ctx, caller: &str, id: &str) -> Result<(Conversation, ReadState), ApiError> {
+    ctx.store.member_conversation(id, caller).await?.ok_or(ApiError::NotFound("conversation not found"))
+}
+
+/// The view with its members inline, for rooms of up to [`chat::MEMBERS_INLINE_MAX`] (one Query).
+pub async fn with_members(ctx: &Ctx, conversation: &Conversation) -> Result<ConversationView, ApiError> {
+    if conversation.member_count > chat::MEMBERS_INLINE_MAX as i64 {
+        return Ok(conversation.view(None));
     }
+    let page = ctx.store.list_members(&conversation.id, None, chat::MEMBERS_INLINE_MAX).await?;
+    if page.next_cursor.is_some() {
+        // Grown past the inline limit since the conversation was read.
+        return Ok(conversation.view(None));
+    }
+    Ok(conversation.view(Some(page.items.into_iter().map(|m| m.username).collect())))
 }
 
 fn parse_usernames(raw: &[String]) -> Result<Vec<String>, ApiError> {
@@ -68,6 +85,23 @@ async fn require_users(ctx: &Ctx, names: &[String]) -> Result<(), ApiError> {
     Ok(())
 }
 
+fn too_many_per_request(named: usize) -> Result<(), ApiError> {
+    if named > chat::MEMBERS_PER_REQUEST_MAX {
+        return Err(ApiError::invalid(format!("at most {} members per request", chat::MEMBERS_PER_REQUEST_MAX)));
+    }
+    Ok(())
+}
+
+/// Records the live sockets of members who just joined under the conversation, so its pushes
+/// reach them without a reconnect, and returns them. A failure costs them pushes until they
+/// reconnect, not the join.
+async fn register_sockets(ctx: &Ctx, id: &str, usernames: &[String]) -> Vec<(String, String)> {
+    ctx.store.register_connections(id, usernames, ctx.now_ms()).await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, conversation_id = id, "could not record joining members' sockets");
+        Vec::new()
+    })
+}
+
 /// Creates a conversation; returns it and whether it is new (a direct conversation that exists
 /// already comes back as it is).
 pub async fn create(
@@ -78,9 +112,7 @@ pub async fn create(
 ) -> Result<(ConversationView, bool), ApiError> {
     let mut others = parse_usernames(&req.members)?;
     others.retain(|u| u != caller);
-    if others.len() > chat::MEMBERS_PER_REQUEST_MAX {
-        return Err(ApiError::invalid(format!("at most {} members at creation", chat::MEMBERS_PER_REQUEST_MAX)));
-    }
+    too_many_per_request(others.len())?;
     let name = req.name.as_deref().map(chat::validate_name).transpose()?;
     let visibility = req.visibility.unwrap_or_default();
     let direct = others.len() == 1 && name.is_none();
@@ -99,37 +131,44 @@ pub async fn create(
     });
     if let Some(key) = &direct_key {
         if let Some(existing) = existing_direct(ctx, key).await? {
-            return Ok((existing.view(true), false));
+            return Ok((with_members(ctx, &existing).await?, false));
         }
     }
     let now = ctx.now_ms();
-    let mut members: std::collections::BTreeMap<String, i64> = others.into_iter().map(|u| (u, now)).collect();
-    members.insert(caller.to_owned(), now - 1);
+    // The creator joined first: it is the longest-standing member.
+    let mut members = vec![Member { username: caller.to_owned(), joined_at: now - 1 }];
+    members.extend(others.iter().map(|u| Member { username: u.clone(), joined_at: now }));
+    let mut names: Vec<String> = members.iter().map(|m| m.username.clone()).collect();
+    names.sort();
     let conversation = Conversation {
         id: ulid::Ulid::new().to_string(),
         name,
         kind: if direct { Kind::Direct } else { Kind::Group },
         visibility,
         owner: caller.to_owned(),
-        members,
+        member_count: members.len() as i64,
+        member_preview: chat::preview(&names, &[], None, &[]),
         icon_file_id: None,
         created_at: now,
         created_by: caller.to_owned(),
         last_message_id: 0,
         last_activity_at: now,
     };
-    match ctx.store.create_conversation(&conversation, direct_key.as_deref()).await {
+    match ctx.store.create_conversation(&conversation, &members, direct_key.as_deref()).await {
         Ok(()) => {}
         Err(StoreError::Conflict(Conflict::DirectExists)) => {
             // Someone created the pair's conversation meanwhile: that one it is.
             let key = direct_key.unwrap_or_default();
             let existing = existing_direct(ctx, &key).await?.ok_or(ApiError::Unavailable { retry_after_secs: 1 })?;
-            return Ok((existing.view(true), false));
+            return Ok((with_members(ctx, &existing).await?, false));
         }
         Err(e) => return Err(e.into()),
     }
-    let view = conversation.view(true);
-    push_to_members(ctx, &conversation, origin, "conversation_created", &view).await;
+    // Everyone's sockets were just recorded: push to them without reading them back.
+    let sockets = register_sockets(ctx, &conversation.id, &names).await;
+    let view = conversation.view(Some(names));
+    let sockets = sockets.into_iter().filter(|(_, c)| Some(c.as_str()) != origin).collect();
+    fan_out(ctx, Some(&conversation.id), sockets, event("conversation_created", &view)).await;
     Ok((view, true))
 }
 
@@ -192,7 +231,7 @@ pub async fn list(
     let items = page
         .iter()
         .map(|(c, state)| ConversationSummary {
-            conversation: c.view(false),
+            conversation: c.view(None),
             unread_count: state.unread_count(c.last_message_id),
             last_message: last_messages
                 .iter()
@@ -222,38 +261,44 @@ pub async fn public(
     let after = cursor.map(crate::http::decode_cursor_raw).transpose()?;
     let page = ctx.store.list_public(&prefix, after.as_deref(), limit).await?;
     Ok(Page {
-        items: page.items.iter().map(|c| c.view(false)).collect(),
+        items: page.items.iter().map(|c| c.view(None)).collect(),
         next_cursor: page.next_cursor.as_deref().map(crate::http::encode_cursor),
     })
 }
 
 pub async fn get(ctx: &Ctx, caller: &str, id: &str) -> Result<ConversationView, ApiError> {
-    Ok(member_view(ctx, caller, id).await?.view(true))
+    with_members(ctx, &member_view(ctx, caller, id).await?).await
+}
+
+/// The members with their roles, in name order, paginated.
+pub async fn members(
+    ctx: &Ctx,
+    caller: &str,
+    id: &str,
+    cursor: Option<&str>,
+    limit: usize,
+) -> Result<Page<MemberView>, ApiError> {
+    let conversation = member_view(ctx, caller, id).await?;
+    let after = cursor.map(crate::http::decode_cursor_raw).transpose()?;
+    let page = ctx.store.list_members(id, after.as_deref(), limit).await?;
+    Ok(Page {
+        items: page.items.iter().map(|m| conversation.member_view(m)).collect(),
+        next_cursor: page.next_cursor.as_deref().map(crate::http::encode_cursor),
+    })
 }
 
 /// Any member renames or changes the icon.
 pub async fn update(ctx: &Ctx, caller: &str, id: &str, req: UpdateConversation) -> Result<ConversationView, ApiError> {
     let name = req.name.as_deref().map(chat::validate_name).transpose()?;
+    member_view(ctx, caller, id).await?;
     if let Some(Some(file_id)) = &req.icon_file_id {
-        crate::conversations::member_view(ctx, caller, id).await?;
         crate::files::usable(ctx, caller, file_id, crate::files::Purpose::Icon, None).await?;
     }
     let icon = req.icon_file_id.as_ref().map(|i| i.as_deref());
-    let updated = ctx
-        .store
-        .update_conversation(id, caller, name.as_deref(), icon, ctx.now_ms())
-        .await
-        .map_err(not_found_if_not_member)?;
-    let view = updated.view(true);
-    push_to_members(ctx, &updated, None, "conversation_updated", &view).await;
+    let updated = ctx.store.update_conversation(id, name.as_deref(), icon, ctx.now_ms()).await?;
+    let view = with_members(ctx, &updated).await?;
+    push_to_conversation(ctx, id, None, None, "conversation_updated", &view).await;
     Ok(view)
-}
-
-fn not_found_if_not_member(e: StoreError) -> ApiError {
-    match e {
-        StoreError::Conflict(Conflict::NotMember) => ApiError::NotFound("conversation not found"),
-        other => other.into(),
-    }
 }
 
 /// Any member adds others; those already in are skipped.
@@ -263,46 +308,53 @@ pub async fn add_members(ctx: &Ctx, caller: &str, id: &str, req: AddMembers) -> 
         return Err(ApiError::invalid("a direct conversation cannot take more members; create a group"));
     }
     let mut new = parse_usernames(&req.usernames)?;
-    new.retain(|u| !conversation.is_member(u));
-    if new.len() > chat::MEMBERS_PER_REQUEST_MAX {
-        return Err(ApiError::invalid(format!("at most {} members per request", chat::MEMBERS_PER_REQUEST_MAX)));
-    }
-    if conversation.members.len() + new.len() > chat::MEMBERS_MAX {
-        return Err(ApiError::invalid(format!("a conversation holds at most {} members", chat::MEMBERS_MAX)));
+    too_many_per_request(new.len())?;
+    let already = ctx.store.members_among(id, &new).await?;
+    new.retain(|u| !already.contains(u));
+    if conversation.member_count + new.len() as i64 > chat::MEMBERS_MAX as i64 {
+        return Err(StoreError::Conflict(Conflict::Full).into());
     }
     if new.is_empty() {
-        return Ok(conversation.view(true));
+        return with_members(ctx, &conversation).await;
     }
     require_users(ctx, &new).await?;
-    let updated = ctx.store.add_members(id, Some(caller), &new, ctx.now_ms()).await.map_err(|e| match e {
+    let now = ctx.now_ms();
+    let members: Vec<Member> = new.iter().map(|u| Member { username: u.clone(), joined_at: now }).collect();
+    let preview = chat::preview(&conversation.member_preview, &new, None, &[]);
+    let updated = ctx.store.add_members(id, Some(caller), &members, &preview, now).await.map_err(|e| match e {
         StoreError::Conflict(Conflict::AlreadyMember) => ApiError::Unavailable { retry_after_secs: 1 },
-        other => not_found_if_not_member(other),
+        other => other.into(),
     })?;
-    let view = updated.view(true);
-    push_to_members(ctx, &updated, None, "member_joined", &view).await;
+    register_sockets(ctx, id, &new).await;
+    let view = with_members(ctx, &updated).await?;
+    push_to_conversation(ctx, id, None, None, "member_joined", &view).await;
     Ok(view)
 }
 
 /// Anyone joins a public conversation; a private one is 404.
 pub async fn join(ctx: &Ctx, caller: &str, id: &str) -> Result<ConversationView, ApiError> {
+    if let Some((conversation, _)) = ctx.store.member_conversation(id, caller).await? {
+        return with_members(ctx, &conversation).await;
+    }
     let conversation = match ctx.store.get_conversation(id).await? {
-        Some(c) if c.visibility == Visibility::Public || c.is_member(caller) => c,
+        Some(c) if c.visibility == Visibility::Public => c,
         _ => return Err(ApiError::NotFound("conversation not found")),
     };
-    if conversation.is_member(caller) {
-        return Ok(conversation.view(true));
+    if conversation.member_count >= chat::MEMBERS_MAX as i64 {
+        return Err(StoreError::Conflict(Conflict::Full).into());
     }
-    if conversation.members.len() >= chat::MEMBERS_MAX {
-        return Err(ApiError::invalid(format!("a conversation holds at most {} members", chat::MEMBERS_MAX)));
-    }
-    let updated = match ctx.store.add_members(id, None, &[caller.to_owned()], ctx.now_ms()).await {
+    let now = ctx.now_ms();
+    let me = [Member { username: caller.to_owned(), joined_at: now }];
+    let preview = chat::preview(&conversation.member_preview, &[caller.to_owned()], None, &[]);
+    let updated = match ctx.store.add_members(id, None, &me, &preview, now).await {
         Ok(updated) => updated,
         // Joined twice at once: the other join did it.
-        Err(StoreError::Conflict(Conflict::AlreadyMember)) => member_view(ctx, caller, id).await?,
-        Err(e) => return Err(not_found_if_not_member(e)),
+        Err(StoreError::Conflict(Conflict::AlreadyMember)) => return get(ctx, caller, id).await,
+        Err(e) => return Err(e.into()),
     };
-    let view = updated.view(true);
-    push_to_members(ctx, &updated, None, "member_joined", &view).await;
+    register_sockets(ctx, id, &[caller.to_owned()]).await;
+    let view = with_members(ctx, &updated).await?;
+    push_to_conversation(ctx, id, None, None, "member_joined", &view).await;
     Ok(view)
 }
 
@@ -313,8 +365,9 @@ pub struct MemberLeft {
     pub owner: String,
 }
 
-/// `target` = `me` or oneself: leave. Anyone else: the owner removes them (403 otherwise). When the
-/// owner leaves, the longest-standing member becomes owner.
+/// `target` = `me` or oneself: leave. Anyone else: the owner of a group removes them (403
+/// otherwise; nobody removes the other member of a direct conversation). When the owner leaves,
+/// the longest-standing member becomes owner.
 pub async fn remove_member(ctx: &Ctx, caller: &str, id: &str, target: &str) -> Result<(), ApiError> {
     let conversation = member_view(ctx, caller, id).await?;
     let target = if target == "me" {
@@ -322,19 +375,31 @@ pub async fn remove_member(ctx: &Ctx, caller: &str, id: &str, target: &str) -> R
     } else {
         Username::parse(target).map_err(|_| ApiError::NotFound("member not found"))?.into_string()
     };
-    if target != caller && conversation.owner != caller {
-        return Err(ApiError::Forbidden("only the owner removes other members"));
+    if target != caller && (conversation.owner != caller || conversation.kind == Kind::Direct) {
+        return Err(ApiError::Forbidden("only the owner of a group removes other members"));
     }
-    if !conversation.is_member(&target) {
+    if target != caller && ctx.store.read_state(&target, id).await?.is_none() {
         return Err(ApiError::NotFound("member not found"));
     }
-    let new_owner = if conversation.owner == target { conversation.longest_standing_except(&target) } else { None };
-    ctx.store.remove_member(&conversation, &target, new_owner.as_deref()).await?;
+    let new_owner = if conversation.owner == target { ctx.store.longest_standing(id, &target).await? } else { None };
+    let more = if conversation.member_preview.contains(&target) {
+        let page = ctx.store.list_members(id, None, chat::PREVIEW_MAX + 1).await?;
+        page.items.into_iter().map(|m| m.username).collect()
+    } else {
+        Vec::new()
+    };
+    let preview = chat::preview(&conversation.member_preview, &[], Some(&target), &more);
+    ctx.store.remove_member(&conversation, &target, new_owner.as_deref(), &preview).await?;
     let event = MemberLeft {
         conversation_id: conversation.id.clone(),
         username: target.clone(),
         owner: new_owner.unwrap_or_else(|| conversation.owner.clone()),
     };
-    push_to_members(ctx, &conversation, None, "member_left", &event).await;
+    // The one who left hears it directly; then their sockets stop hearing the conversation.
+    push_to_users(ctx, std::slice::from_ref(&target), None, "member_left", &event).await;
+    if let Err(e) = ctx.store.unregister_connections(id, &target, None, ctx.now_ms()).await {
+        tracing::warn!(error = %e, conversation_id = id, "could not forget a leaving member's sockets");
+    }
+    push_to_conversation(ctx, id, None, Some(&target), "member_left", &event).await;
     Ok(())
 }

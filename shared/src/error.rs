@@ -135,6 +135,10 @@ pub enum Conflict {
     DuplicateClientId,
     /// Already a member.
     AlreadyMember,
+    /// The conversation would exceed its member limit.
+    Full,
+    /// A message id was filled (with a void) before its send stored it: the send took too long.
+    IdTaken,
 }
 
 impl From<StoreError> for ApiError {
@@ -152,10 +156,13 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(Conflict::TokenAlreadyUsed | Conflict::SessionRevoked) => {
                 Self::Unauthorized { code: "invalid_refresh_token", detail: "refresh token is invalid or expired" }
             }
-            StoreError::Conflict(Conflict::Missing) => Self::Unavailable { retry_after_secs: 1 },
+            StoreError::Conflict(Conflict::Missing | Conflict::IdTaken) => Self::Unavailable { retry_after_secs: 1 },
             StoreError::Conflict(Conflict::NotMember) => Self::NotFound("conversation not found"),
             StoreError::Conflict(Conflict::AlreadyMember) => {
                 Self::Conflict { code: "already_member", detail: "already a member" }
+            }
+            StoreError::Conflict(Conflict::Full) => {
+                Self::invalid(format!("a conversation holds at most {} members", crate::chat::MEMBERS_MAX))
             }
             StoreError::Conflict(Conflict::DirectExists | Conflict::DuplicateClientId) => {
                 Self::Conflict { code: "conflict", detail: "conflicting change; retry" }

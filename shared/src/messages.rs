@@ -4,10 +4,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::chat::{self, Attachment, Message};
-use crate::conversations::member_view;
+use crate::conversations::{member_view, membership};
 use crate::error::{ApiError, Conflict, StoreError};
 use crate::files::Purpose;
-use crate::notify::{push_to_members, push_to_users};
+use crate::notify::{push_to_conversation, push_to_users};
 use crate::Ctx;
 
 /// At most this many attachments per message.
@@ -69,7 +69,7 @@ pub async fn send(
         }
         if let Some(original) = original_for(ctx, caller, conversation_id, client_id).await? {
             // A retry: its first try may have stored the message and failed before it was pushed.
-            crate::push::after_store(ctx, conversation_id, None, original.id, None).await?;
+            crate::push::after_store(ctx, conversation_id, original.id, None).await?;
             return Ok((original, false));
         }
     }
@@ -79,10 +79,9 @@ pub async fn send(
     let attachments = attachments(ctx, caller, conversation_id, &req.attachments).await?;
 
     let now = ctx.now_ms();
-    let conversation = ctx.store.allocate_message_id(conversation_id, caller, now).await.map_err(|e| match e {
-        StoreError::Conflict(Conflict::NotMember) => ApiError::NotFound("conversation not found"),
-        other => other.into(),
-    })?;
+    // Membership is checked where the message is stored, in the same transaction: a send costs
+    // no read of its own.
+    let conversation = ctx.store.allocate_message_id(conversation_id, now).await?;
     let message = Message {
         id: conversation.last_message_id,
         conversation_id: conversation_id.to_owned(),
@@ -98,10 +97,8 @@ pub async fn send(
     };
     // From here on the id is ours: whatever happens, fill it and signal the push turn.
     let stored = store_new(ctx, &message).await;
-    let members = Some(conversation.members.into_keys().collect());
     let pushed =
-        crate::push::after_store(ctx, conversation_id, members, message.id, stored.as_ref().ok().map(|_| &message))
-            .await;
+        crate::push::after_store(ctx, conversation_id, message.id, stored.as_ref().ok().map(|_| &message)).await;
     match stored {
         Ok(()) => match pushed {
             Ok(()) => Ok((message, true)),
@@ -123,6 +120,27 @@ pub async fn send(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Stores a freshly numbered message, or a void in its place when it may not be stored.
+async fn store_new(ctx: &Ctx, message: &Message) -> Result<(), StoreError> {
+    let stored = if message.reply_id.is_some_and(|reply| reply >= message.id) {
+        // A reply to a message after this one: refused like one to no message, but only to a
+        // member (others learn nothing about the conversation).
+        match ctx.store.read_state(&message.sender_username, &message.conversation_id).await {
+            Ok(Some(_)) => Err(StoreError::Conflict(Conflict::Missing)),
+            Ok(None) => Err(StoreError::Conflict(Conflict::NotMember)),
+            Err(e) => Err(e),
+        }
+    } else {
+        ctx.store.put_message(message).await
+    };
+    if stored.is_err() {
+        if let Err(void_error) = ctx.store.put_void(&message.conversation_id, message.id).await {
+            tracing::warn!(error = %void_error, "could not fill a message id");
+        }
+    }
+    stored
 }
 
 /// The sender's uploaded attachments for this conversation, as messages carry them.
@@ -147,26 +165,6 @@ async fn attachments(
         });
     }
     Ok(attachments)
-}
-
-/// Stores a freshly numbered message, or a void in its place when it may not be stored.
-async fn store_new(ctx: &Ctx, message: &Message) -> Result<(), StoreError> {
-    if let Some(reply) = message.reply_id {
-        let exists = reply < message.id && ctx.store.get_message(&message.conversation_id, reply).await?.is_some();
-        if !exists {
-            ctx.store.put_void(&message.conversation_id, message.id).await?;
-            return Err(StoreError::Conflict(Conflict::Missing));
-        }
-    }
-    match ctx.store.put_message(message).await {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            if let Err(void_error) = ctx.store.put_void(&message.conversation_id, message.id).await {
-                tracing::warn!(error = %void_error, "could not fill a message id");
-            }
-            Err(e)
-        }
-    }
 }
 
 async fn original_for(
@@ -215,7 +213,7 @@ pub async fn edit(
     origin: Option<&str>,
 ) -> Result<Message, ApiError> {
     chat::validate_content(&content, false)?;
-    let conversation = member_view(ctx, caller, conversation_id).await?;
+    member_view(ctx, caller, conversation_id).await?;
     let mut message = own_message(ctx, conversation_id, message_id).await?;
     if message.sender_username != caller {
         return Err(ApiError::Forbidden("only the author edits a message"));
@@ -226,7 +224,7 @@ pub async fn edit(
     message.content = content;
     message.edited_at = Some(ctx.now_ms());
     ctx.store.update_message(&message).await?;
-    push_to_members(ctx, &conversation, origin, "message_edited", &message).await;
+    push_to_conversation(ctx, conversation_id, origin, None, "message_edited", &message).await;
     Ok(message)
 }
 
@@ -251,7 +249,7 @@ pub async fn delete(
     message.attachments.clear();
     message.deleted = true;
     ctx.store.update_message(&message).await?;
-    push_to_members(ctx, &conversation, origin, "message_deleted", &reference).await;
+    push_to_conversation(ctx, conversation_id, origin, None, "message_deleted", &reference).await;
     Ok(reference)
 }
 
@@ -263,12 +261,10 @@ pub async fn mark_read(
     message_id: i64,
     origin: Option<&str>,
 ) -> Result<MessageRef, ApiError> {
-    let conversation = member_view(ctx, caller, conversation_id).await?;
+    let (conversation, state) = membership(ctx, caller, conversation_id).await?;
     if message_id < 1 || message_id > conversation.last_message_id {
         return Err(ApiError::invalid("message_id must name a message of this conversation"));
     }
-    let state =
-        ctx.store.read_state(caller, conversation_id).await?.ok_or(ApiError::NotFound("conversation not found"))?;
     let reference = MessageRef { conversation_id: conversation_id.to_owned(), message_id };
     if message_id <= state.last_read {
         return Ok(reference);
@@ -284,11 +280,16 @@ pub async fn mark_read(
     Ok(reference)
 }
 
+/// Rooms up to this many members hear who is typing; in bigger ones `typing` is accepted and not
+/// pushed, so a keystroke never costs a push to thousands of sockets.
+pub const TYPING_MEMBERS_MAX: i64 = 100;
+
 /// Tells the other members I am typing; nothing is stored.
 pub async fn typing(ctx: &Ctx, caller: &str, conversation_id: &str) -> Result<(), ApiError> {
     let conversation = member_view(ctx, caller, conversation_id).await?;
-    let others: Vec<String> = conversation.members.keys().filter(|m| *m != caller).cloned().collect();
-    let data = Typing { conversation_id: conversation_id.to_owned(), username: caller.to_owned() };
-    push_to_users(ctx, &others, None, "typing", &data).await;
+    if conversation.member_count <= TYPING_MEMBERS_MAX {
+        let data = Typing { conversation_id: conversation_id.to_owned(), username: caller.to_owned() };
+        push_to_conversation(ctx, conversation_id, None, Some(caller), "typing", &data).await;
+    }
     Ok(())
 }

@@ -104,8 +104,14 @@ pub struct FanOut {
 }
 
 /// Pushes `payload` to every (username, connection) target, `FANOUT_CONCURRENCY` at a time. A
-/// connection that is gone is forgotten; a failed push is logged and never fails the caller.
-pub async fn fan_out(ctx: &Ctx, targets: Vec<(String, String)>, payload: Vec<u8>) -> FanOut {
+/// connection that is gone is forgotten (also under `conversation`, where the targets were found);
+/// a failed push is logged and never fails the caller.
+pub async fn fan_out(
+    ctx: &Ctx,
+    conversation: Option<&str>,
+    targets: Vec<(String, String)>,
+    payload: Vec<u8>,
+) -> FanOut {
     let payload: Arc<[u8]> = payload.into();
     let results: Vec<(String, String, Result<(), PushError>)> = stream::iter(targets)
         .map(|(user, connection)| {
@@ -124,7 +130,7 @@ pub async fn fan_out(ctx: &Ctx, targets: Vec<(String, String)>, payload: Vec<u8>
             Ok(()) => report.delivered += 1,
             Err(PushError::Gone) => {
                 report.gone += 1;
-                forget(ctx, &user, &connection).await;
+                forget(ctx, conversation, &user, &connection).await;
             }
             Err(PushError::Failed(e)) => {
                 report.failed += 1;
@@ -135,8 +141,14 @@ pub async fn fan_out(ctx: &Ctx, targets: Vec<(String, String)>, payload: Vec<u8>
     report
 }
 
-/// Forgets a connection that is gone (410 from the management API).
-pub async fn forget(ctx: &Ctx, user: &str, connection: &str) {
+/// Forgets a connection that is gone (410 from the management API): on its user's profile, and
+/// under `conversation` when it was found there.
+pub async fn forget(ctx: &Ctx, conversation: Option<&str>, user: &str, connection: &str) {
+    if let Some(conversation) = conversation {
+        if let Err(e) = ctx.store.unregister_connections(conversation, user, Some(connection), ctx.now_ms()).await {
+            tracing::warn!(error = %e, connection, "could not forget a gone connection under its conversation");
+        }
+    }
     if let Err(e) = ctx.store.remove_connection(user, connection, ctx.now_ms()).await {
         tracing::warn!(error = %e, connection, "could not forget a gone connection");
     }
@@ -158,17 +170,27 @@ pub async fn push_to_users<T: Serialize>(
         }
     };
     let targets = targets.into_iter().filter(|(_, c)| Some(c.as_str()) != skip).collect();
-    fan_out(ctx, targets, event(kind, data)).await
+    fan_out(ctx, None, targets, event(kind, data)).await
 }
 
-/// Pushes an event to every member's live sockets, except the connection `skip`.
-pub async fn push_to_members<T: Serialize>(
+/// Pushes an event to the live sockets recorded under a conversation (one Query, whatever the
+/// room's size), except the connection `skip` and the sockets of `skip_user`.
+pub async fn push_to_conversation<T: Serialize>(
     ctx: &Ctx,
-    conversation: &crate::chat::Conversation,
+    conversation_id: &str,
     skip: Option<&str>,
+    skip_user: Option<&str>,
     kind: &str,
     data: &T,
 ) -> FanOut {
-    let members: Vec<String> = conversation.members.keys().cloned().collect();
-    push_to_users(ctx, &members, skip, kind, data).await
+    let targets = match ctx.store.conversation_connections(conversation_id, ctx.now_ms()).await {
+        Ok(targets) => targets,
+        Err(e) => {
+            tracing::warn!(error = %e, kind, "could not look up connections; push skipped");
+            return FanOut::default();
+        }
+    };
+    let targets =
+        targets.into_iter().filter(|(user, c)| Some(c.as_str()) != skip && Some(user.as_str()) != skip_user).collect();
+    fan_out(ctx, Some(conversation_id), targets, event(kind, data)).await
 }

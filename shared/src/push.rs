@@ -32,16 +32,13 @@ pub const GAP_MS: i64 = 30_000;
 
 /// Signals that id `filled` of `conversation_id` was filled (`own`: with the caller's message;
 /// `None`: with a void, or by an earlier try of a retried send) and, if this call gets the push
-/// turn, pushes everything pending to the live connections of the members (`members`, or read
-/// from the conversation when there is something to push).
+/// turn, pushes everything pending to the connections recorded under the conversation.
 pub async fn after_store(
     ctx: &Ctx,
     conversation_id: &str,
-    members: Option<Vec<String>>,
     filled: i64,
     own: Option<&Message>,
 ) -> Result<(), StoreError> {
-    let mut members = members;
     let holder = ulid::Ulid::new().to_string();
     let now = ctx.now_ms();
     let Some(turn) = ctx.store.claim_push_turn(conversation_id, &holder, now, now + LEASE_MS).await? else {
@@ -68,7 +65,7 @@ pub async fn after_store(
                 Err(e) => return Err(hand_off(ctx, conversation_id, &holder, pushed, e).await),
             },
         };
-        if let Err(e) = deliver(ctx, conversation_id, &mut members, &round.batch).await {
+        if let Err(e) = deliver(ctx, conversation_id, &round.batch).await {
             return Err(hand_off(ctx, conversation_id, &holder, pushed, e).await);
         }
         pushed = round.through;
@@ -138,24 +135,15 @@ async fn hand_off(ctx: &Ctx, conversation_id: &str, holder: &str, pushed: i64, e
     error
 }
 
-/// Pushes `batch` (in order) to every live connection of the members, each connection one frame
+/// Pushes `batch` (in order) to every live connection recorded under the conversation, each connection one frame
 /// after another, `FANOUT_CONCURRENCY` connections at a time; a message skips the connection it
 /// came from. A gone connection is forgotten; one that keeps failing is closed, so its client
 /// reconnects and catches up with `after` instead of missing a message silently.
-async fn deliver(
-    ctx: &Ctx,
-    conversation_id: &str,
-    members: &mut Option<Vec<String>>,
-    batch: &[Message],
-) -> Result<(), StoreError> {
+async fn deliver(ctx: &Ctx, conversation_id: &str, batch: &[Message]) -> Result<(), StoreError> {
     if batch.is_empty() {
         return Ok(());
     }
-    if members.is_none() {
-        let conversation = ctx.store.get_conversation(conversation_id).await?;
-        *members = Some(conversation.map(|c| c.members.into_keys().collect()).unwrap_or_default());
-    }
-    let targets = ctx.store.connections_of(members.as_deref().unwrap_or_default(), ctx.now_ms()).await?;
+    let targets = ctx.store.conversation_connections(conversation_id, ctx.now_ms()).await?;
     let frames: Vec<(Option<&str>, Arc<[u8]>)> =
         batch.iter().map(|m| (m.origin.as_deref(), Arc::from(event("send_message", m)))).collect();
     let frames = &frames;
@@ -168,13 +156,13 @@ async fn deliver(
                 match post_with_retry(ctx, &connection, frame).await {
                     Ok(()) => {}
                     Err(PushError::Gone) => {
-                        forget(ctx, &user, &connection).await;
+                        forget(ctx, Some(conversation_id), &user, &connection).await;
                         return;
                     }
                     Err(PushError::Failed(e)) => {
                         tracing::warn!(error = %e, connection, "push failed twice; closing the connection");
                         let _ = ctx.notifier.close(&connection).await;
-                        forget(ctx, &user, &connection).await;
+                        forget(ctx, Some(conversation_id), &user, &connection).await;
                         return;
                     }
                 }

@@ -16,6 +16,7 @@ pub mod conversations_create;
 pub mod conversations_get;
 pub mod conversations_join;
 pub mod conversations_list;
+pub mod conversations_members;
 pub mod conversations_public;
 pub mod conversations_read;
 pub mod conversations_remove_member;

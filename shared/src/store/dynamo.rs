@@ -14,7 +14,8 @@
 //! | push turn           | `CONV#<id>`         | `PUSH`              |                     |
 //! | membership          | `USER#<username>`   | `MEMBER#<conv id>`  |                     |
 //! | direct pair         | `DIRECT#<a>#<b>`    | `DIRECT`            |                     |
-//! | connection          | `CONN#<id>`         | `CONN`              | (TTL 2 h)           |
+//! | member (by conv)    | `CONV#<id>`         | `MEMBER#<username>` | `MEMBERS#<id>` / joined_at#username |
+//! | connection (by conv)| `CONV#<id>`         | `CONN#<connection>` | (TTL 2 h)           |
 //! | file                | `FILE#<id>`         | `FILE`              |                     |
 //!
 //! Every access is a GetItem, Query, BatchGetItem or a (transactional) conditional write on a
@@ -28,7 +29,7 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkErro
 use aws_sdk_dynamodb::types::AttributeValue as AV;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, ConditionCheck, Delete, DeleteRequest, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, KeysAndAttributes, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType,
+    KeyType, KeysAndAttributes, Projection, ProjectionType, Put, PutRequest, ReturnValue, ScalarAttributeType,
     TimeToLiveSpecification, TransactWriteItem, Update, WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
@@ -37,7 +38,7 @@ use super::{
     ConnectionStore, ContactStore, ConversationStore, FileStore, LoginFailures, MessageStore, PushRelease, PushTurn,
     RefreshTokenRecord, Released, SessionStore, ThrottleStore, UserStore, UserUpdate,
 };
-use crate::chat::{Attachment, Conversation, Kind, Message, ReadState, Visibility};
+use crate::chat::{Attachment, Conversation, Kind, Member, Message, ReadState, Visibility, MEMBERS_MAX};
 use crate::error::{Conflict, StoreError};
 use crate::files::{FileRecord, Purpose};
 use crate::model::{Page, UserRecord};
@@ -107,14 +108,31 @@ impl DynamoStore {
     }
 
     async fn batch_delete(&self, keys: Vec<Item>) -> Result<(), StoreError> {
-        for chunk in keys.chunks(BATCH_WRITE_MAX) {
-            let mut requests: Vec<WriteRequest> = chunk
-                .iter()
-                .map(|key| {
-                    let delete = DeleteRequest::builder().set_key(Some(key.clone())).build().map_err(build_error)?;
-                    Ok(WriteRequest::builder().delete_request(delete).build())
-                })
-                .collect::<Result<_, StoreError>>()?;
+        let requests = keys
+            .into_iter()
+            .map(|key| {
+                let delete = DeleteRequest::builder().set_key(Some(key)).build().map_err(build_error)?;
+                Ok(WriteRequest::builder().delete_request(delete).build())
+            })
+            .collect::<Result<_, StoreError>>()?;
+        self.batch_write(requests).await
+    }
+
+    async fn batch_put(&self, items: Vec<Item>) -> Result<(), StoreError> {
+        let requests = items
+            .into_iter()
+            .map(|item| {
+                let put = PutRequest::builder().set_item(Some(item)).build().map_err(build_error)?;
+                Ok(WriteRequest::builder().put_request(put).build())
+            })
+            .collect::<Result<_, StoreError>>()?;
+        self.batch_write(requests).await
+    }
+
+    /// BatchWriteItem over any number of writes, following unprocessed ones with bounded retries.
+    async fn batch_write(&self, all: Vec<WriteRequest>) -> Result<(), StoreError> {
+        for chunk in all.chunks(BATCH_WRITE_MAX) {
+            let mut requests = chunk.to_vec();
             for attempt in 0..=RETRIES {
                 let out = self
                     .client
@@ -514,6 +532,20 @@ fn member_sk(conversation_id: &str) -> String {
     format!("MEMBER#{conversation_id}")
 }
 
+/// Members under their conversation: `MEMBER#<username>`.
+const MEMBER_OF: &str = "MEMBER#";
+
+fn member_of_sk(username: &str) -> String {
+    format!("{MEMBER_OF}{username}")
+}
+
+fn members_gsi_pk(conversation_id: &str) -> String {
+    format!("MEMBERS#{conversation_id}")
+}
+
+/// Connections recorded under a conversation: `CONN#<connection id>`.
+const CONNECTION_OF: &str = "CONN#";
+
 fn names(pairs: &[(&str, &str)]) -> HashMap<String, String> {
     pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
 }
@@ -527,7 +559,8 @@ fn conversation_item(c: &Conversation) -> Item {
     item.insert("kind".into(), s(c.kind.as_str()));
     item.insert("visibility".into(), s(c.visibility.as_str()));
     item.insert("owner".into(), s(&c.owner));
-    item.insert("members".into(), AV::M(c.members.iter().map(|(u, t)| (u.clone(), n(*t))).collect()));
+    item.insert("member_count".into(), n(c.member_count));
+    item.insert("member_preview".into(), AV::L(c.member_preview.iter().map(|m| s(m)).collect()));
     if let Some(icon) = &c.icon_file_id {
         item.insert("icon_file_id".into(), s(icon));
     }
@@ -543,15 +576,9 @@ fn conversation_item(c: &Conversation) -> Item {
 }
 
 fn parse_conversation(item: &Item) -> Result<Conversation, StoreError> {
-    let members = match item.get("members") {
-        Some(AV::M(m)) => m
-            .iter()
-            .map(|(u, t)| match t {
-                AV::N(v) => v.parse().map(|t| (u.clone(), t)).map_err(|_| StoreError::Internal("member time".into())),
-                _ => Err(StoreError::Internal("member time".into())),
-            })
-            .collect::<Result<_, _>>()?,
-        _ => Default::default(),
+    let member_preview = match item.get("member_preview") {
+        Some(AV::L(list)) => list.iter().filter_map(|v| v.as_s().ok().cloned()).collect(),
+        _ => Vec::new(),
     };
     Ok(Conversation {
         id: req_s(item, "id")?,
@@ -559,7 +586,8 @@ fn parse_conversation(item: &Item) -> Result<Conversation, StoreError> {
         kind: if req_s(item, "kind")? == "direct" { Kind::Direct } else { Kind::Group },
         visibility: if req_s(item, "visibility")? == "public" { Visibility::Public } else { Visibility::Private },
         owner: req_s(item, "owner")?,
-        members,
+        member_count: opt_n(item, "member_count")?.unwrap_or(0),
+        member_preview,
         icon_file_id: opt_s(item, "icon_file_id"),
         created_at: req_n(item, "created_at")?,
         created_by: req_s(item, "created_by")?,
@@ -568,6 +596,21 @@ fn parse_conversation(item: &Item) -> Result<Conversation, StoreError> {
     })
 }
 
+/// A member under its conversation, also indexed by join time (who has been in longest).
+fn member_item(conversation_id: &str, member: &Member) -> Item {
+    let mut item = key(conv_pk(conversation_id), &member_of_sk(&member.username));
+    item.insert("username".into(), s(&member.username));
+    item.insert("joined_at".into(), n(member.joined_at));
+    item.insert("gsi1pk".into(), AV::S(members_gsi_pk(conversation_id)));
+    item.insert("gsi1sk".into(), AV::S(format!("{:015}#{}", member.joined_at.max(0), member.username)));
+    item
+}
+
+fn parse_member(item: &Item) -> Result<Member, StoreError> {
+    Ok(Member { username: req_s(item, "username")?, joined_at: req_n(item, "joined_at")? })
+}
+
+/// A member under the user: my conversations and my read state there.
 fn membership_item(username: &str, conversation_id: &str, joined_at: i64) -> Item {
     let mut item = key(user_pk(username), &member_sk(conversation_id));
     item.insert("conversation_id".into(), s(conversation_id));
@@ -724,22 +767,134 @@ impl DynamoStore {
     }
 }
 
+/// Members per transaction: two items each (under the conversation and under the user), beside the
+/// conversation item, a caller check and a direct-pair claim, within DynamoDB's 100 items.
+const MEMBERS_PER_TRANSACTION: usize = 45;
+
+impl DynamoStore {
+    /// Adds `members` in transactions of [`MEMBERS_PER_TRANSACTION`], each counting its members on
+    /// the conversation item under `condition` (`room`: the most members there may be before).
+    /// The first carries `first_update` (more to set) and `check` (a ConditionCheck with its reason).
+    async fn put_members(
+        &self,
+        id: &str,
+        members: &[Member],
+        first: MembersFirst<'_>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut first = Some(first);
+        for chunk in members.chunks(MEMBERS_PER_TRANSACTION) {
+            let room = MEMBERS_MAX as i64 - chunk.len() as i64;
+            let mut writes = Vec::new();
+            let mut reasons = Vec::new();
+            let mut update = "ADD member_count :k SET last_activity_at = :now".to_owned();
+            let mut condition = "attribute_exists(pk) AND member_count <= :room".to_owned();
+            let mut values = HashMap::from([
+                (":k".to_owned(), n(chunk.len() as i64)),
+                (":room".to_owned(), n(room)),
+                (":now".to_owned(), n(now)),
+            ]);
+            let mut meta_reason = Conflict::Full;
+            if let Some(first) = first.take() {
+                if let Some(caller) = first.caller {
+                    let check = ConditionCheck::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(key(user_pk(caller), &member_sk(id))))
+                        .condition_expression("attribute_exists(pk)")
+                        .build()
+                        .map_err(build_error)?;
+                    writes.push(TransactWriteItem::builder().condition_check(check).build());
+                    reasons.push(Conflict::NotMember);
+                }
+                if first.public_only {
+                    condition.push_str(" AND visibility = :public");
+                    values.insert(":public".into(), s("public"));
+                    meta_reason = Conflict::NotMember;
+                }
+                if let Some(preview) = first.preview {
+                    update.push_str(", member_preview = :preview");
+                    values.insert(":preview".into(), AV::L(preview.iter().map(|p| s(p)).collect()));
+                }
+            }
+            let meta = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(conv_pk(id), META)))
+                .update_expression(update)
+                .condition_expression(condition)
+                .set_expression_attribute_values(Some(values))
+                .build()
+                .map_err(build_error)?;
+            writes.push(TransactWriteItem::builder().update(meta).build());
+            reasons.push(meta_reason);
+            for member in chunk {
+                writes.push(put(&self.table, member_item(id, member), "attribute_not_exists(pk)")?);
+                writes.push(put(
+                    &self.table,
+                    membership_item(&member.username, id, member.joined_at),
+                    "attribute_not_exists(pk)",
+                )?);
+                reasons.extend([Conflict::AlreadyMember, Conflict::AlreadyMember]);
+            }
+            self.transact(writes, &reasons).await?;
+        }
+        Ok(())
+    }
+
+    /// GetItem of several keys at once, strongly consistent.
+    async fn get_consistent(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+        let request =
+            KeysAndAttributes::builder().set_keys(Some(keys)).consistent_read(true).build().map_err(build_error)?;
+        let mut pending = Some(request);
+        let mut found = Vec::new();
+        let mut attempt = 0;
+        while let Some(request) = pending.take() {
+            let out =
+                self.client.batch_get_item().request_items(&self.table, request).send().await.map_err(sdk_error)?;
+            found.extend(out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default());
+            pending = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).filter(|k| !k.keys.is_empty());
+            if pending.is_some() {
+                if attempt == RETRIES {
+                    return Err(StoreError::Unavailable("unprocessed batch reads".into()));
+                }
+                backoff(attempt).await;
+                attempt += 1;
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// What only the first transaction of [`DynamoStore::put_members`] checks and sets.
+#[derive(Default)]
+struct MembersFirst<'a> {
+    /// Must be a member (adding) ...
+    caller: Option<&'a str>,
+    /// ... or the conversation must be public (joining).
+    public_only: bool,
+    preview: Option<&'a [String]>,
+}
+
 #[async_trait]
 impl ConversationStore for DynamoStore {
     async fn create_conversation(
         &self,
         conversation: &Conversation,
+        members: &[Member],
         direct_key: Option<&str>,
     ) -> Result<(), StoreError> {
-        let mut writes = vec![put(&self.table, conversation_item(conversation), "attribute_not_exists(pk)")?];
+        let (first, rest) = members.split_at(members.len().min(MEMBERS_PER_TRANSACTION));
+        let mut created = conversation.clone();
+        created.member_count = first.len() as i64;
+        let mut writes = vec![put(&self.table, conversation_item(&created), "attribute_not_exists(pk)")?];
         let mut reasons = vec![Conflict::Missing];
-        for (member, joined) in &conversation.members {
+        for member in first {
+            writes.push(put(&self.table, member_item(&conversation.id, member), "attribute_not_exists(pk)")?);
             writes.push(put(
                 &self.table,
-                membership_item(member, &conversation.id, *joined),
+                membership_item(&member.username, &conversation.id, member.joined_at),
                 "attribute_not_exists(pk)",
             )?);
-            reasons.push(Conflict::Missing);
+            reasons.extend([Conflict::Missing, Conflict::Missing]);
         }
         if let Some(direct) = direct_key {
             let mut item = key(format!("DIRECT#{direct}"), "DIRECT");
@@ -748,7 +903,7 @@ impl ConversationStore for DynamoStore {
             reasons.push(Conflict::DirectExists);
         }
         self.transact(writes, &reasons).await?;
-        Ok(())
+        self.put_members(&conversation.id, rest, MembersFirst::default(), conversation.created_at).await
     }
 
     async fn direct_conversation(&self, direct_key: &str) -> Result<Option<String>, StoreError> {
@@ -760,6 +915,20 @@ impl ConversationStore for DynamoStore {
 
     async fn get_conversation(&self, id: &str) -> Result<Option<Conversation>, StoreError> {
         self.get(conv_pk(id), META).await?.map(|item| parse_conversation(&item)).transpose()
+    }
+
+    async fn member_conversation(
+        &self,
+        id: &str,
+        username: &str,
+    ) -> Result<Option<(Conversation, ReadState)>, StoreError> {
+        let items = self.get_consistent(vec![key(conv_pk(id), META), key(user_pk(username), &member_sk(id))]).await?;
+        let conversation = items.iter().find(|i| opt_s(i, "sk").as_deref() == Some(META));
+        let membership = items.iter().find(|i| opt_s(i, "sk").as_deref() != Some(META));
+        match (conversation, membership) {
+            (Some(c), Some(m)) => Ok(Some((parse_conversation(c)?, parse_read_state(m)?))),
+            _ => Ok(None),
+        }
     }
 
     async fn get_conversations(&self, ids: &[String]) -> Result<Vec<Conversation>, StoreError> {
@@ -779,10 +948,60 @@ impl ConversationStore for DynamoStore {
         self.get(user_pk(username), &member_sk(conversation_id)).await?.map(|i| parse_read_state(&i)).transpose()
     }
 
+    async fn members_among(&self, id: &str, usernames: &[String]) -> Result<Vec<String>, StoreError> {
+        let keys = usernames.iter().map(|u| key(conv_pk(id), &member_of_sk(u))).collect();
+        let projection = ("#u", names(&[("#u", "username")]));
+        self.batch_get(keys, Some(projection)).await?.iter().map(|i| req_s(i, "username")).collect()
+    }
+
+    async fn list_members(&self, id: &str, after: Option<&str>, limit: usize) -> Result<Page<Member>, StoreError> {
+        let start = after.map(|a| key(conv_pk(id), &member_of_sk(a)));
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", AV::S(conv_pk(id)))
+            .expression_attribute_values(":prefix", s(MEMBER_OF))
+            .set_exclusive_start_key(start)
+            .limit(limit as i32 + 1)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        let mut items = out.items.unwrap_or_default().iter().map(parse_member).collect::<Result<Vec<_>, _>>()?;
+        let next_cursor = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(|m| m.username.clone())
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn longest_standing(&self, id: &str, except: &str) -> Result<Option<String>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI1)
+            .key_condition_expression("gsi1pk = :k")
+            .expression_attribute_values(":k", AV::S(members_gsi_pk(id)))
+            .limit(2)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        for item in out.items.unwrap_or_default() {
+            let member = parse_member(&item)?;
+            if member.username != except {
+                return Ok(Some(member.username));
+            }
+        }
+        Ok(None)
+    }
+
     async fn update_conversation(
         &self,
         id: &str,
-        caller: &str,
         name: Option<&str>,
         icon_file_id: Option<Option<&str>>,
         now: i64,
@@ -797,16 +1016,14 @@ impl ConversationStore for DynamoStore {
             Some(None) => expr.remove("icon_file_id"),
             None => {}
         }
-        let mut attr_names = expr.names.clone();
-        attr_names.insert("#caller".into(), caller.to_owned());
         let out = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(conv_pk(id), META)))
             .update_expression(expr.expression())
-            .condition_expression("attribute_exists(members.#caller)")
-            .set_expression_attribute_names(Some(attr_names))
+            .condition_expression("attribute_exists(pk)")
+            .set_expression_attribute_names(Some(expr.names.clone()))
             .set_expression_attribute_values(Some(expr.values.clone()))
             .return_values(ReturnValue::AllNew)
             .send()
@@ -832,45 +1049,12 @@ impl ConversationStore for DynamoStore {
         &self,
         id: &str,
         caller: Option<&str>,
-        usernames: &[String],
+        members: &[Member],
+        preview: &[String],
         now: i64,
     ) -> Result<Conversation, StoreError> {
-        let mut attr_names = HashMap::new();
-        let mut values = HashMap::from([(":now".to_owned(), n(now))]);
-        let mut sets = Vec::new();
-        let mut conditions = Vec::new();
-        for (i, user) in usernames.iter().enumerate() {
-            attr_names.insert(format!("#m{i}"), user.clone());
-            sets.push(format!("members.#m{i} = :now"));
-            conditions.push(format!("attribute_not_exists(members.#m{i})"));
-        }
-        match caller {
-            Some(caller) => {
-                attr_names.insert("#caller".into(), caller.to_owned());
-                conditions.push("attribute_exists(members.#caller)".into());
-            }
-            None => {
-                values.insert(":public".into(), s("public"));
-                conditions.push("visibility = :public".into());
-            }
-        }
-        sets.push("last_activity_at = :now".into());
-        let update = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(key(conv_pk(id), META)))
-            .update_expression(format!("SET {}", sets.join(", ")))
-            .condition_expression(format!("attribute_exists(pk) AND {}", conditions.join(" AND ")))
-            .set_expression_attribute_names(Some(attr_names))
-            .set_expression_attribute_values(Some(values))
-            .build()
-            .map_err(build_error)?;
-        let mut writes = vec![TransactWriteItem::builder().update(update).build()];
-        let mut reasons = vec![Conflict::NotMember];
-        for user in usernames {
-            writes.push(put(&self.table, membership_item(user, id, now), "attribute_not_exists(pk)")?);
-            reasons.push(Conflict::AlreadyMember);
-        }
-        self.transact(writes, &reasons).await?;
+        let first = MembersFirst { caller, public_only: caller.is_none(), preview: Some(preview) };
+        self.put_members(id, members, first, now).await?;
         self.get_conversation(id).await?.ok_or(StoreError::Conflict(Conflict::NotMember))
     }
 
@@ -879,35 +1063,42 @@ impl ConversationStore for DynamoStore {
         expected: &Conversation,
         username: &str,
         new_owner: Option<&str>,
+        preview: &[String],
     ) -> Result<(), StoreError> {
-        let mut values = HashMap::from([(":owner".to_owned(), s(&expected.owner))]);
-        let mut expression = "REMOVE members.#u".to_owned();
+        let mut values = HashMap::from([
+            (":owner".to_owned(), s(&expected.owner)),
+            (":minus".to_owned(), n(-1)),
+            (":preview".to_owned(), AV::L(preview.iter().map(|p| s(p)).collect())),
+        ]);
+        let mut expression = "ADD member_count :minus SET member_preview = :preview".to_owned();
         if let Some(owner) = new_owner {
-            expression.push_str(" SET #owner = :new_owner");
+            expression.push_str(", #owner = :new_owner");
             values.insert(":new_owner".into(), s(owner));
         }
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(conv_pk(&expected.id), META)))
             .update_expression(expression)
-            .condition_expression("#owner = :owner AND attribute_exists(members.#u)")
-            .set_expression_attribute_names(Some(names(&[("#u", username), ("#owner", "owner")])))
+            .condition_expression("#owner = :owner")
+            .set_expression_attribute_names(Some(names(&[("#owner", "owner")])))
             .set_expression_attribute_values(Some(values))
             .build()
             .map_err(build_error)?;
-        let delete = Delete::builder()
-            .table_name(&self.table)
-            .set_key(Some(key(user_pk(username), &member_sk(&expected.id))))
-            .build()
-            .map_err(build_error)?;
-        self.client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(update).build())
-            .transact_items(TransactWriteItem::builder().delete(delete).build())
-            .send()
-            .await
-            .map_err(|e| transaction_error(e, &[Conflict::Missing, Conflict::Missing]))?;
-        Ok(())
+        let delete = |pk: String, sk: &str| {
+            Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(pk, sk)))
+                .condition_expression("attribute_exists(pk)")
+                .build()
+                .map(|d| TransactWriteItem::builder().delete(d).build())
+                .map_err(build_error)
+        };
+        let writes = vec![
+            TransactWriteItem::builder().update(update).build(),
+            delete(conv_pk(&expected.id), &member_of_sk(username))?,
+            delete(user_pk(username), &member_sk(&expected.id))?,
+        ];
+        self.transact(writes, &[Conflict::Missing, Conflict::Missing, Conflict::Missing]).await
     }
 
     async fn list_public(
@@ -951,20 +1142,14 @@ impl ConversationStore for DynamoStore {
 
 #[async_trait]
 impl MessageStore for DynamoStore {
-    async fn allocate_message_id(
-        &self,
-        conversation_id: &str,
-        sender: &str,
-        now: i64,
-    ) -> Result<Conversation, StoreError> {
+    async fn allocate_message_id(&self, conversation_id: &str, now: i64) -> Result<Conversation, StoreError> {
         let out = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(conv_pk(conversation_id), META)))
             .update_expression("SET last_message_id = last_message_id + :one, last_activity_at = :now")
-            .condition_expression("attribute_exists(members.#sender)")
-            .expression_attribute_names("#sender", sender)
+            .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":now", n(now))
             .return_values(ReturnValue::AllNew)
@@ -975,6 +1160,7 @@ impl MessageStore for DynamoStore {
     }
 
     async fn put_message(&self, message: &Message) -> Result<(), StoreError> {
+        // The sender's own counter doubles as the membership check.
         let own = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(user_pk(&message.sender_username), &member_sk(&message.conversation_id))))
@@ -984,10 +1170,20 @@ impl MessageStore for DynamoStore {
             .build()
             .map_err(build_error)?;
         let mut writes = vec![
-            put(&self.table, message_item(message), "attribute_not_exists(pk)")?,
             TransactWriteItem::builder().update(own).build(),
+            put(&self.table, message_item(message), "attribute_not_exists(pk)")?,
         ];
-        let mut reasons = vec![Conflict::Missing, Conflict::NotMember];
+        let mut reasons = vec![Conflict::NotMember, Conflict::IdTaken];
+        if let Some(reply) = message.reply_id {
+            let check = ConditionCheck::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(conv_pk(&message.conversation_id), &msg_sk(reply))))
+                .condition_expression("attribute_exists(pk) AND attribute_not_exists(is_void)")
+                .build()
+                .map_err(build_error)?;
+            writes.push(TransactWriteItem::builder().condition_check(check).build());
+            reasons.push(Conflict::Missing);
+        }
         if let Some(client_id) = &message.client_id {
             let mut claim =
                 key(conv_pk(&message.conversation_id), &format!("CLIENT#{}#{client_id}", message.sender_username));
@@ -1318,6 +1514,15 @@ fn parse_push_turn(item: &Item) -> Result<PushTurn, StoreError> {
     })
 }
 
+/// A connection recorded under a conversation (TTL'd like the connection itself).
+fn connection_item(conversation_id: &str, username: &str, connection_id: &str, expires_at: i64) -> Item {
+    let mut item = key(conv_pk(conversation_id), &format!("{CONNECTION_OF}{connection_id}"));
+    item.insert("username".into(), s(username));
+    item.insert("expires_at".into(), n(expires_at));
+    item.insert("ttl".into(), n(expires_at / 1000));
+    item
+}
+
 #[async_trait]
 impl ConnectionStore for DynamoStore {
     async fn add_connection(
@@ -1341,11 +1546,12 @@ impl ConnectionStore for DynamoStore {
             .await
             .map_err(|e| conditional_error(e, Conflict::Missing))?;
         let before = parse_connections(&out.attributes.unwrap_or_default())?;
-        let mut connection = key(format!("CONN#{connection_id}"), "CONN");
-        connection.insert("username".into(), s(username));
-        connection.insert("connected_at".into(), n(now));
-        connection.insert("ttl".into(), n(expires_at / 1000));
-        self.client.put_item().table_name(&self.table).set_item(Some(connection)).send().await.map_err(sdk_error)?;
+        let conversations = self.memberships(username).await?;
+        let records = conversations
+            .iter()
+            .map(|(conversation, _)| connection_item(conversation, username, connection_id, expires_at))
+            .collect();
+        self.batch_put(records).await?;
         Ok(!before.values().any(|exp| *exp > now))
     }
 
@@ -1367,13 +1573,6 @@ impl ConnectionStore for DynamoStore {
             Err(e) if is_conditional_failure(&e) => return Ok(false),
             Err(e) => return Err(sdk_error(e)),
         };
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key(format!("CONN#{connection_id}"), "CONN")))
-            .send()
-            .await
-            .map_err(sdk_error)?;
         let after = parse_connections(&out.attributes.unwrap_or_default())?;
         Ok(!after.values().any(|exp| *exp > now))
     }
@@ -1392,6 +1591,62 @@ impl ConnectionStore for DynamoStore {
             }
         }
         Ok(found)
+    }
+
+    async fn conversation_connections(
+        &self,
+        conversation_id: &str,
+        now: i64,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let mut found = Vec::new();
+        for item in self.query_prefix(conv_pk(conversation_id), CONNECTION_OF).await? {
+            if opt_n(&item, "expires_at")?.unwrap_or(0) > now {
+                let connection = req_s(&item, "sk")?.trim_start_matches(CONNECTION_OF).to_owned();
+                found.push((req_s(&item, "username")?, connection));
+            }
+        }
+        Ok(found)
+    }
+
+    async fn register_connections(
+        &self,
+        conversation_id: &str,
+        usernames: &[String],
+        now: i64,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let keys = usernames.iter().map(|u| key(user_pk(u), PROFILE)).collect();
+        let projection = ("#u, connections", names(&[("#u", "username")]));
+        let mut records = Vec::new();
+        let mut live = Vec::new();
+        for item in self.batch_get(keys, Some(projection)).await? {
+            let user = req_s(&item, "username")?;
+            for (connection, expires) in parse_connections(&item)? {
+                if expires > now {
+                    records.push(connection_item(conversation_id, &user, &connection, expires));
+                    live.push((user.clone(), connection));
+                }
+            }
+        }
+        self.batch_put(records).await?;
+        Ok(live)
+    }
+
+    async fn unregister_connections(
+        &self,
+        conversation_id: &str,
+        username: &str,
+        connection_id: Option<&str>,
+        _now: i64,
+    ) -> Result<(), StoreError> {
+        let connections: Vec<String> = match connection_id {
+            Some(connection) => vec![connection.to_owned()],
+            None => match self.get(user_pk(username), PROFILE).await? {
+                Some(profile) => parse_connections(&profile)?.into_keys().collect(),
+                None => Vec::new(),
+            },
+        };
+        let keys = connections.iter().map(|c| key(conv_pk(conversation_id), &format!("{CONNECTION_OF}{c}"))).collect();
+        self.batch_delete(keys).await
     }
 
     async fn contact_of(&self, username: &str) -> Result<Vec<String>, StoreError> {

@@ -10,7 +10,7 @@ use super::{
     ConnectionStore, ContactStore, ConversationStore, FileStore, LoginFailures, MessageStore, PushRelease, PushTurn,
     RefreshTokenRecord, Released, SessionStore, ThrottleStore, UserStore, UserUpdate,
 };
-use crate::chat::{Conversation, Message, ReadState, Visibility};
+use crate::chat::{Conversation, Member, Message, ReadState, Visibility, MEMBERS_MAX};
 use crate::error::{Conflict, StoreError};
 use crate::files::FileRecord;
 use crate::model::{Page, UserRecord};
@@ -28,6 +28,10 @@ struct State {
     direct: HashMap<String, String>,
     /// (username, conversation id) → read state
     memberships: BTreeMap<(String, String), ReadState>,
+    /// conversation id → username → joined_at
+    members: HashMap<String, BTreeMap<String, i64>>,
+    /// conversation id → connection id → (username, expires_at): connections recorded under it
+    conversation_connections: HashMap<String, BTreeMap<String, (String, i64)>>,
     /// conversation id → id → message (`None`: a void id)
     messages: HashMap<String, BTreeMap<i64, Option<Message>>>,
     /// (conversation id, sender, client id) → message id
@@ -270,11 +274,18 @@ fn not_member() -> StoreError {
     StoreError::Conflict(Conflict::NotMember)
 }
 
+impl State {
+    fn is_member(&self, id: &str, username: &str) -> bool {
+        self.members.get(id).is_some_and(|m| m.contains_key(username))
+    }
+}
+
 #[async_trait]
 impl ConversationStore for MemoryStore {
     async fn create_conversation(
         &self,
         conversation: &Conversation,
+        members: &[Member],
         direct_key: Option<&str>,
     ) -> Result<(), StoreError> {
         let mut s = self.lock();
@@ -284,9 +295,10 @@ impl ConversationStore for MemoryStore {
             }
             s.direct.insert(key.to_owned(), conversation.id.clone());
         }
-        for member in conversation.members.keys() {
-            s.memberships.insert((member.clone(), conversation.id.clone()), ReadState::default());
+        for member in members {
+            s.memberships.insert((member.username.clone(), conversation.id.clone()), ReadState::default());
         }
+        s.members.insert(conversation.id.clone(), members.iter().map(|m| (m.username.clone(), m.joined_at)).collect());
         s.conversations.insert(conversation.id.clone(), conversation.clone());
         Ok(())
     }
@@ -297,6 +309,16 @@ impl ConversationStore for MemoryStore {
 
     async fn get_conversation(&self, id: &str) -> Result<Option<Conversation>, StoreError> {
         Ok(self.lock().conversations.get(id).cloned())
+    }
+
+    async fn member_conversation(
+        &self,
+        id: &str,
+        username: &str,
+    ) -> Result<Option<(Conversation, ReadState)>, StoreError> {
+        let s = self.lock();
+        let state = s.memberships.get(&(username.to_owned(), id.to_owned())).copied();
+        Ok(s.conversations.get(id).cloned().zip(state))
     }
 
     async fn get_conversations(&self, ids: &[String]) -> Result<Vec<Conversation>, StoreError> {
@@ -317,16 +339,45 @@ impl ConversationStore for MemoryStore {
         Ok(self.lock().memberships.get(&(username.to_owned(), conversation_id.to_owned())).copied())
     }
 
+    async fn members_among(&self, id: &str, usernames: &[String]) -> Result<Vec<String>, StoreError> {
+        let s = self.lock();
+        Ok(usernames.iter().filter(|u| s.is_member(id, u)).cloned().collect())
+    }
+
+    async fn list_members(&self, id: &str, after: Option<&str>, limit: usize) -> Result<Page<Member>, StoreError> {
+        let s = self.lock();
+        let Some(members) = s.members.get(id) else {
+            return Ok(Page { items: Vec::new(), next_cursor: None });
+        };
+        let mut rest = members
+            .iter()
+            .filter(|(name, _)| after.is_none_or(|a| name.as_str() > a))
+            .map(|(name, joined_at)| Member { username: name.clone(), joined_at: *joined_at });
+        let items: Vec<Member> = rest.by_ref().take(limit).collect();
+        let next_cursor = rest.next().and(items.last().map(|m| m.username.clone()));
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn longest_standing(&self, id: &str, except: &str) -> Result<Option<String>, StoreError> {
+        let s = self.lock();
+        Ok(s.members.get(id).and_then(|members| {
+            members
+                .iter()
+                .filter(|(name, _)| name.as_str() != except)
+                .min_by(|a, b| a.1.cmp(b.1).then_with(|| a.0.cmp(b.0)))
+                .map(|(name, _)| name.clone())
+        }))
+    }
+
     async fn update_conversation(
         &self,
         id: &str,
-        caller: &str,
         name: Option<&str>,
         icon_file_id: Option<Option<&str>>,
         now: i64,
     ) -> Result<Conversation, StoreError> {
         let mut s = self.lock();
-        let conversation = s.conversations.get_mut(id).filter(|c| c.is_member(caller)).ok_or_else(not_member)?;
+        let conversation = s.conversations.get_mut(id).ok_or_else(not_member)?;
         if let Some(name) = name {
             conversation.name = Some(name.to_owned());
         }
@@ -341,24 +392,33 @@ impl ConversationStore for MemoryStore {
         &self,
         id: &str,
         caller: Option<&str>,
-        usernames: &[String],
+        members: &[Member],
+        preview: &[String],
         now: i64,
     ) -> Result<Conversation, StoreError> {
         let mut s = self.lock();
         let conversation = s.conversations.get(id).ok_or_else(not_member)?;
-        if caller.is_some_and(|c| !conversation.is_member(c)) {
+        let allowed = match caller {
+            Some(caller) => s.is_member(id, caller),
+            None => conversation.visibility == Visibility::Public,
+        };
+        if !allowed {
             return Err(not_member());
         }
-        if usernames.iter().any(|u| conversation.is_member(u)) {
+        if members.iter().any(|m| s.is_member(id, &m.username)) {
             return Err(StoreError::Conflict(Conflict::AlreadyMember));
         }
-        for user in usernames {
-            s.memberships.insert((user.clone(), id.to_owned()), ReadState::default());
+        if conversation.member_count + members.len() as i64 > MEMBERS_MAX as i64 {
+            return Err(StoreError::Conflict(Conflict::Full));
+        }
+        for member in members {
+            s.memberships.insert((member.username.clone(), id.to_owned()), ReadState::default());
+            s.members.entry(id.to_owned()).or_default().insert(member.username.clone(), member.joined_at);
         }
         let conversation = s.conversations.get_mut(id).ok_or_else(not_member)?;
-        for user in usernames {
-            conversation.members.insert(user.clone(), now);
-        }
+        conversation.member_count += members.len() as i64;
+        conversation.member_preview = preview.to_vec();
+        conversation.last_activity_at = now;
         Ok(conversation.clone())
     }
 
@@ -367,17 +427,23 @@ impl ConversationStore for MemoryStore {
         expected: &Conversation,
         username: &str,
         new_owner: Option<&str>,
+        preview: &[String],
     ) -> Result<(), StoreError> {
         let mut s = self.lock();
+        let member = s.is_member(&expected.id, username);
         let conversation = s.conversations.get_mut(&expected.id).ok_or_else(not_member)?;
-        if conversation.owner != expected.owner || !conversation.is_member(username) {
+        if conversation.owner != expected.owner || !member {
             return Err(StoreError::Conflict(Conflict::Missing));
         }
-        conversation.members.remove(username);
+        conversation.member_count -= 1;
+        conversation.member_preview = preview.to_vec();
         if let Some(owner) = new_owner {
             conversation.owner = owner.to_owned();
         }
         s.memberships.remove(&(username.to_owned(), expected.id.clone()));
+        if let Some(members) = s.members.get_mut(&expected.id) {
+            members.remove(username);
+        }
         Ok(())
     }
 
@@ -410,15 +476,9 @@ pub fn public_sort_key(conversation: &Conversation) -> String {
 
 #[async_trait]
 impl MessageStore for MemoryStore {
-    async fn allocate_message_id(
-        &self,
-        conversation_id: &str,
-        sender: &str,
-        now: i64,
-    ) -> Result<Conversation, StoreError> {
+    async fn allocate_message_id(&self, conversation_id: &str, now: i64) -> Result<Conversation, StoreError> {
         let mut s = self.lock();
-        let conversation =
-            s.conversations.get_mut(conversation_id).filter(|c| c.is_member(sender)).ok_or_else(not_member)?;
+        let conversation = s.conversations.get_mut(conversation_id).ok_or_else(not_member)?;
         conversation.last_message_id += 1;
         conversation.last_activity_at = now;
         Ok(conversation.clone())
@@ -427,6 +487,18 @@ impl MessageStore for MemoryStore {
     async fn put_message(&self, message: &Message) -> Result<(), StoreError> {
         let mut s = self.lock();
         let conversation = message.conversation_id.clone();
+        if !s.is_member(&conversation, &message.sender_username) {
+            return Err(not_member());
+        }
+        if let Some(reply) = message.reply_id {
+            let stored = s.messages.get(&conversation).and_then(|m| m.get(&reply)).is_some_and(Option::is_some);
+            if !stored {
+                return Err(StoreError::Conflict(Conflict::Missing));
+            }
+        }
+        if s.messages.get(&conversation).is_some_and(|m| m.contains_key(&message.id)) {
+            return Err(StoreError::Conflict(Conflict::IdTaken));
+        }
         if let Some(client_id) = &message.client_id {
             let key = (conversation.clone(), message.sender_username.clone(), client_id.clone());
             if s.client_ids.contains_key(&key) {
@@ -609,6 +681,18 @@ impl ConnectionStore for MemoryStore {
         let first = !user.connections.values().any(|expires| *expires > now);
         user.connections.retain(|_, expires| *expires > now);
         user.connections.insert(connection_id.to_owned(), expires_at);
+        let conversations: Vec<String> = s
+            .memberships
+            .range((username.to_owned(), String::new())..)
+            .take_while(|((user, _), _)| user == username)
+            .map(|((_, conversation), _)| conversation.clone())
+            .collect();
+        for conversation in conversations {
+            s.conversation_connections
+                .entry(conversation)
+                .or_default()
+                .insert(connection_id.to_owned(), (username.to_owned(), expires_at));
+        }
         Ok(first)
     }
 
@@ -632,6 +716,65 @@ impl ConnectionStore for MemoryStore {
             .filter_map(|u| s.users.get(u))
             .flat_map(|user| user.live_connections(now).map(|c| (user.username.clone(), c.clone())))
             .collect())
+    }
+
+    async fn conversation_connections(
+        &self,
+        conversation_id: &str,
+        now: i64,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let s = self.lock();
+        Ok(s.conversation_connections
+            .get(conversation_id)
+            .map(|connections| {
+                connections
+                    .iter()
+                    .filter(|(_, (_, expires))| *expires > now)
+                    .map(|(connection, (user, _))| (user.clone(), connection.clone()))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    async fn register_connections(
+        &self,
+        conversation_id: &str,
+        usernames: &[String],
+        now: i64,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let mut s = self.lock();
+        let live: Vec<(String, String, i64)> = usernames
+            .iter()
+            .filter_map(|u| s.users.get(u))
+            .flat_map(|user| {
+                user.connections
+                    .iter()
+                    .filter(|(_, expires)| **expires > now)
+                    .map(|(c, expires)| (user.username.clone(), c.clone(), *expires))
+            })
+            .collect();
+        let recorded = s.conversation_connections.entry(conversation_id.to_owned()).or_default();
+        for (user, connection, expires) in &live {
+            recorded.insert(connection.clone(), (user.clone(), *expires));
+        }
+        Ok(live.into_iter().map(|(user, connection, _)| (user, connection)).collect())
+    }
+
+    async fn unregister_connections(
+        &self,
+        conversation_id: &str,
+        username: &str,
+        connection_id: Option<&str>,
+        _now: i64,
+    ) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        if let Some(recorded) = s.conversation_connections.get_mut(conversation_id) {
+            recorded.retain(|connection, (user, _)| match connection_id {
+                Some(gone) => connection != gone,
+                None => user != username,
+            });
+        }
+        Ok(())
     }
 
     async fn contact_of(&self, username: &str) -> Result<Vec<String>, StoreError> {

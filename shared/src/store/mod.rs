@@ -7,7 +7,7 @@ pub mod memory;
 
 use async_trait::async_trait;
 
-use crate::chat::{Conversation, Message, ReadState};
+use crate::chat::{Conversation, Member, Message, ReadState};
 use crate::error::StoreError;
 use crate::files::FileRecord;
 use crate::model::{Page, UserRecord};
@@ -107,49 +107,70 @@ pub trait ContactStore: Send + Sync {
     async fn list_contacts(&self, owner: &str, after: Option<&str>, limit: usize) -> Result<Page<String>, StoreError>;
 }
 
-/// Conversations and memberships.
+/// Conversations and memberships. A member is two items: one under the conversation (listing,
+/// ownership order) and one under the user (my conversations, read state).
 #[async_trait]
 pub trait ConversationStore: Send + Sync {
-    /// Creates the conversation with its members in one step. With `direct_key`, also claims the
-    /// pair's direct conversation: `Conflict::DirectExists` when the pair has one already.
+    /// Creates the conversation with its members. With `direct_key`, also claims the pair's
+    /// direct conversation: `Conflict::DirectExists` when the pair has one already. Up to about
+    /// 45 members it is one transaction; beyond, the conversation comes first and further members
+    /// follow in transactions of their own (`add_members`).
     async fn create_conversation(
         &self,
         conversation: &Conversation,
+        members: &[Member],
         direct_key: Option<&str>,
     ) -> Result<(), StoreError>;
     /// The id of the direct conversation claimed under `direct_key`.
     async fn direct_conversation(&self, direct_key: &str) -> Result<Option<String>, StoreError>;
     async fn get_conversation(&self, id: &str) -> Result<Option<Conversation>, StoreError>;
+    /// The conversation and `username`'s read state in it, if `username` is a member (one read).
+    async fn member_conversation(
+        &self,
+        id: &str,
+        username: &str,
+    ) -> Result<Option<(Conversation, ReadState)>, StoreError>;
     /// The conversations that exist among `ids`, in no particular order.
     async fn get_conversations(&self, ids: &[String]) -> Result<Vec<Conversation>, StoreError>;
     /// Every conversation `username` is a member of, with their read state.
     async fn memberships(&self, username: &str) -> Result<Vec<(String, ReadState)>, StoreError>;
     async fn read_state(&self, username: &str, conversation_id: &str) -> Result<Option<ReadState>, StoreError>;
-    /// Renames and/or changes the icon, if `caller` is a member (`Conflict::NotMember`).
+    /// Which of `usernames` are members.
+    async fn members_among(&self, id: &str, usernames: &[String]) -> Result<Vec<String>, StoreError>;
+    /// Members in name order, after `after`.
+    async fn list_members(&self, id: &str, after: Option<&str>, limit: usize) -> Result<Page<Member>, StoreError>;
+    /// The member who has been in longest (ties by name), other than `except`.
+    async fn longest_standing(&self, id: &str, except: &str) -> Result<Option<String>, StoreError>;
+    /// Renames and/or changes the icon of an existing conversation (`Conflict::NotMember` if it
+    /// does not exist; the caller checked membership).
     async fn update_conversation(
         &self,
         id: &str,
-        caller: &str,
         name: Option<&str>,
         icon_file_id: Option<Option<&str>>,
         now: i64,
     ) -> Result<Conversation, StoreError>;
-    /// Adds members (none of them members yet), if `caller` is one (`Conflict::NotMember`; with
-    /// `caller` = `None`, anyone may: joining a public conversation).
+    /// Adds members (none of them members yet: `Conflict::AlreadyMember`), if `caller` is one
+    /// (`Conflict::NotMember`; with `caller` = `None`, anyone may if it is public: joining), and
+    /// if the room stays within [`crate::chat::MEMBERS_MAX`] (`Conflict::Full`). `preview` is the
+    /// member preview afterwards. Returns the conversation as updated.
     async fn add_members(
         &self,
         id: &str,
         caller: Option<&str>,
-        usernames: &[String],
+        members: &[Member],
+        preview: &[String],
         now: i64,
     ) -> Result<Conversation, StoreError>;
-    /// Removes a member; `new_owner` takes over when the owner leaves. Fails with
-    /// `Conflict::Missing` if the conversation changed since `expected` was read.
+    /// Removes a member; `new_owner` takes over when the owner leaves; `preview` is the member
+    /// preview afterwards. Fails with `Conflict::Missing` if the owner changed since `expected`
+    /// was read or `username` is no member.
     async fn remove_member(
         &self,
         expected: &Conversation,
         username: &str,
         new_owner: Option<&str>,
+        preview: &[String],
     ) -> Result<(), StoreError>;
     /// Public conversations whose lower-cased name starts with `prefix`, by name.
     async fn list_public(
@@ -163,16 +184,14 @@ pub trait ConversationStore: Send + Sync {
 /// Messages, their ids, read markers, and the order pushes go out in.
 #[async_trait]
 pub trait MessageStore: Send + Sync {
-    /// Hands out the next message id of the conversation and marks the activity, if `sender` is a
-    /// member (`Conflict::NotMember`). Returns the conversation as updated.
-    async fn allocate_message_id(
-        &self,
-        conversation_id: &str,
-        sender: &str,
-        now: i64,
-    ) -> Result<Conversation, StoreError>;
-    /// Stores a new message (and its `client_id` claim), counting it as the sender's own.
-    /// `Conflict::DuplicateClientId` when the sender used the `client_id` in this conversation.
+    /// Hands out the next message id of the conversation and marks the activity
+    /// (`Conflict::NotMember` if there is no such conversation). Membership is checked where the
+    /// message is stored. Returns the conversation as updated.
+    async fn allocate_message_id(&self, conversation_id: &str, now: i64) -> Result<Conversation, StoreError>;
+    /// Stores a new message (and its `client_id` claim), counting it as the sender's own, in one
+    /// step that fails if the sender is no member (`Conflict::NotMember`), its `reply_id` names no
+    /// message (`Conflict::Missing`), its id was filled meanwhile (`Conflict::IdTaken`), or the
+    /// sender used the `client_id` in this conversation (`Conflict::DuplicateClientId`).
     async fn put_message(&self, message: &Message) -> Result<(), StoreError>;
     /// Fills an id whose message was not stored (a lost `client_id` race), so ids stay dense.
     async fn put_void(&self, conversation_id: &str, id: i64) -> Result<(), StoreError>;
@@ -287,10 +306,13 @@ pub enum Released {
     Lost,
 }
 
-/// WebSocket connections and presence.
+/// WebSocket connections and presence. A connection is recorded on its user's profile (presence,
+/// pushes to a user) and, for pushes to a conversation, under each conversation of its user, so
+/// a conversation's live connections are one Query whose cost follows the members online.
 #[async_trait]
 pub trait ConnectionStore: Send + Sync {
-    /// Records a connection; returns whether it is the user's first live one.
+    /// Records a connection on the profile and under every conversation of the user; returns
+    /// whether it is the user's first live one.
     async fn add_connection(
         &self,
         username: &str,
@@ -298,11 +320,35 @@ pub trait ConnectionStore: Send + Sync {
         now: i64,
         expires_at: i64,
     ) -> Result<bool, StoreError>;
-    /// Forgets a connection; returns whether the user has no live one left (then `last_online`
-    /// is `now`).
+    /// Forgets a connection on the profile; returns whether the user has no live one left (then
+    /// `last_online` is `now`). The records under conversations are left to expire, or to be
+    /// forgotten when a push finds the connection gone: that keeps `$disconnect` cheap.
     async fn remove_connection(&self, username: &str, connection_id: &str, now: i64) -> Result<bool, StoreError>;
     /// Live connections of each of `usernames`: (username, connection id) pairs.
     async fn connections_of(&self, usernames: &[String], now: i64) -> Result<Vec<(String, String)>, StoreError>;
+    /// Live connections recorded under a conversation: (username, connection id) pairs.
+    async fn conversation_connections(
+        &self,
+        conversation_id: &str,
+        now: i64,
+    ) -> Result<Vec<(String, String)>, StoreError>;
+    /// Records the live connections of `usernames` under the conversation (they joined it), and
+    /// returns them.
+    async fn register_connections(
+        &self,
+        conversation_id: &str,
+        usernames: &[String],
+        now: i64,
+    ) -> Result<Vec<(String, String)>, StoreError>;
+    /// Forgets connections recorded under the conversation: those of `username` (who left), or
+    /// the one given (gone).
+    async fn unregister_connections(
+        &self,
+        conversation_id: &str,
+        username: &str,
+        connection_id: Option<&str>,
+        now: i64,
+    ) -> Result<(), StoreError>;
     /// Who has `username` as a contact.
     async fn contact_of(&self, username: &str) -> Result<Vec<String>, StoreError>;
 }

@@ -1,0 +1,14 @@
+//! `GET /conversations/{id}/members?limit=&cursor=`: the members with their roles (members only).
+
+use chathub_shared::http::{authenticate, json, limit_param, path_param, query_param, Response};
+use chathub_shared::{conversations, ApiError, Ctx};
+use http::StatusCode;
+use lambda_http::Request;
+
+pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
+    let caller = authenticate(&ctx, &req)?;
+    let limit = limit_param(&req)?;
+    let id = path_param(&req, "id")?;
+    let page = conversations::members(&ctx, &caller.sub, &id, query_param(&req, "cursor").as_deref(), limit).await?;
+    Ok(json(StatusCode::OK, &page))
+}
