@@ -136,8 +136,11 @@ async fn store_new(ctx: &Ctx, message: &Message) -> Result<(), StoreError> {
         ctx.store.put_message(message).await
     };
     if stored.is_err() {
-        if let Err(void_error) = ctx.store.put_void(&message.conversation_id, message.id).await {
-            tracing::warn!(error = %void_error, "could not fill a message id");
+        // The id is handed out: a gap would hold back every later push of the conversation.
+        let void =
+            crate::store::persist("fill a message id", || ctx.store.put_void(&message.conversation_id, message.id));
+        if let Err(void_error) = void.await {
+            tracing::warn!(error = %void_error, "could not fill a message id; the next pusher fills it later");
         }
     }
     stored

@@ -16,7 +16,7 @@ use futures_util::stream::{self, StreamExt};
 use crate::chat::Message;
 use crate::error::StoreError;
 use crate::notify::{event, forget, PushError, FANOUT_CONCURRENCY};
-use crate::store::{PushRelease, Released};
+use crate::store::{persist, PushRelease, Released};
 use crate::Ctx;
 
 /// How long a holder keeps the turn without renewing it: after that, a holder is presumed dead
@@ -75,7 +75,7 @@ pub async fn after_store(
             clean: round.clean,
             lease_until: ctx.now_ms() + LEASE_MS,
         };
-        match ctx.store.release_push_turn(conversation_id, &holder, release).await? {
+        match release_turn(ctx, conversation_id, &holder, release).await? {
             Released::Released => return Ok(()),
             Released::Lost => {
                 tracing::warn!(conversation_id, pushed, "push turn lost (lease ran out); the new holder goes on");
@@ -116,7 +116,7 @@ async fn read_round(ctx: &Ctx, conversation_id: &str, pushed: i64) -> Result<Rou
         let oldest_beyond = beyond.iter().map(|m| m.sent_at).min();
         if oldest_beyond.is_some_and(|sent_at| ctx.now_ms() - sent_at > GAP_MS) {
             tracing::warn!(conversation_id, id = next, "filling an id its send never stored");
-            ctx.store.put_void(conversation_id, next).await?;
+            persist("fill a message id", || ctx.store.put_void(conversation_id, next)).await?;
             continue;
         }
         let gap = !beyond.is_empty();
@@ -129,10 +129,21 @@ async fn read_round(ctx: &Ctx, conversation_id: &str, pushed: i64) -> Result<Rou
 async fn hand_off(ctx: &Ctx, conversation_id: &str, holder: &str, pushed: i64, error: StoreError) -> StoreError {
     tracing::warn!(conversation_id, pushed, error = %error, "push round failed; handing the turn on");
     let release = PushRelease { pushed_id: pushed, seen_signal: None, clean: false, lease_until: 0 };
-    if let Err(e) = ctx.store.release_push_turn(conversation_id, holder, release).await {
+    if let Err(e) = release_turn(ctx, conversation_id, holder, release).await {
         tracing::warn!(conversation_id, error = %e, "could not hand the push turn on; its lease will run out");
     }
     error
+}
+
+/// Releases (or keeps) the turn: what was pushed must be recorded before the lease runs out, or
+/// the next holder pushes it again.
+async fn release_turn(
+    ctx: &Ctx,
+    conversation_id: &str,
+    holder: &str,
+    release: PushRelease,
+) -> Result<Released, StoreError> {
+    persist("release the push turn", || ctx.store.release_push_turn(conversation_id, holder, release)).await
 }
 
 /// Pushes `batch` (in order) to every live connection recorded under the conversation, each connection one frame

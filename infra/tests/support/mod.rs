@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod domain;
 pub mod ws;
 
 use std::sync::Arc;

@@ -12,6 +12,30 @@ use crate::error::StoreError;
 use crate::files::FileRecord;
 use crate::model::{Page, UserRecord};
 
+/// Further tries of a write that must land (recording what was pushed, filling a message id)
+/// while the store answers `Unavailable`: 10 ms, doubling, about 1.3 s in all.
+pub const PERSIST_RETRIES: u32 = 7;
+
+/// Runs `write` until it lands or fails otherwise, trying again [`PERSIST_RETRIES`] times while
+/// the store is throttled or unreachable (on top of the SDK's own retries).
+pub async fn persist<T, F, Fut>(what: &str, mut write: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let mut attempt = 0;
+    loop {
+        match write().await {
+            Err(StoreError::Unavailable(e)) if attempt < PERSIST_RETRIES => {
+                tracing::debug!(error = %e, what, "store unavailable; trying again");
+                tokio::time::sleep(std::time::Duration::from_millis(10 << attempt)).await;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// A change to a user's profile; `None` leaves a field alone, `Some(None)` clears it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UserUpdate {

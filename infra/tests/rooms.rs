@@ -1,0 +1,282 @@
+//! Rooms at scale and the push turn, on the embedded store and on DynamoDB Local, at the domain
+//! level (the services on a `Ctx`): a room of 10,000 members, a pusher that dies halfway through
+//! a fan-out, and sends under injected DynamoDB throttling.
+
+mod support;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chathub_shared::chat::Role;
+use chathub_shared::messages::{self, HistoryQuery, SendMessage};
+use chathub_shared::{conversations, push, ApiError};
+use serde_json::json;
+use support::domain::{dynamodb_endpoint, names, Backing, Domain};
+
+macro_rules! on_both_backings {
+    ($($scenario:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::$scenario(super::Backing::Memory).await;
+                }
+            )*
+        }
+        mod dynamodb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::$scenario(super::Backing::Dynamo).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_backings!(a_room_of_ten_thousand_members_works_end_to_end, a_pusher_that_dies_mid_fan_out_is_taken_over);
+
+fn text(content: &str, client_id: Option<&str>) -> SendMessage {
+    serde_json::from_value(json!({"content": content, "client_id": client_id})).unwrap()
+}
+
+async fn contents(d: &Domain, caller: &str, id: &str) -> Vec<(i64, String)> {
+    let mut all = Vec::new();
+    let mut after = 0;
+    loop {
+        let query = HistoryQuery { after: Some(after), limit: Some(100), ..Default::default() };
+        let page = messages::history(&d.ctx, caller, id, query).await.unwrap();
+        all.extend(page.messages.iter().map(|m| (m.id, m.content.clone())));
+        after = page.messages.last().map(|m| m.id).unwrap_or(after);
+        if !page.has_more {
+            return all;
+        }
+    }
+}
+
+/// Created in batches of 1,000; listed page by page; a send reaches the members online; unread
+/// counts, history, leaving and the hand-over of ownership work at that size.
+async fn a_room_of_ten_thousand_members_works_end_to_end(backing: Backing) {
+    let d = Domain::new(backing).await;
+    let members = names("u", 10_000);
+    d.users(&members).await;
+    let id = d.room(&members).await;
+    let owner = &members[0];
+
+    let view = conversations::get(&d.ctx, owner, &id).await.unwrap();
+    assert_eq!(view.member_count, 10_000);
+    assert_eq!(view.members, None, "beyond 1,000 members the list is paged, not inline");
+    let outsider = "outsider".to_owned();
+    d.users(std::slice::from_ref(&outsider)).await;
+    let more = serde_json::from_value(json!({"usernames": [outsider]})).unwrap();
+    match conversations::add_members(&d.ctx, owner, &id, more).await {
+        Err(ApiError::BadRequest { detail, .. }) => assert!(detail.contains("10000"), "{detail}"),
+        other => panic!("a room of 10,000 takes nobody more: {other:?}"),
+    }
+
+    // Every member, once, in name order, with the owner marked.
+    let mut listed = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = conversations::members(&d.ctx, &members[42], &id, cursor.as_deref(), 100).await.unwrap();
+        listed.extend(page.items.iter().map(|m| (m.username.clone(), m.role)));
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(listed.len(), 10_000);
+    assert!(listed.windows(2).all(|w| w[0].0 < w[1].0));
+    assert_eq!(listed.iter().filter(|(_, role)| *role == Role::Owner).count(), 1);
+    assert_eq!(listed[0], (owner.clone(), Role::Owner));
+
+    // 20 members online; a send reaches every one of their sockets.
+    let online: Vec<&String> = members.iter().step_by(500).collect();
+    let mut sockets = Vec::new();
+    for member in &online {
+        sockets.push(d.connect(member, 0).await);
+    }
+    let (first, _) = messages::send(&d.ctx, owner, &id, text("to everyone", None), None).await.unwrap();
+    for socket in &sockets {
+        assert_eq!(d.pushes.message_ids(socket), vec![first.id], "{socket}");
+    }
+    let summary = conversations::list(&d.ctx, &members[9_999], None, 10).await.unwrap();
+    assert_eq!(summary.items[0].unread_count, 1);
+    assert_eq!(summary.items[0].conversation.member_count, 10_000);
+    messages::mark_read(&d.ctx, &members[9_999], &id, first.id, None).await.unwrap();
+    let summary = conversations::list(&d.ctx, &members[9_999], None, 10).await.unwrap();
+    assert_eq!(summary.items[0].unread_count, 0);
+
+    // A member online leaves: its socket hears no more of the room; the owner leaves: the
+    // longest-standing member owns it.
+    let leaver = online[1].clone();
+    conversations::remove_member(&d.ctx, &leaver, &id, "me").await.unwrap();
+    conversations::remove_member(&d.ctx, owner, &id, "me").await.unwrap();
+    let view = conversations::get(&d.ctx, &members[1], &id).await.unwrap();
+    assert_eq!(view.member_count, 9_998);
+    assert_eq!(view.owner, members[1], "the creator's first member has been in longest");
+    let (second, _) = messages::send(&d.ctx, &members[1], &id, text("after", None), None).await.unwrap();
+    assert_eq!(d.pushes.message_ids(&format!("{leaver}-0")), vec![first.id], "a member who left hears no more");
+    assert_eq!(d.pushes.message_ids(&sockets[2]), vec![first.id, second.id]);
+    match messages::send(&d.ctx, &leaver, &id, text("still here?", None), None).await {
+        Err(ApiError::NotFound(_)) => {}
+        other => panic!("a member who left cannot send: {other:?}"),
+    }
+    let history = contents(&d, &members[1], &id).await;
+    assert_eq!(history, vec![(1, "to everyone".to_owned()), (second.id, "after".to_owned())]);
+}
+
+/// The first send's pusher freezes halfway through its fan-out (its Lambda died): later sends
+/// are left to it until its lease runs out, then the next send takes over and every socket ends
+/// with every message in order (the one in flight may arrive twice: clients place by id).
+async fn a_pusher_that_dies_mid_fan_out_is_taken_over(backing: Backing) {
+    let d = Domain::new(backing).await;
+    let members = names("m", 6);
+    d.users(&members).await;
+    let id = d.room(&members).await;
+    let mut sockets = Vec::new();
+    for member in &members {
+        sockets.push(d.connect(member, 0).await);
+    }
+
+    d.pushes.freeze_after(3);
+    let dying = messages::send(&d.ctx, &members[0], &id, text("one", None), None);
+    assert!(tokio::time::timeout(Duration::from_millis(500), dying).await.is_err(), "the frozen pusher never answers");
+    d.pushes.thaw();
+    let delivered_one = sockets.iter().filter(|s| d.pushes.message_ids(s) == vec![1]).count();
+    assert_eq!(delivered_one, 3, "half the sockets got the first message before the pusher died");
+
+    messages::send(&d.ctx, &members[1], &id, text("two", None), None).await.unwrap();
+    assert!(sockets.iter().all(|s| !d.pushes.message_ids(s).contains(&2)), "left to the holder while its lease runs");
+
+    d.clock.advance_ms(push::LEASE_MS + 1);
+    messages::send(&d.ctx, &members[2], &id, text("three", None), None).await.unwrap();
+    for socket in &sockets {
+        let ids = d.pushes.message_ids(socket);
+        assert!(ids.windows(2).all(|w| w[0] <= w[1]), "{socket}: out of order: {ids:?}");
+        let mut once = ids.clone();
+        once.dedup();
+        assert_eq!(once, vec![1, 2, 3], "{socket}: {ids:?}");
+    }
+    let history = contents(&d, &members[3], &id).await;
+    assert_eq!(history.iter().map(|(_, c)| c.as_str()).collect::<Vec<_>>(), ["one", "two", "three"]);
+}
+
+/// A stand-in for DynamoDB in front of DynamoDB Local that answers a share of requests, while
+/// switched on, with `ProvisionedThroughputExceededException` (the request never reaches the
+/// table, as when DynamoDB throttles).
+struct ThrottlingProxy {
+    url: String,
+    on: Arc<AtomicBool>,
+}
+
+async fn throttling_proxy(upstream: String, percent: u64) -> ThrottlingProxy {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let on = Arc::new(AtomicBool::new(false));
+    let state = (on.clone(), Arc::new(AtomicU64::new(0x9e37_79b9_7f4a_7c15)), reqwest::Client::new(), upstream);
+    let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+        let (on, seed, client, upstream) = state.clone();
+        async move {
+            // xorshift: a fixed sequence, so a run can be repeated.
+            let mut x = seed.load(Ordering::SeqCst);
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            seed.store(x, Ordering::SeqCst);
+            if on.load(Ordering::SeqCst) && x % 100 < percent {
+                let body = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"injected"}"#;
+                return axum::response::Response::builder()
+                    .status(400)
+                    .header("content-type", "application/x-amz-json-1.0")
+                    .body(axum::body::Body::from(body))
+                    .unwrap();
+            }
+            let (parts, body) = req.into_parts();
+            let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+            let mut forward = client.post(format!("{upstream}{}", parts.uri.path())).body(bytes);
+            for (name, value) in &parts.headers {
+                if name != "host" && name != "content-length" {
+                    forward = forward.header(name.as_str(), value.as_bytes());
+                }
+            }
+            let answer = forward.send().await.unwrap();
+            let mut response = axum::response::Response::builder().status(answer.status().as_u16());
+            for (name, value) in answer.headers() {
+                if name != "content-length" && name != "transfer-encoding" && name != "connection" {
+                    response = response.header(name.as_str(), value.as_bytes());
+                }
+            }
+            response.body(axum::body::Body::from(answer.bytes().await.unwrap())).unwrap()
+        }
+    });
+    let server = axum::serve(listener, app);
+    // The proxy lives as long as the test process; only test code spawns.
+    #[allow(clippy::disallowed_methods)]
+    tokio::spawn(async move { server.await.unwrap() });
+    ThrottlingProxy { url, on }
+}
+
+/// With 30% of DynamoDB requests throttled, five members send 20 messages each, every send
+/// retried with its `client_id` until it succeeds: each is stored once, and every socket gets
+/// every message exactly once, in id order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_throttling_sends_are_stored_once_and_pushed_once_in_order() {
+    const SENDERS: usize = 5;
+    const EACH: usize = 20;
+    let proxy = throttling_proxy(dynamodb_endpoint(), 30).await;
+    let d = Domain::with_endpoint(Backing::Dynamo, Some(proxy.url.clone())).await;
+    let members = names("t", SENDERS + 1);
+    d.users(&members).await;
+    let id = d.room(&members).await;
+    let mut sockets = Vec::new();
+    for member in &members {
+        sockets.push(d.connect(member, 0).await);
+    }
+
+    proxy.on.store(true, Ordering::SeqCst);
+    let d = Arc::new(d);
+    let mut senders = tokio::task::JoinSet::new();
+    for sender in &members[..SENDERS] {
+        let (d, id, sender) = (d.clone(), id.clone(), sender.clone());
+        // Only test code spawns (clippy.toml): each task is one client.
+        #[allow(clippy::disallowed_methods)]
+        senders.spawn(async move {
+            let mut unavailable = 0;
+            for k in 0..EACH {
+                let client_id = format!("{sender}-{k}");
+                loop {
+                    match messages::send(&d.ctx, &sender, &id, text(&client_id, Some(&client_id)), None).await {
+                        Ok(_) => break,
+                        Err(ApiError::Unavailable { .. }) => {
+                            unavailable += 1;
+                            assert!(unavailable < 200, "a send that never gets through");
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                        Err(e) => panic!("{client_id}: {e:?}"),
+                    }
+                }
+            }
+            unavailable
+        });
+    }
+    let mut unavailable = 0;
+    while let Some(done) = senders.join_next().await {
+        unavailable += done.unwrap();
+    }
+    proxy.on.store(false, Ordering::SeqCst);
+    eprintln!("503 answers retried: {unavailable}");
+
+    let history = contents(&d, &members[0], &id).await;
+    let mut stored: Vec<&str> = history.iter().map(|(_, c)| c.as_str()).collect();
+    stored.sort();
+    let mut sent: Vec<String> =
+        members[..SENDERS].iter().flat_map(|s| (0..EACH).map(move |k| format!("{s}-{k}"))).collect();
+    sent.sort();
+    assert_eq!(stored, sent, "every send stored exactly once");
+    let ids: Vec<i64> = history.iter().map(|(id, _)| *id).collect();
+    for socket in &sockets {
+        assert_eq!(d.pushes.message_ids(socket), ids, "{socket}: every message once, in id order");
+    }
+}
