@@ -1,140 +1,116 @@
-//! DynamoDB requests per operation, counted on DynamoDB Local by an SDK interceptor (not
-//! estimated): `send_message` costs 4 requests plus one BatchGetItem per 100 members; register,
-//! login, create_conversation and get_messages cost what docs/architecture.md says.
+//! What operations cost on DynamoDB Local, counted by an SDK interceptor (not estimated):
+//! requests, and capacity units as DynamoDB reports them (`ReturnConsumedCapacity=TOTAL`). A send
+//! costs the same in a room of 10, 1,000 or 10,000 members: 4 requests plus one Query for the
+//! sockets online. Written as JSON to the file `CHATHUB_REQUEST_COUNTS_OUT` names, for
+//! docs/benchmarks.md.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+mod support;
 
-use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_sdk_dynamodb::error::BoxError;
-use chathub_shared::config::Config;
 use chathub_shared::messages::{self, HistoryQuery, SendMessage};
-use chathub_shared::model::UserRecord;
-use chathub_shared::store::dynamo::{self, DynamoStore};
-use chathub_shared::{accounts, conversations, Ctx};
+use chathub_shared::{accounts, conversations, presence};
 use serde_json::json;
-
-/// Counts every request the client sends (retries included).
-#[derive(Debug, Clone, Default)]
-struct Counter(Arc<AtomicUsize>);
-
-impl Intercept for Counter {
-    fn name(&self) -> &'static str {
-        "request-counter"
-    }
-
-    fn read_before_transmit(
-        &self,
-        _context: &BeforeTransmitInterceptorContextRef<'_>,
-        _components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        self.0.fetch_add(1, Ordering::SeqCst);
-        Ok(())
-    }
-}
-
-impl Counter {
-    fn take(&self) -> usize {
-        self.0.swap(0, Ordering::SeqCst)
-    }
-}
-
-async fn counted_ctx() -> (Ctx, Counter) {
-    let endpoint = std::env::var("CHATHUB_TEST_DYNAMODB_ENDPOINT").expect(
-        "CHATHUB_TEST_DYNAMODB_ENDPOINT is not set: run the suite with scripts/test, which starts DynamoDB Local",
-    );
-    let table = format!("count-{}", ulid::Ulid::new().to_string().to_lowercase());
-    let counter = Counter::default();
-    let base = dynamo::local_client(&endpoint).await;
-    dynamo::ensure_table(&base, &table).await.unwrap();
-    let client = aws_sdk_dynamodb::Client::from_conf(base.config().to_builder().interceptor(counter.clone()).build());
-    let ctx = Ctx::new(Config::new(vec![1u8; 32], table.clone()).unwrap(), Arc::new(DynamoStore::new(client, table)));
-    (ctx, counter)
-}
-
-/// A conversation of `members` users (the first is the owner); returns its id and the owner.
-async fn conversation_of(ctx: &Ctx, members: usize) -> (String, String) {
-    let names: Vec<String> = (0..members).map(|i| format!("member{i:04}")).collect();
-    for name in &names {
-        let user = UserRecord {
-            username: name.clone(),
-            password_hash: "not-a-hash".into(),
-            fullname: name.clone(),
-            email: None,
-            first_name: None,
-            last_name: None,
-            role: None,
-            date_of_birth: None,
-            avatar_file_id: None,
-            created_at: 0,
-            last_online: None,
-            connections: Default::default(),
-        };
-        ctx.store.create_user(&user).await.unwrap();
-    }
-    let owner = names[0].clone();
-    let mut rest = names[1..].chunks(1000);
-    let first = rest.next().map(<[String]>::to_vec).unwrap_or_default();
-    let request = serde_json::from_value(json!({"name": "counted", "members": first})).unwrap();
-    let (conversation, _) = conversations::create(ctx, &owner, request, None).await.unwrap();
-    for chunk in rest {
-        let request = serde_json::from_value(json!({"usernames": chunk})).unwrap();
-        conversations::add_members(ctx, &owner, &conversation.id, request).await.unwrap();
-    }
-    let info = conversations::get(ctx, &owner, &conversation.id).await.unwrap();
-    assert_eq!(info.members.unwrap().len(), members);
-    (conversation.id, owner)
-}
+use support::domain::{names, Backing, Domain, Usage};
 
 fn message(content: &str, client_id: Option<&str>) -> SendMessage {
     serde_json::from_value(json!({"content": content, "client_id": client_id})).unwrap()
 }
 
-/// Every counted operation and its requests, asserted here, and written as JSON to the file
-/// `CHATHUB_REQUEST_COUNTS_OUT` names (scripts/bench puts them in docs/benchmarks.md).
-#[tokio::test]
-async fn requests_per_operation() {
-    let mut counted: Vec<(String, usize, usize)> = Vec::new();
-    let mut check = |operation: &str, got: usize, expected: usize| {
-        assert_eq!(got, expected, "{operation}");
-        counted.push((operation.to_owned(), got, expected));
-    };
+/// Members online in the rooms measured: the yardstick.
+const ONLINE: usize = 20;
 
-    let (ctx, counter) = counted_ctx().await;
+#[derive(Default)]
+struct Report(Vec<serde_json::Value>);
+
+impl Report {
+    /// Asserts the requests (exactly) and the capacity units (at most `units_budget`).
+    #[track_caller]
+    fn check(&mut self, operation: &str, got: Usage, requests: usize, units_budget: f64) {
+        assert_eq!(got.requests, requests, "{operation}: requests ({got:?})");
+        assert!(got.units() <= units_budget, "{operation}: {} units, budget {units_budget} ({got:?})", got.units());
+        self.0.push(json!({
+            "operation": operation,
+            "requests": got.requests,
+            "read_units": got.read_units,
+            "write_units": got.write_units,
+            "units": got.units(),
+        }));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_and_capacity_units_per_operation() {
+    let mut report = Report::default();
+
+    let d = Domain::new(Backing::Dynamo).await;
     let register = json!({"username": "counted", "password": "correct horse battery", "email": "c@example.com"});
-    accounts::register(&ctx, serde_json::from_value(register).unwrap()).await.unwrap();
-    check("register (with email)", counter.take(), 2);
+    accounts::register(&d.ctx, serde_json::from_value(register).unwrap()).await.unwrap();
+    report.check("register (with email)", d.meter.take(), 2, 10.0);
     let login = json!({"username": "counted", "password": "correct horse battery"});
-    accounts::login(&ctx, serde_json::from_value(login).unwrap()).await.unwrap();
-    check("login", counter.take(), 3);
-    let (_, _) = conversation_of(&ctx, 10).await;
-    counter.take();
-    let names: Vec<String> = (1..10).map(|i| format!("member{i:04}")).collect();
-    let request = serde_json::from_value(json!({"name": "counted again", "members": names})).unwrap();
-    conversations::create(&ctx, "member0000", request, None).await.unwrap();
-    check("create_conversation (10 members)", counter.take(), 3);
+    accounts::login(&d.ctx, serde_json::from_value(login).unwrap()).await.unwrap();
+    report.check("login", d.meter.take(), 3, 10.0);
+    let ten = names("member", 10);
+    d.users(&ten).await;
+    d.meter.take();
+    let request = serde_json::from_value(json!({"name": "counted", "members": ten[1..]})).unwrap();
+    conversations::create(&d.ctx, &ten[0], request, None).await.unwrap();
+    // Users (BatchGetItem), the conversation with its members (TransactWriteItems), the members'
+    // sockets to record (BatchGetItem): nobody is online, so nothing more.
+    report.check("create_conversation (10 members)", d.meter.take(), 3, 60.0);
 
-    for (members, expected) in [(10, 5), (300, 5)] {
-        let (ctx, counter) = counted_ctx().await;
-        let (id, owner) = conversation_of(&ctx, members).await;
-        counter.take();
-        messages::send(&ctx, &owner, &id, message("hello", None), None).await.unwrap();
-        check(&format!("send_message ({members} members)"), counter.take(), expected);
-        // A client_id costs one GetItem more (the retry check); a retry of it costs two reads, and
-        // claiming and releasing the push turn (its first try may have stored but not pushed).
-        messages::send(&ctx, &owner, &id, message("once", Some("c-1")), None).await.unwrap();
-        check(&format!("send_message with client_id ({members} members)"), counter.take(), expected + 1);
-        let (_, created) = messages::send(&ctx, &owner, &id, message("once", Some("c-1")), None).await.unwrap();
+    for (members, units_budget) in [(10, 9.0), (1_000, 25.0), (10_000, 30.0)] {
+        let d = Domain::new(Backing::Dynamo).await;
+        let everyone = names("m", members);
+        d.users(&everyone).await;
+        let id = d.room(&everyone).await;
+        for member in everyone.iter().take(ONLINE) {
+            d.connect(member, 0).await;
+        }
+        let owner = &everyone[0];
+        d.meter.take();
+        messages::send(&d.ctx, owner, &id, message("hello", None), None).await.unwrap();
+        let label = format!("send_message ({members} members, {ONLINE} online)");
+        report.check(&label, d.meter.take(), 5, units_budget);
+        // A client_id costs one GetItem more (the retry check) and its claim in the transaction.
+        messages::send(&d.ctx, owner, &id, message("once", Some("c-1")), None).await.unwrap();
+        let label = format!("send_message with client_id ({members} members, {ONLINE} online)");
+        report.check(&label, d.meter.take(), 6, units_budget + 4.0);
+        // A retry of it reads the claim and the original, and signals the push turn in case its
+        // first try stored the message but did not push it.
+        let (_, created) = messages::send(&d.ctx, owner, &id, message("once", Some("c-1")), None).await.unwrap();
         assert!(!created);
-        check(&format!("send_message, repeated client_id ({members} members)"), counter.take(), 4);
-        messages::history(&ctx, &owner, &id, HistoryQuery { after: Some(0), ..Default::default() }).await.unwrap();
-        check(&format!("get_messages ({members} members)"), counter.take(), 2);
+        report.check(&format!("send_message, repeated client_id ({members} members)"), d.meter.take(), 4, 6.0);
+        messages::history(&d.ctx, owner, &id, HistoryQuery { after: Some(0), ..Default::default() }).await.unwrap();
+        report.check(&format!("get_messages ({members} members)"), d.meter.take(), 2, 4.0);
     }
 
+    // $connect and $disconnect of a user in 100 conversations (with one other member each).
+    let d = Domain::new(Backing::Dynamo).await;
+    let others = names("peer", 100);
+    d.users(&others).await;
+    d.users(&["busy".to_owned()]).await;
+    for other in &others {
+        let request = serde_json::from_value(json!({"name": format!("with {other}"), "members": [other]})).unwrap();
+        conversations::create(&d.ctx, "busy", request, None).await.unwrap();
+    }
+    d.meter.take();
+    presence::connect(&d.ctx, "busy", "busy-0").await.unwrap();
+    let connect = d.meter.take();
+    // Profile (UpdateItem, which returns when the user was last online), memberships (Query), the
+    // socket recorded under each conversation (4 BatchWriteItem); the first socket announces
+    // presence to who has the user as a contact (Query).
+    report.check("$connect (in 100 conversations)", connect, 7, 110.0);
+    presence::disconnect(&d.ctx, "busy", "busy-0").await.unwrap();
+    let disconnect = d.meter.take();
+    report.check("$disconnect (in 100 conversations)", disconnect, 2, 5.0);
+    // One write unit per conversation recording the socket (the floor of this design), plus a few
+    // for the profile, the memberships and presence.
+    let both = connect.units() + disconnect.units();
+    assert!(both <= 110.0, "$connect + $disconnect in 100 conversations: {both} units");
+
     if let Ok(out) = std::env::var("CHATHUB_REQUEST_COUNTS_OUT") {
-        let rows: Vec<_> = counted.iter().map(|(op, got, _)| json!({"operation": op, "requests": got})).collect();
-        std::fs::write(out, serde_json::to_string_pretty(&rows).unwrap()).unwrap();
+        std::fs::write(out, serde_json::to_string_pretty(&report.0).unwrap()).unwrap();
+    }
+    for row in &report.0 {
+        eprintln!("{row}");
     }
 }

@@ -19,15 +19,15 @@ pub struct UserStatus {
 /// `$connect`: records the socket; the first one brings the user online.
 pub async fn connect(ctx: &Ctx, username: &str, connection_id: &str) -> Result<(), ApiError> {
     let now = ctx.now_ms();
-    let first =
+    let connected =
         ctx.store.add_connection(username, connection_id, now, now + CONNECTION_TTL_MS).await.map_err(|e| match e {
             // A valid token for a user that no longer exists.
             StoreError::Conflict(Conflict::Missing) => ApiError::unauthorized("unknown user"),
             other => other.into(),
         })?;
-    if first {
-        let last_online = ctx.store.get_user(username).await?.and_then(|u| u.last_online);
-        announce(ctx, UserStatus { username: username.to_owned(), is_online: true, last_online }).await?;
+    if connected.first {
+        let status = UserStatus { username: username.to_owned(), is_online: true, last_online: connected.last_online };
+        announce(ctx, status).await?;
     }
     Ok(())
 }

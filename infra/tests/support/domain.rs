@@ -213,8 +213,11 @@ impl Meter {
         std::mem::take(&mut *self.0.lock().unwrap())
     }
 
-    fn add(&self, consumed: &[ConsumedCapacity], write: bool) {
+    fn add(&self, operation: &str, consumed: &[ConsumedCapacity], write: bool) {
         let units: f64 = consumed.iter().filter_map(|c| c.capacity_units).sum();
+        if std::env::var_os("CHATHUB_METER_TRACE").is_some() {
+            eprintln!("meter: {operation} {units}");
+        }
         let mut usage = self.0.lock().unwrap();
         if write {
             usage.write_units += units;
@@ -282,21 +285,21 @@ impl Intercept for Meter {
         };
         let one = |c: &Option<ConsumedCapacity>| c.iter().cloned().collect::<Vec<_>>();
         if let Some(o) = output.downcast_ref::<op::get_item::GetItemOutput>() {
-            self.add(&one(&o.consumed_capacity), false);
+            self.add("get_item", &one(&o.consumed_capacity), false);
         } else if let Some(o) = output.downcast_ref::<op::query::QueryOutput>() {
-            self.add(&one(&o.consumed_capacity), false);
+            self.add("query", &one(&o.consumed_capacity), false);
         } else if let Some(o) = output.downcast_ref::<op::batch_get_item::BatchGetItemOutput>() {
-            self.add(o.consumed_capacity.as_deref().unwrap_or_default(), false);
+            self.add("batch_get_item", o.consumed_capacity.as_deref().unwrap_or_default(), false);
         } else if let Some(o) = output.downcast_ref::<op::put_item::PutItemOutput>() {
-            self.add(&one(&o.consumed_capacity), true);
+            self.add("put_item", &one(&o.consumed_capacity), true);
         } else if let Some(o) = output.downcast_ref::<op::update_item::UpdateItemOutput>() {
-            self.add(&one(&o.consumed_capacity), true);
+            self.add("update_item", &one(&o.consumed_capacity), true);
         } else if let Some(o) = output.downcast_ref::<op::delete_item::DeleteItemOutput>() {
-            self.add(&one(&o.consumed_capacity), true);
+            self.add("delete_item", &one(&o.consumed_capacity), true);
         } else if let Some(o) = output.downcast_ref::<op::batch_write_item::BatchWriteItemOutput>() {
-            self.add(o.consumed_capacity.as_deref().unwrap_or_default(), true);
+            self.add("batch_write_item", o.consumed_capacity.as_deref().unwrap_or_default(), true);
         } else if let Some(o) = output.downcast_ref::<op::transact_write_items::TransactWriteItemsOutput>() {
-            self.add(o.consumed_capacity.as_deref().unwrap_or_default(), true);
+            self.add("transact_write_items", o.consumed_capacity.as_deref().unwrap_or_default(), true);
         }
         Ok(())
     }

@@ -35,8 +35,8 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 
 use super::{
-    ConnectionStore, ContactStore, ConversationStore, FileStore, LoginFailures, MessageStore, PushRelease, PushTurn,
-    RefreshTokenRecord, Released, SessionStore, ThrottleStore, UserStore, UserUpdate,
+    Connected, ConnectionStore, ContactStore, ConversationStore, FileStore, LoginFailures, MessageStore, PushRelease,
+    PushTurn, RefreshTokenRecord, Released, SessionStore, ThrottleStore, UserStore, UserUpdate,
 };
 use crate::chat::{Attachment, Conversation, Kind, Member, Message, ReadState, Visibility, MEMBERS_MAX};
 use crate::error::{Conflict, StoreError};
@@ -1531,7 +1531,7 @@ impl ConnectionStore for DynamoStore {
         connection_id: &str,
         now: i64,
         expires_at: i64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Connected, StoreError> {
         let out = self
             .client
             .update_item()
@@ -1545,14 +1545,15 @@ impl ConnectionStore for DynamoStore {
             .send()
             .await
             .map_err(|e| conditional_error(e, Conflict::Missing))?;
-        let before = parse_connections(&out.attributes.unwrap_or_default())?;
+        let profile = out.attributes.unwrap_or_default();
+        let before = parse_connections(&profile)?;
         let conversations = self.memberships(username).await?;
         let records = conversations
             .iter()
             .map(|(conversation, _)| connection_item(conversation, username, connection_id, expires_at))
             .collect();
         self.batch_put(records).await?;
-        Ok(!before.values().any(|exp| *exp > now))
+        Ok(Connected { first: !before.values().any(|exp| *exp > now), last_online: opt_n(&profile, "last_online")? })
     }
 
     async fn remove_connection(&self, username: &str, connection_id: &str, now: i64) -> Result<bool, StoreError> {
@@ -1614,11 +1615,17 @@ impl ConnectionStore for DynamoStore {
         usernames: &[String],
         now: i64,
     ) -> Result<Vec<(String, String)>, StoreError> {
-        let keys = usernames.iter().map(|u| key(user_pk(u), PROFILE)).collect();
-        let projection = ("#u, connections", names(&[("#u", "username")]));
+        // Strongly consistent, against a `$connect` racing the join: it writes the profile, then
+        // reads the memberships; this writes the memberships, then reads the profiles. One of
+        // the two sees the other, so the socket is recorded either way.
+        let keys: Vec<Item> = usernames.iter().map(|u| key(user_pk(u), PROFILE)).collect();
         let mut records = Vec::new();
         let mut live = Vec::new();
-        for item in self.batch_get(keys, Some(projection)).await? {
+        let mut profiles = Vec::new();
+        for chunk in keys.chunks(BATCH_GET_MAX) {
+            profiles.extend(self.get_consistent(chunk.to_vec()).await?);
+        }
+        for item in profiles {
             let user = req_s(&item, "username")?;
             for (connection, expires) in parse_connections(&item)? {
                 if expires > now {

@@ -7,8 +7,8 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use super::{
-    ConnectionStore, ContactStore, ConversationStore, FileStore, LoginFailures, MessageStore, PushRelease, PushTurn,
-    RefreshTokenRecord, Released, SessionStore, ThrottleStore, UserStore, UserUpdate,
+    Connected, ConnectionStore, ContactStore, ConversationStore, FileStore, LoginFailures, MessageStore, PushRelease,
+    PushTurn, RefreshTokenRecord, Released, SessionStore, ThrottleStore, UserStore, UserUpdate,
 };
 use crate::chat::{Conversation, Member, Message, ReadState, Visibility, MEMBERS_MAX};
 use crate::error::{Conflict, StoreError};
@@ -675,10 +675,13 @@ impl ConnectionStore for MemoryStore {
         connection_id: &str,
         now: i64,
         expires_at: i64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Connected, StoreError> {
         let mut s = self.lock();
         let user = s.users.get_mut(username).ok_or(StoreError::Conflict(Conflict::Missing))?;
-        let first = !user.connections.values().any(|expires| *expires > now);
+        let connected = Connected {
+            first: !user.connections.values().any(|expires| *expires > now),
+            last_online: user.last_online,
+        };
         user.connections.retain(|_, expires| *expires > now);
         user.connections.insert(connection_id.to_owned(), expires_at);
         let conversations: Vec<String> = s
@@ -693,7 +696,7 @@ impl ConnectionStore for MemoryStore {
                 .or_default()
                 .insert(connection_id.to_owned(), (username.to_owned(), expires_at));
         }
-        Ok(first)
+        Ok(connected)
     }
 
     async fn remove_connection(&self, username: &str, connection_id: &str, now: i64) -> Result<bool, StoreError> {

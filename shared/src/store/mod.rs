@@ -336,14 +336,14 @@ pub enum Released {
 #[async_trait]
 pub trait ConnectionStore: Send + Sync {
     /// Records a connection on the profile and under every conversation of the user; returns
-    /// whether it is the user's first live one.
+    /// whether it is the user's first live one, and when the user was last online.
     async fn add_connection(
         &self,
         username: &str,
         connection_id: &str,
         now: i64,
         expires_at: i64,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<Connected, StoreError>;
     /// Forgets a connection on the profile; returns whether the user has no live one left (then
     /// `last_online` is `now`). The records under conversations are left to expire, or to be
     /// forgotten when a push finds the connection gone: that keeps `$disconnect` cheap.
@@ -375,6 +375,14 @@ pub trait ConnectionStore: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Who has `username` as a contact.
     async fn contact_of(&self, username: &str) -> Result<Vec<String>, StoreError>;
+}
+
+/// What recording a connection found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Connected {
+    /// No other connection of the user was live: the user comes online.
+    pub first: bool,
+    pub last_online: Option<i64>,
 }
 
 /// Declared files.
