@@ -15,6 +15,7 @@ on_both_stores!(
     websocket_contacts_and_self,
     direct_conversations_are_deduplicated_and_groups_checked,
     members_only_and_membership_rules,
+    members_are_listed_and_sockets_follow_joins_and_leaves,
     public_conversations_are_listed_and_joinable,
     messages_history_edit_delete_and_idempotent_sends,
     read_markers_unread_counts_and_activity_order,
@@ -228,6 +229,54 @@ async fn members_only_and_membership_rules(app: &TestApp) {
     app.post(&format!("/conversations/{direct}/members"), Some(&hal.access), json!({"usernames": ["ivy"]}))
         .await
         .assert_problem(400, "invalid_request");
+}
+
+/// `GET /conversations/{id}/members` pages through members with their roles; a socket opened
+/// before its user joined hears the conversation from the join on, and stops when they leave.
+async fn members_are_listed_and_sockets_follow_joins_and_leaves(app: &TestApp) {
+    let s = users(app, &["nia", "oli", "pam", "rex"]).await;
+    let (nia, oli, pam, rex) = (&s[0], &s[1], &s[2], &s[3]);
+    let id = group(app, nia, "Crew", &[oli]).await;
+    let mut pam_socket = app.socket(pam).await;
+
+    let added =
+        app.post(&format!("/conversations/{id}/members"), Some(&oli.access), json!({"usernames": ["pam"]})).await;
+    assert_eq!(added.assert_status(200)["member_count"], 3);
+    assert_eq!(pam_socket.event("member_joined").await["data"]["member_count"], 3);
+    let sent = send(app, nia, &id, "welcome pam").await;
+    assert_eq!(pam_socket.event("send_message").await["data"]["id"], sent["id"]);
+
+    let path = format!("/conversations/{id}/members");
+    let first = app.get(&format!("{path}?limit=2"), &pam.access).await.assert_status(200).clone();
+    let items = first["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!((items[0]["username"].as_str(), items[0]["role"].as_str()), (Some("nia"), Some("owner")));
+    assert_eq!((items[1]["username"].as_str(), items[1]["role"].as_str()), (Some("oli"), Some("member")));
+    assert!(items[0]["joined_at"].as_i64().unwrap() < items[1]["joined_at"].as_i64().unwrap());
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let rest = app.get(&format!("{path}?limit=2&cursor={cursor}"), &pam.access).await.assert_status(200).clone();
+    assert_eq!(rest["items"][0]["username"], "pam");
+    assert_eq!(rest["items"].as_array().unwrap().len(), 1);
+    assert_eq!(rest["next_cursor"], Value::Null);
+    app.get(&path, &rex.access).await.assert_problem(404, "not_found");
+    app.get(&format!("{path}?limit=0"), &pam.access).await.assert_problem(400, "invalid_request");
+    app.get(&format!("{path}?cursor=%25%25"), &pam.access).await.assert_problem(400, "invalid_request");
+    let info = app.get(&format!("/conversations/{id}"), &rex.access).await;
+    info.assert_problem(404, "not_found");
+    let listed = app.get("/conversations", &oli.access).await.assert_status(200).clone();
+    assert_eq!(listed["items"][0]["member_count"], 3);
+
+    assert_eq!(app.delete(&format!("{path}/me"), &pam.access).await.status, 204);
+    assert_eq!(pam_socket.event("member_left").await["data"]["username"], "pam");
+    send(app, nia, &id, "pam is gone").await;
+    pam_socket.no_event("send_message", Duration::from_millis(300)).await;
+    pam_socket.close().await;
+
+    // Nobody removes the other member of a direct conversation.
+    let direct = app.post("/conversations", Some(&nia.access), json!({"members": ["rex"]})).await;
+    let direct = direct.assert_status(201)["id"].as_str().unwrap().to_owned();
+    app.delete(&format!("/conversations/{direct}/members/rex"), &nia.access).await.assert_problem(403, "forbidden");
+    assert_eq!(app.delete(&format!("/conversations/{direct}/members/me"), &rex.access).await.status, 204);
 }
 
 async fn public_conversations_are_listed_and_joinable(app: &TestApp) {
