@@ -107,6 +107,31 @@ async fn ensure_bucket(blobs: &S3BlobStore, bucket: &str) -> Result<(), GatewayE
     Ok(())
 }
 
+/// `CHATHUB_POST_LATENCY_MS`: simulate API Gateway's `PostToConnection` latency (about 20 ms on
+/// AWS against well under 1 ms here), so benchmarks report what a room sustains on AWS.
+fn simulated_post_latency() -> Option<std::time::Duration> {
+    let ms: u64 = std::env::var("CHATHUB_POST_LATENCY_MS").ok()?.parse().ok()?;
+    (ms > 0).then(|| std::time::Duration::from_millis(ms))
+}
+
+/// A notifier that takes `latency` for every push, as API Gateway's management API does.
+struct SlowNotifier {
+    inner: ApiGatewayNotifier,
+    latency: std::time::Duration,
+}
+
+#[async_trait::async_trait]
+impl chathub_shared::notify::Notifier for SlowNotifier {
+    async fn post(&self, connection_id: &str, payload: &[u8]) -> Result<(), chathub_shared::notify::PushError> {
+        tokio::time::sleep(self.latency).await;
+        self.inner.post(connection_id, payload).await
+    }
+
+    async fn close(&self, connection_id: &str) -> Result<(), chathub_shared::notify::PushError> {
+        self.inner.close(connection_id).await
+    }
+}
+
 /// Builds the store, binds the ports and serves in the background.
 pub async fn start(options: Options) -> Result<Gateway, GatewayError> {
     let (store, table): (Arc<dyn Store>, String) = match &options.store {
@@ -143,7 +168,10 @@ pub async fn start(options: Options) -> Result<Gateway, GatewayError> {
     let ctx = ctx.with_blobs(Arc::new(blobs));
     // The functions push exactly as on AWS: the SDK's management API client, pointed here.
     let notifier = ApiGatewayNotifier::local(&format!("http://{ws_addr}")).await;
-    let ctx = ctx.with_notifier(Arc::new(notifier));
+    let ctx = match simulated_post_latency() {
+        Some(latency) => ctx.with_notifier(Arc::new(SlowNotifier { inner: notifier, latency })),
+        None => ctx.with_notifier(Arc::new(notifier)),
+    };
     let rest_app = rest::router(rest::RestState { ctx: ctx.clone(), cors_origins: options.cors_origins.clone() });
     let ws_app = ws::router(ws::WsState::new(ctx));
     let (tx, rx) = oneshot::channel::<()>();

@@ -8,6 +8,11 @@
 //!   every other member socket, in id order per conversation.
 //! - Fan-out: one message sent over REST to a conversation of N members, each with a socket;
 //!   time until the last socket has it.
+//! - Hot room: one conversation of N members, one socket each, every member sending at once.
+//!
+//! The store is the embedded one, or DynamoDB (Local) behind a proxy here that counts requests
+//! and can add latency; `CHATHUB_POST_LATENCY_MS` makes the gateway's management API slow.
+//! `--clients 0` or `--fanout 0` skips those runs.
 //!
 //! Prints a table and writes every figure as JSON.
 
@@ -40,9 +45,62 @@ struct Args {
     /// Messages per fan-out size.
     #[arg(long, default_value_t = 7)]
     fanout_runs: usize,
+    /// Hot-room runs: a room of this many members, one socket each (0: none).
+    #[arg(long, default_value_t = 0)]
+    hot_room: usize,
+    /// Messages each hot-room member sends at once.
+    #[arg(long, default_value_t = 2)]
+    hot_per_member: usize,
+    /// Hot-room runs.
+    #[arg(long, default_value_t = 3)]
+    hot_runs: usize,
+    /// DynamoDB (Local) instead of the embedded store: its endpoint. Requests go through a proxy
+    /// here that counts them and can add latency.
+    #[arg(long)]
+    dynamodb_endpoint: Option<String>,
+    /// Latency added to every DynamoDB request (with --dynamodb-endpoint), in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    store_latency_ms: u64,
     /// Where the figures go, as JSON.
     #[arg(long)]
     out: PathBuf,
+}
+
+/// A proxy in front of DynamoDB that counts requests and delays each by a fixed latency.
+async fn dynamodb_proxy(upstream: String, latency: Duration, count: Arc<AtomicUsize>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the DynamoDB proxy");
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let client = reqwest::Client::new();
+    let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+        let (client, upstream, count) = (client.clone(), upstream.clone(), count.clone());
+        async move {
+            count.fetch_add(1, Ordering::SeqCst);
+            if !latency.is_zero() {
+                tokio::time::sleep(latency).await;
+            }
+            let (parts, body) = req.into_parts();
+            let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+            let mut forward = client.post(format!("{upstream}{}", parts.uri.path())).body(bytes);
+            for (name, value) in &parts.headers {
+                if name != "host" && name != "content-length" {
+                    forward = forward.header(name.as_str(), value.as_bytes());
+                }
+            }
+            let answer = match forward.send().await {
+                Ok(answer) => answer,
+                Err(_) => return axum::response::Response::builder().status(502).body(axum::body::Body::empty()).unwrap(),
+            };
+            let mut response = axum::response::Response::builder().status(answer.status().as_u16());
+            for (name, value) in answer.headers() {
+                if name != "content-length" && name != "transfer-encoding" && name != "connection" {
+                    response = response.header(name.as_str(), value.as_bytes());
+                }
+            }
+            response.body(axum::body::Body::from(answer.bytes().await.unwrap_or_default())).unwrap()
+        }
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("DynamoDB proxy") });
+    url
 }
 
 /// How long a run may wait for a frame before it counts what is missing.
@@ -163,7 +221,7 @@ fn median(values: &[f64]) -> f64 {
     percentile(&sorted, 50.0)
 }
 
-/// One throughput run with `clients` clients.
+/// One throughput run with `clients` clients in overlapping groups of 8.
 async fn throughput(bench: &Arc<Bench>, clients: usize, per_client: usize, run: usize) -> Value {
     let groups_n = (clients / 4).max(1);
     let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
@@ -173,6 +231,23 @@ async fn throughput(bench: &Arc<Bench>, clients: usize, per_client: usize, run: 
         let id = bench.group(&format!("t{clients}-{run}-{g}"), &members).await;
         groups.push((id, members));
     }
+    burst(bench, clients, per_client, groups).await
+}
+
+/// A hot room: `members` members, one socket each, all sending `per_member` messages at once.
+async fn hot_room(bench: &Arc<Bench>, members: usize, per_member: usize, run: usize) -> Value {
+    let everyone: Vec<usize> = (0..members).collect();
+    let id = bench.group(&format!("hot-{members}-{run}"), &everyone).await;
+    let mut result = burst(bench, members, per_member, vec![(id, everyone)]).await;
+    result["room"] = json!(members);
+    result
+}
+
+/// Every client fires its `send_message` frames at once (per_client each, round-robin over its
+/// groups), then reads until it has every push it should get; the audit counts what is missing,
+/// duplicated or out of id order.
+async fn burst(bench: &Arc<Bench>, clients: usize, per_client: usize, groups: Vec<(String, Vec<usize>)>) -> Value {
+    let groups_n = groups.len();
     let mine = |u: usize| -> Vec<&String> { groups.iter().filter(|(_, m)| m.contains(&u)).map(|(id, _)| id).collect() };
     // Who sends what: per_client messages round-robin over the client's groups.
     let plan: Vec<Vec<String>> = (0..clients)
@@ -276,7 +351,7 @@ async fn throughput(bench: &Arc<Bench>, clients: usize, per_client: usize, run: 
         "seconds": seconds,
         "deliveries_per_second": deliveries as f64 / seconds.max(1e-9),
         "latency_ms": {"p50": percentile(&latencies, 50.0), "p95": percentile(&latencies, 95.0), "p99": percentile(&latencies, 99.0), "max": latencies.last().copied().unwrap_or(f64::NAN)},
-        "answer_ms": {"p50": percentile(&answers, 50.0), "p99": percentile(&answers, 99.0)},
+        "answer_ms": {"p50": percentile(&answers, 50.0), "p99": percentile(&answers, 99.0), "max": answers.last().copied().unwrap_or(f64::NAN)},
     })
 }
 
@@ -350,11 +425,20 @@ async fn main() {
     let args = Args::parse();
     let root = std::env::temp_dir().join(format!("chathub-bench-{}", std::process::id()));
     let secret: Vec<u8> = format!("load-bench-{}-{}", std::process::id(), "k".repeat(32)).into_bytes();
+    let store_requests = Arc::new(AtomicUsize::new(0));
+    let store = match &args.dynamodb_endpoint {
+        Some(upstream) => {
+            let latency = Duration::from_millis(args.store_latency_ms);
+            let endpoint = dynamodb_proxy(upstream.clone(), latency, store_requests.clone()).await;
+            StoreChoice::DynamoDb { endpoint, table: format!("load-{}", std::process::id()) }
+        }
+        None => StoreChoice::Embedded,
+    };
     let gateway = start(Options {
         rest_addr: "127.0.0.1:0".parse().unwrap(),
         ws_addr: "127.0.0.1:0".parse().unwrap(),
         blobs: BlobChoice::Embedded { addr: "127.0.0.1:0".parse().unwrap(), root: root.clone() },
-        store: StoreChoice::Embedded,
+        store,
         jwt_secret: secret,
         cors_origins: vec![],
         clock: None,
@@ -362,7 +446,7 @@ async fn main() {
     .await
     .expect("gateway starts");
     let http = reqwest::Client::builder().timeout(Duration::from_secs(120)).build().unwrap();
-    let users = args.clients.iter().chain(&args.fanout).copied().max().unwrap_or(0);
+    let users = args.clients.iter().chain(&args.fanout).chain([&args.hot_room]).copied().max().unwrap_or(0);
     eprintln!("registering {users} users");
     let mut bench = Bench { gateway, http, tokens: Vec::new(), epoch: Instant::now() };
     let registered: Vec<(usize, String)> = futures_util::stream::iter(0..users)
@@ -389,9 +473,16 @@ async fn main() {
         "{:>7} {:>9} {:>11} {:>14} {:>9} {:>9} {:>9}  audit",
         "clients", "messages", "deliveries", "deliveries/s", "p50 ms", "p95 ms", "p99 ms"
     );
-    for &clients in &args.clients {
+    for &clients in args.clients.iter().filter(|&&c| c > 0) {
         for run in 0..args.runs {
-            let result = throughput(&bench, clients, args.per_client, run).await;
+            let before = store_requests.load(Ordering::SeqCst);
+            let mut result = throughput(&bench, clients, args.per_client, run).await;
+            let requests = store_requests.load(Ordering::SeqCst) - before;
+            if args.dynamodb_endpoint.is_some() {
+                // Setting up the groups and sockets is counted too: a small share beside the burst.
+                result["store_requests"] = json!(requests);
+                result["store_requests_per_send"] = json!(requests as f64 / (clients * args.per_client) as f64);
+            }
             println!(
                 "{:>7} {:>9} {:>11} {:>14.0} {:>9.1} {:>9.1} {:>9.1}  missing {} duplicates {} out of order {}",
                 clients,
@@ -408,9 +499,30 @@ async fn main() {
             throughput_runs.push(result);
         }
     }
+    let mut hot_runs = Vec::new();
+    if args.hot_room > 0 {
+        println!("hot room of {} members, {} messages each at once", args.hot_room, args.hot_per_member);
+        for run in 0..args.hot_runs {
+            let result = hot_room(&bench, args.hot_room, args.hot_per_member, run).await;
+            println!(
+                "{:>9} {:>11} {:>14.0} {:>9.1} {:>9.1} {:>9.1}  answers p99 {:.1} ms  missing {} duplicates {} out of order {}",
+                result["messages"].as_u64().unwrap_or(0),
+                result["deliveries"].as_u64().unwrap_or(0),
+                result["deliveries_per_second"].as_f64().unwrap_or(f64::NAN),
+                result["latency_ms"]["p50"].as_f64().unwrap_or(f64::NAN),
+                result["latency_ms"]["p95"].as_f64().unwrap_or(f64::NAN),
+                result["latency_ms"]["p99"].as_f64().unwrap_or(f64::NAN),
+                result["answer_ms"]["p99"].as_f64().unwrap_or(f64::NAN),
+                result["missing"],
+                result["duplicates"],
+                result["out_of_order"],
+            );
+            hot_runs.push(result);
+        }
+    }
     let mut fanouts = Vec::new();
     println!("{:>8} {:>22} {:>22}", "members", "last socket p50 ms", "first socket p50 ms");
-    for &members in &args.fanout {
+    for &members in args.fanout.iter().filter(|&&m| m > 0) {
         let result = fanout(&bench, members, args.fanout_runs).await;
         println!(
             "{:>8} {:>22.1} {:>22.1}  delivered {}",
@@ -421,7 +533,9 @@ async fn main() {
         );
         fanouts.push(result);
     }
-    let out = json!({"per_client": args.per_client, "throughput": throughput_runs, "fanout": fanouts});
+    let out = json!({"per_client": args.per_client, "throughput": throughput_runs, "fanout": fanouts, "hot_room": hot_runs,
+        "store": if args.dynamodb_endpoint.is_some() { "dynamodb" } else { "embedded" },
+        "store_latency_ms": args.store_latency_ms});
     std::fs::write(&args.out, serde_json::to_string_pretty(&out).unwrap()).unwrap();
     let _ = std::fs::remove_dir_all(root);
 }

@@ -1,0 +1,159 @@
+"""Writes the rooms section of docs/benchmarks.md from one `scripts/bench --rooms` run.
+
+Usage: bench_rooms_report.py RESULTS_DIR BENCHMARKS_MD
+
+RESULTS_DIR holds machine.json, hot-{base,head}-N.json, burst-{base,head}.json and
+simulated-head.json (the load driver's output). The section sits between the markers below and
+is replaced as a whole; the rest of the file (the full `scripts/bench` run) is left as it is.
+"""
+
+import json
+import statistics
+import sys
+from pathlib import Path
+
+BEGIN = "<!-- rooms:begin (scripts/bench --rooms) -->"
+END = "<!-- rooms:end -->"
+
+
+def load(path):
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def spread(values, fmt="{:,.0f}"):
+    values = [v for v in values if v == v]
+    if not values:
+        return "–"
+    med = statistics.median(values)
+    if len(values) == 1:
+        return fmt.format(med)
+    return f"{fmt.format(med)} ({fmt.format(min(values))}–{fmt.format(max(values))})"
+
+
+def audit(runs):
+    return (
+        f"{sum(r['missing'] for r in runs)} lost, {sum(r['duplicates'] for r in runs)} duplicated, "
+        f"{sum(r['out_of_order'] for r in runs)} out of order"
+    )
+
+
+def hot_section(results):
+    sides = {}
+    for side in ("base", "head"):
+        runs = []
+        for path in sorted(results.glob(f"hot-{side}-*.json")):
+            runs += load(path)["hot_room"]
+        sides[side] = runs
+    if not sides["base"] or not sides["head"]:
+        return []
+    rows = ["| build | deliveries/s | delivery p50 ms | delivery p99 ms | answer p99 ms | audit |", "|---|---:|---:|---:|---:|---|"]
+    med = {}
+    for side, label in (("base", "baseline"), ("head", "this commit")):
+        runs = sides[side]
+        rate = [r["deliveries_per_second"] for r in runs]
+        p99 = [r["latency_ms"]["p99"] for r in runs]
+        med[side] = (statistics.median(rate), statistics.median(p99))
+        rows.append(
+            f"| {label} | {spread(rate)} | {spread([r['latency_ms']['p50'] for r in runs], '{:,.0f}')} | {spread(p99, '{:,.0f}')} "
+            f"| {spread([r['answer_ms']['p99'] for r in runs], '{:,.0f}')} | {audit(runs)} |"
+        )
+    r = sides["head"][0]
+    return [
+        "### Hot room: one conversation, every member sending at once (embedded store)",
+        "",
+        f"{r['room']} members with one socket each; each sends {r['messages'] // r['room']} messages at once "
+        f"({r['messages']} sends, {r['expected_deliveries']:,} expected deliveries per round). Rounds alternate the two "
+        "builds; medians over rounds, (min–max).",
+        "",
+        *rows,
+        "",
+        f"**This commit against the baseline: {med['head'][0] / med['base'][0]:.1f}× the deliveries per second, "
+        f"p99 delivery {med['head'][1] / med['base'][1]:.2f}× the baseline's.**",
+    ]
+
+
+def burst_section(results):
+    rows = [
+        "| build | DynamoDB requests per send | answer p50 / p99 / max ms | delivery p50 / p99 ms | deliveries/s | audit |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    found = False
+    for side, label in (("base", "baseline"), ("head", "this commit")):
+        data = load(results / f"burst-{side}.json")
+        if not data:
+            continue
+        found = True
+        for r in data["throughput"]:
+            rows.append(
+                f"| {label} | {r.get('store_requests_per_send', float('nan')):.1f} | {r['answer_ms']['p50']:,.0f} / "
+                f"{r['answer_ms']['p99']:,.0f} / {r['answer_ms'].get('max', float('nan')):,.0f} | {r['latency_ms']['p50']:,.0f} / "
+                f"{r['latency_ms']['p99']:,.0f} | {r['deliveries_per_second']:,.0f} | {audit([r])} |"
+            )
+    if not found:
+        return []
+    return [
+        "### Burst on DynamoDB Local",
+        "",
+        "40 users in 10 overlapping groups of 8, 1,600 `send_message` frames at once, on DynamoDB Local. Requests per "
+        "send are everything the gateway sent to DynamoDB during the run (creating the groups and connecting the "
+        "sockets included), divided by the sends.",
+        "",
+        *rows,
+    ]
+
+
+def simulated_section(results):
+    data = load(results / "simulated-head.json")
+    if not data:
+        return []
+    lines = [
+        "### This commit under simulated AWS latencies",
+        "",
+        f"DynamoDB Local with {data.get('store_latency_ms', 0)} ms added to every request, and the management API taking "
+        "20 ms per `PostToConnection` (`CHATHUB_POST_LATENCY_MS=20`).",
+        "",
+        "| scenario | figure |",
+        "|---|---|",
+    ]
+    for f in data["fanout"]:
+        lines.append(
+            f"| one message to {f['members']} member sockets | last socket after {spread(f['last_socket_ms'], '{:,.0f}')} ms |"
+        )
+    for r in data.get("hot_room", []):
+        lines.append(
+            f"| hot room: {r['room']} members, {r['messages']} sends at once | {r['deliveries_per_second']:,.0f} deliveries/s, "
+            f"p99 {r['latency_ms']['p99']:,.0f} ms, {audit([r])} |"
+        )
+    return lines
+
+
+def main():
+    results, target = Path(sys.argv[1]), Path(sys.argv[2])
+    machine = load(results / "machine.json") or {}
+    parts = [
+        BEGIN,
+        "## Rooms: this commit against a baseline, in one run",
+        "",
+        "From `scripts/bench --rooms` (it replaces this section only). Both builds run the same load driver in the "
+        "same go.",
+        "",
+    ]
+    parts += [f"- {k}: {v}" for k, v in machine.items()]
+    for section in (hot_section(results), burst_section(results), simulated_section(results)):
+        if section:
+            parts += [""] + section
+    parts.append(END)
+    text = target.read_text() if target.exists() else ""
+    block = "\n".join(parts)
+    if BEGIN in text and END in text:
+        before, rest = text.split(BEGIN, 1)
+        after = rest.split(END, 1)[1]
+        text = before + block + after
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    target.write_text(text)
+    print(f"wrote the rooms section of {target}")
+
+
+if __name__ == "__main__":
+    main()
