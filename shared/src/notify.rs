@@ -141,15 +141,17 @@ pub async fn fan_out(
     report
 }
 
-/// Forgets a connection that is gone (410 from the management API): on its user's profile, and
-/// under `conversation` when it was found there.
+/// Forgets a connection that is gone (410 from the management API): where it was found. Under a
+/// conversation, only that record (the profile loses it at `$disconnect`, or it expires); found
+/// on the profile, there.
 pub async fn forget(ctx: &Ctx, conversation: Option<&str>, user: &str, connection: &str) {
-    if let Some(conversation) = conversation {
-        if let Err(e) = ctx.store.unregister_connections(conversation, user, Some(connection), ctx.now_ms()).await {
-            tracing::warn!(error = %e, connection, "could not forget a gone connection under its conversation");
+    let forgotten = match conversation {
+        Some(conversation) => {
+            ctx.store.unregister_connections(conversation, user, Some(connection), ctx.now_ms()).await
         }
-    }
-    if let Err(e) = ctx.store.remove_connection(user, connection, ctx.now_ms()).await {
+        None => ctx.store.remove_connection(user, connection, ctx.now_ms()).await.map(|_| ()),
+    };
+    if let Err(e) = forgotten {
         tracing::warn!(error = %e, connection, "could not forget a gone connection");
     }
 }

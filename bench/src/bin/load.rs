@@ -88,7 +88,9 @@ async fn dynamodb_proxy(upstream: String, latency: Duration, count: Arc<AtomicUs
             }
             let answer = match forward.send().await {
                 Ok(answer) => answer,
-                Err(_) => return axum::response::Response::builder().status(502).body(axum::body::Body::empty()).unwrap(),
+                Err(_) => {
+                    return axum::response::Response::builder().status(502).body(axum::body::Body::empty()).unwrap()
+                }
             };
             let mut response = axum::response::Response::builder().status(answer.status().as_u16());
             for (name, value) in answer.headers() {
