@@ -1,7 +1,7 @@
 //! The local gateway: API Gateway's HTTP and WebSocket APIs on a laptop. Each request or frame
 //! becomes the event API Gateway would send and runs through the route's handler in-process, on
-//! the embedded store or on DynamoDB; pushes go through the real management API client to the
-//! gateway's own `@connections` endpoint.
+//! the embedded store or on DynamoDB. On DynamoDB, pushes go through the real management API client
+//! to the gateway's own `@connections` endpoint; on the embedded store, straight onto the sockets.
 
 pub mod rest;
 pub mod s3;
@@ -116,7 +116,7 @@ fn simulated_post_latency() -> Option<std::time::Duration> {
 
 /// A notifier that takes `latency` for every push, as API Gateway's management API does.
 struct SlowNotifier {
-    inner: ApiGatewayNotifier,
+    inner: Arc<dyn chathub_shared::notify::Notifier>,
     latency: std::time::Duration,
 }
 
@@ -166,14 +166,19 @@ pub async fn start(options: Options) -> Result<Gateway, GatewayError> {
         }
     };
     let ctx = ctx.with_blobs(Arc::new(blobs));
-    // The functions push exactly as on AWS: the SDK's management API client, pointed here.
-    let notifier = ApiGatewayNotifier::local(&format!("http://{ws_addr}")).await;
+    // On DynamoDB the functions push exactly as on AWS: the SDK's management API client, pointed
+    // here. The embedded default pushes in-process, as its store is in-process.
+    let sockets: ws::Connections = Arc::default();
+    let notifier: Arc<dyn chathub_shared::notify::Notifier> = match &options.store {
+        StoreChoice::Embedded => Arc::new(ws::InProcessNotifier { connections: sockets.clone() }),
+        StoreChoice::DynamoDb { .. } => Arc::new(ApiGatewayNotifier::local(&format!("http://{ws_addr}")).await),
+    };
     let ctx = match simulated_post_latency() {
         Some(latency) => ctx.with_notifier(Arc::new(SlowNotifier { inner: notifier, latency })),
-        None => ctx.with_notifier(Arc::new(notifier)),
+        None => ctx.with_notifier(notifier),
     };
     let rest_app = rest::router(rest::RestState { ctx: ctx.clone(), cors_origins: options.cors_origins.clone() });
-    let ws_app = ws::router(ws::WsState::new(ctx));
+    let ws_app = ws::router(ws::WsState::with_connections(ctx, sockets));
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let rest = axum::serve(rest_listener, rest_app.into_make_service_with_connect_info::<SocketAddr>())

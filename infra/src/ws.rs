@@ -33,7 +33,7 @@ enum Outbound {
     Close,
 }
 
-struct Connection {
+pub struct Connection {
     tx: mpsc::UnboundedSender<Outbound>,
     connected_at: i64,
     last_active_at: i64,
@@ -47,9 +47,17 @@ pub struct WsState {
     connections: Arc<Mutex<HashMap<String, Connection>>>,
 }
 
+/// The open sockets, by connection id.
+pub type Connections = Arc<Mutex<HashMap<String, Connection>>>;
+
 impl WsState {
     pub fn new(ctx: Ctx) -> Self {
-        Self { ctx, connections: Arc::default() }
+        Self::with_connections(ctx, Arc::default())
+    }
+
+    /// Over sockets shared with an [`InProcessNotifier`].
+    pub fn with_connections(ctx: Ctx, connections: Connections) -> Self {
+        Self { ctx, connections }
     }
 
     fn connections(&self) -> std::sync::MutexGuard<'_, HashMap<String, Connection>> {
@@ -382,15 +390,50 @@ async fn post_to_connection(State(state): State<WsState>, Path(id): Path<String>
         return (StatusCode::PAYLOAD_TOO_LARGE, [("x-amzn-errortype", "PayloadTooLargeException")], "{}")
             .into_response();
     }
+    if deliver(&state.connections, &id, &body) {
+        StatusCode::OK.into_response()
+    } else {
+        gone()
+    }
+}
+
+/// Queues a frame on a socket; false when there is no such socket (410 Gone).
+fn deliver(connections: &Connections, id: &str, body: &[u8]) -> bool {
     let frame = match String::from_utf8(body.to_vec()) {
         Ok(text) => Message::Text(text.into()),
         Err(e) => Message::Binary(e.into_bytes().into()),
     };
-    let sent = state.connections().get(&id).map(|c| c.tx.send(Outbound::Frame(frame)).is_ok()).unwrap_or(false);
-    if sent {
-        StatusCode::OK.into_response()
-    } else {
-        gone()
+    let connections = connections.lock().unwrap_or_else(|p| p.into_inner());
+    connections.get(id).map(|c| c.tx.send(Outbound::Frame(frame)).is_ok()).unwrap_or(false)
+}
+
+/// Pushes straight onto the gateway's sockets, skipping the management API's HTTP round trip and
+/// request signing: what the embedded default uses. The same answers as `@connections` (Gone for
+/// an unknown socket, the same size limit); the DynamoDB runs keep the real SDK path.
+pub struct InProcessNotifier {
+    pub connections: Connections,
+}
+
+#[async_trait::async_trait]
+impl chathub_shared::notify::Notifier for InProcessNotifier {
+    async fn post(&self, connection_id: &str, payload: &[u8]) -> Result<(), chathub_shared::notify::PushError> {
+        use chathub_shared::notify::PushError;
+        if payload.len() > MAX_MESSAGE_BYTES {
+            return Err(PushError::Failed("payload too large".into()));
+        }
+        if deliver(&self.connections, connection_id, payload) {
+            Ok(())
+        } else {
+            Err(PushError::Gone)
+        }
+    }
+
+    async fn close(&self, connection_id: &str) -> Result<(), chathub_shared::notify::PushError> {
+        let connections = self.connections.lock().unwrap_or_else(|p| p.into_inner());
+        match connections.get(connection_id).map(|c| c.tx.send(Outbound::Close).is_ok()) {
+            Some(true) => Ok(()),
+            _ => Err(chathub_shared::notify::PushError::Gone),
+        }
     }
 }
 

@@ -46,6 +46,7 @@ pub async fn after_store(
     };
     let mut pushed = turn.pushed_id;
     let mut seen = turn.signal;
+    let mut renewed_at = now;
     // Uncontended: the caller's signal is the only one since everything stored was last read,
     // so nothing but the caller's own message can be waiting: no need to read.
     let mut fast = match own {
@@ -65,6 +66,19 @@ pub async fn after_store(
                 Err(e) => return Err(hand_off(ctx, conversation_id, &holder, pushed, e).await),
             },
         };
+        // A slow store can eat the lease: renew it before pushing, or stop if someone took over,
+        // so two holders never push the same messages.
+        if !round.batch.is_empty() && ctx.now_ms() - renewed_at > LEASE_MS / 2 {
+            let keep = PushRelease {
+                pushed_id: pushed,
+                seen_signal: None,
+                clean: false,
+                lease_until: ctx.now_ms() + LEASE_MS,
+            };
+            if release_turn(ctx, conversation_id, &holder, keep).await? == Released::Lost {
+                return Ok(());
+            }
+        }
         if let Err(e) = deliver(ctx, conversation_id, &round.batch).await {
             return Err(hand_off(ctx, conversation_id, &holder, pushed, e).await);
         }
@@ -81,7 +95,10 @@ pub async fn after_store(
                 tracing::warn!(conversation_id, pushed, "push turn lost (lease ran out); the new holder goes on");
                 return Ok(());
             }
-            Released::Signalled(turn) => seen = turn.signal,
+            Released::Signalled(turn) => {
+                seen = turn.signal;
+                renewed_at = ctx.now_ms();
+            }
         }
     }
 }

@@ -1,0 +1,104 @@
+"""A priced day of a stated workload, for the previous design and this one (docs/architecture.md).
+
+Usage: python3 scripts/cost_model.py     (prints the markdown table)
+
+Capacity units per operation follow DynamoDB's billing rules (1 WCU per KB written, twice that in a
+transaction; 1 RCU per 4 KB read strongly consistent, half that eventually consistent). They are
+the units `infra/tests/request_counts.rs` measures on DynamoDB Local, except that DynamoDB Local
+bills a transaction's writes once where AWS bills them twice; the previous design's figures are
+the ones the rooms issue measured (room of 10: 9 units, 1,000: 550, on DynamoDB Local). Prices:
+on-demand, us-east-1, 2025: $0.625 per million WCU, $0.125 per million RCU, $1.00 per million
+API Gateway WebSocket messages, $0.25 per million connection minutes.
+"""
+
+import math
+
+WCU, RCU, MESSAGE, MINUTE = 0.625e-6, 0.125e-6, 1.00e-6, 0.25e-6
+
+USERS = 10_000
+CONNECTS = 10  # per user per day
+SENDS = 30  # per user per day
+SESSION_MINUTES = 30  # how long a connection stays open
+ROOMS = [  # (members, rooms of this size per user), 20 in all: 80% ≤ 10, 15% ≤ 100, 5% ≈ 1,000
+    (10, 16),
+    (100, 3),
+    (1000, 1),
+]
+ONLINE = CONNECTS * SESSION_MINUTES / (24 * 60)  # share of members online at a time
+STALE_HOURS = 2 - SESSION_MINUTES / 60  # a closed socket's record lives until 2 h after connect
+
+
+def old_send(members):
+    """(WCU, RCU): the conversation item carried the members map (~24 B each): the id counter
+    and `pushed_id` updates wrote it whole; the sockets came from every member's profile."""
+    item_kb = max(1, math.ceil(members * 24 / 1024))
+    return item_kb + 4 + item_kb, members * 0.5
+
+
+def new_send(online):
+    """(WCU, RCU): counter 1, transaction 2 items × 2, push turn claim 1 and release 1; the
+    sockets' records (~130 B) read strongly consistent."""
+    return 7, max(1, math.ceil(online * 130 / 4096))
+
+
+def main():
+    per_user_rooms = sum(n for _, n in ROOMS)
+    rows = []
+    totals = {"old": [0.0, 0.0, 0.0], "new": [0.0, 0.0, 0.0]}  # WCU, RCU, API Gateway messages
+    for members, per_user in ROOMS:
+        rooms = USERS * per_user / members
+        sends = USERS * SENDS * per_user / per_user_rooms
+        online = members * ONLINE
+        pushes = sends * (2 + max(0.0, online - 1))  # frame in, answer out, a push per other socket
+        ow, orr = old_send(members)
+        nw, nr = new_send(online)
+        for key, (w, r) in (("old", (ow, orr)), ("new", (nw, nr))):
+            totals[key][0] += sends * w
+            totals[key][1] += sends * r
+            totals[key][2] += pushes
+        rows.append((members, rooms, sends, online, ow + orr, nw + nr))
+    connects = USERS * CONNECTS
+    # Previous: profile update and a connection item at $connect, the same undone at $disconnect,
+    # presence reads. This one: the same on the profile, plus a record under each conversation.
+    totals["old"][0] += connects * 4
+    totals["old"][1] += connects * 2
+    records = connects * per_user_rooms
+    totals["new"][0] += connects * 4 + records
+    totals["new"][1] += connects * (math.ceil(per_user_rooms * 150 / 4096) + 1)
+    # Records of closed sockets: deleted (1 WCU, and one 410 from PostToConnection) by the first
+    # push that finds them before they expire.
+    stale_hits = 0.0
+    for members, per_user in ROOMS:
+        sends_per_room_hour = USERS * SENDS * per_user / per_user_rooms / (USERS * per_user / members) / 24
+        hit = 1 - math.exp(-sends_per_room_hour * STALE_HOURS)
+        stale_hits += connects * per_user * hit
+    totals["new"][0] += stale_hits
+    totals["new"][2] += stale_hits
+    minutes = connects * SESSION_MINUTES
+
+    print("| room size | rooms | sends/day | online | units per send, previous | units per send, this |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for members, rooms, sends, online, old_units, new_units in rows:
+        print(f"| {members:,} | {rooms:,.0f} | {sends:,.0f} | {online:.0f} | {old_units:,.0f} | {new_units:,.0f} |")
+    print()
+    print("| per day | previous design | this design |")
+    print("|---|---:|---:|")
+    for key in ("old", "new"):
+        w, r, m = totals[key]
+        totals[key].append(w * WCU + r * RCU)
+        totals[key].append(m * MESSAGE + minutes * MINUTE)
+    print(f"| DynamoDB write units | {totals['old'][0] / 1e6:,.2f} M | {totals['new'][0] / 1e6:,.2f} M |")
+    print(f"| DynamoDB read units | {totals['old'][1] / 1e6:,.2f} M | {totals['new'][1] / 1e6:,.2f} M |")
+    print(
+        f"| DynamoDB units in all | {(totals['old'][0] + totals['old'][1]) / 1e6:,.2f} M | "
+        f"{(totals['new'][0] + totals['new'][1]) / 1e6:,.2f} M |"
+    )
+    print(f"| **DynamoDB cost** | **${totals['old'][3]:,.2f}** | **${totals['new'][3]:,.2f}** |")
+    print(f"| API Gateway messages | {totals['old'][2] / 1e6:,.2f} M | {totals['new'][2] / 1e6:,.2f} M |")
+    print(f"| API Gateway cost (messages + {minutes / 1e6:.1f} M connection minutes) | ${totals['old'][4]:,.2f} | ${totals['new'][4]:,.2f} |")
+    print(f"| of the new design's DynamoDB writes: socket records at `$connect` | | {records / 1e6:,.2f} M |")
+    print(f"| of the new design's DynamoDB writes: deleting closed sockets' records | | {stale_hits / 1e6:,.2f} M |")
+
+
+if __name__ == "__main__":
+    main()
