@@ -717,11 +717,21 @@ fn parse_connections(item: &Item) -> Result<std::collections::BTreeMap<String, i
 }
 
 impl DynamoStore {
-    /// BatchGetItem over any number of keys, following unprocessed keys with bounded retries.
+    /// BatchGetItem over any number of keys, eventually consistent.
     async fn batch_get(
         &self,
         keys: Vec<Item>,
         projection: Option<(&str, HashMap<String, String>)>,
+    ) -> Result<Vec<Item>, StoreError> {
+        self.batch_read(keys, projection, false).await
+    }
+
+    /// BatchGetItem over any number of keys, following unprocessed keys with bounded retries.
+    async fn batch_read(
+        &self,
+        keys: Vec<Item>,
+        projection: Option<(&str, HashMap<String, String>)>,
+        consistent: bool,
     ) -> Result<Vec<Item>, StoreError> {
         let mut found = Vec::with_capacity(keys.len());
         // BatchGetItem refuses a request that names a key twice.
@@ -731,7 +741,7 @@ impl DynamoStore {
             .filter(|k| seen.insert((opt_s(k, "pk").unwrap_or_default(), opt_s(k, "sk").unwrap_or_default())))
             .collect();
         for chunk in unique.chunks(BATCH_GET_MAX) {
-            let mut request = KeysAndAttributes::builder().set_keys(Some(chunk.to_vec()));
+            let mut request = KeysAndAttributes::builder().set_keys(Some(chunk.to_vec())).consistent_read(consistent);
             if let Some((expression, names)) = &projection {
                 request =
                     request.projection_expression(*expression).set_expression_attribute_names(Some(names.clone()));
@@ -840,27 +850,9 @@ impl DynamoStore {
         Ok(())
     }
 
-    /// GetItem of several keys at once, strongly consistent.
+    /// BatchGetItem of any number of keys, strongly consistent.
     async fn get_consistent(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
-        let request =
-            KeysAndAttributes::builder().set_keys(Some(keys)).consistent_read(true).build().map_err(build_error)?;
-        let mut pending = Some(request);
-        let mut found = Vec::new();
-        let mut attempt = 0;
-        while let Some(request) = pending.take() {
-            let out =
-                self.client.batch_get_item().request_items(&self.table, request).send().await.map_err(sdk_error)?;
-            found.extend(out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default());
-            pending = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).filter(|k| !k.keys.is_empty());
-            if pending.is_some() {
-                if attempt == RETRIES {
-                    return Err(StoreError::Unavailable("unprocessed batch reads".into()));
-                }
-                backoff(attempt).await;
-                attempt += 1;
-            }
-        }
-        Ok(found)
+        self.batch_read(keys, None, true).await
     }
 }
 
@@ -1621,11 +1613,7 @@ impl ConnectionStore for DynamoStore {
         let keys: Vec<Item> = usernames.iter().map(|u| key(user_pk(u), PROFILE)).collect();
         let mut records = Vec::new();
         let mut live = Vec::new();
-        let mut profiles = Vec::new();
-        for chunk in keys.chunks(BATCH_GET_MAX) {
-            profiles.extend(self.get_consistent(chunk.to_vec()).await?);
-        }
-        for item in profiles {
+        for item in self.get_consistent(keys).await? {
             let user = req_s(&item, "username")?;
             for (connection, expires) in parse_connections(&item)? {
                 if expires > now {
