@@ -20,9 +20,11 @@ use crate::store::{persist, PushRelease, Released};
 use crate::Ctx;
 
 /// How long a holder keeps the turn without renewing it: after that, a holder is presumed dead
-/// and the next signal takes over. Every round renews it; a round pushes at most [`PAGE`]
-/// messages to each connection, far less than this.
-pub const LEASE_MS: i64 = 5_000;
+/// and the next signal takes over. Every round renews it, right before it pushes when the
+/// round's reads were slow, so the lease has to outlast a round's posts (at most [`PAGE`] to each
+/// connection) plus one slow store request: measured on DynamoDB Local under a burst, where a
+/// request can take seconds, 5 s let two holders push at once.
+pub const LEASE_MS: i64 = 15_000;
 /// Stored messages read per round.
 pub const PAGE: usize = 50;
 /// An id handed out this long before a later message was sent, and still neither stored nor
@@ -66,21 +68,25 @@ pub async fn after_store(
                 Err(e) => return Err(hand_off(ctx, conversation_id, &holder, pushed, e).await),
             },
         };
-        // A slow store can eat the lease: renew it before pushing, or stop if someone took over,
-        // so two holders never push the same messages.
-        if !round.batch.is_empty() && ctx.now_ms() - renewed_at > LEASE_MS / 2 {
-            let keep = PushRelease {
-                pushed_id: pushed,
-                seen_signal: None,
-                clean: false,
-                lease_until: ctx.now_ms() + LEASE_MS,
+        if !round.batch.is_empty() {
+            let targets = match ctx.store.conversation_connections(conversation_id, ctx.now_ms()).await {
+                Ok(targets) => targets,
+                Err(e) => return Err(hand_off(ctx, conversation_id, &holder, pushed, e).await),
             };
-            if release_turn(ctx, conversation_id, &holder, keep).await? == Released::Lost {
-                return Ok(());
+            // Slow reads eat the lease: renew it right before pushing, or stop if someone took
+            // over, so two holders never push at once.
+            if ctx.now_ms() - renewed_at > LEASE_MS / 4 {
+                let keep = PushRelease {
+                    pushed_id: pushed,
+                    seen_signal: None,
+                    clean: false,
+                    lease_until: ctx.now_ms() + LEASE_MS,
+                };
+                if release_turn(ctx, conversation_id, &holder, keep).await? == Released::Lost {
+                    return Ok(());
+                }
             }
-        }
-        if let Err(e) = deliver(ctx, conversation_id, &round.batch).await {
-            return Err(hand_off(ctx, conversation_id, &holder, pushed, e).await);
+            deliver(ctx, conversation_id, targets, &round.batch).await;
         }
         pushed = round.through;
         let release = PushRelease {
@@ -163,15 +169,10 @@ async fn release_turn(
     persist("release the push turn", || ctx.store.release_push_turn(conversation_id, holder, release)).await
 }
 
-/// Pushes `batch` (in order) to every live connection recorded under the conversation, each connection one frame
-/// after another, `FANOUT_CONCURRENCY` connections at a time; a message skips the connection it
+/// Pushes `batch` (in order) to the conversation's live connections, each one frame after another, `FANOUT_CONCURRENCY` connections at a time; a message skips the connection it
 /// came from. A gone connection is forgotten; one that keeps failing is closed, so its client
 /// reconnects and catches up with `after` instead of missing a message silently.
-async fn deliver(ctx: &Ctx, conversation_id: &str, batch: &[Message]) -> Result<(), StoreError> {
-    if batch.is_empty() {
-        return Ok(());
-    }
-    let targets = ctx.store.conversation_connections(conversation_id, ctx.now_ms()).await?;
+async fn deliver(ctx: &Ctx, conversation_id: &str, targets: Vec<(String, String)>, batch: &[Message]) {
     let frames: Vec<(Option<&str>, Arc<[u8]>)> =
         batch.iter().map(|m| (m.origin.as_deref(), Arc::from(event("send_message", m)))).collect();
     let frames = &frames;
@@ -199,7 +200,6 @@ async fn deliver(ctx: &Ctx, conversation_id: &str, batch: &[Message]) -> Result<
         .buffer_unordered(FANOUT_CONCURRENCY)
         .collect::<Vec<()>>()
         .await;
-    Ok(())
 }
 
 async fn post_with_retry(ctx: &Ctx, connection: &str, frame: &[u8]) -> Result<(), PushError> {
