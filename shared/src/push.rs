@@ -169,15 +169,15 @@ async fn release_turn(
     persist("release the push turn", || ctx.store.release_push_turn(conversation_id, holder, release)).await
 }
 
-/// Pushes `batch` (in order) to the conversation's live connections, each one frame after another, `FANOUT_CONCURRENCY` connections at a time; a message skips the connection it
-/// came from. A gone connection is forgotten; one that keeps failing is closed, so its client
+/// Pushes `batch` (in order) to the conversation's live connections, each one frame after another,
+/// `FANOUT_CONCURRENCY` connections at a time; a message skips the connection it came from. A gone connection is forgotten; one that keeps failing is closed, so its client
 /// reconnects and catches up with `after` instead of missing a message silently.
 async fn deliver(ctx: &Ctx, conversation_id: &str, targets: Vec<(String, String)>, batch: &[Message]) {
     let frames: Vec<(Option<&str>, Arc<[u8]>)> =
         batch.iter().map(|m| (m.origin.as_deref(), Arc::from(event("send_message", m)))).collect();
     let frames = &frames;
     stream::iter(targets)
-        .map(|(user, connection)| async move {
+        .for_each_concurrent(FANOUT_CONCURRENCY, |(user, connection)| async move {
             for (origin, frame) in frames {
                 if *origin == Some(connection.as_str()) {
                     continue;
@@ -197,8 +197,6 @@ async fn deliver(ctx: &Ctx, conversation_id: &str, targets: Vec<(String, String)
                 }
             }
         })
-        .buffer_unordered(FANOUT_CONCURRENCY)
-        .collect::<Vec<()>>()
         .await;
 }
 

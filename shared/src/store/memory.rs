@@ -278,6 +278,14 @@ impl State {
     fn is_member(&self, id: &str, username: &str) -> bool {
         self.members.get(id).is_some_and(|m| m.contains_key(username))
     }
+
+    /// The conversations `username` is in, with the read state there.
+    fn memberships_of<'a>(&'a self, username: &'a str) -> impl Iterator<Item = (&'a String, &'a ReadState)> + 'a {
+        self.memberships
+            .range((username.to_owned(), String::new())..)
+            .take_while(move |((user, _), _)| user == username)
+            .map(|((_, conversation), state)| (conversation, state))
+    }
 }
 
 #[async_trait]
@@ -328,11 +336,7 @@ impl ConversationStore for MemoryStore {
 
     async fn memberships(&self, username: &str) -> Result<Vec<(String, ReadState)>, StoreError> {
         let s = self.lock();
-        Ok(s.memberships
-            .range((username.to_owned(), String::new())..)
-            .take_while(|((user, _), _)| user == username)
-            .map(|((_, conversation), state)| (conversation.clone(), *state))
-            .collect())
+        Ok(s.memberships_of(username).map(|(conversation, state)| (conversation.clone(), *state)).collect())
     }
 
     async fn read_state(&self, username: &str, conversation_id: &str) -> Result<Option<ReadState>, StoreError> {
@@ -684,12 +688,7 @@ impl ConnectionStore for MemoryStore {
         };
         user.connections.retain(|_, expires| *expires > now);
         user.connections.insert(connection_id.to_owned(), expires_at);
-        let conversations: Vec<String> = s
-            .memberships
-            .range((username.to_owned(), String::new())..)
-            .take_while(|((user, _), _)| user == username)
-            .map(|((_, conversation), _)| conversation.clone())
-            .collect();
+        let conversations: Vec<String> = s.memberships_of(username).map(|(c, _)| c.clone()).collect();
         for conversation in conversations {
             s.conversation_connections
                 .entry(conversation)
