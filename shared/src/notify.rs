@@ -10,9 +10,12 @@ use serde::Serialize;
 
 use crate::Ctx;
 
-/// Pushes in flight at once for one fan-out: enough to hide API Gateway's latency, few enough to
-/// stay inside a Lambda's connection pool and API Gateway's per-account rate.
-pub const FANOUT_CONCURRENCY: usize = 32;
+/// Pushes in flight at once for one fan-out. A connection takes one post after another, so a
+/// room's pace is set by how many connections progress together: with 100 sockets online and
+/// `PostToConnection` taking 20 ms, 32 at once sustained ~15 messages/s and 128 sustains 30
+/// (docs/benchmarks.md, offered rate). Bounded, for the Lambda's connection pool and API Gateway's
+/// per-account rate.
+pub const FANOUT_CONCURRENCY: usize = 128;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PushError {

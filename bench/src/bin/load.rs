@@ -9,6 +9,9 @@
 //! - Fan-out: one message sent over REST to a conversation of N members, each with a socket;
 //!   time until the last socket has it.
 //! - Hot room: one conversation of N members, one socket each, every member sending at once.
+//! - Offered rate: a room of N members with M sockets online takes R messages per second over
+//!   REST for a few seconds, sent on schedule whatever the answers' pace; send-to-delivery
+//!   latency is counted from each message's scheduled time, so a backlog shows.
 //!
 //! The store is the embedded one, or DynamoDB (Local) behind a proxy here that counts requests
 //! and can add latency; `CHATHUB_POST_LATENCY_MS` makes the gateway's management API slow.
@@ -54,6 +57,19 @@ struct Args {
     /// Hot-room runs.
     #[arg(long, default_value_t = 3)]
     hot_runs: usize,
+    /// Offered-rate runs: rooms of these sizes (none by default). Messages go in over REST at a
+    /// fixed rate, from the online members in turn, whatever the answers' pace (open loop).
+    #[arg(long, value_delimiter = ',')]
+    rate_rooms: Vec<usize>,
+    /// Sockets online in each offered-rate room (at most the room's size), one per member.
+    #[arg(long, default_value_t = 100)]
+    rate_online: usize,
+    /// Offered rates, messages per second.
+    #[arg(long, value_delimiter = ',', default_value = "10,30,50")]
+    rates: Vec<f64>,
+    /// How long each rate is offered, in seconds.
+    #[arg(long, default_value_t = 5.0)]
+    rate_seconds: f64,
     /// DynamoDB (Local) instead of the embedded store: its endpoint. Requests go through a proxy
     /// here that counts them and can add latency.
     #[arg(long)]
@@ -66,15 +82,44 @@ struct Args {
     out: PathBuf,
 }
 
-/// A proxy in front of DynamoDB that counts requests and delays each by a fixed latency.
-async fn dynamodb_proxy(upstream: String, latency: Duration, count: Arc<AtomicUsize>) -> String {
+/// DynamoDB requests by operation (`X-Amz-Target`), and by operation and status for the ones
+/// that did not answer 200 (conditional failures, transaction conflicts, throttling).
+type Operations = Arc<std::sync::Mutex<std::collections::BTreeMap<String, usize>>>;
+
+fn operations_since(now: &Operations, before: &std::collections::BTreeMap<String, usize>) -> Value {
+    let now = now.lock().unwrap();
+    let diff: serde_json::Map<String, Value> = now
+        .iter()
+        .map(|(op, n)| (op.clone(), n - before.get(op).copied().unwrap_or(0)))
+        .filter(|(_, n)| *n > 0)
+        .map(|(op, n)| (op, json!(n)))
+        .collect();
+    Value::Object(diff)
+}
+
+/// A proxy in front of DynamoDB that counts requests (in all and by operation) and delays each
+/// by a fixed latency.
+async fn dynamodb_proxy(
+    upstream: String,
+    latency: Duration,
+    count: Arc<AtomicUsize>,
+    operations: Operations,
+) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the DynamoDB proxy");
     let url = format!("http://{}", listener.local_addr().unwrap());
     let client = reqwest::Client::new();
     let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
-        let (client, upstream, count) = (client.clone(), upstream.clone(), count.clone());
+        let (client, upstream, count, operations) =
+            (client.clone(), upstream.clone(), count.clone(), operations.clone());
         async move {
             count.fetch_add(1, Ordering::SeqCst);
+            let operation = req
+                .headers()
+                .get("x-amz-target")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.rsplit('.').next())
+                .unwrap_or("?")
+                .to_owned();
             if !latency.is_zero() {
                 tokio::time::sleep(latency).await;
             }
@@ -92,6 +137,13 @@ async fn dynamodb_proxy(upstream: String, latency: Duration, count: Arc<AtomicUs
                     return axum::response::Response::builder().status(502).body(axum::body::Body::empty()).unwrap()
                 }
             };
+            {
+                let mut operations = operations.lock().unwrap();
+                *operations.entry(operation.clone()).or_default() += 1;
+                if answer.status() != 200 {
+                    *operations.entry(format!("{operation} ({})", answer.status().as_u16())).or_default() += 1;
+                }
+            }
             let mut response = axum::response::Response::builder().status(answer.status().as_u16());
             for (name, value) in answer.headers() {
                 if name != "content-length" && name != "transfer-encoding" && name != "connection" {
@@ -357,6 +409,80 @@ async fn burst(bench: &Arc<Bench>, clients: usize, per_client: usize, groups: Ve
     })
 }
 
+/// Offered rate: `rate` messages per second for `seconds` into a room of `members` members with
+/// `online` of them connected (members 0..online), each message from the next online member.
+async fn offered_rate(bench: &Arc<Bench>, id: &str, members: usize, online: usize, rate: f64, seconds: f64) -> Value {
+    let messages = (rate * seconds).round().max(1.0) as usize;
+    let mut readers = tokio::task::JoinSet::new();
+    let mut sinks = Vec::new();
+    for u in 0..online {
+        let (sink, stream) = bench.socket(u).await.split();
+        sinks.push(sink);
+        readers.spawn(collect(bench.clone(), u, stream, messages, 0, None));
+    }
+    // Sockets are registered when their handshake answers; give the last $connect a moment.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let start = bench.now_us();
+    let interval_us = 1e6 / rate;
+    let mut senders = tokio::task::JoinSet::new();
+    for k in 0..messages {
+        let due = start + (k as f64 * interval_us) as u64;
+        let wait = due.saturating_sub(bench.now_us());
+        tokio::time::sleep(Duration::from_micros(wait)).await;
+        let bench = bench.clone();
+        let path = format!("/conversations/{id}/messages");
+        senders.spawn(async move {
+            let sender = k % online;
+            bench.post(&path, Some(&bench.tokens[sender]), json!({"content": format!("{sender}:{k}:{due}")})).await;
+            (bench.now_us() - due) as f64 / 1000.0
+        });
+    }
+    let mut answers = Vec::new();
+    while let Some(done) = senders.join_next().await {
+        answers.push(done.expect("sender"));
+    }
+    let mut seen = Vec::new();
+    while let Some(done) = readers.join_next().await {
+        seen.push(done.expect("reader"));
+    }
+    for mut sink in sinks {
+        let _ = sink.close().await;
+    }
+    let (mut latencies, mut missing, mut duplicates, mut out_of_order) = (Vec::new(), 0usize, 0usize, 0usize);
+    for s in &seen {
+        let mut got = HashSet::new();
+        let mut last_id = 0;
+        for (_, id, content, at) in &s.pushes {
+            let parts: Vec<u64> = content.split(':').filter_map(|p| p.parse().ok()).collect();
+            if parts.len() != 3 || !got.insert(parts[1]) {
+                duplicates += 1;
+                continue;
+            }
+            latencies.push(at.saturating_sub(parts[2]) as f64 / 1000.0);
+            if *id <= last_id {
+                out_of_order += 1;
+            }
+            last_id = *id;
+        }
+        missing += messages.saturating_sub(got.len());
+    }
+    latencies.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    answers.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    json!({
+        "room": members,
+        "online": online,
+        "rate": rate,
+        "seconds": seconds,
+        "messages": messages,
+        "deliveries": latencies.len(),
+        "missing": missing,
+        "duplicates": duplicates,
+        "out_of_order": out_of_order,
+        "latency_ms": {"p50": percentile(&latencies, 50.0), "p99": percentile(&latencies, 99.0), "max": latencies.last().copied().unwrap_or(f64::NAN)},
+        "answer_ms": {"p50": percentile(&answers, 50.0), "p99": percentile(&answers, 99.0), "max": answers.last().copied().unwrap_or(f64::NAN)},
+    })
+}
+
 /// Fan-out: one REST send at a time to a conversation of `members` members, each with a socket.
 async fn fanout(bench: &Arc<Bench>, members: usize, runs: usize) -> Value {
     let everyone: Vec<usize> = (0..members).collect();
@@ -428,10 +554,11 @@ async fn main() {
     let root = std::env::temp_dir().join(format!("chathub-bench-{}", std::process::id()));
     let secret: Vec<u8> = format!("load-bench-{}-{}", std::process::id(), "k".repeat(32)).into_bytes();
     let store_requests = Arc::new(AtomicUsize::new(0));
+    let operations: Operations = Arc::default();
     let store = match &args.dynamodb_endpoint {
         Some(upstream) => {
             let latency = Duration::from_millis(args.store_latency_ms);
-            let endpoint = dynamodb_proxy(upstream.clone(), latency, store_requests.clone()).await;
+            let endpoint = dynamodb_proxy(upstream.clone(), latency, store_requests.clone(), operations.clone()).await;
             StoreChoice::DynamoDb { endpoint, table: format!("load-{}", std::process::id()) }
         }
         None => StoreChoice::Embedded,
@@ -448,7 +575,15 @@ async fn main() {
     .await
     .expect("gateway starts");
     let http = reqwest::Client::builder().timeout(Duration::from_secs(120)).build().unwrap();
-    let users = args.clients.iter().chain(&args.fanout).chain([&args.hot_room]).copied().max().unwrap_or(0);
+    let users = args
+        .clients
+        .iter()
+        .chain(&args.fanout)
+        .chain(&args.rate_rooms)
+        .chain([&args.hot_room])
+        .copied()
+        .max()
+        .unwrap_or(0);
     eprintln!("registering {users} users");
     let mut bench = Bench { gateway, http, tokens: Vec::new(), epoch: Instant::now() };
     let registered: Vec<(usize, String)> = futures_util::stream::iter(0..users)
@@ -478,9 +613,11 @@ async fn main() {
     for &clients in args.clients.iter().filter(|&&c| c > 0) {
         for run in 0..args.runs {
             let before = store_requests.load(Ordering::SeqCst);
+            let operations_before = operations.lock().unwrap().clone();
             let mut result = throughput(&bench, clients, args.per_client, run).await;
             let requests = store_requests.load(Ordering::SeqCst) - before;
             if args.dynamodb_endpoint.is_some() {
+                result["store_operations"] = operations_since(&operations, &operations_before);
                 // Setting up the groups and sockets is counted too: a small share beside the burst.
                 result["store_requests"] = json!(requests);
                 result["store_requests_per_send"] = json!(requests as f64 / (clients * args.per_client) as f64);
@@ -535,7 +672,33 @@ async fn main() {
         );
         fanouts.push(result);
     }
+    let mut rate_runs = Vec::new();
+    if args.rate_rooms.iter().any(|&m| m > 0) {
+        println!("{:>6} {:>7} {:>7} {:>9} {:>9} {:>9}  audit", "room", "online", "msg/s", "p50 ms", "p99 ms", "max ms");
+    }
+    for &members in args.rate_rooms.iter().filter(|&&m| m > 0) {
+        let everyone: Vec<usize> = (0..members).collect();
+        let id = bench.group(&format!("rate-{members}"), &everyone).await;
+        let online = args.rate_online.clamp(1, members);
+        for &rate in args.rates.iter().filter(|&&r| r > 0.0) {
+            let result = offered_rate(&bench, &id, members, online, rate, args.rate_seconds).await;
+            println!(
+                "{:>6} {:>7} {:>7.0} {:>9.1} {:>9.1} {:>9.1}  missing {} duplicates {} out of order {}",
+                members,
+                online,
+                rate,
+                result["latency_ms"]["p50"].as_f64().unwrap_or(f64::NAN),
+                result["latency_ms"]["p99"].as_f64().unwrap_or(f64::NAN),
+                result["latency_ms"]["max"].as_f64().unwrap_or(f64::NAN),
+                result["missing"],
+                result["duplicates"],
+                result["out_of_order"],
+            );
+            rate_runs.push(result);
+        }
+    }
     let out = json!({"per_client": args.per_client, "throughput": throughput_runs, "fanout": fanouts, "hot_room": hot_runs,
+        "offered_rate": rate_runs,
         "store": if args.dynamodb_endpoint.is_some() { "dynamodb" } else { "embedded" },
         "store_latency_ms": args.store_latency_ms});
     std::fs::write(&args.out, serde_json::to_string_pretty(&out).unwrap()).unwrap();
