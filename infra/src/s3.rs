@@ -1,5 +1,6 @@
 //! The embedded S3-compatible server: s3s-fs over a local folder, verifying SigV4 signatures (so
-//! presigned URLs are checked for expiry, tampering, size and type exactly as S3 does). The
+//! presigned URLs are checked for expiry, tampering, size and type exactly as S3 does), and
+//! answering a download with the `Content-Disposition` its URL asks for, as S3 does. The
 //! functions' one S3 adapter points at it, so local runs need nothing installed.
 
 use std::net::SocketAddr;
@@ -36,12 +37,35 @@ pub fn serve(listener: TcpListener, root: &Path) -> std::io::Result<JoinHandle<(
                     continue;
                 }
             };
-            let connection = http.serve_connection(TokioIo::new(socket), service.clone()).into_owned();
+            let service = service.clone();
+            let handler = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                let service = service.clone();
+                async move {
+                    let disposition = requested_disposition(&req);
+                    let mut response = service.call(req.map(s3s::Body::from)).await?;
+                    if let Some(value) = disposition.filter(|_| response.status().is_success()) {
+                        response.headers_mut().insert(http::header::CONTENT_DISPOSITION, value);
+                    }
+                    Ok::<_, s3s::HttpError>(response)
+                }
+            });
+            let connection = http.serve_connection(TokioIo::new(socket), handler).into_owned();
             tokio::spawn(async move {
                 let _ = connection.await;
             });
         }
     }))
+}
+
+/// S3 answers a GET with the `Content-Disposition` its (signed) `response-content-disposition`
+/// query parameter asks for; s3s-fs does not, so the server adds it here.
+fn requested_disposition<B>(req: &http::Request<B>) -> Option<http::HeaderValue> {
+    if req.method() != http::Method::GET {
+        return None;
+    }
+    let query: Vec<(String, String)> = serde_urlencoded::from_str(req.uri().query()?).ok()?;
+    let (_, value) = query.into_iter().find(|(name, _)| name == "response-content-disposition")?;
+    http::HeaderValue::from_str(&value).ok()
 }
 
 /// The URL of a listener's address.

@@ -13,6 +13,7 @@ on_both_blob_stores!(
     limits_and_bad_declarations_are_refused,
     attachments_travel_with_messages_and_only_members_read_them,
     group_icons_are_set_by_members_and_readable_by_anyone,
+    only_images_download_inline,
 );
 
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n pretend this is an image";
@@ -303,4 +304,47 @@ async fn group_icons_are_set_by_members_and_readable_by_anyone(app: &TestApp) {
         .unwrap()
         .to_owned();
     assert_eq!(fetch(app, &url).await, (200, b"GIF89a".to_vec()));
+}
+
+/// Security finding 8: an uploaded HTML or SVG attachment must never render in the browser. The
+/// disposition is signed into the URL: taking it off breaks the signature.
+async fn only_images_download_inline(app: &TestApp) {
+    let ivy = app.register("ivy").await;
+    let id = app.post("/conversations", Some(&ivy.access), json!({"name": "Files", "members": []})).await.json["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let page = b"<script>alert(document.cookie)</script>";
+    let cases: [(&str, &[u8], &str, Option<&str>); 3] = [
+        ("text/html", page, "page one.html", Some("attachment; filename*=UTF-8''page%20one.html")),
+        ("image/svg+xml", page, "logo.svg", Some("attachment; filename*=UTF-8''logo.svg")),
+        ("image/png", PNG, "photo.png", None),
+    ];
+    for (content_type, body, name, expected) in cases {
+        let declared = declare(
+            app,
+            &ivy,
+            json!({"purpose": "attachment", "content_type": content_type, "size": body.len(), "name": name, "conversation_id": id}),
+        )
+        .await;
+        assert_eq!(upload(app, &declared, body, None).await, 200);
+        let file_id = declared["file_id"].as_str().unwrap();
+        let url = app.get(&format!("/files/{file_id}?redirect=false"), &ivy.access).await.json["url"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let response = app.http.get(&url).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 200, "{content_type}");
+        let disposition = response.headers().get("content-disposition").map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(disposition.as_deref(), expected, "{content_type}");
+        if expected.is_some() {
+            let stripped: String = {
+                let (base, query) = url.split_once('?').unwrap();
+                let kept: Vec<&str> =
+                    query.split('&').filter(|p| !p.starts_with("response-content-disposition=")).collect();
+                format!("{base}?{}", kept.join("&"))
+            };
+            assert_eq!(fetch(app, &stripped).await.0, 403, "the disposition is part of the signature");
+        }
+    }
 }

@@ -145,6 +145,28 @@ fn only_functions_that_push_may_manage_connections_and_only_those_with_files_rea
     }
 }
 
+/// Security finding 14: only `files-create` signs uploads, so only it may write `uploads/`; the
+/// functions that reference files copy them into `files/` and write nothing else.
+#[test]
+fn only_files_create_may_write_uploads() {
+    let template = template();
+    for (name, resource) in functions(&template) {
+        let binary = resource["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
+        let policies = resource["Properties"]["Policies"].as_sequence().cloned().unwrap_or_default();
+        for statement in policies.iter().filter_map(|p| p["Statement"].as_sequence()).flatten() {
+            let actions = serde_yaml::to_string(&statement["Action"]).unwrap();
+            if !actions.contains("s3:PutObject") {
+                continue;
+            }
+            assert!(!actions.contains("s3:GetObject"), "{name}: give writes a statement of their own");
+            let resources = serde_yaml::to_string(&statement["Resource"]).unwrap();
+            let (may, may_not) =
+                if binary == "files-create" { ("/uploads/*", "/files/*") } else { ("/files/*", "/uploads/*") };
+            assert!(resources.contains(may) && !resources.contains(may_not), "{name} may write: {resources}");
+        }
+    }
+}
+
 /// Each binary builds exactly the clients its route uses: one that pushes without the management
 /// client would silently push nothing on AWS, and one that carries a client it never uses pays for
 /// it in size and cold start.

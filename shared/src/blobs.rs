@@ -52,7 +52,15 @@ pub trait BlobStore: Send + Sync {
         now_ms: i64,
         expires_in: Duration,
     ) -> Result<Presigned, BlobError>;
-    async fn presign_download(&self, key: &str, now_ms: i64, expires_in: Duration) -> Result<String, BlobError>;
+    /// A GET; with `disposition`, the response carries that `Content-Disposition` (signed into the
+    /// URL as `response-content-disposition`, so it cannot be taken off).
+    async fn presign_download(
+        &self,
+        key: &str,
+        disposition: Option<&str>,
+        now_ms: i64,
+        expires_in: Duration,
+    ) -> Result<String, BlobError>;
     /// `None` when nothing was uploaded under `key`.
     async fn inspect(&self, key: &str) -> Result<Option<ObjectInfo>, BlobError>;
     /// Copies an object within the bucket, keeping its content type.
@@ -149,12 +157,19 @@ impl BlobStore for S3BlobStore {
         Ok(Presigned { url: request.uri().to_owned(), headers })
     }
 
-    async fn presign_download(&self, key: &str, now_ms: i64, expires_in: Duration) -> Result<String, BlobError> {
+    async fn presign_download(
+        &self,
+        key: &str,
+        disposition: Option<&str>,
+        now_ms: i64,
+        expires_in: Duration,
+    ) -> Result<String, BlobError> {
         let request = self
             .client
             .get_object()
             .bucket(&self.bucket)
             .key(key)
+            .set_response_content_disposition(disposition.map(str::to_owned))
             .presigned(presigning(now_ms, expires_in)?)
             .await
             .map_err(sdk_error)?;
@@ -195,7 +210,7 @@ impl BlobStore for NoBlobStore {
         Err(BlobError::Unavailable("no bucket configured".into()))
     }
 
-    async fn presign_download(&self, _: &str, _: i64, _: Duration) -> Result<String, BlobError> {
+    async fn presign_download(&self, _: &str, _: Option<&str>, _: i64, _: Duration) -> Result<String, BlobError> {
         Err(BlobError::Unavailable("no bucket configured".into()))
     }
 

@@ -139,6 +139,8 @@ pub enum Conflict {
     Full,
     /// A message id was filled (with a void) before its send stored it: the send took too long.
     IdTaken,
+    /// The message was deleted (its tombstone is final).
+    Deleted,
 }
 
 impl From<StoreError> for ApiError {
@@ -158,6 +160,9 @@ impl From<StoreError> for ApiError {
             }
             StoreError::Conflict(Conflict::Missing | Conflict::IdTaken) => Self::Unavailable { retry_after_secs: 1 },
             StoreError::Conflict(Conflict::NotMember) => Self::NotFound("conversation not found"),
+            StoreError::Conflict(Conflict::Deleted) => {
+                Self::Conflict { code: "message_deleted", detail: "the message was deleted" }
+            }
             StoreError::Conflict(Conflict::AlreadyMember) => {
                 Self::Conflict { code: "already_member", detail: "already a member" }
             }

@@ -179,8 +179,27 @@ pub async fn download(ctx: &Ctx, caller: &str, file_id: &str) -> Result<Download
         crate::conversations::member_view(ctx, caller, conversation).await.map_err(|_| not_found())?;
     }
     let now = ctx.now_ms();
-    let url = ctx.blobs.presign_download(&current_key(&file), now, DOWNLOAD_URL_TTL).await?;
+    let disposition = disposition(&file);
+    let url = ctx.blobs.presign_download(&current_key(&file), disposition.as_deref(), now, DOWNLOAD_URL_TTL).await?;
     Ok(Download { url, expires_at: expires_at(now, DOWNLOAD_URL_TTL) })
+}
+
+/// Everything but the four image types downloads as an attachment, never rendered inline (an
+/// uploaded HTML or SVG file must not run in the browser); the file's name goes along, encoded
+/// as RFC 6266 asks.
+fn disposition(file: &FileRecord) -> Option<String> {
+    if IMAGE_TYPES.contains(&file.content_type.as_str()) {
+        return None;
+    }
+    Some(match &file.name {
+        Some(name) => {
+            use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+            // RFC 8187's attr-char, less the few that some clients mishandle.
+            const KEEP: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+            format!("attachment; filename*=UTF-8''{}", utf8_percent_encode(name, KEEP))
+        }
+        None => "attachment".to_owned(),
+    })
 }
 
 fn not_uploaded(detail: &str) -> ApiError {
@@ -219,6 +238,29 @@ pub async fn usable(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_images_render_inline() {
+        let file = |content_type: &str, name: Option<&str>| FileRecord {
+            id: "f".into(),
+            owner: "o".into(),
+            purpose: Purpose::Attachment,
+            content_type: content_type.into(),
+            size: 1,
+            name: name.map(str::to_owned),
+            conversation_id: None,
+            created_at: 0,
+            referenced: true,
+        };
+        for image in IMAGE_TYPES {
+            assert_eq!(disposition(&file(image, Some("a.png"))), None);
+        }
+        assert_eq!(disposition(&file("text/html", None)).as_deref(), Some("attachment"));
+        assert_eq!(
+            disposition(&file("image/svg+xml", Some("é \"x\".svg"))).as_deref(),
+            Some("attachment; filename*=UTF-8''%C3%A9%20%22x%22.svg")
+        );
+    }
 
     #[test]
     fn content_types_are_checked() {

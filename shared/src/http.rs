@@ -168,6 +168,12 @@ pub fn login_cookie(access_token: &str) -> HeaderValue {
     HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
+/// `Set-Cookie` that clears the access-token cookie (logout).
+pub fn clear_login_cookie() -> HeaderValue {
+    let cookie = format!("{}=; Max-Age=0; Path=/; HttpOnly; Secure; SameSite=Lax", auth::LOGIN_COOKIE);
+    HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
 /// Runs one request through a route handler: errors become problems, and one JSON log line records
 /// route, status and latency.
 pub async fn respond<Fut>(route: &str, handled: Fut) -> Response

@@ -231,7 +231,7 @@ pub async fn edit(
     Ok(message)
 }
 
-/// The author or the owner deletes; the message stays as a tombstone. Deleting twice is fine.
+/// The author or a group's owner deletes; the message stays as a tombstone. Deleting twice is fine.
 pub async fn delete(
     ctx: &Ctx,
     caller: &str,
@@ -241,8 +241,10 @@ pub async fn delete(
 ) -> Result<MessageRef, ApiError> {
     let conversation = member_view(ctx, caller, conversation_id).await?;
     let mut message = own_message(ctx, conversation_id, message_id).await?;
-    if message.sender_username != caller && conversation.owner != caller {
-        return Err(ApiError::Forbidden("only the author or the owner deletes a message"));
+    // A direct conversation has no owner powers: each deletes only their own messages.
+    let owner = conversation.kind == chat::Kind::Group && conversation.owner == caller;
+    if message.sender_username != caller && !owner {
+        return Err(ApiError::Forbidden("only the author or a group's owner deletes a message"));
     }
     let reference = MessageRef { conversation_id: conversation_id.to_owned(), message_id };
     if message.deleted {
@@ -251,7 +253,11 @@ pub async fn delete(
     message.content = String::new();
     message.attachments.clear();
     message.deleted = true;
-    ctx.store.update_message(&message).await?;
+    match ctx.store.update_message(&message).await {
+        // Another delete got there first.
+        Err(StoreError::Conflict(Conflict::Deleted)) => return Ok(reference),
+        other => other?,
+    }
     push_to_conversation(ctx, conversation_id, origin, None, "message_deleted", &reference).await;
     Ok(reference)
 }

@@ -78,13 +78,21 @@ pub fn validate_password(field: &str, password: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// A free-text profile field of at most `max` characters, with no control characters.
+/// A free-text name of at most `max` characters, with no control characters and no format
+/// characters (Unicode category Cf: bidi overrides, zero-width joiners and spaces), which let one
+/// name pass for another.
 pub fn validate_text(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
     if value.chars().count() > max {
         return Err(ApiError::invalid(format!("{field} must be at most {max} characters")));
     }
     if value.chars().any(char::is_control) {
         return Err(ApiError::invalid(format!("{field} must not contain control characters")));
+    }
+    if value.chars().any(|c| c.general_category() == GeneralCategory::Format) {
+        return Err(ApiError::invalid(format!(
+            "{field} must not contain invisible format characters (bidi controls, zero-width)"
+        )));
     }
     Ok(())
 }

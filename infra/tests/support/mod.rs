@@ -20,6 +20,7 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub clock: Arc<ManualClock>,
     gateway: Gateway,
+    dynamodb: bool,
 }
 
 /// What came back: status, headers and the body parsed as JSON where it is JSON.
@@ -104,7 +105,13 @@ impl TestApp {
         Self::start_with(store, blobs).await
     }
 
+    /// Whether this app runs on DynamoDB Local (else on the embedded store).
+    pub fn on_dynamodb(&self) -> bool {
+        self.dynamodb
+    }
+
     async fn start_with(store: StoreChoice, blobs: BlobChoice) -> Self {
+        let dynamodb = matches!(store, StoreChoice::DynamoDb { .. });
         if std::env::var_os("CHATHUB_TEST_LOG").is_some() {
             chathub_shared::telemetry::init();
         }
@@ -121,7 +128,7 @@ impl TestApp {
         .await
         .expect("gateway starts");
         let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build().unwrap();
-        Self { url: gateway.rest_url(), ws_url: gateway.ws_url(), http, clock, gateway }
+        Self { url: gateway.rest_url(), ws_url: gateway.ws_url(), http, clock, gateway, dynamodb }
     }
 
     pub fn clock_now(&self) -> i64 {

@@ -1235,8 +1235,14 @@ impl MessageStore for DynamoStore {
         limit: usize,
     ) -> Result<(Vec<Message>, bool), StoreError> {
         let (from, to, forward) = match after {
-            Some(after) => (msg_sk(after + 1), MSG_END.to_owned(), true),
-            None => (msg_sk(0), before.map(|b| msg_sk(b - 1)).unwrap_or_else(|| MSG_END.to_owned()), false),
+            // Nothing lies after the largest id there is.
+            Some(after) => match after.checked_add(1) {
+                Some(first) => (msg_sk(first), MSG_END.to_owned(), true),
+                None => return Ok((Vec::new(), false)),
+            },
+            None => {
+                (msg_sk(0), before.map(|b| msg_sk(b.saturating_sub(1))).unwrap_or_else(|| MSG_END.to_owned()), false)
+            }
         };
         if from > to {
             return Ok((Vec::new(), false));
@@ -1264,15 +1270,34 @@ impl MessageStore for DynamoStore {
     }
 
     async fn update_message(&self, message: &Message) -> Result<(), StoreError> {
-        self.client
+        let result = self
+            .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(message_item(message)))
-            .condition_expression("attribute_exists(pk) AND attribute_not_exists(is_void)")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(is_void) AND deleted = :false")
+            .expression_attribute_values(":false", AV::Bool(false))
+            .return_values_on_condition_check_failure(
+                aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+            )
             .send()
-            .await
-            .map_err(|e| conditional_error(e, Conflict::Missing))?;
-        Ok(())
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_conditional_failure(&e) => {
+                let old = e.as_service_error().and_then(|se| match se {
+                    aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c) => {
+                        c.item.as_ref()
+                    }
+                    _ => None,
+                });
+                match old.and_then(|item| item.get("deleted")) {
+                    Some(AV::Bool(true)) => Err(StoreError::Conflict(Conflict::Deleted)),
+                    _ => Err(StoreError::Conflict(Conflict::Missing)),
+                }
+            }
+            Err(e) => Err(sdk_error(e)),
+        }
     }
 
     async fn mark_read(

@@ -554,6 +554,8 @@ impl MessageStore for MemoryStore {
         };
         let real = |(_, m): (&i64, &Option<Message>)| m.clone();
         let (mut page, more): (Vec<Message>, bool) = match after {
+            // Nothing lies after the largest id there is.
+            Some(i64::MAX) => (Vec::new(), false),
             Some(after) => {
                 let mut newer = all.range(after + 1..).filter_map(real);
                 let page: Vec<Message> = newer.by_ref().take(limit).collect();
@@ -578,6 +580,9 @@ impl MessageStore for MemoryStore {
             .and_then(|m| m.get_mut(&message.id))
             .filter(|m| m.is_some())
             .ok_or(StoreError::Conflict(Conflict::Missing))?;
+        if slot.as_ref().is_some_and(|m| m.deleted) {
+            return Err(StoreError::Conflict(Conflict::Deleted));
+        }
         *slot = Some(message.clone());
         Ok(())
     }

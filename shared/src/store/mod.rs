@@ -237,7 +237,8 @@ pub trait MessageStore: Send + Sync {
         after: Option<i64>,
         limit: usize,
     ) -> Result<(Vec<Message>, bool), StoreError>;
-    /// Replaces a stored message (an edit or a tombstone).
+    /// Replaces a stored message (an edit or a tombstone), unless it is a tombstone already
+    /// (`Conflict::Deleted`): an edit racing a delete never brings the message back.
     async fn update_message(&self, message: &Message) -> Result<(), StoreError>;
     /// Moves the read marker forward to `message_id` (never back); returns whether it moved.
     async fn mark_read(
