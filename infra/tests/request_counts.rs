@@ -46,7 +46,7 @@ async fn requests_and_capacity_units_per_operation() {
     accounts::register(&d.ctx, serde_json::from_value(register).unwrap()).await.unwrap();
     report.check("register (with email)", d.meter.take(), 2, 10.0);
     let login = json!({"username": "counted", "password": "correct horse battery"});
-    accounts::login(&d.ctx, serde_json::from_value(login).unwrap()).await.unwrap();
+    accounts::login(&d.ctx, serde_json::from_value(login).unwrap(), "127.0.0.1").await.unwrap();
     report.check("login", d.meter.take(), 3, 10.0);
     let ten = names("member", 10);
     d.users(&ten).await;

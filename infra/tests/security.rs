@@ -16,7 +16,28 @@ on_both_stores!(
     names_refuse_invisible_format_characters,
     nobody_deletes_the_other_members_messages_in_a_direct_conversation,
     an_edit_after_a_delete_is_refused,
+    parallel_guesses_are_counted_before_any_is_evaluated,
+    the_owner_elsewhere_is_not_locked_out,
+    one_source_spraying_many_usernames_is_throttled,
+    current_password_guesses_are_throttled_like_logins,
 );
+
+/// A client whose requests come from `ip` (any 127.x address reaches the gateway on 127.0.0.1).
+fn from(ip: &str) -> reqwest::Client {
+    reqwest::Client::builder().local_address(ip.parse::<std::net::IpAddr>().unwrap()).build().unwrap()
+}
+
+async fn login_from(app: &TestApp, ip: &str, username: &str, password: &str) -> support::Reply {
+    let body = json!({"username": username, "password": password});
+    app.send(from(ip).post(format!("{}/auth/login", app.url)).json(&body)).await
+}
+
+#[track_caller]
+fn assert_throttled(reply: &support::Reply) {
+    reply.assert_problem(429, "too_many_requests");
+    let retry_after: u64 = reply.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=900).contains(&retry_after), "Retry-After {retry_after}");
+}
 
 async fn conversation(app: &TestApp, owner: &Session, body: Value) -> String {
     let created = app.post("/conversations", Some(&owner.access), body).await;
@@ -139,4 +160,71 @@ fn store_of(app: &TestApp) -> Backing {
     } else {
         Backing::Memory
     }
+}
+
+/// Finding 4: the lockout read the count, hashed, then counted, so N parallel guesses all passed.
+async fn parallel_guesses_are_counted_before_any_is_evaluated(app: &TestApp) {
+    app.register("ida").await;
+    let guesses =
+        (0..20).map(|i| login_from(app, "127.0.0.2", "ida", if i % 2 == 0 { "wrong one" } else { "wrong two" }));
+    let replies = futures_util::future::join_all(guesses).await;
+    let evaluated = replies.iter().filter(|r| r.status == 401).count();
+    let throttled: Vec<_> = replies.iter().filter(|r| r.status == 429).collect();
+    assert_eq!(evaluated + throttled.len(), 20, "only 401s and 429s");
+    assert!(evaluated <= 5, "{evaluated} of 20 parallel guesses were evaluated");
+    assert!(evaluated >= 1);
+    throttled.iter().for_each(|r| assert_throttled(r));
+    assert_throttled(&login_from(app, "127.0.0.2", "ida", "ida-password").await);
+}
+
+/// Finding 3: five wrong passwords for a username from anywhere locked its owner out everywhere.
+async fn the_owner_elsewhere_is_not_locked_out(app: &TestApp) {
+    app.register("jay").await;
+    for _ in 0..5 {
+        login_from(app, "127.0.0.3", "jay", "guess").await.assert_problem(401, "invalid_credentials");
+    }
+    assert_throttled(&login_from(app, "127.0.0.3", "jay", "jay-password").await);
+    // The owner, from their own address, logs in; and that does not reopen the attacker's door.
+    login_from(app, "127.0.0.4", "jay", "jay-password").await.assert_status(200);
+    assert_throttled(&login_from(app, "127.0.0.3", "jay", "guess").await);
+    // The window passes: the attacker's address may try again.
+    app.clock.advance_ms(15 * 60 * 1000 + 1000);
+    login_from(app, "127.0.0.3", "jay", "guess").await.assert_problem(401, "invalid_credentials");
+}
+
+/// Finding 3, the other half: one address trying one password over many accounts.
+async fn one_source_spraying_many_usernames_is_throttled(app: &TestApp) {
+    app.register("kay").await;
+    let limit = chathub_shared::accounts::SOURCE_FAILURE_LIMIT as usize;
+    // Successes do not count towards the address's limit.
+    for _ in 0..3 {
+        login_from(app, "127.0.0.5", "kay", "kay-password").await.assert_status(200);
+    }
+    for i in 0..limit {
+        let reply = login_from(app, "127.0.0.5", &format!("target{}", i / 4), "Summer2026!").await;
+        reply.assert_problem(401, "invalid_credentials");
+    }
+    assert_throttled(&login_from(app, "127.0.0.5", "someone.else", "Summer2026!").await);
+    assert_throttled(&login_from(app, "127.0.0.5", "kay", "kay-password").await);
+    login_from(app, "127.0.0.6", "kay", "kay-password").await.assert_status(200);
+}
+
+/// Finding 11: the current-password check of `PATCH /users/me` could be guessed without limit.
+async fn current_password_guesses_are_throttled_like_logins(app: &TestApp) {
+    let lou = app.register("lou").await;
+    let change = |current: &str| {
+        let body = json!({"current_password": current, "new_password": "a whole new one"});
+        from("127.0.0.7").patch(format!("{}/users/me", app.url)).bearer_auth(&lou.access).json(&body)
+    };
+    for _ in 0..5 {
+        app.send(change("guess")).await.assert_problem(403, "forbidden");
+    }
+    assert_throttled(&app.send(change("guess")).await);
+    assert_throttled(&app.send(change("lou-password")).await);
+    // The same counters as login: that address cannot turn to /auth/login either.
+    assert_throttled(&login_from(app, "127.0.0.7", "lou", "guess").await);
+    let elsewhere = from("127.0.0.8").patch(format!("{}/users/me", app.url)).bearer_auth(&lou.access);
+    let changed =
+        app.send(elsewhere.json(&json!({"current_password": "lou-password", "new_password": "a whole new one"})));
+    changed.await.assert_status(200);
 }

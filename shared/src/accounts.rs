@@ -8,8 +8,13 @@ use crate::model::{validate_date, validate_password, validate_text, Email, UserR
 use crate::store::RefreshTokenRecord;
 use crate::Ctx;
 
-/// Failed logins per username that open the throttle, and the window they are counted in.
-pub const LOGIN_FAILURE_LIMIT: u32 = 5;
+/// Password attempts per (username, source address) in a window, counted before each is
+/// evaluated; a success starts the count over. Throttling per pair, never per username alone, so
+/// nobody can lock an owner out from elsewhere.
+pub const LOGIN_ATTEMPT_LIMIT: u32 = 5;
+/// Failed password attempts per source address across usernames in a window: spraying one
+/// password over many accounts.
+pub const SOURCE_FAILURE_LIMIT: u32 = 100;
 pub const LOGIN_WINDOW_MS: i64 = 15 * 60 * 1000;
 
 #[derive(Debug, Deserialize)]
@@ -116,7 +121,8 @@ pub async fn register(ctx: &Ctx, req: RegisterRequest) -> Result<TokenResponse, 
     Ok(tokens)
 }
 
-pub async fn login(ctx: &Ctx, req: LoginRequest) -> Result<TokenResponse, ApiError> {
+/// `source`: the client's address (API Gateway's `sourceIp`), for the throttle.
+pub async fn login(ctx: &Ctx, req: LoginRequest, source: &str) -> Result<TokenResponse, ApiError> {
     let identifier = req.username.or(req.email).ok_or_else(|| ApiError::invalid("username or email is required"))?;
     if identifier.trim().is_empty() || identifier.len() > 254 {
         return Err(ApiError::invalid("username or email is required"));
@@ -124,9 +130,7 @@ pub async fn login(ctx: &Ctx, req: LoginRequest) -> Result<TokenResponse, ApiErr
     if req.password.len() > 1024 {
         return Err(ApiError::invalid("password must be 8-256 characters"));
     }
-    let now = ctx.now_ms();
-
-    // Resolve the account; an unknown one still costs a password check and counts failures.
+    // Resolve the account; an unknown one still costs a password check and counts attempts.
     let username = if identifier.contains('@') {
         match Email::parse(&identifier) {
             Ok(email) => ctx.store.username_for_email(email.as_str()).await?,
@@ -136,31 +140,18 @@ pub async fn login(ctx: &Ctx, req: LoginRequest) -> Result<TokenResponse, ApiErr
         Username::parse(&identifier).ok().map(Username::into_string)
     };
     let throttle_key = username.clone().unwrap_or_else(|| identifier.trim().to_lowercase());
-
-    let failures = ctx.store.login_failures(&throttle_key).await?;
-    if let Some(f) = failures {
-        let window_end = f.window_start + LOGIN_WINDOW_MS;
-        if f.count >= LOGIN_FAILURE_LIMIT && window_end > now {
-            let retry_after_secs = ((window_end - now) as u64).div_ceil(1000);
-            return Err(ApiError::TooManyRequests { retry_after_secs });
-        }
-    }
-
     let user = match &username {
         Some(name) => ctx.store.get_user(name).await?,
         None => None,
     };
     let hash = user.as_ref().map(|u| u.password_hash.clone());
-    if !password_matches(req.password, hash).await? {
-        ctx.store.record_login_failure(&throttle_key, now, now - LOGIN_WINDOW_MS).await?;
-        return Err(ApiError::Unauthorized { code: "invalid_credentials", detail: "invalid username or password" });
+    let invalid = || ApiError::Unauthorized { code: "invalid_credentials", detail: "invalid username or password" };
+    if !guarded_password_check(ctx, &throttle_key, source, req.password, hash).await? {
+        return Err(invalid());
     }
     let Some(user) = user else {
-        return Err(ApiError::Unauthorized { code: "invalid_credentials", detail: "invalid username or password" });
+        return Err(invalid());
     };
-    if failures.is_some() {
-        ctx.store.clear_login_failures(&throttle_key).await?;
-    }
     let mut tokens = open_session(ctx, &user.username).await?;
     tokens.user = Some(user.private_view(ctx.now_ms()));
     Ok(tokens)
@@ -259,11 +250,60 @@ pub async fn open_session(ctx: &Ctx, username: &str) -> Result<TokenResponse, Ap
     })
 }
 
-/// Used by the password change: the hash of a new password, after checking the current one.
-pub async fn change_password(user: &UserRecord, current: String, new: String) -> Result<String, ApiError> {
+/// Used by the password change: the hash of a new password, after checking the current one under
+/// the login throttle (the same counters: guessing here is guessing a login).
+pub async fn change_password(
+    ctx: &Ctx,
+    user: &UserRecord,
+    current: String,
+    new: String,
+    source: &str,
+) -> Result<String, ApiError> {
     validate_password("new_password", &new)?;
-    if current.len() > 1024 || !password_matches(current, Some(user.password_hash.clone())).await? {
+    if current.len() > 1024
+        || !guarded_password_check(ctx, &user.username, source, current, Some(user.password_hash.clone())).await?
+    {
         return Err(ApiError::Forbidden("current password is wrong"));
     }
     hash_password(new).await
+}
+
+/// Checks a password (against a dummy hash when the account is unknown) after counting the attempt:
+/// per (`key`, `source`) and per `source`, each in one conditional write that refuses past its
+/// limit (429 with `Retry-After`), so parallel guesses cannot all pass a check made before any of
+/// them was counted. A success clears the pair's count and gives the source's attempt back, so
+/// only failures add up per source.
+async fn guarded_password_check(
+    ctx: &Ctx,
+    key: &str,
+    source: &str,
+    password: String,
+    hash: Option<String>,
+) -> Result<bool, ApiError> {
+    use crate::store::Attempt;
+    let now = ctx.now_ms();
+    let window_start_min = now - LOGIN_WINDOW_MS;
+    let refused = |window_start: i64| {
+        let retry_after_secs = ((window_start + LOGIN_WINDOW_MS - now).max(1000) as u64).div_ceil(1000);
+        ApiError::TooManyRequests { retry_after_secs }
+    };
+    let from_source = format!("source#{source}");
+    let pair = format!("password#{key}#{source}");
+    let source_window = match ctx.store.take_attempt(&from_source, SOURCE_FAILURE_LIMIT, now, window_start_min).await? {
+        Attempt::Taken(a) => a.window_start,
+        Attempt::Refused(a) => return Err(refused(a.window_start)),
+    };
+    match ctx.store.take_attempt(&pair, LOGIN_ATTEMPT_LIMIT, now, window_start_min).await? {
+        Attempt::Taken(_) => {}
+        Attempt::Refused(a) => {
+            ctx.store.refund_attempt(&from_source, source_window).await?;
+            return Err(refused(a.window_start));
+        }
+    }
+    let matches = password_matches(password, hash).await?;
+    if matches {
+        ctx.store.clear_attempts(&pair).await?;
+        ctx.store.refund_attempt(&from_source, source_window).await?;
+    }
+    Ok(matches)
 }

@@ -158,6 +158,18 @@ pub fn decode_cursor_raw(cursor: &str) -> Result<String, ApiError> {
     String::from_utf8(bytes).map_err(|_| bad())
 }
 
+/// The client's address as API Gateway saw it (`requestContext.http.sourceIp`); "unknown" when
+/// there is none, which then throttles as one source.
+pub fn source_ip(req: &Request) -> String {
+    use lambda_http::request::RequestContext;
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.http.source_ip.clone(),
+        _ => None,
+    }
+    .filter(|ip| !ip.is_empty())
+    .unwrap_or_else(|| "unknown".to_owned())
+}
+
 /// `Set-Cookie` for the access token, for browsers (HttpOnly, Secure, SameSite=Lax).
 pub fn login_cookie(access_token: &str) -> HeaderValue {
     let cookie = format!(

@@ -43,7 +43,8 @@ pub async fn me(ctx: &Ctx, caller: &str) -> Result<UserView, ApiError> {
     Ok(user.private_view(ctx.now_ms()))
 }
 
-pub async fn update_me(ctx: &Ctx, caller: &Claims, req: PatchMeRequest) -> Result<UserView, ApiError> {
+/// `source`: the client's address, for the throttle on the current-password check.
+pub async fn update_me(ctx: &Ctx, caller: &Claims, req: PatchMeRequest, source: &str) -> Result<UserView, ApiError> {
     let user = ctx.store.get_user(&caller.sub).await?.ok_or(ApiError::NotFound("user not found"))?;
     if let Some(fullname) = &req.fullname {
         validate_text("fullname", fullname, NAME_MAX)?;
@@ -59,7 +60,7 @@ pub async fn update_me(ctx: &Ctx, caller: &Claims, req: PatchMeRequest) -> Resul
         crate::files::usable(ctx, caller.sub.as_str(), file_id, crate::files::Purpose::Avatar, None).await?;
     }
     let password_hash = match (req.current_password, req.new_password) {
-        (Some(current), Some(new)) => Some(accounts::change_password(&user, current, new).await?),
+        (Some(current), Some(new)) => Some(accounts::change_password(ctx, &user, current, new, source).await?),
         (None, None) => None,
         _ => return Err(ApiError::invalid("current_password and new_password go together")),
     };

@@ -35,8 +35,8 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 
 use super::{
-    Connected, ConnectionStore, ContactStore, ConversationStore, FileStore, LoginFailures, MessageStore, PushRelease,
-    PushTurn, RefreshTokenRecord, Released, SessionStore, ThrottleStore, UserStore, UserUpdate,
+    Attempt, Attempts, Connected, ConnectionStore, ContactStore, ConversationStore, FileStore, MessageStore,
+    PushRelease, PushTurn, RefreshTokenRecord, Released, SessionStore, ThrottleStore, UserStore, UserUpdate,
 };
 use crate::chat::{Attachment, Conversation, Kind, Member, Message, ReadState, Visibility, MEMBERS_MAX};
 use crate::error::{Conflict, StoreError};
@@ -386,38 +386,50 @@ impl SessionStore for DynamoStore {
 
 #[async_trait]
 impl ThrottleStore for DynamoStore {
-    async fn login_failures(&self, key: &str) -> Result<Option<LoginFailures>, StoreError> {
-        self.get(throttle_pk(key), "LOGINFAIL").await?.map(|item| parse_failures(&item)).transpose()
-    }
-
-    async fn record_login_failure(
+    async fn take_attempt(
         &self,
         key_name: &str,
+        limit: u32,
         now: i64,
         window_start_min: i64,
-    ) -> Result<LoginFailures, StoreError> {
+    ) -> Result<Attempt, StoreError> {
+        use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+        use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
         for _ in 0..RETRIES {
-            // Count in the current window, if there is one…
+            // Count in the current window, unless it is full…
             let counted = self
                 .client
                 .update_item()
                 .table_name(&self.table)
-                .set_key(Some(key(throttle_pk(key_name), "LOGINFAIL")))
+                .set_key(Some(key(throttle_pk(key_name), ATTEMPTS)))
                 .update_expression("ADD #count :one")
-                .condition_expression("window_start > :min")
+                .condition_expression("window_start > :min AND #count < :limit")
                 .expression_attribute_names("#count", "count")
                 .expression_attribute_values(":one", n(1))
                 .expression_attribute_values(":min", n(window_start_min))
+                .expression_attribute_values(":limit", n(i64::from(limit)))
                 .return_values(ReturnValue::AllNew)
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
                 .send()
                 .await;
             match counted {
-                Ok(out) => return parse_failures(&out.attributes.unwrap_or_default()),
-                Err(e) if !is_conditional_failure(&e) => return Err(sdk_error(e)),
-                Err(_) => {}
+                Ok(out) => return Ok(Attempt::Taken(parse_attempts(&out.attributes.unwrap_or_default())?)),
+                Err(e) if is_conditional_failure(&e) => {
+                    let old = match e.as_service_error() {
+                        Some(UpdateItemError::ConditionalCheckFailedException(c)) => c.item.clone(),
+                        _ => None,
+                    };
+                    if let Some(old) = old {
+                        let attempts = parse_attempts(&old)?;
+                        if attempts.window_start > window_start_min {
+                            return Ok(Attempt::Refused(attempts));
+                        }
+                    }
+                }
+                Err(e) => return Err(sdk_error(e)),
             }
             // …or open a new one, unless someone else just did.
-            let mut item = key(throttle_pk(key_name), "LOGINFAIL");
+            let mut item = key(throttle_pk(key_name), ATTEMPTS);
             item.insert("count".into(), n(1));
             item.insert("window_start".into(), n(now));
             item.insert("ttl".into(), n(now / 1000 + 24 * 3600));
@@ -431,19 +443,40 @@ impl ThrottleStore for DynamoStore {
                 .send()
                 .await;
             match opened {
-                Ok(_) => return Ok(LoginFailures { count: 1, window_start: now }),
+                Ok(_) => return Ok(Attempt::Taken(Attempts { count: 1, window_start: now })),
                 Err(e) if !is_conditional_failure(&e) => return Err(sdk_error(e)),
                 Err(_) => {}
             }
         }
-        Err(StoreError::Unavailable("login failure counter contended".into()))
+        Err(StoreError::Unavailable("attempt counter contended".into()))
     }
 
-    async fn clear_login_failures(&self, key_name: &str) -> Result<(), StoreError> {
+    async fn refund_attempt(&self, key_name: &str, window_start: i64) -> Result<(), StoreError> {
+        let refunded = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(throttle_pk(key_name), ATTEMPTS)))
+            .update_expression("ADD #count :minus")
+            .condition_expression("window_start = :start AND #count > :zero")
+            .expression_attribute_names("#count", "count")
+            .expression_attribute_values(":minus", n(-1))
+            .expression_attribute_values(":start", n(window_start))
+            .expression_attribute_values(":zero", n(0))
+            .send()
+            .await;
+        match refunded {
+            Ok(_) => Ok(()),
+            Err(e) if is_conditional_failure(&e) => Ok(()),
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+
+    async fn clear_attempts(&self, key_name: &str) -> Result<(), StoreError> {
         self.client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(key(throttle_pk(key_name), "LOGINFAIL")))
+            .set_key(Some(key(throttle_pk(key_name), ATTEMPTS)))
             .send()
             .await
             .map_err(sdk_error)?;
@@ -1847,8 +1880,11 @@ fn refresh_pk(hash: &str) -> String {
 }
 
 fn throttle_pk(key: &str) -> String {
-    format!("LOGINFAIL#{key}")
+    format!("THROTTLE#{key}")
 }
+
+/// The sort key of a throttle's attempt counter.
+const ATTEMPTS: &str = "ATTEMPTS";
 
 fn key(pk: String, sk: &str) -> Item {
     HashMap::from([("pk".to_owned(), AV::S(pk)), ("sk".to_owned(), s(sk))])
@@ -1939,8 +1975,8 @@ fn parse_refresh(item: &Item) -> Result<RefreshTokenRecord, StoreError> {
     })
 }
 
-fn parse_failures(item: &Item) -> Result<LoginFailures, StoreError> {
-    Ok(LoginFailures {
+fn parse_attempts(item: &Item) -> Result<Attempts, StoreError> {
+    Ok(Attempts {
         count: u32::try_from(req_n(item, "count")?).unwrap_or(u32::MAX),
         window_start: req_n(item, "window_start")?,
     })

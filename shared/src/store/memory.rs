@@ -7,8 +7,8 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use super::{
-    Connected, ConnectionStore, ContactStore, ConversationStore, FileStore, LoginFailures, MessageStore, PushRelease,
-    PushTurn, RefreshTokenRecord, Released, SessionStore, ThrottleStore, UserStore, UserUpdate,
+    Attempt, Attempts, Connected, ConnectionStore, ContactStore, ConversationStore, FileStore, MessageStore,
+    PushRelease, PushTurn, RefreshTokenRecord, Released, SessionStore, ThrottleStore, UserStore, UserUpdate,
 };
 use crate::chat::{Conversation, Member, Message, ReadState, Visibility, MEMBERS_MAX};
 use crate::error::{Conflict, StoreError};
@@ -22,7 +22,7 @@ struct State {
     /// username → open session family ids
     sessions: HashMap<String, BTreeSet<String>>,
     refresh_tokens: HashMap<String, RefreshTokenRecord>,
-    login_failures: HashMap<String, LoginFailures>,
+    attempts: HashMap<String, Attempts>,
     contacts: HashMap<String, BTreeMap<String, i64>>,
     conversations: HashMap<String, Conversation>,
     direct: HashMap<String, String>,
@@ -217,27 +217,36 @@ impl SessionStore for MemoryStore {
 
 #[async_trait]
 impl ThrottleStore for MemoryStore {
-    async fn login_failures(&self, key: &str) -> Result<Option<LoginFailures>, StoreError> {
-        Ok(self.lock().login_failures.get(key).copied())
-    }
-
-    async fn record_login_failure(
+    async fn take_attempt(
         &self,
         key: &str,
+        limit: u32,
         now: i64,
         window_start_min: i64,
-    ) -> Result<LoginFailures, StoreError> {
+    ) -> Result<Attempt, StoreError> {
         let mut s = self.lock();
-        let entry = s.login_failures.entry(key.to_owned()).or_insert(LoginFailures { count: 0, window_start: now });
+        let entry = s.attempts.entry(key.to_owned()).or_insert(Attempts { count: 0, window_start: now });
         if entry.window_start <= window_start_min {
-            *entry = LoginFailures { count: 0, window_start: now };
+            *entry = Attempts { count: 0, window_start: now };
+        }
+        if entry.count >= limit {
+            return Ok(Attempt::Refused(*entry));
         }
         entry.count += 1;
-        Ok(*entry)
+        Ok(Attempt::Taken(*entry))
     }
 
-    async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {
-        self.lock().login_failures.remove(key);
+    async fn refund_attempt(&self, key: &str, window_start: i64) -> Result<(), StoreError> {
+        if let Some(entry) = self.lock().attempts.get_mut(key) {
+            if entry.window_start == window_start && entry.count > 0 {
+                entry.count -= 1;
+            }
+        }
+        Ok(())
+    }
+
+    async fn clear_attempts(&self, key: &str) -> Result<(), StoreError> {
+        self.lock().attempts.remove(key);
         Ok(())
     }
 }

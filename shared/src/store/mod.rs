@@ -60,11 +60,20 @@ pub struct RefreshTokenRecord {
     pub used_at: Option<i64>,
 }
 
-/// Failed logins for one username in the current window.
+/// Attempts counted under one throttle key in its current window.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LoginFailures {
+pub struct Attempts {
     pub count: u32,
     pub window_start: i64,
+}
+
+/// What taking an attempt did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Attempt {
+    /// Counted: go on and evaluate it.
+    Taken(Attempts),
+    /// The window already holds `limit` attempts: refused, uncounted.
+    Refused(Attempts),
 }
 
 /// Users, their unique emails and the user directory.
@@ -108,16 +117,17 @@ pub trait SessionStore: Send + Sync {
 /// Login throttling.
 #[async_trait]
 pub trait ThrottleStore: Send + Sync {
-    async fn login_failures(&self, key: &str) -> Result<Option<LoginFailures>, StoreError>;
-    /// Counts a failure: in the current window if it started after `window_start_min`, else in a
-    /// new window starting `now`.
-    async fn record_login_failure(
-        &self,
-        key: &str,
-        now: i64,
-        window_start_min: i64,
-    ) -> Result<LoginFailures, StoreError>;
-    async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError>;
+    /// Counts an attempt under `key` before it is evaluated, in one conditional write, so parallel
+    /// attempts cannot all pass a check made before any of them counted: in the current window if
+    /// it started after `window_start_min`, else in a new window starting `now`; refused when the
+    /// window holds `limit` attempts already.
+    async fn take_attempt(&self, key: &str, limit: u32, now: i64, window_start_min: i64)
+        -> Result<Attempt, StoreError>;
+    /// Gives back an attempt taken in the window that started at `window_start` (one that
+    /// succeeded, where only failures should count); nothing if that window has been replaced.
+    async fn refund_attempt(&self, key: &str, window_start: i64) -> Result<(), StoreError>;
+    /// Forgets `key`'s attempts.
+    async fn clear_attempts(&self, key: &str) -> Result<(), StoreError>;
 }
 
 /// Contact lists.
