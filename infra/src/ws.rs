@@ -119,7 +119,7 @@ fn request_context(
     event_type: &str,
     connection_id: &str,
     connected_at: i64,
-    username: Option<&str>,
+    authorized: Option<&Value>,
     peer: &str,
     user_agent: &str,
 ) -> Value {
@@ -139,8 +139,13 @@ fn request_context(
         "connectionId": connection_id,
         "apiId": "local",
     });
-    if let Some(user) = username {
-        context["authorizer"] = json!({ "principalId": user, "username": user, "integrationLatency": 0 });
+    // As API Gateway does: the authorizer's context on every event of the connection.
+    if let Some(authorized) = authorized {
+        let mut authorizer = json!({ "principalId": authorized["username"], "integrationLatency": 0 });
+        if let (Some(fields), Some(into)) = (authorized.as_object(), authorizer.as_object_mut()) {
+            into.extend(fields.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        context["authorizer"] = authorizer;
     }
     if event_type == "MESSAGE" {
         context["messageId"] = json!(ulid::Ulid::new().to_string());
@@ -202,10 +207,13 @@ async fn handshake(
         "stageVariables": {},
         "requestContext": request_context("$connect", "CONNECT", &connection_id, connected_at, None, &peer_ip, &user_agent),
     });
-    let username = match serde_json::from_value::<ApiGatewayCustomAuthorizerRequestTypeRequest>(authorizer_event) {
+    let authorized = match serde_json::from_value::<ApiGatewayCustomAuthorizerRequestTypeRequest>(authorizer_event) {
         Ok(event) => match ws_authorizer::handle(state.ctx.clone(), event).await {
-            Ok(policy) if policy["policyDocument"]["Statement"][0]["Effect"] == "Allow" => {
-                policy["context"]["username"].as_str().map(str::to_owned)
+            Ok(policy)
+                if policy["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+                    && policy["context"]["username"].is_string() =>
+            {
+                Some(policy["context"].clone())
             }
             _ => None,
         },
@@ -214,7 +222,7 @@ async fn handshake(
             None
         }
     };
-    let Some(username) = username else {
+    let Some(authorized) = authorized else {
         tracing::info!(route = "$connect", status = 401, "handshake refused by the authorizer");
         return (StatusCode::UNAUTHORIZED, axum::Json(json!({ "message": "Unauthorized" }))).into_response();
     };
@@ -235,7 +243,7 @@ async fn handshake(
         "headers": single_headers.clone(),
         "multiValueHeaders": multi_headers.clone(),
         "isBase64Encoded": false,
-        "requestContext": request_context("$connect", "CONNECT", &connection_id, connected_at, Some(&username), &peer_ip, &user_agent),
+        "requestContext": request_context("$connect", "CONNECT", &connection_id, connected_at, Some(&authorized), &peer_ip, &user_agent),
     });
     if !single_query.is_empty() {
         connect_event["queryStringParameters"] = Value::Object(single_query.clone());
@@ -253,9 +261,10 @@ async fn handshake(
         let status = StatusCode::from_u16(status as u16).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         return (status, axum::Json(json!({ "message": "Forbidden" }))).into_response();
     }
+    let username = authorized["username"].as_str().unwrap_or_default().to_owned();
     tracing::debug!(connection_id, username, latency_ms = started.elapsed().as_secs_f64() * 1000.0, "connected");
     upgrade.max_message_size(MAX_MESSAGE_BYTES).on_upgrade(move |socket| {
-        serve_socket(state, socket, rx, connection_id, username, connected_at, peer_ip, user_agent)
+        serve_socket(state, socket, rx, connection_id, authorized, connected_at, peer_ip, user_agent)
     })
 }
 
@@ -265,7 +274,7 @@ async fn serve_socket(
     socket: WebSocket,
     mut rx: mpsc::UnboundedReceiver<Outbound>,
     connection_id: String,
-    username: String,
+    authorized: Value,
     connected_at: i64,
     peer_ip: String,
     user_agent: String,
@@ -322,7 +331,7 @@ async fn serve_socket(
         let function = select_route(&body);
         let route_key = WS_ROUTES.iter().find(|r| r.function == function).map(|r| r.route_key).unwrap_or("$default");
         let mut event = json!({
-            "requestContext": request_context(route_key, "MESSAGE", &connection_id, connected_at, Some(&username), &peer_ip, &user_agent),
+            "requestContext": request_context(route_key, "MESSAGE", &connection_id, connected_at, Some(&authorized), &peer_ip, &user_agent),
             "body": body,
             "isBase64Encoded": false,
         });
@@ -351,7 +360,7 @@ async fn serve_socket(
     let mut event = json!({
         "headers": {},
         "isBase64Encoded": false,
-        "requestContext": request_context("$disconnect", "DISCONNECT", &connection_id, connected_at, Some(&username), &peer_ip, &user_agent),
+        "requestContext": request_context("$disconnect", "DISCONNECT", &connection_id, connected_at, Some(&authorized), &peer_ip, &user_agent),
     });
     event["requestContext"]["disconnectStatusCode"] = json!(close_code);
     event["requestContext"]["disconnectReason"] = json!("");

@@ -20,7 +20,30 @@ on_both_stores!(
     the_owner_elsewhere_is_not_locked_out,
     one_source_spraying_many_usernames_is_throttled,
     current_password_guesses_are_throttled_like_logins,
+    logout_closes_that_sessions_sockets_and_its_tokens_open_no_more,
+    a_password_change_closes_the_other_sessions_sockets,
+    refresh_token_reuse_closes_the_sessions_sockets,
 );
+
+/// A second session of `who` (a login), as a `Session`.
+async fn second_session(app: &TestApp, who: &Session) -> Session {
+    let json = login_from(app, "127.0.0.1", &who.username, &who.password).await.assert_status(200).clone();
+    Session {
+        access: json["access_token"].as_str().unwrap().to_owned(),
+        refresh: json["refresh_token"].as_str().unwrap().to_owned(),
+        ..who.clone()
+    }
+}
+
+/// The socket still works: it answers a request.
+async fn alive(socket: &mut support::ws::WsClient) {
+    let answer = socket.request("get_contacts", json!({})).await;
+    assert_eq!(answer["success"], true, "{}: {answer}", socket.name);
+}
+
+async fn refused(app: &TestApp, token: &str) -> Option<u16> {
+    support::ws::refused_status(&format!("{}/?token={token}", app.ws_url), None).await
+}
 
 /// A client whose requests come from `ip` (any 127.x address reaches the gateway on 127.0.0.1).
 fn from(ip: &str) -> reqwest::Client {
@@ -227,4 +250,79 @@ async fn current_password_guesses_are_throttled_like_logins(app: &TestApp) {
     let changed =
         app.send(elsewhere.json(&json!({"current_password": "lou-password", "new_password": "a whole new one"})));
     changed.await.assert_status(200);
+}
+
+/// Finding 1: logout revoked the session, but its sockets kept receiving pushes and sending, and
+/// its unexpired access token still opened new ones.
+async fn logout_closes_that_sessions_sockets_and_its_tokens_open_no_more(app: &TestApp) {
+    let mia = app.register("mia").await;
+    let phone = second_session(app, &mia).await;
+    let laptop = second_session(app, &mia).await;
+    let mut first = app.socket(&mia).await;
+    let mut on_phone = app.socket(&phone).await;
+    let mut on_phone_too = app.socket(&phone).await;
+    let mut on_laptop = app.socket(&laptop).await;
+
+    // Logout of the phone's session (the access token's own): its two sockets close.
+    assert_eq!(app.post("/auth/logout", Some(&phone.access), json!({})).await.status, 204);
+    assert!(on_phone.closed_by_server().await, "the logged-out session's socket stays open");
+    assert!(on_phone_too.closed_by_server().await);
+    alive(&mut first).await;
+    alive(&mut on_laptop).await;
+    assert_eq!(refused(app, &phone.access).await, Some(401), "a revoked session's token opens a socket");
+
+    // By refresh token: the laptop's session.
+    let reply = app.post("/auth/logout", Some(&mia.access), json!({"refresh_token": laptop.refresh})).await;
+    assert_eq!(reply.status, 204);
+    assert!(on_laptop.closed_by_server().await);
+    alive(&mut first).await;
+    assert_eq!(refused(app, &laptop.access).await, Some(401));
+
+    // Everywhere.
+    let mut again = app.socket(&mia).await;
+    assert_eq!(app.post("/auth/logout", Some(&mia.access), json!({"all": true})).await.status, 204);
+    assert!(first.closed_by_server().await);
+    assert!(again.closed_by_server().await);
+    assert_eq!(refused(app, &mia.access).await, Some(401));
+    // A new login opens sockets again.
+    let fresh = second_session(app, &mia).await;
+    let mut socket = app.socket(&fresh).await;
+    alive(&mut socket).await;
+    socket.close().await;
+}
+
+/// Finding 1: a password change revokes every other session; their sockets close, the caller's
+/// stays.
+async fn a_password_change_closes_the_other_sessions_sockets(app: &TestApp) {
+    let ned = app.register("ned").await;
+    let other = second_session(app, &ned).await;
+    let mut mine = app.socket(&ned).await;
+    let mut theirs = app.socket(&other).await;
+    let change = json!({"current_password": "ned-password", "new_password": "ned-new-password"});
+    app.patch("/users/me", &ned.access, change).await.assert_status(200);
+    assert!(theirs.closed_by_server().await, "the other session's socket stays open");
+    alive(&mut mine).await;
+    assert_eq!(refused(app, &other.access).await, Some(401));
+    mine.close().await;
+}
+
+/// Finding 1: a rotated refresh token presented again revokes its session (theft detection); the
+/// session's sockets close too.
+async fn refresh_token_reuse_closes_the_sessions_sockets(app: &TestApp) {
+    let oli = app.register("oli").await;
+    let other = second_session(app, &oli).await;
+    let mut stolen = app.socket(&oli).await;
+    let mut unrelated = app.socket(&other).await;
+    let rotated = app.post("/auth/refresh", None, json!({"refresh_token": oli.refresh})).await;
+    let new_access = rotated.assert_status(200)["access_token"].as_str().unwrap().to_owned();
+    let mut rotated_socket = support::ws::WsClient::connect(&app.ws_url, &new_access, "rotated").await;
+    alive(&mut rotated_socket).await;
+    // The old refresh token again: reuse.
+    app.post("/auth/refresh", None, json!({"refresh_token": oli.refresh}))
+        .await
+        .assert_problem(401, "invalid_refresh_token");
+    assert!(stolen.closed_by_server().await, "the reused session's socket stays open");
+    assert!(rotated_socket.closed_by_server().await);
+    alive(&mut unrelated).await;
+    unrelated.close().await;
 }

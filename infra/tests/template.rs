@@ -126,6 +126,8 @@ fn route_uses(binary: &str) -> (bool, bool) {
         "messages::typing",
         "presence::",
         "accounts::logout",
+        "accounts::refresh",
+        "users::update_me",
     ]);
     let files = calls(&["files::", "users::update_me", "conversations::update", "messages::send"]);
     (pushes, files)

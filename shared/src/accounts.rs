@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::{self, Claims};
 use crate::error::{ApiError, Conflict, StoreError};
 use crate::model::{validate_date, validate_password, validate_text, Email, UserRecord, UserView, Username, NAME_MAX};
+use crate::presence::{self, Revoked};
 use crate::store::RefreshTokenRecord;
 use crate::Ctx;
 
@@ -170,7 +171,7 @@ pub async fn refresh(ctx: &Ctx, req: RefreshRequest) -> Result<TokenResponse, Ap
     if old.used_at.is_some() {
         // A rotated token came back: someone holds a copy. End the whole session.
         tracing::warn!(username = %old.username, "refresh token reuse; revoking its session");
-        ctx.store.revoke_session(&old.username, &old.family_id).await?;
+        revoke(ctx, &old.username, &old.family_id).await?;
         return Err(invalid());
     }
     if old.expires_at <= now {
@@ -188,7 +189,7 @@ pub async fn refresh(ctx: &Ctx, req: RefreshRequest) -> Result<TokenResponse, Ap
         Ok(()) => {}
         Err(StoreError::Conflict(Conflict::TokenAlreadyUsed)) => {
             // Lost a race with another use of the same token: that is reuse too.
-            ctx.store.revoke_session(&old.username, &old.family_id).await?;
+            revoke(ctx, &old.username, &old.family_id).await?;
             return Err(invalid());
         }
         Err(StoreError::Conflict(Conflict::SessionRevoked)) => return Err(invalid()),
@@ -205,23 +206,30 @@ pub async fn refresh(ctx: &Ctx, req: RefreshRequest) -> Result<TokenResponse, Ap
 
 /// Revokes the named refresh token's session, or with `all` every session of the caller, or else
 /// the session the access token belongs to.
+/// The revoked sessions' sockets are closed.
 pub async fn logout(ctx: &Ctx, caller: &Claims, req: LogoutRequest) -> Result<(), ApiError> {
     if req.all {
         ctx.store.revoke_sessions(&caller.sub, None).await?;
-        return crate::presence::close_all(ctx, &caller.sub).await;
+        return presence::close_sessions(ctx, &caller.sub, Revoked::All).await;
     }
     if let Some(token) = req.refresh_token {
         if let Some(record) = ctx.store.get_refresh_token(&auth::hash_refresh_token(&token)).await? {
             if record.username == caller.sub {
-                ctx.store.revoke_session(&caller.sub, &record.family_id).await?;
+                revoke(ctx, &caller.sub, &record.family_id).await?;
             }
         }
         return Ok(());
     }
     if let Some(sid) = &caller.sid {
-        ctx.store.revoke_session(&caller.sub, sid).await?;
+        revoke(ctx, &caller.sub, sid).await?;
     }
     Ok(())
+}
+
+/// Revokes one session and closes its sockets.
+async fn revoke(ctx: &Ctx, username: &str, family_id: &str) -> Result<(), ApiError> {
+    ctx.store.revoke_session(username, family_id).await?;
+    presence::close_sessions(ctx, username, Revoked::Only(family_id)).await
 }
 
 pub fn verify(caller: &Claims) -> VerifyResponse {

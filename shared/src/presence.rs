@@ -16,11 +16,13 @@ pub struct UserStatus {
     pub last_online: Option<i64>,
 }
 
-/// `$connect`: records the socket; the first one brings the user online.
-pub async fn connect(ctx: &Ctx, username: &str, connection_id: &str) -> Result<(), ApiError> {
+/// `$connect`: records the socket and the session its token belongs to (what a revocation
+/// closes); the first one brings the user online.
+pub async fn connect(ctx: &Ctx, username: &str, connection_id: &str, session: Option<&str>) -> Result<(), ApiError> {
     let now = ctx.now_ms();
+    let expires_at = now + CONNECTION_TTL_MS;
     let connected =
-        ctx.store.add_connection(username, connection_id, now, now + CONNECTION_TTL_MS).await.map_err(|e| match e {
+        ctx.store.add_connection(username, connection_id, session, now, expires_at).await.map_err(|e| match e {
             // A valid token for a user that no longer exists.
             StoreError::Conflict(Conflict::Missing) => ApiError::unauthorized("unknown user"),
             other => other.into(),
@@ -50,17 +52,39 @@ async fn announce(ctx: &Ctx, status: UserStatus) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Closes every socket of the user (logout everywhere). API Gateway then sends `$disconnect`.
-pub async fn close_all(ctx: &Ctx, username: &str) -> Result<(), ApiError> {
-    let connections = ctx.store.connections_of(&[username.to_owned()], ctx.now_ms()).await?;
-    for (_, connection) in connections {
-        match ctx.notifier.close(&connection).await {
+/// Which of a user's sessions a revocation ended.
+#[derive(Debug, Clone, Copy)]
+pub enum Revoked<'a> {
+    All,
+    Only(&'a str),
+    /// Every session but this one (a password change keeps the caller's).
+    AllBut(Option<&'a str>),
+}
+
+impl Revoked<'_> {
+    fn covers(&self, session: Option<&str>) -> bool {
+        match self {
+            Revoked::All => true,
+            Revoked::Only(sid) => session == Some(*sid),
+            // A socket that never knew its session cannot be told apart: it goes.
+            Revoked::AllBut(keep) => keep.is_none() || session != *keep,
+        }
+    }
+}
+
+/// Closes the sockets of revoked sessions, so a revocation reaches live sockets at once (API
+/// Gateway then sends `$disconnect`). Called after every revocation: logout, password change,
+/// refresh-token reuse.
+pub async fn close_sessions(ctx: &Ctx, username: &str, revoked: Revoked<'_>) -> Result<(), ApiError> {
+    let sockets = ctx.store.sockets(username, ctx.now_ms()).await?;
+    for (connection, _) in sockets.iter().filter(|(_, session)| revoked.covers(session.as_deref())) {
+        match ctx.notifier.close(connection).await {
             Ok(()) => {}
             Err(PushError::Gone) => {
-                ctx.store.remove_connection(username, &connection, ctx.now_ms()).await?;
+                ctx.store.remove_connection(username, connection, ctx.now_ms()).await?;
             }
             Err(PushError::Failed(e)) => {
-                tracing::warn!(error = %e, connection, "could not close a socket")
+                tracing::warn!(error = %e, connection, "could not close a revoked session's socket")
             }
         }
     }

@@ -20,6 +20,8 @@ pub struct WsRequest {
     /// The route key (`send_message`, `$default`, …).
     pub route: String,
     pub username: String,
+    /// The session (`sid`) of the token the socket was opened with, from the authorizer's context.
+    pub session: Option<String>,
     pub connection_id: String,
     /// The frame's JSON (`Value::Null` when it was not JSON).
     pub body: Value,
@@ -41,6 +43,13 @@ impl WsRequest {
             .and_then(Value::as_str)
             .ok_or(ApiError::unauthorized("no authorized user on this connection"))?
             .to_owned();
+        let session = authorizer
+            .fields
+            .get("sid")
+            .or_else(|| authorizer.other.get("sid"))
+            .and_then(Value::as_str)
+            .filter(|sid| !sid.is_empty())
+            .map(str::to_owned);
         let connection_id = context.connection_id.clone().ok_or(ApiError::invalid("no connection id"))?;
         let raw = event.body.as_deref().unwrap_or("");
         let body: Value = serde_json::from_str(raw).unwrap_or(Value::Null);
@@ -49,6 +58,7 @@ impl WsRequest {
         Ok(Self {
             route: context.route_key.clone().unwrap_or_default(),
             username,
+            session,
             connection_id,
             body,
             request_id,
@@ -166,11 +176,17 @@ pub fn handshake_token(request: &ApiGatewayCustomAuthorizerRequestTypeRequest) -
     crate::http::access_token(&request.headers)
 }
 
-/// The REQUEST authorizer: an Allow policy for the connection with the username in its context,
-/// or an error, which API Gateway turns into 401.
-pub fn authorize(ctx: &Ctx, request: &ApiGatewayCustomAuthorizerRequestTypeRequest) -> Result<Value, ApiError> {
+/// The REQUEST authorizer: an Allow policy for the connection with the username and session in
+/// its context, or an error, which API Gateway turns into 401. A token of a revoked session opens
+/// no socket (one consistent read); REST stays stateless for the token's ≤ 15 minutes.
+pub async fn authorize(ctx: &Ctx, request: &ApiGatewayCustomAuthorizerRequestTypeRequest) -> Result<Value, ApiError> {
     let token = handshake_token(request).ok_or(ApiError::unauthorized("missing access token"))?;
     let claims = auth::verify_access_token(&ctx.config.jwt_secret, &token, ctx.now_ms())?;
+    if let Some(sid) = &claims.sid {
+        if !ctx.store.session_open(&claims.sub, sid).await? {
+            return Err(ApiError::unauthorized("the session was revoked"));
+        }
+    }
     let resource = request.method_arn.clone().unwrap_or_else(|| "*".to_owned());
     Ok(json!({
         "principalId": claims.sub,
@@ -178,7 +194,7 @@ pub fn authorize(ctx: &Ctx, request: &ApiGatewayCustomAuthorizerRequestTypeReque
             "Version": "2012-10-17",
             "Statement": [{ "Action": "execute-api:Invoke", "Effect": "Allow", "Resource": resource }]
         },
-        "context": { "username": claims.sub }
+        "context": { "username": claims.sub, "sid": claims.sid.unwrap_or_default() }
     }))
 }
 
@@ -233,15 +249,23 @@ where
     .await
 }
 
-/// The whole life of the authorizer: no store, no SDK client, just the key.
-pub async fn run_authorizer() -> Result<(), lambda_runtime::Error> {
+/// The whole life of the authorizer: the key and the store (whether the token's session is still
+/// open), then `handler` (the same route function the local gateway calls) for every handshake.
+pub async fn run_authorizer<F, Fut>(handler: F) -> Result<(), lambda_runtime::Error>
+where
+    F: Fn(Ctx, ApiGatewayCustomAuthorizerRequestTypeRequest) -> Fut + Copy + Send + Sync + 'static,
+    Fut: Future<Output = Result<Value, ApiError>> + Send,
+{
     crate::telemetry::init();
-    let ctx = Ctx::without_store(Config::from_env()?);
+    let ctx = Ctx::from_env(Clients::STORE).await?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayCustomAuthorizerRequestTypeRequest>| {
         let ctx = ctx.clone();
         async move {
             let started = Instant::now();
-            let decision = authorize(&ctx, &event.payload);
+            let decision = handler(ctx, event.payload).await;
+            if let Err(e) = &decision {
+                tracing::info!(error = %e, "handshake refused");
+            }
             tracing::info!(
                 route = "authorizer",
                 allowed = decision.is_ok(),

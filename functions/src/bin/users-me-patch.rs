@@ -4,7 +4,7 @@
 async fn main() -> Result<(), lambda_http::Error> {
     chathub_shared::http::run(
         "users-me-patch",
-        chathub_shared::Clients::FILES,
+        chathub_shared::Clients::PUSH_FILES,
         chathub_functions::routes::users_me_patch::handle,
     )
     .await

@@ -99,7 +99,7 @@ impl Domain {
     /// Opens a socket for `username` (what `$connect` does); its id is `<username>-<n>`.
     pub async fn connect(&self, username: &str, n: usize) -> String {
         let connection = format!("{username}-{n}");
-        presence::connect(&self.ctx, username, &connection).await.unwrap();
+        presence::connect(&self.ctx, username, &connection, None).await.unwrap();
         connection
     }
 }

@@ -370,6 +370,20 @@ impl SessionStore for DynamoStore {
         Ok(())
     }
 
+    async fn session_open(&self, username: &str, family_id: &str) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(username), &format!("SESSION#{family_id}"))))
+            .projection_expression("pk")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(out.item.is_some())
+    }
+
     async fn revoke_sessions(&self, username: &str, keep: Option<&str>) -> Result<(), StoreError> {
         let keep_sk = keep.map(|k| format!("SESSION#{k}"));
         let keys = self
@@ -396,16 +410,19 @@ impl ThrottleStore for DynamoStore {
         use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
         use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
         for _ in 0..RETRIES {
-            // Count in the current window, unless it is full…
+            // Count in the current window unless it is full, or open the first one: one request…
             let counted = self
                 .client
                 .update_item()
                 .table_name(&self.table)
                 .set_key(Some(key(throttle_pk(key_name), ATTEMPTS)))
-                .update_expression("ADD #count :one")
-                .condition_expression("window_start > :min AND #count < :limit")
+                .update_expression("SET window_start = if_not_exists(window_start, :now), #ttl = if_not_exists(#ttl, :ttl) ADD #count :one")
+                .condition_expression("attribute_not_exists(pk) OR (window_start > :min AND #count < :limit)")
                 .expression_attribute_names("#count", "count")
+                .expression_attribute_names("#ttl", "ttl")
                 .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":now", n(now))
+                .expression_attribute_values(":ttl", n(now / 1000 + 24 * 3600))
                 .expression_attribute_values(":min", n(window_start_min))
                 .expression_attribute_values(":limit", n(i64::from(limit)))
                 .return_values(ReturnValue::AllNew)
@@ -428,7 +445,7 @@ impl ThrottleStore for DynamoStore {
                 }
                 Err(e) => return Err(sdk_error(e)),
             }
-            // …or open a new one, unless someone else just did.
+            // …or, the window having passed, open a new one, unless someone else just did.
             let mut item = key(throttle_pk(key_name), ATTEMPTS);
             item.insert("count".into(), n(1));
             item.insert("window_start".into(), n(now));
@@ -735,17 +752,29 @@ fn parse_message(item: &Item) -> Result<Option<Message>, StoreError> {
 }
 
 fn parse_connections(item: &Item) -> Result<std::collections::BTreeMap<String, i64>, StoreError> {
+    Ok(parse_sockets(item)?.into_iter().map(|(id, expires, _)| (id, expires)).collect())
+}
+
+/// The profile's sockets: (connection id, expires_at, session). A socket is `{expires_at, sid}`,
+/// or its expiry alone when it was recorded before sockets knew their session.
+fn parse_sockets(item: &Item) -> Result<Vec<(String, i64, Option<String>)>, StoreError> {
+    let bad = || StoreError::Internal("connection record".into());
+    let number = |v: &AV| match v {
+        AV::N(v) => v.parse::<i64>().map_err(|_| bad()),
+        _ => Err(bad()),
+    };
     match item.get("connections") {
         Some(AV::M(m)) => m
             .iter()
-            .map(|(id, exp)| match exp {
-                AV::N(v) => {
-                    v.parse().map(|e| (id.clone(), e)).map_err(|_| StoreError::Internal("connection expiry".into()))
+            .map(|(id, socket)| match socket {
+                AV::M(fields) => {
+                    let expires = fields.get("expires_at").ok_or_else(bad).and_then(number)?;
+                    Ok((id.clone(), expires, opt_s(fields, "sid")))
                 }
-                _ => Err(StoreError::Internal("connection expiry".into())),
+                other => Ok((id.clone(), number(other)?, None)),
             })
             .collect(),
-        _ => Ok(Default::default()),
+        _ => Ok(Vec::new()),
     }
 }
 
@@ -1579,18 +1608,25 @@ impl ConnectionStore for DynamoStore {
         &self,
         username: &str,
         connection_id: &str,
+        session: Option<&str>,
         now: i64,
         expires_at: i64,
     ) -> Result<Connected, StoreError> {
+        // The profile's `connections` map: connection id → {expires_at, sid} (or, written before
+        // sockets knew their session, the expiry alone).
+        let mut socket = HashMap::from([("expires_at".to_owned(), n(expires_at))]);
+        if let Some(session) = session {
+            socket.insert("sid".into(), s(session));
+        }
         let out = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(user_pk(username), PROFILE)))
-            .update_expression("SET connections.#c = :exp")
+            .update_expression("SET connections.#c = :socket")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_names("#c", connection_id)
-            .expression_attribute_values(":exp", n(expires_at))
+            .expression_attribute_values(":socket", AV::M(socket))
             .return_values(ReturnValue::AllOld)
             .send()
             .await
@@ -1626,6 +1662,24 @@ impl ConnectionStore for DynamoStore {
         };
         let after = parse_connections(&out.attributes.unwrap_or_default())?;
         Ok(!after.values().any(|exp| *exp > now))
+    }
+
+    async fn sockets(&self, username: &str, now: i64) -> Result<Vec<(String, Option<String>)>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(username), PROFILE)))
+            .projection_expression("connections")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(parse_sockets(&out.item.unwrap_or_default())?
+            .into_iter()
+            .filter(|(_, expires, _)| *expires > now)
+            .map(|(connection, _, session)| (connection, session))
+            .collect())
     }
 
     async fn connections_of(&self, usernames: &[String], now: i64) -> Result<Vec<(String, String)>, StoreError> {

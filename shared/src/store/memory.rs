@@ -30,6 +30,8 @@ struct State {
     memberships: BTreeMap<(String, String), ReadState>,
     /// conversation id → username → joined_at
     members: HashMap<String, BTreeMap<String, i64>>,
+    /// connection id → the session it was opened with
+    connection_sessions: HashMap<String, String>,
     /// conversation id → connection id → (username, expires_at): connections recorded under it
     conversation_connections: HashMap<String, BTreeMap<String, (String, i64)>>,
     /// conversation id → id → message (`None`: a void id)
@@ -212,6 +214,10 @@ impl SessionStore for MemoryStore {
             families.retain(|f| Some(f.as_str()) == keep);
         }
         Ok(())
+    }
+
+    async fn session_open(&self, username: &str, family_id: &str) -> Result<bool, StoreError> {
+        Ok(self.lock().sessions.get(username).is_some_and(|families| families.contains(family_id)))
     }
 }
 
@@ -691,6 +697,7 @@ impl ConnectionStore for MemoryStore {
         &self,
         username: &str,
         connection_id: &str,
+        session: Option<&str>,
         now: i64,
         expires_at: i64,
     ) -> Result<Connected, StoreError> {
@@ -702,6 +709,9 @@ impl ConnectionStore for MemoryStore {
         };
         user.connections.retain(|_, expires| *expires > now);
         user.connections.insert(connection_id.to_owned(), expires_at);
+        if let Some(session) = session {
+            s.connection_sessions.insert(connection_id.to_owned(), session.to_owned());
+        }
         let conversations: Vec<String> = s.memberships_of(username).map(|(c, _)| c.clone()).collect();
         for conversation in conversations {
             s.conversation_connections
@@ -722,7 +732,16 @@ impl ConnectionStore for MemoryStore {
         }
         user.last_online = Some(now);
         let none_left = user.live_connections(now).next().is_none();
+        s.connection_sessions.remove(connection_id);
         Ok(none_left)
+    }
+
+    async fn sockets(&self, username: &str, now: i64) -> Result<Vec<(String, Option<String>)>, StoreError> {
+        let s = self.lock();
+        let Some(user) = s.users.get(username) else {
+            return Ok(Vec::new());
+        };
+        Ok(user.live_connections(now).map(|c| (c.clone(), s.connection_sessions.get(c).cloned())).collect())
     }
 
     async fn connections_of(&self, usernames: &[String], now: i64) -> Result<Vec<(String, String)>, StoreError> {

@@ -110,6 +110,9 @@ pub trait SessionStore: Send + Sync {
         now: i64,
     ) -> Result<(), StoreError>;
     async fn revoke_session(&self, username: &str, family_id: &str) -> Result<(), StoreError>;
+    /// Whether the session family is still open (a strongly consistent read): tokens of a revoked
+    /// session open no socket.
+    async fn session_open(&self, username: &str, family_id: &str) -> Result<bool, StoreError>;
     /// Revokes every session of the user but `keep`.
     async fn revoke_sessions(&self, username: &str, keep: Option<&str>) -> Result<(), StoreError>;
 }
@@ -346,15 +349,20 @@ pub enum Released {
 /// a conversation's live connections are one Query whose cost follows the members online.
 #[async_trait]
 pub trait ConnectionStore: Send + Sync {
-    /// Records a connection on the profile and under every conversation of the user; returns
-    /// whether it is the user's first live one, and when the user was last online.
+    /// Records a connection (and the session it was opened with) on the profile and under every
+    /// conversation of the user; returns whether it is the user's first live one, and when the
+    /// user was last online.
     async fn add_connection(
         &self,
         username: &str,
         connection_id: &str,
+        session: Option<&str>,
         now: i64,
         expires_at: i64,
     ) -> Result<Connected, StoreError>;
+    /// The user's live connections with the session each was opened with (strongly
+    /// consistent): what a revocation closes.
+    async fn sockets(&self, username: &str, now: i64) -> Result<Vec<(String, Option<String>)>, StoreError>;
     /// Forgets a connection on the profile; returns whether the user has no live one left (then
     /// `last_online` is `now`). The records under conversations are left to expire, or to be
     /// forgotten when a push finds the connection gone: that keeps `$disconnect` cheap.
