@@ -33,8 +33,11 @@ pub enum StoreChoice {
 /// Where files live.
 #[derive(Debug, Clone)]
 pub enum BlobChoice {
-    /// The embedded S3-compatible server on `addr`, over the folder `root`.
+    /// The embedded S3-compatible server on `addr`, over the folder `root`, with a fresh key pair.
     Embedded { addr: SocketAddr, root: std::path::PathBuf },
+    /// The same with the key pair given (for functions run outside the gateway, which sign
+    /// presigned URLs for it: `scripts/watch`).
+    EmbeddedWithKeys { addr: SocketAddr, root: std::path::PathBuf, access_key: String, secret_key: String },
     /// Another S3-compatible endpoint (or AWS), with its keys and bucket (created when missing).
     External { endpoint: String, access_key: String, secret_key: String, bucket: String },
 }
@@ -107,6 +110,34 @@ async fn ensure_bucket(blobs: &S3BlobStore, bucket: &str) -> Result<(), GatewayE
     Ok(())
 }
 
+/// `bytes` random bytes, base64url: the per-run keys of a local gateway (its embedded S3 server's
+/// secret, and the token signing key when none is given).
+pub fn random_key(bytes: usize) -> String {
+    use base64::Engine;
+    let mut key = vec![0u8; bytes];
+    rand::fill(&mut key[..]);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key)
+}
+
+/// The token signing key of a local run: the one given, else a fresh one per run, so no key in
+/// the source signs tokens anywhere.
+pub fn signing_key(given: Option<String>) -> Vec<u8> {
+    given.filter(|k| !k.is_empty()).unwrap_or_else(|| random_key(32)).into_bytes()
+}
+
+/// The gateway listens on loopback only, unless the operator gave the signing key explicitly:
+/// with a per-run key nobody else can use its tokens anyway, but exposing it to the network is a
+/// decision to make on purpose (its management API takes any caller, as it does on loopback).
+pub fn check_exposure(addrs: &[SocketAddr], signing_key_given: bool) -> Result<(), String> {
+    match addrs.iter().find(|a| !a.ip().is_loopback()) {
+        Some(addr) if !signing_key_given => Err(format!(
+            "{addr} is not a loopback address: give the signing key explicitly (--jwt-secret or \
+             JWT_SECRET) to listen beyond this machine"
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// `CHATHUB_POST_LATENCY_MS`: simulate API Gateway's `PostToConnection` latency (about 20 ms on
 /// AWS against well under 1 ms here), so benchmarks report what a room sustains on AWS.
 fn simulated_post_latency() -> Option<std::time::Duration> {
@@ -151,12 +182,15 @@ pub async fn start(options: Options) -> Result<Gateway, GatewayError> {
     let rest_addr = rest_listener.local_addr()?;
     let ws_addr = ws_listener.local_addr()?;
     let (s3_url, s3_task, blobs) = match &options.blobs {
-        BlobChoice::Embedded { addr, root } => {
+        BlobChoice::Embedded { addr, root } | BlobChoice::EmbeddedWithKeys { addr, root, .. } => {
             let listener = tokio::net::TcpListener::bind(addr).await?;
             let url = s3::url(listener.local_addr()?);
-            let task = s3::serve(listener, root)?;
-            let blobs =
-                S3BlobStore::for_endpoint(&url, s3::LOCAL_ACCESS_KEY, s3::LOCAL_SECRET_KEY, s3::LOCAL_BUCKET).await;
+            let (access_key, secret_key) = match &options.blobs {
+                BlobChoice::EmbeddedWithKeys { access_key, secret_key, .. } => (access_key.clone(), secret_key.clone()),
+                _ => (format!("local-{}", random_key(8)), random_key(32)),
+            };
+            let task = s3::serve(listener, root, &access_key, &secret_key)?;
+            let blobs = S3BlobStore::for_endpoint(&url, &access_key, &secret_key, s3::LOCAL_BUCKET).await;
             (url, Some(task), blobs)
         }
         BlobChoice::External { endpoint, access_key, secret_key, bucket } => {
@@ -206,4 +240,29 @@ pub async fn start(options: Options) -> Result<Gateway, GatewayError> {
         }
     });
     Ok(Gateway { rest_addr, ws_addr, s3_url, shutdown: Some(tx), task })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_run_signs_with_a_key_of_its_own_unless_one_is_given() {
+        let (one, two) = (signing_key(None), signing_key(None));
+        assert_ne!(one, two);
+        assert!(one.len() >= 43, "32 random bytes, base64url");
+        assert_eq!(signing_key(Some("given-key".into())), b"given-key".to_vec());
+        assert_ne!(signing_key(Some(String::new())), b"".to_vec());
+    }
+
+    #[test]
+    fn only_loopback_without_an_explicit_key() {
+        let loopback: Vec<SocketAddr> = vec!["127.0.0.1:3000".parse().unwrap(), "[::1]:3001".parse().unwrap()];
+        assert!(check_exposure(&loopback, false).is_ok());
+        let exposed: Vec<SocketAddr> = vec!["127.0.0.1:3000".parse().unwrap(), "0.0.0.0:3001".parse().unwrap()];
+        let refused = check_exposure(&exposed, false).unwrap_err();
+        assert!(refused.contains("0.0.0.0:3001"), "{refused}");
+        assert!(check_exposure(&exposed, true).is_ok());
+        assert!(check_exposure(&["192.168.1.5:3000".parse().unwrap()], false).is_err());
+    }
 }

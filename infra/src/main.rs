@@ -7,9 +7,6 @@ use std::process::ExitCode;
 use chathub_gateway::{start, BlobChoice, Options, StoreChoice};
 use clap::Parser;
 
-/// A signing key for local runs only; deployed stacks take theirs from Secrets Manager.
-const LOCAL_DEV_JWT_SECRET: &str = "chathub-local-development-secret-do-not-deploy";
-
 /// Runs Chathub locally: API Gateway's HTTP API on --rest-addr, its WebSocket API (with the
 /// management API) on --ws-addr, and an S3-compatible server for files on --s3-addr; every route's
 /// Lambda handler in-process, on the embedded store (default) or on DynamoDB.
@@ -30,7 +27,8 @@ struct Args {
     /// DynamoDB table name.
     #[arg(long, env = "TABLE_NAME", default_value = "chathub")]
     table: String,
-    /// HS256 key for access tokens (at least 32 bytes). Defaults to a fixed local-only key.
+    /// HS256 key for access tokens (at least 32 bytes). Default: a fresh random key per run
+    /// (tokens do not outlive the run). Required to listen on anything but loopback.
     #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
     jwt_secret: Option<String>,
     /// Another allowed CORS origin (repeatable); http://localhost:* and http://127.0.0.1:* always are.
@@ -48,6 +46,8 @@ struct Args {
     /// --s3-access-key, --s3-secret-key and --bucket; the bucket is created when missing).
     #[arg(long, env = "S3_ENDPOINT")]
     s3_endpoint: Option<String>,
+    /// Keys of --s3-endpoint; with the embedded server, the key pair it accepts (default: a fresh
+    /// pair per run; give one when functions outside the gateway sign for it, as scripts/watch does).
     #[arg(long, env = "S3_ACCESS_KEY_ID", default_value = "")]
     s3_access_key: String,
     #[arg(long, env = "S3_SECRET_ACCESS_KEY", default_value = "", hide_env_values = true)]
@@ -61,6 +61,15 @@ struct Args {
 async fn main() -> ExitCode {
     chathub_shared::telemetry::init();
     let args = Args::parse();
+    let key_given = args.jwt_secret.as_deref().is_some_and(|k| !k.is_empty());
+    let mut listening = vec![args.rest_addr, args.ws_addr];
+    if args.s3_endpoint.as_deref().is_none_or(str::is_empty) {
+        listening.push(args.s3_addr);
+    }
+    if let Err(refused) = chathub_gateway::check_exposure(&listening, key_given) {
+        eprintln!("chathub-local: {refused}");
+        return ExitCode::FAILURE;
+    }
     let store = match args.dynamodb_endpoint.filter(|e| !e.is_empty()) {
         Some(endpoint) => StoreChoice::DynamoDb { endpoint, table: args.table },
         None => StoreChoice::Embedded,
@@ -72,19 +81,28 @@ async fn main() -> ExitCode {
             secret_key: args.s3_secret_key,
             bucket: args.bucket,
         },
-        None => BlobChoice::Embedded {
-            addr: args.s3_addr,
-            root: args
+        None => {
+            let root = args
                 .data_dir
-                .unwrap_or_else(|| std::env::temp_dir().join(format!("chathub-local-{}", std::process::id()))),
-        },
+                .unwrap_or_else(|| std::env::temp_dir().join(format!("chathub-local-{}", std::process::id())));
+            if args.s3_access_key.is_empty() || args.s3_secret_key.is_empty() {
+                BlobChoice::Embedded { addr: args.s3_addr, root }
+            } else {
+                BlobChoice::EmbeddedWithKeys {
+                    addr: args.s3_addr,
+                    root,
+                    access_key: args.s3_access_key,
+                    secret_key: args.s3_secret_key,
+                }
+            }
+        }
     };
     let options = Options {
         blobs,
         rest_addr: args.rest_addr,
         ws_addr: args.ws_addr,
         store: store.clone(),
-        jwt_secret: args.jwt_secret.unwrap_or_else(|| LOCAL_DEV_JWT_SECRET.to_owned()).into_bytes(),
+        jwt_secret: chathub_gateway::signing_key(args.jwt_secret),
         cors_origins: args.cors_origins,
         clock: None,
     };

@@ -13,18 +13,23 @@ use s3s::service::S3ServiceBuilder;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-/// The local bucket and keys (local only; on AWS the functions' role signs).
+/// The local bucket (on AWS, the stack's bucket; the functions' role signs).
 pub const LOCAL_BUCKET: &str = "chathub-files";
-pub const LOCAL_ACCESS_KEY: &str = "chathub-local";
-pub const LOCAL_SECRET_KEY: &str = "chathub-local-secret-key-not-for-aws";
 
-/// Serves S3 on `listener` over the folder `root` (the bucket is a sub-folder, created here).
-pub fn serve(listener: TcpListener, root: &Path) -> std::io::Result<JoinHandle<()>> {
+/// Serves S3 on `listener` over the folder `root` (the bucket is a sub-folder, created here),
+/// accepting requests signed with `access_key`/`secret_key` only (the gateway makes a pair per
+/// run: nothing in the source signs for it).
+pub fn serve(
+    listener: TcpListener,
+    root: &Path,
+    access_key: &str,
+    secret_key: &str,
+) -> std::io::Result<JoinHandle<()>> {
     std::fs::create_dir_all(root.join(LOCAL_BUCKET))?;
     let fs = s3s_fs::FileSystem::new(root).map_err(|e| std::io::Error::other(format!("s3s-fs: {e:?}")))?;
     let service = {
         let mut builder = S3ServiceBuilder::new(fs);
-        builder.set_auth(SimpleAuth::from_single(LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY));
+        builder.set_auth(SimpleAuth::from_single(access_key, secret_key));
         builder.build()
     };
     Ok(tokio::spawn(async move {

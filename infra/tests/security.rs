@@ -23,6 +23,7 @@ on_both_stores!(
     logout_closes_that_sessions_sockets_and_its_tokens_open_no_more,
     a_password_change_closes_the_other_sessions_sockets,
     refresh_token_reuse_closes_the_sessions_sockets,
+    the_embedded_s3_server_takes_no_key_from_the_source,
 );
 
 /// A second session of `who` (a login), as a `Session`.
@@ -325,4 +326,30 @@ async fn refresh_token_reuse_closes_the_sessions_sockets(app: &TestApp) {
     assert!(rotated_socket.closed_by_server().await);
     alive(&mut unrelated).await;
     unrelated.close().await;
+}
+
+/// Finding 13: the local gateway's S3 server accepted anything signed with keys written in its
+/// source. Its keys are per run now: a URL signed with the old ones is refused.
+async fn the_embedded_s3_server_takes_no_key_from_the_source(app: &TestApp) {
+    let pat = app.register("pat").await;
+    let body = json!({"purpose": "avatar", "content_type": "image/png", "size": 4});
+    let declared = app.post("/files", Some(&pat.access), body).await.assert_status(201).clone();
+    let upload_url = declared["upload_url"].as_str().unwrap();
+    let s3 = upload_url.split("/chathub-files/").next().unwrap();
+    let forged = chathub_shared::blobs::S3BlobStore::for_endpoint(
+        s3,
+        "chathub-local",
+        "chathub-local-secret-key-not-for-aws",
+        "chathub-files",
+    )
+    .await;
+    use chathub_shared::blobs::BlobStore;
+    let key = format!("uploads/{}", declared["file_id"].as_str().unwrap());
+    let url = forged.presign_upload(&key, "image/png", 4, app.clock_now(), std::time::Duration::from_secs(60)).await;
+    let presigned = url.unwrap();
+    let mut put = app.http.put(&presigned.url).body(b"\x89PNG".to_vec());
+    for (name, value) in &presigned.headers {
+        put = put.header(name.as_str(), value.as_str());
+    }
+    assert_eq!(put.send().await.unwrap().status().as_u16(), 403, "a URL signed with the source's keys");
 }

@@ -86,12 +86,13 @@ impl TestApp {
         let endpoint = chathub_gateway::s3::url(listener.local_addr().unwrap());
         let root = std::env::temp_dir().join(format!("chathub-test-s3-{}", ulid::Ulid::new()));
         std::fs::create_dir_all(&root).unwrap();
-        let server = chathub_gateway::s3::serve(listener, &root).unwrap();
+        let (access_key, secret_key) = ("external-test".to_owned(), chathub_gateway::random_key(32));
+        let server = chathub_gateway::s3::serve(listener, &root, &access_key, &secret_key).unwrap();
         std::mem::forget(server);
         let blobs = BlobChoice::External {
             endpoint,
-            access_key: chathub_gateway::s3::LOCAL_ACCESS_KEY.into(),
-            secret_key: chathub_gateway::s3::LOCAL_SECRET_KEY.into(),
+            access_key,
+            secret_key,
             bucket: format!("bucket-{}", ulid::Ulid::new().to_string().to_lowercase()),
         };
         Self::start_with(StoreChoice::Embedded, blobs).await
