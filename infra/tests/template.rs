@@ -147,6 +147,34 @@ fn only_functions_that_push_may_manage_connections_and_only_those_with_files_rea
     }
 }
 
+/// Security finding 5: the stages throttle, tighter on the routes that hash passwords or mint
+/// tokens.
+#[test]
+fn the_stages_throttle_and_auth_routes_more_tightly() {
+    let template = template();
+    let resource = |name: &str| template["Resources"][name].clone();
+    let parameter = |value: &serde_yaml::Value| -> i64 {
+        let name = serde_yaml::to_string(value).unwrap();
+        let name = name.trim().trim_start_matches("!Ref").trim();
+        template["Parameters"][name]["Default"].as_i64().unwrap_or_else(|| panic!("{name} is no parameter"))
+    };
+    let http = resource("HttpApi");
+    let default = &http["Properties"]["DefaultRouteSettings"];
+    let (rate, burst) = (parameter(&default["ThrottlingRateLimit"]), parameter(&default["ThrottlingBurstLimit"]));
+    assert!(rate > 0 && burst >= rate, "HTTP API default: {rate}/s, burst {burst}");
+    for route in
+        REST_ROUTES.iter().filter(|r| r.path.starts_with("/auth/") && r.method == "POST" && r.path != "/auth/logout")
+    {
+        let key = format!("{} {}", route.method, route.path);
+        let settings = &http["Properties"]["RouteSettings"][key.as_str()];
+        let tight = parameter(&settings["ThrottlingRateLimit"]);
+        assert!(tight > 0 && tight < rate, "{key}: {tight}/s against {rate}/s");
+        assert!(parameter(&settings["ThrottlingBurstLimit"]) < burst, "{key}");
+    }
+    let ws = &resource("WebSocketStage")["Properties"]["DefaultRouteSettings"];
+    assert!(parameter(&ws["ThrottlingRateLimit"]) > 0 && parameter(&ws["ThrottlingBurstLimit"]) > 0);
+}
+
 /// Security finding 14: only `files-create` signs uploads, so only it may write `uploads/`; the
 /// functions that reference files copy them into `files/` and write nothing else.
 #[test]
