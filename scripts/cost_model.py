@@ -36,9 +36,10 @@ def old_send(members):
 
 
 def new_send(online):
-    """(WCU, RCU): counter 1, transaction 2 items × 2, push turn claim 1 and release 1; the
-    sockets' records (~130 B) read strongly consistent."""
-    return 7, max(1, math.ceil(online * 130 / 4096))
+    """(WCU, RCU): counter 1, transaction 3 items × 2 (the sender's counter, the message, the
+    sender's send-limit window), push turn claim 1 and release 1; the sockets' records (~130 B)
+    read strongly consistent."""
+    return 9, max(1, math.ceil(online * 130 / 4096))
 
 
 def main():

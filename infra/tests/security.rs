@@ -24,6 +24,8 @@ on_both_stores!(
     a_password_change_closes_the_other_sessions_sockets,
     refresh_token_reuse_closes_the_sessions_sockets,
     the_embedded_s3_server_takes_no_key_from_the_source,
+    sends_beyond_the_per_user_limit_wait_for_the_next_window,
+    typing_beyond_the_per_user_limit_is_refused,
 );
 
 /// A second session of `who` (a login), as a `Session`.
@@ -352,4 +354,64 @@ async fn the_embedded_s3_server_takes_no_key_from_the_source(app: &TestApp) {
         put = put.header(name.as_str(), value.as_str());
     }
     assert_eq!(put.send().await.unwrap().status().as_u16(), 403, "a URL signed with the source's keys");
+}
+
+/// Finding 5: no per-user limit on sends. 100 in a window pass (a burst no person types), the
+/// next is refused until the window passes; other users are not affected; nothing refused is
+/// stored.
+async fn sends_beyond_the_per_user_limit_wait_for_the_next_window(app: &TestApp) {
+    let limit = chathub_shared::config::Limits::default();
+    let window_secs = (limit.window_ms / 1000) as u64;
+    // Start at the beginning of a window, so the burst below falls in one.
+    let (start, left) = limit.window(app.clock_now());
+    if left < window_secs {
+        app.clock.advance_ms(start + limit.window_ms - app.clock_now());
+    }
+    let quin = app.register("quin").await;
+    let rae = app.register("rae").await;
+    let id = conversation(app, &quin, json!({"name": "Flood", "members": ["rae"]})).await;
+    let messages = format!("/conversations/{id}/messages");
+    for k in 0..limit.sends {
+        app.post(&messages, Some(&quin.access), json!({"content": format!("m{k}")})).await.assert_status(201);
+    }
+    let refused = app.post(&messages, Some(&quin.access), json!({"content": "one too many", "client_id": "x1"})).await;
+    refused.assert_problem(429, "rate_limited");
+    let retry_after: u64 = refused.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=window_secs).contains(&retry_after), "Retry-After {retry_after}");
+    let mut socket = app.socket(&quin).await;
+    let answer = socket.request("send_message", json!({"conversation_id": id, "content": "and another"})).await;
+    assert_eq!(answer["code"], "rate_limited", "{answer}");
+    assert_eq!(answer["success"], false);
+    // Someone else in the same room sends on.
+    app.post(&messages, Some(&rae.access), json!({"content": "hello"})).await.assert_status(201);
+    // The next window: the refused send, retried with its client_id, is stored once.
+    app.clock.advance_ms(limit.window_ms);
+    let retried = app.post(&messages, Some(&quin.access), json!({"content": "one too many", "client_id": "x1"})).await;
+    retried.assert_status(201);
+    let history = app.get(&format!("{messages}?limit=5"), &quin.access).await.assert_status(200).clone();
+    let contents: Vec<&str> =
+        history["messages"].as_array().unwrap().iter().map(|m| m["content"].as_str().unwrap()).collect();
+    assert!(contents.contains(&"one too many") && contents.contains(&"hello"), "{contents:?}");
+    assert!(!contents.contains(&"and another"), "a refused send is not stored: {contents:?}");
+    assert_eq!(contents.iter().filter(|c| **c == "one too many").count(), 1);
+    socket.close().await;
+}
+
+/// Finding 5: typing is limited per user too (it stores nothing, so it is counted on its own).
+async fn typing_beyond_the_per_user_limit_is_refused(app: &TestApp) {
+    let limit = chathub_shared::config::Limits::default();
+    let sam = app.register("sam").await;
+    app.register("tia").await;
+    let id = conversation(app, &sam, json!({"name": "Typing", "members": ["tia"]})).await;
+    let mut socket = app.socket(&sam).await;
+    for _ in 0..limit.typing {
+        let answer = socket.request("typing", json!({"conversation_id": id})).await;
+        assert_eq!(answer["success"], true, "{answer}");
+    }
+    let answer = socket.request("typing", json!({"conversation_id": id})).await;
+    assert_eq!(answer["code"], "rate_limited", "{answer}");
+    app.clock.advance_ms(limit.window_ms + 1);
+    let answer = socket.request("typing", json!({"conversation_id": id})).await;
+    assert_eq!(answer["success"], true, "{answer}");
+    socket.close().await;
 }

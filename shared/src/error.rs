@@ -27,6 +27,9 @@ pub enum ApiError {
     /// 429: too many attempts; retry after the given seconds.
     #[error("too many failed attempts; retry later")]
     TooManyRequests { retry_after_secs: u64 },
+    /// 429: the user's send or typing limit; retry after the given seconds.
+    #[error("too many messages; retry later")]
+    RateLimited { retry_after_secs: u64 },
     /// 503: a dependency is throttled or down.
     #[error("service temporarily unavailable")]
     Unavailable { retry_after_secs: u64 },
@@ -60,7 +63,7 @@ impl ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyRequests { .. } | Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -74,6 +77,7 @@ impl ApiError {
             Self::NotFound(_) => "not_found",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::TooManyRequests { .. } => "too_many_requests",
+            Self::RateLimited { .. } => "rate_limited",
             Self::Unavailable { .. } => "unavailable",
             Self::Internal(_) => "internal_error",
         }
@@ -82,9 +86,9 @@ impl ApiError {
     /// Seconds for a `Retry-After` header, where one belongs.
     pub fn retry_after_secs(&self) -> Option<u64> {
         match self {
-            Self::TooManyRequests { retry_after_secs } | Self::Unavailable { retry_after_secs } => {
-                Some(*retry_after_secs)
-            }
+            Self::TooManyRequests { retry_after_secs }
+            | Self::RateLimited { retry_after_secs }
+            | Self::Unavailable { retry_after_secs } => Some(*retry_after_secs),
             _ => None,
         }
     }
@@ -141,6 +145,8 @@ pub enum Conflict {
     IdTaken,
     /// The message was deleted (its tombstone is final).
     Deleted,
+    /// The sender's limit for this window is reached.
+    RateLimited,
 }
 
 impl From<StoreError> for ApiError {
@@ -160,6 +166,7 @@ impl From<StoreError> for ApiError {
             }
             StoreError::Conflict(Conflict::Missing | Conflict::IdTaken) => Self::Unavailable { retry_after_secs: 1 },
             StoreError::Conflict(Conflict::NotMember) => Self::NotFound("conversation not found"),
+            StoreError::Conflict(Conflict::RateLimited) => Self::RateLimited { retry_after_secs: 1 },
             StoreError::Conflict(Conflict::Deleted) => {
                 Self::Conflict { code: "message_deleted", detail: "the message was deleted" }
             }
@@ -188,4 +195,6 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("JWT_SECRET must be at least {0} bytes")]
     WeakSecret(usize),
+    #[error("environment variable {0} must be a positive whole number")]
+    Invalid(&'static str),
 }

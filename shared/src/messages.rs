@@ -8,6 +8,7 @@ use crate::conversations::{member_view, membership};
 use crate::error::{ApiError, Conflict, StoreError};
 use crate::files::Purpose;
 use crate::notify::{push_to_conversation, push_to_users};
+use crate::store::SendRate;
 use crate::Ctx;
 
 /// At most this many attachments per message.
@@ -95,8 +96,12 @@ pub async fn send(
         deleted: false,
         origin: origin.map(str::to_owned),
     };
+    // The sender's send limit is counted in the same write that stores the message.
+    let limits = ctx.config.limits;
+    let (window_start, retry_after_secs) = limits.window(now);
+    let rate = SendRate { window_start, window_ms: limits.window_ms, limit: limits.sends };
     // From here on the id is ours: whatever happens, fill it and signal the push turn.
-    let stored = store_new(ctx, &message).await;
+    let stored = store_new(ctx, &message, &rate).await;
     let pushed =
         crate::push::after_store(ctx, conversation_id, message.id, stored.as_ref().ok().map(|_| &message)).await;
     match stored {
@@ -118,12 +123,13 @@ pub async fn send(
         Err(StoreError::Conflict(Conflict::Missing)) => {
             Err(ApiError::invalid("reply_id must name a message of this conversation"))
         }
+        Err(StoreError::Conflict(Conflict::RateLimited)) => Err(ApiError::RateLimited { retry_after_secs }),
         Err(e) => Err(e.into()),
     }
 }
 
 /// Stores a freshly numbered message, or a void in its place when it may not be stored.
-async fn store_new(ctx: &Ctx, message: &Message) -> Result<(), StoreError> {
+async fn store_new(ctx: &Ctx, message: &Message, rate: &SendRate) -> Result<(), StoreError> {
     let stored = if message.reply_id.is_some_and(|reply| reply >= message.id) {
         // A reply to a message after this one: refused like one to no message, but only to a
         // member (others learn nothing about the conversation).
@@ -133,7 +139,7 @@ async fn store_new(ctx: &Ctx, message: &Message) -> Result<(), StoreError> {
             Err(e) => Err(e),
         }
     } else {
-        ctx.store.put_message(message).await
+        ctx.store.put_message(message, rate).await
     };
     if stored.is_err() {
         // The id is handed out: a gap would hold back every later push of the conversation.
@@ -294,8 +300,19 @@ pub async fn mark_read(
 pub const TYPING_MEMBERS_MAX: i64 = 100;
 
 /// Tells the other members I am typing; nothing is stored.
+/// Typing is limited per user like sends; it stores nothing, so its count is a request of its own
+/// (one conditional UpdateItem).
 pub async fn typing(ctx: &Ctx, caller: &str, conversation_id: &str) -> Result<(), ApiError> {
     let conversation = member_view(ctx, caller, conversation_id).await?;
+    let limits = ctx.config.limits;
+    let now = ctx.now_ms();
+    let key = format!("typing#{caller}");
+    if let crate::store::Attempt::Refused(window) =
+        ctx.store.take_attempt(&key, limits.typing, now, now - limits.window_ms).await?
+    {
+        let retry_after_secs = ((window.window_start + limits.window_ms - now) as u64).div_ceil(1000).max(1);
+        return Err(ApiError::RateLimited { retry_after_secs });
+    }
     if conversation.member_count <= TYPING_MEMBERS_MAX {
         let data = Typing { conversation_id: conversation_id.to_owned(), username: caller.to_owned() };
         push_to_conversation(ctx, conversation_id, None, Some(caller), "typing", &data).await;

@@ -36,7 +36,7 @@ use aws_sdk_dynamodb::Client;
 
 use super::{
     Attempt, Attempts, Connected, ConnectionStore, ContactStore, ConversationStore, FileStore, MessageStore,
-    PushRelease, PushTurn, RefreshTokenRecord, Released, SessionStore, ThrottleStore, UserStore, UserUpdate,
+    PushRelease, PushTurn, RefreshTokenRecord, Released, SendRate, SessionStore, ThrottleStore, UserStore, UserUpdate,
 };
 use crate::chat::{Attachment, Conversation, Kind, Member, Message, ReadState, Visibility, MEMBERS_MAX};
 use crate::error::{Conflict, StoreError};
@@ -1213,7 +1213,7 @@ impl MessageStore for DynamoStore {
         parse_conversation(&out.attributes.unwrap_or_default())
     }
 
-    async fn put_message(&self, message: &Message) -> Result<(), StoreError> {
+    async fn put_message(&self, message: &Message, rate: &SendRate) -> Result<(), StoreError> {
         // The sender's own counter doubles as the membership check.
         let own = Update::builder()
             .table_name(&self.table)
@@ -1227,7 +1227,21 @@ impl MessageStore for DynamoStore {
             TransactWriteItem::builder().update(own).build(),
             put(&self.table, message_item(message), "attribute_not_exists(pk)")?,
         ];
-        let mut reasons = vec![Conflict::NotMember, Conflict::IdTaken];
+        // The sender's sends in this window: an item per (sender, window), gone with its TTL.
+        let counted = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("RATE#{}", message.sender_username), &format!("SEND#{}", rate.window_start))))
+            .update_expression("ADD #n :one SET #ttl = if_not_exists(#ttl, :ttl)")
+            .condition_expression("attribute_not_exists(#n) OR #n < :limit")
+            .expression_attribute_names("#n", "count")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":limit", n(i64::from(rate.limit)))
+            .expression_attribute_values(":ttl", n((rate.window_start + rate.window_ms) / 1000 + 3600))
+            .build()
+            .map_err(build_error)?;
+        writes.push(TransactWriteItem::builder().update(counted).build());
+        let mut reasons = vec![Conflict::NotMember, Conflict::IdTaken, Conflict::RateLimited];
         if let Some(reply) = message.reply_id {
             let check = ConditionCheck::builder()
                 .table_name(&self.table)

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 
 use super::{
     Attempt, Attempts, Connected, ConnectionStore, ContactStore, ConversationStore, FileStore, MessageStore,
-    PushRelease, PushTurn, RefreshTokenRecord, Released, SessionStore, ThrottleStore, UserStore, UserUpdate,
+    PushRelease, PushTurn, RefreshTokenRecord, Released, SendRate, SessionStore, ThrottleStore, UserStore, UserUpdate,
 };
 use crate::chat::{Conversation, Member, Message, ReadState, Visibility, MEMBERS_MAX};
 use crate::error::{Conflict, StoreError};
@@ -23,6 +23,8 @@ struct State {
     sessions: HashMap<String, BTreeSet<String>>,
     refresh_tokens: HashMap<String, RefreshTokenRecord>,
     attempts: HashMap<String, Attempts>,
+    /// (sender, window start) → sends counted in that window
+    sends: HashMap<(String, i64), u32>,
     contacts: HashMap<String, BTreeMap<String, i64>>,
     conversations: HashMap<String, Conversation>,
     direct: HashMap<String, String>,
@@ -503,11 +505,15 @@ impl MessageStore for MemoryStore {
         Ok(conversation.clone())
     }
 
-    async fn put_message(&self, message: &Message) -> Result<(), StoreError> {
+    async fn put_message(&self, message: &Message, rate: &SendRate) -> Result<(), StoreError> {
         let mut s = self.lock();
         let conversation = message.conversation_id.clone();
         if !s.is_member(&conversation, &message.sender_username) {
             return Err(not_member());
+        }
+        let window = (message.sender_username.clone(), rate.window_start);
+        if s.sends.get(&window).is_some_and(|n| *n >= rate.limit) {
+            return Err(StoreError::Conflict(Conflict::RateLimited));
         }
         if let Some(reply) = message.reply_id {
             let stored = s.messages.get(&conversation).and_then(|m| m.get(&reply)).is_some_and(Option::is_some);
@@ -528,6 +534,8 @@ impl MessageStore for MemoryStore {
         if let Some(state) = s.memberships.get_mut(&(message.sender_username.clone(), conversation.clone())) {
             state.own_after_read += 1;
         }
+        s.sends.retain(|(_, start), _| *start + rate.window_ms > rate.window_start);
+        *s.sends.entry(window).or_default() += 1;
         s.messages.entry(conversation).or_default().insert(message.id, Some(message.clone()));
         Ok(())
     }

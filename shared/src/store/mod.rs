@@ -60,6 +60,15 @@ pub struct RefreshTokenRecord {
     pub used_at: Option<i64>,
 }
 
+/// A sender's send limit: at most `limit` sends in the fixed window starting at `window_start`
+/// (`window_ms` long).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendRate {
+    pub window_start: i64,
+    pub window_ms: i64,
+    pub limit: u32,
+}
+
 /// Attempts counted under one throttle key in its current window.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Attempts {
@@ -228,8 +237,10 @@ pub trait MessageStore: Send + Sync {
     /// Stores a new message (and its `client_id` claim), counting it as the sender's own, in one
     /// step that fails if the sender is no member (`Conflict::NotMember`), its `reply_id` names no
     /// message (`Conflict::Missing`), its id was filled meanwhile (`Conflict::IdTaken`), or the
-    /// sender used the `client_id` in this conversation (`Conflict::DuplicateClientId`).
-    async fn put_message(&self, message: &Message) -> Result<(), StoreError>;
+    /// sender used the `client_id` in this conversation (`Conflict::DuplicateClientId`), or the
+    /// sender's sends in `rate`'s window reached its limit (`Conflict::RateLimited`): that count
+    /// rides in the same step, so the limit costs no request of its own.
+    async fn put_message(&self, message: &Message, rate: &SendRate) -> Result<(), StoreError>;
     /// Fills an id whose message was not stored (a lost `client_id` race), so ids stay dense.
     async fn put_void(&self, conversation_id: &str, id: i64) -> Result<(), StoreError>;
     async fn message_id_for_client_id(
