@@ -5,6 +5,7 @@
 
 pub mod rest;
 pub mod s3;
+pub mod sigv4;
 pub mod ws;
 
 use std::net::SocketAddr;
@@ -127,7 +128,7 @@ pub fn signing_key(given: Option<String>) -> Vec<u8> {
 
 /// The gateway listens on loopback only, unless the operator gave the signing key explicitly:
 /// with a per-run key nobody else can use its tokens anyway, but exposing it to the network is a
-/// decision to make on purpose (its management API takes any caller, as it does on loopback).
+/// decision to make on purpose.
 pub fn check_exposure(addrs: &[SocketAddr], signing_key_given: bool) -> Result<(), String> {
     match addrs.iter().find(|a| !a.ip().is_loopback()) {
         Some(addr) if !signing_key_given => Err(format!(
@@ -163,8 +164,15 @@ impl chathub_shared::notify::Notifier for SlowNotifier {
     }
 }
 
-/// Builds the store, binds the ports and serves in the background.
+/// Builds the store, binds the ports and serves in the background; the management API takes a
+/// fresh key pair.
 pub async fn start(options: Options) -> Result<Gateway, GatewayError> {
+    start_with_management_keys(options, sigv4::Keys::random()).await
+}
+
+/// [`start`], with the key pair the management API (`/@connections`) checks SigV4 signatures
+/// against: for functions run outside the gateway that push through it (`scripts/watch`).
+pub async fn start_with_management_keys(options: Options, management: sigv4::Keys) -> Result<Gateway, GatewayError> {
     let (store, table): (Arc<dyn Store>, String) = match &options.store {
         StoreChoice::Embedded => (Arc::new(MemoryStore::new()), "embedded".to_owned()),
         StoreChoice::DynamoDb { endpoint, table } => {
@@ -205,14 +213,17 @@ pub async fn start(options: Options) -> Result<Gateway, GatewayError> {
     let sockets: ws::Connections = Arc::default();
     let notifier: Arc<dyn chathub_shared::notify::Notifier> = match &options.store {
         StoreChoice::Embedded => Arc::new(ws::InProcessNotifier { connections: sockets.clone() }),
-        StoreChoice::DynamoDb { .. } => Arc::new(ApiGatewayNotifier::local(&format!("http://{ws_addr}")).await),
+        StoreChoice::DynamoDb { .. } => Arc::new(
+            ApiGatewayNotifier::local(&format!("http://{ws_addr}"), &management.access_key, management.secret_key())
+                .await,
+        ),
     };
     let ctx = match simulated_post_latency() {
         Some(latency) => ctx.with_notifier(Arc::new(SlowNotifier { inner: notifier, latency })),
         None => ctx.with_notifier(notifier),
     };
     let rest_app = rest::router(rest::RestState { ctx: ctx.clone(), cors_origins: options.cors_origins.clone() });
-    let ws_app = ws::router(ws::WsState::with_connections(ctx, sockets));
+    let ws_app = ws::router(ws::WsState::with_connections(ctx, sockets, management));
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let rest = axum::serve(rest_listener, rest_app.into_make_service_with_connect_info::<SocketAddr>())

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use chathub_gateway::{start, BlobChoice, Options, StoreChoice};
+use chathub_gateway::{BlobChoice, Options, StoreChoice};
 use clap::Parser;
 
 /// Runs Chathub locally: API Gateway's HTTP API on --rest-addr, its WebSocket API (with the
@@ -52,6 +52,13 @@ struct Args {
     s3_access_key: String,
     #[arg(long, env = "S3_SECRET_ACCESS_KEY", default_value = "", hide_env_values = true)]
     s3_secret_key: String,
+    /// The key pair the management API (`/@connections`) takes SigV4 signatures from (default: a
+    /// fresh pair per run, which the gateway's own functions sign with; give one when functions
+    /// outside the gateway push through it, as scripts/watch does).
+    #[arg(long, env = "CHATHUB_MANAGEMENT_ACCESS_KEY", default_value = "")]
+    management_access_key: String,
+    #[arg(long, env = "CHATHUB_MANAGEMENT_SECRET_KEY", default_value = "", hide_env_values = true)]
+    management_secret_key: String,
     /// Bucket name on --s3-endpoint.
     #[arg(long, env = "BUCKET_NAME", default_value = "chathub-files")]
     bucket: String,
@@ -106,7 +113,12 @@ async fn main() -> ExitCode {
         cors_origins: args.cors_origins,
         clock: None,
     };
-    let gateway = match start(options).await {
+    let management = if args.management_access_key.is_empty() || args.management_secret_key.is_empty() {
+        chathub_gateway::sigv4::Keys::random()
+    } else {
+        chathub_gateway::sigv4::Keys::new(args.management_access_key, args.management_secret_key)
+    };
+    let gateway = match chathub_gateway::start_with_management_keys(options, management).await {
         Ok(g) => g,
         Err(e) => {
             eprintln!("chathub-local: {e}");

@@ -45,19 +45,18 @@ pub struct Connection {
 pub struct WsState {
     pub ctx: Ctx,
     connections: Arc<Mutex<HashMap<String, Connection>>>,
+    /// The key pair the management API (`/@connections`) takes SigV4 signatures from.
+    management: Arc<crate::sigv4::Keys>,
 }
 
 /// The open sockets, by connection id.
 pub type Connections = Arc<Mutex<HashMap<String, Connection>>>;
 
 impl WsState {
-    pub fn new(ctx: Ctx) -> Self {
-        Self::with_connections(ctx, Arc::default())
-    }
-
-    /// Over sockets shared with an [`InProcessNotifier`].
-    pub fn with_connections(ctx: Ctx, connections: Connections) -> Self {
-        Self { ctx, connections }
+    /// Over sockets shared with an [`InProcessNotifier`]; the management API takes signatures made
+    /// with `management` only.
+    pub fn with_connections(ctx: Ctx, connections: Connections, management: crate::sigv4::Keys) -> Self {
+        Self { ctx, connections, management: Arc::new(management) }
     }
 
     fn connections(&self) -> std::sync::MutexGuard<'_, HashMap<String, Connection>> {
@@ -66,11 +65,36 @@ impl WsState {
 }
 
 pub fn router(state: WsState) -> Router {
-    Router::new()
+    let management = Router::new()
         .route("/@connections/{id}", get(get_connection).post(post_to_connection).delete(delete_connection))
         .route("/{stage}/@connections/{id}", get(get_connection_staged).post(post_staged).delete(delete_staged))
-        .fallback(handshake)
-        .with_state(state)
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), signed_only));
+    management.fallback(handshake).with_state(state)
+}
+
+/// As API Gateway does: the management API answers only requests signed (SigV4, service
+/// `execute-api`) with a key it knows; anything else gets 403 and changes nothing.
+async fn signed_only(
+    State(state): State<WsState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_MESSAGE_BYTES + 1).await else {
+        return (StatusCode::PAYLOAD_TOO_LARGE, [("x-amzn-errortype", "PayloadTooLargeException")], "{}")
+            .into_response();
+    };
+    if let Err(refused) = state.management.verify(&parts.method, &parts.uri, &parts.headers, &bytes, SystemTime::now())
+    {
+        tracing::info!(reason = refused, uri = %parts.uri, "management API request refused");
+        return (
+            StatusCode::FORBIDDEN,
+            [("x-amzn-errortype", "ForbiddenException")],
+            axum::Json(json!({ "message": "Forbidden" })),
+        )
+            .into_response();
+    }
+    next.run(axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes))).await
 }
 
 fn now_ms() -> i64 {

@@ -26,6 +26,7 @@ on_both_stores!(
     the_embedded_s3_server_takes_no_key_from_the_source,
     sends_beyond_the_per_user_limit_wait_for_the_next_window,
     typing_beyond_the_per_user_limit_is_refused,
+    the_management_api_takes_only_signed_requests,
 );
 
 /// A second session of `who` (a login), as a `Session`.
@@ -412,6 +413,49 @@ async fn typing_beyond_the_per_user_limit_is_refused(app: &TestApp) {
     assert_eq!(answer["code"], "rate_limited", "{answer}");
     app.clock.advance_ms(limit.window_ms + 1);
     let answer = socket.request("typing", json!({"conversation_id": id})).await;
+    assert_eq!(answer["success"], true, "{answer}");
+    socket.close().await;
+}
+
+/// Finding 13: the local management API took anyone's `PostToConnection` or `DeleteConnection`.
+/// Now it checks SigV4 as API Gateway does (on DynamoDB Local, every push in the suite goes
+/// through it signed by the SDK client with the run's keys).
+async fn the_management_api_takes_only_signed_requests(app: &TestApp) {
+    use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+    let uma = app.register("uma").await;
+    let mut socket = app.socket(&uma).await;
+    let base = app.ws_url.replacen("ws://", "http://", 1);
+    let any_id = "L0SM9cOFvHcCIhw%3D";
+    for (method, path) in
+        [("POST", format!("/@connections/{any_id}")), ("DELETE", format!("/local/@connections/{any_id}"))]
+    {
+        let url = format!("{base}{path}");
+        let unsigned = app.http.request(method.parse().unwrap(), &url).body("{}").send().await.unwrap();
+        assert_eq!(unsigned.status().as_u16(), 403, "{method} {path} unsigned");
+        // Signed, but with keys the gateway does not know (the ones the source used to carry).
+        let identity = aws_credential_types::Credentials::new("local", "local", None, None, "test").into();
+        let params = aws_sigv4::sign::v4::SigningParams::builder()
+            .identity(&identity)
+            .region("us-east-1")
+            .name("execute-api")
+            .time(std::time::SystemTime::now())
+            .settings(SigningSettings::default())
+            .build()
+            .unwrap()
+            .into();
+        let host = base.trim_start_matches("http://").to_owned();
+        let headers = [("host", host.as_str())];
+        let request =
+            SignableRequest::new(method, url.clone(), headers.into_iter(), SignableBody::Bytes(b"{}")).unwrap();
+        let (instructions, _) = sign(request, &params).unwrap().into_parts();
+        let mut forged = app.http.request(method.parse().unwrap(), &url).body("{}");
+        for (name, value) in instructions.headers() {
+            forged = forged.header(name, value);
+        }
+        assert_eq!(forged.send().await.unwrap().status().as_u16(), 403, "{method} {path} signed with other keys");
+    }
+    // The socket never heard of any of it.
+    let answer = socket.request("get_contacts", json!({})).await;
     assert_eq!(answer["success"], true, "{answer}");
     socket.close().await;
 }

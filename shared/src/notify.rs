@@ -45,9 +45,9 @@ impl ApiGatewayNotifier {
         Self { client: aws_sdk_apigatewaymanagement::Client::from_conf(config) }
     }
 
-    /// For the local gateway's own management API.
-    pub async fn local(endpoint: &str) -> Self {
-        Self::with_config(&crate::aws::local().await, endpoint)
+    /// For the local gateway's own management API, signing with the key pair it checks.
+    pub async fn local(endpoint: &str, access_key: &str, secret_key: &str) -> Self {
+        Self::with_config(&crate::aws::local_with_keys(access_key, secret_key).await, endpoint)
     }
 
     /// From `WEBSOCKET_MANAGEMENT_ENDPOINT`, when set.
