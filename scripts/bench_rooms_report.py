@@ -135,7 +135,8 @@ def simulated_section(results):
             f"| hot room: {r['room']} members, {r['messages']} sends at once | {r['deliveries_per_second']:,.0f} deliveries/s, "
             f"p99 {r['latency_ms']['p99']:,.0f} ms, {audit([r])} |"
         )
-    rates = data.get("offered_rate", [])
+    batch = load(results / "simulated-batch-head.json")
+    rates = data.get("offered_rate", []) + (batch or {}).get("offered_rate", [])
     if rates:
         lines += [
             "",
@@ -143,21 +144,25 @@ def simulated_section(results):
             f"{rates[0]['seconds']:g} s; delivery latency counted from each message's scheduled time, so a backlog "
             "shows. Sustainable: the highest rate offered with delivery p99 ≤ 1 s and nothing lost.",
             "",
-            "| room | sockets online | offered msg/s | delivery p50 / p99 / max ms | send answer p99 ms | audit |",
-            "|---:|---:|---:|---:|---:|---|",
+            "| room | sockets online | sockets ask for batch frames | offered msg/s | delivery p50 / p99 / max ms | send answer p99 ms | batch frames received | audit |",
+            "|---:|---:|---|---:|---:|---:|---:|---|",
         ]
         for r in rates:
+            asked = "yes" if r.get("batch") else "no"
             lines.append(
-                f"| {r['room']:,} | {r['online']} | {r['rate']:g} | {r['latency_ms']['p50']:,.0f} / {r['latency_ms']['p99']:,.0f} / "
-                f"{r['latency_ms']['max']:,.0f} | {r['answer_ms']['p99']:,.0f} | {audit([r])} |"
+                f"| {r['room']:,} | {r['online']} | {asked} | {r['rate']:g} | {r['latency_ms']['p50']:,.0f} / {r['latency_ms']['p99']:,.0f} / "
+                f"{r['latency_ms']['max']:,.0f} | {r['answer_ms']['p99']:,.0f} | {r.get('frames_batched', 0):,} | {audit([r])} |"
             )
         lines.append("")
-        for room in sorted({r["room"] for r in rates}):
-            ok = [r["rate"] for r in rates if r["room"] == room and r["latency_ms"]["p99"] <= 1000 and r["missing"] == 0]
-            tried = max(r["rate"] for r in rates if r["room"] == room)
-            best = f"{max(ok):g} msg/s" if ok else "below the lowest rate offered"
-            more = " (the highest offered)" if ok and max(ok) == tried else ""
-            lines.append(f"- room of {room:,}: sustains {best}{more}")
+        for asked in (False, True):
+            runs = [r for r in rates if bool(r.get("batch")) == asked]
+            for room in sorted({r["room"] for r in runs}):
+                ok = [r["rate"] for r in runs if r["room"] == room and r["latency_ms"]["p99"] <= 1000 and r["missing"] == 0]
+                tried = max(r["rate"] for r in runs if r["room"] == room)
+                best = f"{max(ok):g} msg/s" if ok else "below the lowest rate offered"
+                more = " (the highest offered)" if ok and max(ok) == tried else ""
+                how = "with batch frames" if asked else "one frame per message"
+                lines.append(f"- room of {room:,}, {how}: sustains {best}{more}")
     return lines
 
 

@@ -25,6 +25,7 @@ on_both_stores!(
     logout_everywhere_closes_sockets,
     reconnecting_client_catches_up_with_after,
     concurrent_senders_lose_nothing_and_keep_order,
+    batch_sockets_get_every_message_once_in_order,
 );
 
 fn names(list: &Value) -> Vec<String> {
@@ -794,4 +795,48 @@ async fn concurrent_senders_lose_nothing_and_keep_order(app: &TestApp) {
             assert!(id > previous, "{}: {conversation} went from {previous} to {id}", names[*u]);
         }
     }
+}
+
+/// A socket opened with `?batch=1` takes `send_message_batch` frames when it is behind: under a
+/// burst from three senders it still gets every message exactly once, in id order, whichever
+/// frames carry them.
+async fn batch_sockets_get_every_message_once_in_order(app: &TestApp) {
+    const PER_SENDER: usize = 20;
+    let sessions = users(app, &["bat", "cow", "dog", "eel"]).await;
+    let others: Vec<&Session> = sessions[1..].iter().collect();
+    let id = group(app, &sessions[0], "burst", &others).await;
+    let url = format!("{}/?token={}&batch=1", app.ws_url, sessions[0].access);
+    let mut listener = WsClient::connect_with(&url, None, "bat").await.patient(Duration::from_secs(120));
+    let mut senders = Vec::new();
+    for session in &sessions[1..] {
+        senders.push(app.socket(session).await.patient(Duration::from_secs(120)));
+    }
+    for k in 0..PER_SENDER {
+        for (s, socket) in senders.iter_mut().enumerate() {
+            let content = format!("s{s}-{k}");
+            socket.fire("send_message", json!({"conversation_id": id, "content": content}), &format!("r{k}")).await;
+        }
+    }
+    let total = PER_SENDER * senders.len();
+    let (mut ids, mut batch_frames) = (Vec::new(), 0);
+    while ids.len() < total {
+        let frame = listener.next_frame().await;
+        match frame["type"].as_str() {
+            Some("send_message") => ids.push(frame["data"]["id"].as_i64().unwrap()),
+            Some("send_message_batch") => {
+                batch_frames += 1;
+                assert_eq!(frame["data"]["conversation_id"], id.as_str());
+                let messages = frame["data"]["messages"].as_array().unwrap();
+                assert!(messages.len() >= 2, "{frame}");
+                ids.extend(messages.iter().map(|m| m["id"].as_i64().unwrap()));
+            }
+            _ => {}
+        }
+    }
+    let expected: Vec<i64> = (1..=total as i64).collect();
+    assert_eq!(ids, expected, "every message once, in id order ({batch_frames} batch frames)");
+    for socket in senders {
+        socket.close().await;
+    }
+    listener.close().await;
 }

@@ -96,7 +96,7 @@ async fn requests_and_capacity_units_per_operation() {
         conversations::create(&d.ctx, "busy", request, None).await.unwrap();
     }
     d.meter.take();
-    presence::connect(&d.ctx, "busy", "busy-0", None).await.unwrap();
+    presence::connect(&d.ctx, "busy", "busy-0", Default::default()).await.unwrap();
     let connect = d.meter.take();
     // Profile (UpdateItem, which returns when the user was last online), memberships (Query), the
     // socket recorded under each conversation (4 BatchWriteItem); the first socket announces

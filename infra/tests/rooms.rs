@@ -35,7 +35,11 @@ macro_rules! on_both_backings {
     };
 }
 
-on_both_backings!(a_room_of_ten_thousand_members_works_end_to_end, a_pusher_that_dies_mid_fan_out_is_taken_over);
+on_both_backings!(
+    a_room_of_ten_thousand_members_works_end_to_end,
+    a_pusher_that_dies_mid_fan_out_is_taken_over,
+    sockets_that_ask_get_a_rounds_messages_in_one_frame,
+);
 
 fn text(content: &str, client_id: Option<&str>) -> SendMessage {
     serde_json::from_value(json!({"content": content, "client_id": client_id})).unwrap()
@@ -279,4 +283,72 @@ async fn under_throttling_sends_are_stored_once_and_pushed_once_in_order() {
     for socket in &sockets {
         assert_eq!(d.pushes.message_ids(socket), ids, "{socket}: every message once, in id order");
     }
+}
+
+/// Batch frames: a socket that asked at `$connect` (`?batch=1`) gets the messages of a round that
+/// are for it in one `send_message_batch` frame when there are several; every other socket gets
+/// exactly today's frames. A lone message is a plain `send_message` for everyone.
+async fn sockets_that_ask_get_a_rounds_messages_in_one_frame(backing: Backing) {
+    use chathub_shared::chat::Message;
+    use chathub_shared::store::SendRate;
+    use chathub_shared::ws::WsRequest;
+    let d = Domain::new(backing).await;
+    let people = names("batch", 3);
+    d.users(&people).await;
+    let room = d.room(&people).await;
+    let plain = d.connect(&people[1], 0).await;
+    // The batching socket opens through the $connect route, as the gateway passes it `?batch=1`.
+    let batching = format!("{}-batch-0", people[2]);
+    let connect = WsRequest {
+        route: "$connect".into(),
+        username: people[2].clone(),
+        session: None,
+        batch: true,
+        connection_id: batching.clone(),
+        body: serde_json::Value::Null,
+        request_id: None,
+        oversized: false,
+    };
+    chathub_functions::routes::ws_connect::handle(d.ctx.clone(), connect).await.unwrap();
+
+    // Three messages stored while nobody pushed (a round will find them all); the second came
+    // from the batching socket itself.
+    let rate = SendRate { window_start: 0, window_ms: 10_000, limit: 100 };
+    for k in 1..=3 {
+        let now = d.ctx.now_ms();
+        let id = d.ctx.store.allocate_message_id(&room, now).await.unwrap().last_message_id;
+        let message = Message {
+            id,
+            conversation_id: room.clone(),
+            sender_username: people[0].clone(),
+            content: format!("m{k}"),
+            reply_id: None,
+            client_id: None,
+            attachments: Vec::new(),
+            sent_at: now,
+            edited_at: None,
+            deleted: false,
+            origin: (k == 2).then(|| batching.clone()),
+        };
+        d.ctx.store.put_message(&message, &rate).await.unwrap();
+    }
+    push::after_store(&d.ctx, &room, 3, None).await.unwrap();
+    assert_eq!(d.pushes.message_ids(&plain), vec![1, 2, 3], "plain sockets get one frame per message");
+    let frames = d.pushes.frames(&batching);
+    assert_eq!(frames.len(), 1, "{frames:?}");
+    assert_eq!(frames[0]["type"], "send_message_batch");
+    assert_eq!(frames[0]["success"], true);
+    assert_eq!(frames[0]["data"]["conversation_id"], room.as_str());
+    let ids: Vec<i64> =
+        frames[0]["data"]["messages"].as_array().unwrap().iter().map(|m| m["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, vec![1, 3], "in id order, without its own message");
+    assert_eq!(frames[0]["data"]["messages"][1]["content"], "m3");
+
+    // A lone message is a plain frame for everyone.
+    messages::send(&d.ctx, &people[0], &room, text("m4", None), None).await.unwrap();
+    assert_eq!(d.pushes.message_ids(&plain), vec![1, 2, 3, 4]);
+    let frames = d.pushes.frames(&batching);
+    assert_eq!(frames.len(), 2);
+    assert_eq!(frames[1]["type"], "send_message");
+    assert_eq!(frames[1]["data"]["id"], 4);
 }

@@ -321,6 +321,7 @@ const PUSH_EVENTS: &[&str] = &[
     "typing",
     "read_marker",
     "user_status",
+    "send_message_batch",
 ];
 
 #[test]

@@ -195,7 +195,10 @@ pub async fn push_to_conversation<T: Serialize>(
             return FanOut::default();
         }
     };
-    let targets =
-        targets.into_iter().filter(|(user, c)| Some(c.as_str()) != skip && Some(user.as_str()) != skip_user).collect();
+    let targets = targets
+        .into_iter()
+        .filter(|t| Some(t.connection.as_str()) != skip && Some(t.user.as_str()) != skip_user)
+        .map(|t| (t.user, t.connection))
+        .collect();
     fan_out(ctx, Some(conversation_id), targets, event(kind, data)).await
 }

@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use crate::error::{ApiError, Conflict, StoreError};
 use crate::notify::{push_to_users, PushError};
+use crate::store::SocketOptions;
 use crate::Ctx;
 
 /// API Gateway closes WebSocket connections after two hours; so do our records of them.
@@ -16,13 +17,18 @@ pub struct UserStatus {
     pub last_online: Option<i64>,
 }
 
-/// `$connect`: records the socket and the session its token belongs to (what a revocation
-/// closes); the first one brings the user online.
-pub async fn connect(ctx: &Ctx, username: &str, connection_id: &str, session: Option<&str>) -> Result<(), ApiError> {
+/// `$connect`: records the socket, the session its token belongs to (what a revocation closes)
+/// and whether it asked for batch frames; the first one brings the user online.
+pub async fn connect(
+    ctx: &Ctx,
+    username: &str,
+    connection_id: &str,
+    socket: SocketOptions<'_>,
+) -> Result<(), ApiError> {
     let now = ctx.now_ms();
     let expires_at = now + CONNECTION_TTL_MS;
     let connected =
-        ctx.store.add_connection(username, connection_id, session, now, expires_at).await.map_err(|e| match e {
+        ctx.store.add_connection(username, connection_id, &socket, now, expires_at).await.map_err(|e| match e {
             // A valid token for a user that no longer exists.
             StoreError::Conflict(Conflict::Missing) => ApiError::unauthorized("unknown user"),
             other => other.into(),

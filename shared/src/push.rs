@@ -16,7 +16,7 @@ use futures_util::stream::{self, StreamExt};
 use crate::chat::Message;
 use crate::error::StoreError;
 use crate::notify::{event, forget, PushError, FANOUT_CONCURRENCY};
-use crate::store::{persist, PushRelease, Released};
+use crate::store::{persist, PushRelease, Released, Target};
 use crate::Ctx;
 
 /// How long a holder keeps the turn without renewing it: after that, a holder is presumed dead
@@ -170,18 +170,26 @@ async fn release_turn(
 }
 
 /// Pushes `batch` (in order) to the conversation's live connections, each one frame after another,
-/// `FANOUT_CONCURRENCY` connections at a time; a message skips the connection it came from. A gone connection is forgotten; one that keeps failing is closed, so its client
-/// reconnects and catches up with `after` instead of missing a message silently.
-async fn deliver(ctx: &Ctx, conversation_id: &str, targets: Vec<(String, String)>, batch: &[Message]) {
+/// `FANOUT_CONCURRENCY` connections at a time; a message skips the connection it came from. A
+/// connection that asked for batch frames gets the round's messages for it in one
+/// `send_message_batch` frame when there are several. A gone connection is forgotten; one that
+/// keeps failing is closed, so its client reconnects and catches up with `after` instead of
+/// missing a message silently.
+async fn deliver(ctx: &Ctx, conversation_id: &str, targets: Vec<Target>, batch: &[Message]) {
     let frames: Vec<(Option<&str>, Arc<[u8]>)> =
         batch.iter().map(|m| (m.origin.as_deref(), Arc::from(event("send_message", m)))).collect();
     let frames = &frames;
     stream::iter(targets)
-        .for_each_concurrent(FANOUT_CONCURRENCY, |(user, connection)| async move {
-            for (origin, frame) in frames {
-                if *origin == Some(connection.as_str()) {
-                    continue;
-                }
+        .for_each_concurrent(FANOUT_CONCURRENCY, |Target { user, connection, batch: batches }| async move {
+            let mine: Vec<usize> = (0..frames.len()).filter(|&i| frames[i].0 != Some(connection.as_str())).collect();
+            let combined: Vec<Arc<[u8]>> = if batches && mine.len() > 1 {
+                let messages: Vec<&Message> = mine.iter().map(|&i| &batch[i]).collect();
+                let data = serde_json::json!({ "conversation_id": conversation_id, "messages": messages });
+                vec![Arc::from(event("send_message_batch", &data))]
+            } else {
+                mine.iter().map(|&i| frames[i].1.clone()).collect()
+            };
+            for frame in &combined {
                 match post_with_retry(ctx, &connection, frame).await {
                     Ok(()) => {}
                     Err(PushError::Gone) => {

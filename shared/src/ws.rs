@@ -22,6 +22,8 @@ pub struct WsRequest {
     pub username: String,
     /// The session (`sid`) of the token the socket was opened with, from the authorizer's context.
     pub session: Option<String>,
+    /// At `$connect`: the client asked for batch frames (`?batch=1`).
+    pub batch: bool,
     pub connection_id: String,
     /// The frame's JSON (`Value::Null` when it was not JSON).
     pub body: Value,
@@ -51,6 +53,7 @@ impl WsRequest {
             .filter(|sid| !sid.is_empty())
             .map(str::to_owned);
         let connection_id = context.connection_id.clone().ok_or(ApiError::invalid("no connection id"))?;
+        let batch = matches!(event.query_string_parameters.first("batch"), Some("1" | "true"));
         let raw = event.body.as_deref().unwrap_or("");
         let body: Value = serde_json::from_str(raw).unwrap_or(Value::Null);
         let request_id = body.get("request_id").filter(|v| v.is_string() || v.is_number()).cloned();
@@ -59,6 +62,7 @@ impl WsRequest {
             route: context.route_key.clone().unwrap_or_default(),
             username,
             session,
+            batch,
             connection_id,
             body,
             request_id,

@@ -70,6 +70,10 @@ struct Args {
     /// How long each rate is offered, in seconds.
     #[arg(long, default_value_t = 5.0)]
     rate_seconds: f64,
+    /// Sockets ask for batch frames (`?batch=1`): several messages of a conversation in one
+    /// `send_message_batch` frame when a socket is behind.
+    #[arg(long)]
+    batch: bool,
     /// DynamoDB (Local) instead of the embedded store: its endpoint. Requests go through a proxy
     /// here that counts them and can add latency.
     #[arg(long)]
@@ -165,6 +169,8 @@ struct Bench {
     http: reqwest::Client,
     /// Access tokens of u0000, u0001, ...
     tokens: Vec<String>,
+    /// Sockets ask for batch frames.
+    batch: bool,
     epoch: Instant,
 }
 
@@ -200,7 +206,8 @@ impl Bench {
     }
 
     async fn socket(&self, user: usize) -> Socket {
-        let url = format!("{}/?token={}", self.gateway.ws_url(), self.tokens[user]);
+        let batch = if self.batch { "&batch=1" } else { "" };
+        let url = format!("{}/?token={}{batch}", self.gateway.ws_url(), self.tokens[user]);
         let (socket, _) = tokio_tungstenite::connect_async(url).await.expect("handshake");
         socket
     }
@@ -217,6 +224,8 @@ struct Seen {
     user: usize,
     pushes: Vec<(String, i64, String, u64)>,
     answers: Vec<u64>,
+    /// `send_message_batch` frames among them.
+    frames_batched: usize,
 }
 
 /// Reads a socket until it has `pushes` pushes and `answers` answers, or until PATIENCE passes
@@ -230,7 +239,7 @@ async fn collect(
     answers: usize,
     progress: Option<Arc<Vec<AtomicUsize>>>,
 ) -> Seen {
-    let mut seen = Seen { user, pushes: Vec::new(), answers: Vec::new() };
+    let mut seen = Seen { user, pushes: Vec::new(), answers: Vec::new(), frames_batched: 0 };
     while seen.pushes.len() < pushes || seen.answers.len() < answers {
         let frame = match tokio::time::timeout(PATIENCE, stream.next()).await {
             Ok(Some(Ok(Message::Text(text)))) => text,
@@ -239,10 +248,19 @@ async fn collect(
         };
         let at = bench.now_us();
         let value: Value = serde_json::from_str(&frame).unwrap_or(Value::Null);
-        if value.get("request_id").is_some() {
-            seen.answers.push(at);
-        } else if value["type"] == "send_message" {
-            let message = &value["data"];
+        let messages: Vec<&Value> = match value["type"].as_str() {
+            _ if value.get("request_id").is_some() => {
+                seen.answers.push(at);
+                Vec::new()
+            }
+            Some("send_message") => vec![&value["data"]],
+            Some("send_message_batch") => {
+                seen.frames_batched += 1;
+                value["data"]["messages"].as_array().map(|m| m.iter().collect()).unwrap_or_default()
+            }
+            _ => Vec::new(),
+        };
+        for message in messages {
             if let Some(progress) = &progress {
                 let k =
                     message["content"].as_str().and_then(|c| c.split(':').nth(1)).and_then(|k| k.parse::<usize>().ok());
@@ -468,9 +486,12 @@ async fn offered_rate(bench: &Arc<Bench>, id: &str, members: usize, online: usiz
     }
     latencies.sort_by(|a, b| a.partial_cmp(b).unwrap());
     answers.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let frames_batched: usize = seen.iter().map(|s| s.frames_batched).sum();
     json!({
         "room": members,
         "online": online,
+        "batch": bench.batch,
+        "frames_batched": frames_batched,
         "rate": rate,
         "seconds": seconds,
         "messages": messages,
@@ -585,7 +606,7 @@ async fn main() {
         .max()
         .unwrap_or(0);
     eprintln!("registering {users} users");
-    let mut bench = Bench { gateway, http, tokens: Vec::new(), epoch: Instant::now() };
+    let mut bench = Bench { gateway, http, tokens: Vec::new(), batch: args.batch, epoch: Instant::now() };
     let registered: Vec<(usize, String)> = futures_util::stream::iter(0..users)
         .map(|i| {
             let bench = &bench;

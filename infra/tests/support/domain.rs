@@ -99,7 +99,16 @@ impl Domain {
     /// Opens a socket for `username` (what `$connect` does); its id is `<username>-<n>`.
     pub async fn connect(&self, username: &str, n: usize) -> String {
         let connection = format!("{username}-{n}");
-        presence::connect(&self.ctx, username, &connection, None).await.unwrap();
+        presence::connect(&self.ctx, username, &connection, Default::default()).await.unwrap();
+        connection
+    }
+
+    /// The same for a socket that asked for batch frames (`?batch=1`); its id is
+    /// `<username>-batch-<n>`.
+    pub async fn connect_batch(&self, username: &str, n: usize) -> String {
+        let connection = format!("{username}-batch-{n}");
+        let socket = chathub_shared::store::SocketOptions { session: None, batch: true };
+        presence::connect(&self.ctx, username, &connection, socket).await.unwrap();
         connection
     }
 }

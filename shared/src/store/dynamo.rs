@@ -36,7 +36,8 @@ use aws_sdk_dynamodb::Client;
 
 use super::{
     Attempt, Attempts, Connected, ConnectionStore, ContactStore, ConversationStore, FileStore, MessageStore,
-    PushRelease, PushTurn, RefreshTokenRecord, Released, SendRate, SessionStore, ThrottleStore, UserStore, UserUpdate,
+    PushRelease, PushTurn, RefreshTokenRecord, Released, SendRate, SessionStore, SocketOptions, Target, ThrottleStore,
+    UserStore, UserUpdate,
 };
 use crate::chat::{Attachment, Conversation, Kind, Member, Message, ReadState, Visibility, MEMBERS_MAX};
 use crate::error::{Conflict, StoreError};
@@ -752,12 +753,13 @@ fn parse_message(item: &Item) -> Result<Option<Message>, StoreError> {
 }
 
 fn parse_connections(item: &Item) -> Result<std::collections::BTreeMap<String, i64>, StoreError> {
-    Ok(parse_sockets(item)?.into_iter().map(|(id, expires, _)| (id, expires)).collect())
+    Ok(parse_sockets(item)?.into_iter().map(|(id, expires, _, _)| (id, expires)).collect())
 }
 
-/// The profile's sockets: (connection id, expires_at, session). A socket is `{expires_at, sid}`,
-/// or its expiry alone when it was recorded before sockets knew their session.
-fn parse_sockets(item: &Item) -> Result<Vec<(String, i64, Option<String>)>, StoreError> {
+/// The profile's sockets: (connection id, expires_at, session, batch). A socket is
+/// `{expires_at, sid, batch}`, or its expiry alone when it was recorded before sockets knew their
+/// session.
+fn parse_sockets(item: &Item) -> Result<Vec<(String, i64, Option<String>, bool)>, StoreError> {
     let bad = || StoreError::Internal("connection record".into());
     let number = |v: &AV| match v {
         AV::N(v) => v.parse::<i64>().map_err(|_| bad()),
@@ -769,9 +771,10 @@ fn parse_sockets(item: &Item) -> Result<Vec<(String, i64, Option<String>)>, Stor
             .map(|(id, socket)| match socket {
                 AV::M(fields) => {
                     let expires = fields.get("expires_at").ok_or_else(bad).and_then(number)?;
-                    Ok((id.clone(), expires, opt_s(fields, "sid")))
+                    let batch = matches!(fields.get("batch"), Some(AV::Bool(true)));
+                    Ok((id.clone(), expires, opt_s(fields, "sid"), batch))
                 }
-                other => Ok((id.clone(), number(other)?, None)),
+                other => Ok((id.clone(), number(other)?, None, false)),
             })
             .collect(),
         _ => Ok(Vec::new()),
@@ -1608,11 +1611,14 @@ fn parse_push_turn(item: &Item) -> Result<PushTurn, StoreError> {
 }
 
 /// A connection recorded under a conversation (TTL'd like the connection itself).
-fn connection_item(conversation_id: &str, username: &str, connection_id: &str, expires_at: i64) -> Item {
+fn connection_item(conversation_id: &str, username: &str, connection_id: &str, expires_at: i64, batch: bool) -> Item {
     let mut item = key(conv_pk(conversation_id), &format!("{CONNECTION_OF}{connection_id}"));
     item.insert("username".into(), s(username));
     item.insert("expires_at".into(), n(expires_at));
     item.insert("ttl".into(), n(expires_at / 1000));
+    if batch {
+        item.insert("batch".into(), AV::Bool(true));
+    }
     item
 }
 
@@ -1622,15 +1628,18 @@ impl ConnectionStore for DynamoStore {
         &self,
         username: &str,
         connection_id: &str,
-        session: Option<&str>,
+        options: &SocketOptions<'_>,
         now: i64,
         expires_at: i64,
     ) -> Result<Connected, StoreError> {
-        // The profile's `connections` map: connection id → {expires_at, sid} (or, written before
-        // sockets knew their session, the expiry alone).
+        // The profile's `connections` map: connection id → {expires_at, sid, batch} (or, written
+        // before sockets knew their session, the expiry alone).
         let mut socket = HashMap::from([("expires_at".to_owned(), n(expires_at))]);
-        if let Some(session) = session {
+        if let Some(session) = options.session {
             socket.insert("sid".into(), s(session));
+        }
+        if options.batch {
+            socket.insert("batch".into(), AV::Bool(true));
         }
         let out = self
             .client
@@ -1650,7 +1659,7 @@ impl ConnectionStore for DynamoStore {
         let conversations = self.memberships(username).await?;
         let records = conversations
             .iter()
-            .map(|(conversation, _)| connection_item(conversation, username, connection_id, expires_at))
+            .map(|(conversation, _)| connection_item(conversation, username, connection_id, expires_at, options.batch))
             .collect();
         self.batch_put(records).await?;
         Ok(Connected { first: !before.values().any(|exp| *exp > now), last_online: opt_n(&profile, "last_online")? })
@@ -1691,8 +1700,8 @@ impl ConnectionStore for DynamoStore {
             .map_err(sdk_error)?;
         Ok(parse_sockets(&out.item.unwrap_or_default())?
             .into_iter()
-            .filter(|(_, expires, _)| *expires > now)
-            .map(|(connection, _, session)| (connection, session))
+            .filter(|(_, expires, _, _)| *expires > now)
+            .map(|(connection, _, session, _)| (connection, session))
             .collect())
     }
 
@@ -1712,16 +1721,13 @@ impl ConnectionStore for DynamoStore {
         Ok(found)
     }
 
-    async fn conversation_connections(
-        &self,
-        conversation_id: &str,
-        now: i64,
-    ) -> Result<Vec<(String, String)>, StoreError> {
+    async fn conversation_connections(&self, conversation_id: &str, now: i64) -> Result<Vec<Target>, StoreError> {
         let mut found = Vec::new();
         for item in self.query_prefix(conv_pk(conversation_id), CONNECTION_OF).await? {
             if opt_n(&item, "expires_at")?.unwrap_or(0) > now {
                 let connection = req_s(&item, "sk")?.trim_start_matches(CONNECTION_OF).to_owned();
-                found.push((req_s(&item, "username")?, connection));
+                let batch = matches!(item.get("batch"), Some(AV::Bool(true)));
+                found.push(Target { user: req_s(&item, "username")?, connection, batch });
             }
         }
         Ok(found)
@@ -1741,9 +1747,9 @@ impl ConnectionStore for DynamoStore {
         let mut live = Vec::new();
         for item in self.get_consistent(keys).await? {
             let user = req_s(&item, "username")?;
-            for (connection, expires) in parse_connections(&item)? {
+            for (connection, expires, _, batch) in parse_sockets(&item)? {
                 if expires > now {
-                    records.push(connection_item(conversation_id, &user, &connection, expires));
+                    records.push(connection_item(conversation_id, &user, &connection, expires, batch));
                     live.push((user.clone(), connection));
                 }
             }

@@ -1,14 +1,15 @@
 //! The embedded store: everything in memory behind one lock, with the same semantics as the
 //! DynamoDB adapter (each method is atomic, conditions fail the same way).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
 use super::{
     Attempt, Attempts, Connected, ConnectionStore, ContactStore, ConversationStore, FileStore, MessageStore,
-    PushRelease, PushTurn, RefreshTokenRecord, Released, SendRate, SessionStore, ThrottleStore, UserStore, UserUpdate,
+    PushRelease, PushTurn, RefreshTokenRecord, Released, SendRate, SessionStore, SocketOptions, Target, ThrottleStore,
+    UserStore, UserUpdate,
 };
 use crate::chat::{Conversation, Member, Message, ReadState, Visibility, MEMBERS_MAX};
 use crate::error::{Conflict, StoreError};
@@ -34,8 +35,10 @@ struct State {
     members: HashMap<String, BTreeMap<String, i64>>,
     /// connection id → the session it was opened with
     connection_sessions: HashMap<String, String>,
-    /// conversation id → connection id → (username, expires_at): connections recorded under it
-    conversation_connections: HashMap<String, BTreeMap<String, (String, i64)>>,
+    /// connections that asked for batch frames
+    batch_connections: HashSet<String>,
+    /// conversation id → connection id → (username, expires_at, batch): connections recorded under it
+    conversation_connections: HashMap<String, BTreeMap<String, (String, i64, bool)>>,
     /// conversation id → id → message (`None`: a void id)
     messages: HashMap<String, BTreeMap<i64, Option<Message>>>,
     /// (conversation id, sender, client id) → message id
@@ -705,11 +708,12 @@ impl ConnectionStore for MemoryStore {
         &self,
         username: &str,
         connection_id: &str,
-        session: Option<&str>,
+        socket: &SocketOptions<'_>,
         now: i64,
         expires_at: i64,
     ) -> Result<Connected, StoreError> {
         let mut s = self.lock();
+        let batch = socket.batch;
         let user = s.users.get_mut(username).ok_or(StoreError::Conflict(Conflict::Missing))?;
         let connected = Connected {
             first: !user.connections.values().any(|expires| *expires > now),
@@ -717,15 +721,18 @@ impl ConnectionStore for MemoryStore {
         };
         user.connections.retain(|_, expires| *expires > now);
         user.connections.insert(connection_id.to_owned(), expires_at);
-        if let Some(session) = session {
+        if let Some(session) = socket.session {
             s.connection_sessions.insert(connection_id.to_owned(), session.to_owned());
+        }
+        if batch {
+            s.batch_connections.insert(connection_id.to_owned());
         }
         let conversations: Vec<String> = s.memberships_of(username).map(|(c, _)| c.clone()).collect();
         for conversation in conversations {
             s.conversation_connections
                 .entry(conversation)
                 .or_default()
-                .insert(connection_id.to_owned(), (username.to_owned(), expires_at));
+                .insert(connection_id.to_owned(), (username.to_owned(), expires_at, batch));
         }
         Ok(connected)
     }
@@ -741,6 +748,7 @@ impl ConnectionStore for MemoryStore {
         user.last_online = Some(now);
         let none_left = user.live_connections(now).next().is_none();
         s.connection_sessions.remove(connection_id);
+        s.batch_connections.remove(connection_id);
         Ok(none_left)
     }
 
@@ -761,19 +769,19 @@ impl ConnectionStore for MemoryStore {
             .collect())
     }
 
-    async fn conversation_connections(
-        &self,
-        conversation_id: &str,
-        now: i64,
-    ) -> Result<Vec<(String, String)>, StoreError> {
+    async fn conversation_connections(&self, conversation_id: &str, now: i64) -> Result<Vec<Target>, StoreError> {
         let s = self.lock();
         Ok(s.conversation_connections
             .get(conversation_id)
             .map(|connections| {
                 connections
                     .iter()
-                    .filter(|(_, (_, expires))| *expires > now)
-                    .map(|(connection, (user, _))| (user.clone(), connection.clone()))
+                    .filter(|(_, (_, expires, _))| *expires > now)
+                    .map(|(connection, (user, _, batch))| Target {
+                        user: user.clone(),
+                        connection: connection.clone(),
+                        batch: *batch,
+                    })
                     .collect()
             })
             .unwrap_or_default())
@@ -796,9 +804,10 @@ impl ConnectionStore for MemoryStore {
                     .map(|(c, expires)| (user.username.clone(), c.clone(), *expires))
             })
             .collect();
+        let batch: Vec<bool> = live.iter().map(|(_, c, _)| s.batch_connections.contains(c)).collect();
         let recorded = s.conversation_connections.entry(conversation_id.to_owned()).or_default();
-        for (user, connection, expires) in &live {
-            recorded.insert(connection.clone(), (user.clone(), *expires));
+        for ((user, connection, expires), batch) in live.iter().zip(batch) {
+            recorded.insert(connection.clone(), (user.clone(), *expires, batch));
         }
         Ok(live.into_iter().map(|(user, connection, _)| (user, connection)).collect())
     }
@@ -812,7 +821,7 @@ impl ConnectionStore for MemoryStore {
     ) -> Result<(), StoreError> {
         let mut s = self.lock();
         if let Some(recorded) = s.conversation_connections.get_mut(conversation_id) {
-            recorded.retain(|connection, (user, _)| match connection_id {
+            recorded.retain(|connection, (user, _, _)| match connection_id {
                 Some(gone) => connection != gone,
                 None => user != username,
             });

@@ -60,6 +60,24 @@ pub struct RefreshTokenRecord {
     pub used_at: Option<i64>,
 }
 
+/// What a socket was opened with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SocketOptions<'a> {
+    /// The session (`sid`) of its token: what a revocation closes.
+    pub session: Option<&'a str>,
+    /// It asked for batch frames at connect (`?batch=1`).
+    pub batch: bool,
+}
+
+/// A live connection recorded under a conversation: where its pushes go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub user: String,
+    pub connection: String,
+    /// It takes several messages of the conversation in one frame.
+    pub batch: bool,
+}
+
 /// A sender's send limit: at most `limit` sends in the fixed window starting at `window_start`
 /// (`window_ms` long).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -367,7 +385,7 @@ pub trait ConnectionStore: Send + Sync {
         &self,
         username: &str,
         connection_id: &str,
-        session: Option<&str>,
+        socket: &SocketOptions<'_>,
         now: i64,
         expires_at: i64,
     ) -> Result<Connected, StoreError>;
@@ -380,12 +398,8 @@ pub trait ConnectionStore: Send + Sync {
     async fn remove_connection(&self, username: &str, connection_id: &str, now: i64) -> Result<bool, StoreError>;
     /// Live connections of each of `usernames`: (username, connection id) pairs.
     async fn connections_of(&self, usernames: &[String], now: i64) -> Result<Vec<(String, String)>, StoreError>;
-    /// Live connections recorded under a conversation: (username, connection id) pairs.
-    async fn conversation_connections(
-        &self,
-        conversation_id: &str,
-        now: i64,
-    ) -> Result<Vec<(String, String)>, StoreError>;
+    /// Live connections recorded under a conversation.
+    async fn conversation_connections(&self, conversation_id: &str, now: i64) -> Result<Vec<Target>, StoreError>;
     /// Records the live connections of `usernames` under the conversation (they joined it), and
     /// returns them.
     async fn register_connections(
