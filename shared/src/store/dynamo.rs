@@ -753,13 +753,21 @@ fn parse_message(item: &Item) -> Result<Option<Message>, StoreError> {
 }
 
 fn parse_connections(item: &Item) -> Result<std::collections::BTreeMap<String, i64>, StoreError> {
-    Ok(parse_sockets(item)?.into_iter().map(|(id, expires, _, _)| (id, expires)).collect())
+    Ok(parse_sockets(item)?.into_iter().map(|s| (s.connection, s.expires_at)).collect())
 }
 
-/// The profile's sockets: (connection id, expires_at, session, batch). A socket is
+/// A socket as the profile records it.
+struct ProfileSocket {
+    connection: String,
+    expires_at: i64,
+    session: Option<String>,
+    batch: bool,
+}
+
+/// The profile's sockets. A socket is
 /// `{expires_at, sid, batch}`, or its expiry alone when it was recorded before sockets knew their
 /// session.
-fn parse_sockets(item: &Item) -> Result<Vec<(String, i64, Option<String>, bool)>, StoreError> {
+fn parse_sockets(item: &Item) -> Result<Vec<ProfileSocket>, StoreError> {
     let bad = || StoreError::Internal("connection record".into());
     let number = |v: &AV| match v {
         AV::N(v) => v.parse::<i64>().map_err(|_| bad()),
@@ -772,9 +780,19 @@ fn parse_sockets(item: &Item) -> Result<Vec<(String, i64, Option<String>, bool)>
                 AV::M(fields) => {
                     let expires = fields.get("expires_at").ok_or_else(bad).and_then(number)?;
                     let batch = matches!(fields.get("batch"), Some(AV::Bool(true)));
-                    Ok((id.clone(), expires, opt_s(fields, "sid"), batch))
+                    Ok(ProfileSocket {
+                        connection: id.clone(),
+                        expires_at: expires,
+                        session: opt_s(fields, "sid"),
+                        batch,
+                    })
                 }
-                other => Ok((id.clone(), number(other)?, None, false)),
+                other => Ok(ProfileSocket {
+                    connection: id.clone(),
+                    expires_at: number(other)?,
+                    session: None,
+                    batch: false,
+                }),
             })
             .collect(),
         _ => Ok(Vec::new()),
@@ -1700,8 +1718,8 @@ impl ConnectionStore for DynamoStore {
             .map_err(sdk_error)?;
         Ok(parse_sockets(&out.item.unwrap_or_default())?
             .into_iter()
-            .filter(|(_, expires, _, _)| *expires > now)
-            .map(|(connection, _, session, _)| (connection, session))
+            .filter(|socket| socket.expires_at > now)
+            .map(|socket| (socket.connection, socket.session))
             .collect())
     }
 
@@ -1747,10 +1765,16 @@ impl ConnectionStore for DynamoStore {
         let mut live = Vec::new();
         for item in self.get_consistent(keys).await? {
             let user = req_s(&item, "username")?;
-            for (connection, expires, _, batch) in parse_sockets(&item)? {
-                if expires > now {
-                    records.push(connection_item(conversation_id, &user, &connection, expires, batch));
-                    live.push((user.clone(), connection));
+            for socket in parse_sockets(&item)? {
+                if socket.expires_at > now {
+                    records.push(connection_item(
+                        conversation_id,
+                        &user,
+                        &socket.connection,
+                        socket.expires_at,
+                        socket.batch,
+                    ));
+                    live.push((user.clone(), socket.connection));
                 }
             }
         }
