@@ -193,12 +193,12 @@ pub async fn start_with_management_keys(options: Options, management: sigv4::Key
         BlobChoice::Embedded { addr, root } | BlobChoice::EmbeddedWithKeys { addr, root, .. } => {
             let listener = tokio::net::TcpListener::bind(addr).await?;
             let url = s3::url(listener.local_addr()?);
-            let (access_key, secret_key) = match &options.blobs {
-                BlobChoice::EmbeddedWithKeys { access_key, secret_key, .. } => (access_key.clone(), secret_key.clone()),
-                _ => (format!("local-{}", random_key(8)), random_key(32)),
+            let keys = match &options.blobs {
+                BlobChoice::EmbeddedWithKeys { access_key, secret_key, .. } => sigv4::Keys::new(access_key, secret_key),
+                _ => sigv4::Keys::random(),
             };
-            let task = s3::serve(listener, root, &access_key, &secret_key)?;
-            let blobs = S3BlobStore::for_endpoint(&url, &access_key, &secret_key, s3::LOCAL_BUCKET).await;
+            let task = s3::serve(listener, root, &keys.access_key, keys.secret_key())?;
+            let blobs = S3BlobStore::for_endpoint(&url, &keys.access_key, keys.secret_key(), s3::LOCAL_BUCKET).await;
             (url, Some(task), blobs)
         }
         BlobChoice::External { endpoint, access_key, secret_key, bucket } => {

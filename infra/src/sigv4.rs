@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, Method, Uri};
 /// How far a request's `x-amz-date` may be from now, as AWS allows.
 const CLOCK_SKEW: Duration = Duration::from_secs(15 * 60);
 
-/// The key pair the management API accepts signatures from.
+/// A key pair: the one the management API accepts signatures from, or the embedded S3 server's.
 #[derive(Clone)]
 pub struct Keys {
     pub access_key: String,

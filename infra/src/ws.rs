@@ -440,6 +440,12 @@ fn deliver(connections: &Connections, id: &str, body: &[u8]) -> bool {
     connections.get(id).map(|c| c.tx.send(Outbound::Frame(frame)).is_ok()).unwrap_or(false)
 }
 
+/// Tells a socket's writer to close it; false when there is no such socket (410 Gone).
+fn close(connections: &Connections, id: &str) -> bool {
+    let connections = connections.lock().unwrap_or_else(|p| p.into_inner());
+    connections.get(id).map(|c| c.tx.send(Outbound::Close).is_ok()).unwrap_or(false)
+}
+
 /// Pushes straight onto the gateway's sockets, skipping the management API's HTTP round trip and
 /// request signing: what the embedded default uses. The same answers as `@connections` (Gone for
 /// an unknown socket, the same size limit); the DynamoDB runs keep the real SDK path.
@@ -462,10 +468,10 @@ impl chathub_shared::notify::Notifier for InProcessNotifier {
     }
 
     async fn close(&self, connection_id: &str) -> Result<(), chathub_shared::notify::PushError> {
-        let connections = self.connections.lock().unwrap_or_else(|p| p.into_inner());
-        match connections.get(connection_id).map(|c| c.tx.send(Outbound::Close).is_ok()) {
-            Some(true) => Ok(()),
-            _ => Err(chathub_shared::notify::PushError::Gone),
+        if close(&self.connections, connection_id) {
+            Ok(())
+        } else {
+            Err(chathub_shared::notify::PushError::Gone)
         }
     }
 }
@@ -484,8 +490,7 @@ async fn get_connection(State(state): State<WsState>, Path(id): Path<String>) ->
 }
 
 async fn delete_connection(State(state): State<WsState>, Path(id): Path<String>) -> Response {
-    let closed = state.connections().get(&id).map(|c| c.tx.send(Outbound::Close).is_ok()).unwrap_or(false);
-    if closed {
+    if close(&state.connections, &id) {
         StatusCode::NO_CONTENT.into_response()
     } else {
         gone()

@@ -205,12 +205,10 @@ pub async fn refresh(ctx: &Ctx, req: RefreshRequest) -> Result<TokenResponse, Ap
 }
 
 /// Revokes the named refresh token's session, or with `all` every session of the caller, or else
-/// the session the access token belongs to.
-/// The revoked sessions' sockets are closed.
+/// the session the access token belongs to; the revoked sessions' sockets are closed.
 pub async fn logout(ctx: &Ctx, caller: &Claims, req: LogoutRequest) -> Result<(), ApiError> {
     if req.all {
-        ctx.store.revoke_sessions(&caller.sub, None).await?;
-        return presence::close_sessions(ctx, &caller.sub, Revoked::All).await;
+        return revoke_all_but(ctx, &caller.sub, None).await;
     }
     if let Some(token) = req.refresh_token {
         if let Some(record) = ctx.store.get_refresh_token(&auth::hash_refresh_token(&token)).await? {
@@ -230,6 +228,13 @@ pub async fn logout(ctx: &Ctx, caller: &Claims, req: LogoutRequest) -> Result<()
 async fn revoke(ctx: &Ctx, username: &str, family_id: &str) -> Result<(), ApiError> {
     ctx.store.revoke_session(username, family_id).await?;
     presence::close_sessions(ctx, username, Revoked::Only(family_id)).await
+}
+
+/// Revokes every session of the user but `keep` (a password change keeps the caller's), and
+/// closes their sockets.
+pub async fn revoke_all_but(ctx: &Ctx, username: &str, keep: Option<&str>) -> Result<(), ApiError> {
+    ctx.store.revoke_sessions(username, keep).await?;
+    presence::close_sessions(ctx, username, Revoked::AllBut(keep)).await
 }
 
 pub fn verify(caller: &Claims) -> VerifyResponse {
@@ -291,9 +296,8 @@ async fn guarded_password_check(
     use crate::store::Attempt;
     let now = ctx.now_ms();
     let window_start_min = now - LOGIN_WINDOW_MS;
-    let refused = |window_start: i64| {
-        let retry_after_secs = ((window_start + LOGIN_WINDOW_MS - now).max(1000) as u64).div_ceil(1000);
-        ApiError::TooManyRequests { retry_after_secs }
+    let refused = |window_start: i64| ApiError::TooManyRequests {
+        retry_after_secs: crate::clock::seconds_until(window_start + LOGIN_WINDOW_MS, now),
     };
     let from_source = format!("source#{source}");
     let pair = format!("password#{key}#{source}");

@@ -3,6 +3,11 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// Whole seconds from `now` until `end` (both epoch ms), at least 1: a `Retry-After`.
+pub fn seconds_until(end: i64, now: i64) -> u64 {
+    ((end - now).max(0) as u64).div_ceil(1000).max(1)
+}
+
 /// Milliseconds since the Unix epoch.
 pub trait Clock: Send + Sync {
     fn now_ms(&self) -> i64;

@@ -53,7 +53,7 @@ impl Limits {
     /// The fixed window `now` falls in: its start, and the seconds until it ends.
     pub fn window(&self, now: i64) -> (i64, u64) {
         let start = now - now.rem_euclid(self.window_ms);
-        (start, ((start + self.window_ms - now) as u64).div_ceil(1000).max(1))
+        (start, crate::clock::seconds_until(start + self.window_ms, now))
     }
 }
 

@@ -300,20 +300,20 @@ pub async fn mark_read(
 pub const TYPING_MEMBERS_MAX: i64 = 100;
 
 /// Tells the other members I am typing; nothing is stored.
-/// Typing is limited per user like sends; it stores nothing, so its count is a request of its own
-/// (one conditional UpdateItem).
+/// Typing is limited per user like sends where it is pushed; it stores nothing, so its count is a
+/// request of its own (one conditional UpdateItem).
 pub async fn typing(ctx: &Ctx, caller: &str, conversation_id: &str) -> Result<(), ApiError> {
     let conversation = member_view(ctx, caller, conversation_id).await?;
-    let limits = ctx.config.limits;
-    let now = ctx.now_ms();
-    let key = format!("typing#{caller}");
-    if let crate::store::Attempt::Refused(window) =
-        ctx.store.take_attempt(&key, limits.typing, now, now - limits.window_ms).await?
-    {
-        let retry_after_secs = ((window.window_start + limits.window_ms - now) as u64).div_ceil(1000).max(1);
-        return Err(ApiError::RateLimited { retry_after_secs });
-    }
     if conversation.member_count <= TYPING_MEMBERS_MAX {
+        let limits = ctx.config.limits;
+        let now = ctx.now_ms();
+        let key = format!("typing#{caller}");
+        if let crate::store::Attempt::Refused(window) =
+            ctx.store.take_attempt(&key, limits.typing, now, now - limits.window_ms).await?
+        {
+            let retry_after_secs = crate::clock::seconds_until(window.window_start + limits.window_ms, now);
+            return Err(ApiError::RateLimited { retry_after_secs });
+        }
         let data = Typing { conversation_id: conversation_id.to_owned(), username: caller.to_owned() };
         push_to_conversation(ctx, conversation_id, None, Some(caller), "typing", &data).await;
     }

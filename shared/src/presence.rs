@@ -61,16 +61,14 @@ async fn announce(ctx: &Ctx, status: UserStatus) -> Result<(), ApiError> {
 /// Which of a user's sessions a revocation ended.
 #[derive(Debug, Clone, Copy)]
 pub enum Revoked<'a> {
-    All,
     Only(&'a str),
-    /// Every session but this one (a password change keeps the caller's).
+    /// Every session but this one (`None`: every session).
     AllBut(Option<&'a str>),
 }
 
 impl Revoked<'_> {
     fn covers(&self, session: Option<&str>) -> bool {
         match self {
-            Revoked::All => true,
             Revoked::Only(sid) => session == Some(*sid),
             // A socket that never knew its session cannot be told apart: it goes.
             Revoked::AllBut(keep) => keep.is_none() || session != *keep,

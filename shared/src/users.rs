@@ -77,9 +77,7 @@ pub async fn update_me(ctx: &Ctx, caller: &Claims, req: PatchMeRequest, source: 
     };
     let updated = ctx.store.update_user(&user, &update).await?;
     if changes_password {
-        ctx.store.revoke_sessions(&caller.sub, caller.sid.as_deref()).await?;
-        let kept = caller.sid.as_deref();
-        crate::presence::close_sessions(ctx, &caller.sub, crate::presence::Revoked::AllBut(kept)).await?;
+        accounts::revoke_all_but(ctx, &caller.sub, caller.sid.as_deref()).await?;
     }
     Ok(updated.private_view(ctx.now_ms()))
 }

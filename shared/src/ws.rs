@@ -267,12 +267,10 @@ where
         async move {
             let started = Instant::now();
             let decision = handler(ctx, event.payload).await;
-            if let Err(e) = &decision {
-                tracing::info!(error = %e, "handshake refused");
-            }
             tracing::info!(
                 route = "authorizer",
                 allowed = decision.is_ok(),
+                refused = decision.as_ref().err().map(tracing::field::display),
                 latency_ms = started.elapsed().as_secs_f64() * 1000.0,
                 "authorize"
             );

@@ -372,17 +372,7 @@ impl SessionStore for DynamoStore {
     }
 
     async fn session_open(&self, username: &str, family_id: &str) -> Result<bool, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(user_pk(username), &format!("SESSION#{family_id}"))))
-            .projection_expression("pk")
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        Ok(out.item.is_some())
+        Ok(self.get(user_pk(username), &format!("SESSION#{family_id}")).await?.is_some())
     }
 
     async fn revoke_sessions(&self, username: &str, keep: Option<&str>) -> Result<(), StoreError> {
@@ -1706,17 +1696,8 @@ impl ConnectionStore for DynamoStore {
     }
 
     async fn sockets(&self, username: &str, now: i64) -> Result<Vec<(String, Option<String>)>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(user_pk(username), PROFILE)))
-            .projection_expression("connections")
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        Ok(parse_sockets(&out.item.unwrap_or_default())?
+        let profile = self.get(user_pk(username), PROFILE).await?.unwrap_or_default();
+        Ok(parse_sockets(&profile)?
             .into_iter()
             .filter(|socket| socket.expires_at > now)
             .map(|socket| (socket.connection, socket.session))

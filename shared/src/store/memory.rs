@@ -1,7 +1,7 @@
 //! The embedded store: everything in memory behind one lock, with the same semantics as the
 //! DynamoDB adapter (each method is atomic, conditions fail the same way).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
@@ -33,10 +33,8 @@ struct State {
     memberships: BTreeMap<(String, String), ReadState>,
     /// conversation id → username → joined_at
     members: HashMap<String, BTreeMap<String, i64>>,
-    /// connection id → the session it was opened with
-    connection_sessions: HashMap<String, String>,
-    /// connections that asked for batch frames
-    batch_connections: HashSet<String>,
+    /// connection id → (the session it was opened with, whether it asked for batch frames)
+    socket_options: HashMap<String, (Option<String>, bool)>,
     /// conversation id → connection id → (username, expires_at, batch): connections recorded under it
     conversation_connections: HashMap<String, BTreeMap<String, (String, i64, bool)>>,
     /// conversation id → id → message (`None`: a void id)
@@ -721,12 +719,7 @@ impl ConnectionStore for MemoryStore {
         };
         user.connections.retain(|_, expires| *expires > now);
         user.connections.insert(connection_id.to_owned(), expires_at);
-        if let Some(session) = socket.session {
-            s.connection_sessions.insert(connection_id.to_owned(), session.to_owned());
-        }
-        if batch {
-            s.batch_connections.insert(connection_id.to_owned());
-        }
+        s.socket_options.insert(connection_id.to_owned(), (socket.session.map(str::to_owned), batch));
         let conversations: Vec<String> = s.memberships_of(username).map(|(c, _)| c.clone()).collect();
         for conversation in conversations {
             s.conversation_connections
@@ -747,8 +740,7 @@ impl ConnectionStore for MemoryStore {
         }
         user.last_online = Some(now);
         let none_left = user.live_connections(now).next().is_none();
-        s.connection_sessions.remove(connection_id);
-        s.batch_connections.remove(connection_id);
+        s.socket_options.remove(connection_id);
         Ok(none_left)
     }
 
@@ -757,7 +749,8 @@ impl ConnectionStore for MemoryStore {
         let Some(user) = s.users.get(username) else {
             return Ok(Vec::new());
         };
-        Ok(user.live_connections(now).map(|c| (c.clone(), s.connection_sessions.get(c).cloned())).collect())
+        let session = |c: &String| s.socket_options.get(c).and_then(|(session, _)| session.clone());
+        Ok(user.live_connections(now).map(|c| (c.clone(), session(c))).collect())
     }
 
     async fn connections_of(&self, usernames: &[String], now: i64) -> Result<Vec<(String, String)>, StoreError> {
@@ -804,7 +797,8 @@ impl ConnectionStore for MemoryStore {
                     .map(|(c, expires)| (user.username.clone(), c.clone(), *expires))
             })
             .collect();
-        let batch: Vec<bool> = live.iter().map(|(_, c, _)| s.batch_connections.contains(c)).collect();
+        let batch: Vec<bool> =
+            live.iter().map(|(_, c, _)| s.socket_options.get(c).is_some_and(|(_, batch)| *batch)).collect();
         let recorded = s.conversation_connections.entry(conversation_id.to_owned()).or_default();
         for ((user, connection, expires), batch) in live.iter().zip(batch) {
             recorded.insert(connection.clone(), (user.clone(), *expires, batch));
