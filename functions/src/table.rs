@@ -47,6 +47,7 @@ rest_routes! {
     "POST" "/auth/refresh" => "auth-refresh" auth_refresh,
     "POST" "/auth/logout" => "auth-logout" auth_logout,
     "GET" "/auth/verify" => "auth-verify" auth_verify,
+    "GET" "/.well-known/jwks.json" => "auth-jwks" auth_jwks,
     "GET" "/users/me" => "users-me-get" users_me_get,
     "PATCH" "/users/me" => "users-me-patch" users_me_patch,
     "GET" "/users" => "users-list" users_list,

@@ -5,6 +5,7 @@
 
 pub mod rest;
 pub mod s3;
+pub mod secrets;
 pub mod sigv4;
 pub mod ws;
 

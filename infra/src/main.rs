@@ -27,9 +27,11 @@ struct Args {
     /// DynamoDB table name.
     #[arg(long, env = "TABLE_NAME", default_value = "chathub")]
     table: String,
-    /// HS256 key for access tokens (at least 32 bytes). Default: a fresh random key per run
-    /// (tokens do not outlive the run). Required to listen on anything but loopback.
-    #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
+    /// The access tokens' Ed25519 signing key: a private JWK (as `chathub-local keys` prints it),
+    /// or at least 32 bytes of key material the key pair is derived from. Default: a fresh key
+    /// pair per run (tokens do not outlive the run). Required to listen on anything but loopback.
+    /// The public key is served at /.well-known/jwks.json.
+    #[arg(long, alias = "signing-key", env = "JWT_SECRET", hide_env_values = true)]
     jwt_secret: Option<String>,
     /// Another allowed CORS origin (repeatable); http://localhost:* and http://127.0.0.1:* always are.
     #[arg(long = "cors-origin")]
@@ -62,12 +64,48 @@ struct Args {
     /// Bucket name on --s3-endpoint.
     #[arg(long, env = "BUCKET_NAME", default_value = "chathub-files")]
     bucket: String,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// Print a fresh Ed25519 signing key for a deployment, as JSON: `signing_key` (the private JWK,
+    /// for the Secrets Manager secret) and `public_keys` (the JWK set for the template's
+    /// JwtPublicKeys parameter). Serves nothing. See docs/keys.md.
+    Keys {
+        /// The JWK set in use now: its keys stay in `public_keys` after the new one, so tokens
+        /// signed before a rotation keep verifying until they expire.
+        #[arg(long)]
+        previous: Option<String>,
+    },
+}
+
+/// `chathub-local keys`: the new key pair, and the public set with the previous keys after it.
+fn print_keys(previous: Option<String>) -> ExitCode {
+    let key = chathub_shared::keys::SigningKey::generate();
+    let mut public = vec![serde_json::to_value(key.public_jwk()).unwrap_or_default()];
+    if let Some(previous) = previous.filter(|p| !p.trim().is_empty()) {
+        match chathub_shared::keys::Keyring::verifying(&previous) {
+            Ok(set) => public.extend(set.jwks().keys.iter().filter_map(|jwk| serde_json::to_value(jwk).ok())),
+            Err(e) => {
+                eprintln!("chathub-local keys: --previous: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let signing_key: serde_json::Value = serde_json::from_str(&key.to_private_jwk()).unwrap_or_default();
+    println!("{}", serde_json::json!({ "kid": key.kid(), "signing_key": signing_key, "public_keys": { "keys": public } }));
+    ExitCode::SUCCESS
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    chathub_shared::telemetry::init();
     let args = Args::parse();
+    if let Some(Command::Keys { previous }) = args.command {
+        return print_keys(previous);
+    }
+    chathub_shared::telemetry::init();
     let key_given = args.jwt_secret.as_deref().is_some_and(|k| !k.is_empty());
     let mut listening = vec![args.rest_addr, args.ws_addr];
     if args.s3_endpoint.as_deref().is_none_or(str::is_empty) {

@@ -49,6 +49,19 @@ impl Keys {
         body: &[u8],
         now: SystemTime,
     ) -> Result<(), &'static str> {
+        self.verify_for("execute-api", method, uri, headers, body, now)
+    }
+
+    /// [`verify`](Self::verify), for a signature made for `expected_service`.
+    pub fn verify_for(
+        &self,
+        expected_service: &str,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Result<(), &'static str> {
         let authorization = headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -76,7 +89,7 @@ impl Keys {
         if access_key != self.access_key {
             return Err("unknown access key");
         }
-        if service != "execute-api" {
+        if service != expected_service {
             return Err("signed for another service");
         }
         let signed_at = headers

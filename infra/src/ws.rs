@@ -46,7 +46,7 @@ pub struct WsState {
     pub ctx: Ctx,
     connections: Arc<Mutex<HashMap<String, Connection>>>,
     /// The key pair the management API (`/@connections`) takes SigV4 signatures from.
-    management: Arc<crate::sigv4::Keys>,
+    pub(crate) management: Arc<crate::sigv4::Keys>,
 }
 
 /// The open sockets, by connection id.
@@ -69,7 +69,11 @@ pub fn router(state: WsState) -> Router {
         .route("/@connections/{id}", get(get_connection).post(post_to_connection).delete(delete_connection))
         .route("/{stage}/@connections/{id}", get(get_connection_staged).post(post_staged).delete(delete_staged))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), signed_only));
-    management.fallback(handshake).with_state(state)
+    // `POST /` is the Secrets Manager stand-in; every other request to `/` is a handshake.
+    management
+        .route("/", axum::routing::post(crate::secrets::get_secret_value).fallback(handshake))
+        .fallback(handshake)
+        .with_state(state)
 }
 
 /// As API Gateway does: the management API answers only requests signed (SigV4, service

@@ -19,6 +19,7 @@ on_both_stores!(
     refresh_rotates_and_reuse_revokes_the_family,
     logout_revokes_one_session_or_all,
     verify_accepts_bearer_or_cookie_and_refuses_bad_tokens,
+    jwks_publishes_the_key_that_verifies_tokens,
     every_authenticated_route_refuses_missing_and_bad_tokens,
     profile_updates_and_clears_fields,
     email_change_moves_the_unique_claim,
@@ -65,13 +66,14 @@ async fn register_returns_tokens_and_a_private_profile(app: &TestApp) {
     assert!(user["created_at"].as_i64().unwrap() > 1_600_000_000_000);
     assert!(user.get("password_hash").is_none() && user.get("password").is_none());
 
-    // The access token is a three-part HS256 JWT carrying sub, iat, exp and jti.
+    // The access token is a three-part EdDSA JWT, with a kid, carrying sub, iat, exp and jti.
     let token = body["access_token"].as_str().unwrap();
     let parts: Vec<&str> = token.split('.').collect();
     assert_eq!(parts.len(), 3);
     let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
     let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
-    assert_eq!(header["alg"], "HS256");
+    assert_eq!(header["alg"], "EdDSA");
+    assert!(header["kid"].as_str().is_some_and(|kid| !kid.is_empty()));
     assert_eq!(claims["sub"], "alice");
     assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 900);
     assert!(claims["jti"].is_string());
@@ -261,30 +263,73 @@ async fn logout_revokes_one_session_or_all(app: &TestApp) {
     app.post("/auth/logout", Some(&kim.access), json!({"all": "yes"})).await.assert_problem(400, "invalid_request");
 }
 
-fn forge(header: Value, claims: Value, secret: &[u8]) -> String {
-    use jsonwebtoken_free_hmac::sign;
+/// A JWT signed with the Ed25519 key of `seed`, by aws-lc-rs directly, not by the code under test.
+fn forge(header: Value, claims: Value, seed: &[u8; 32]) -> String {
     let head = URL_SAFE_NO_PAD.encode(header.to_string());
     let body = URL_SAFE_NO_PAD.encode(claims.to_string());
-    let signature = URL_SAFE_NO_PAD.encode(sign(secret, format!("{head}.{body}").as_bytes()));
+    let pair = aws_lc_rs::signature::Ed25519KeyPair::from_seed_unchecked(seed).unwrap();
+    let signature = URL_SAFE_NO_PAD.encode(pair.sign(format!("{head}.{body}").as_bytes()));
     format!("{head}.{body}.{signature}")
 }
 
-/// HMAC-SHA256 by hand (RFC 2104), so tests can forge tokens without the code under test.
-mod jsonwebtoken_free_hmac {
+/// The gateway's signing seed in the tests: `TEST_SECRET` is key material, hashed into the seed.
+fn test_seed() -> [u8; 32] {
     use sha2::{Digest, Sha256};
+    Sha256::digest(support::TEST_SECRET).into()
+}
 
-    pub fn sign(key: &[u8], message: &[u8]) -> Vec<u8> {
-        let mut block = [0u8; 64];
-        if key.len() > 64 {
-            block[..32].copy_from_slice(&Sha256::digest(key));
-        } else {
-            block[..key.len()].copy_from_slice(key);
-        }
-        let inner: Vec<u8> = block.iter().map(|b| b ^ 0x36).chain(message.iter().copied()).collect();
-        let inner_hash = Sha256::digest(&inner);
-        let outer: Vec<u8> = block.iter().map(|b| b ^ 0x5c).chain(inner_hash.iter().copied()).collect();
-        Sha256::digest(&outer).to_vec()
+/// HMAC-SHA256 by hand (RFC 2104): for tokens that try the HS256-with-the-public-key confusion.
+fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let mut block = [0u8; 64];
+    if key.len() > 64 {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
     }
+    let inner: Vec<u8> = block.iter().map(|b| b ^ 0x36).chain(message.iter().copied()).collect();
+    let inner_hash = Sha256::digest(&inner);
+    let outer: Vec<u8> = block.iter().map(|b| b ^ 0x5c).chain(inner_hash.iter().copied()).collect();
+    Sha256::digest(&outer).to_vec()
+}
+
+/// The one key of the gateway's JWK set: its kid and public key (`x`, base64url).
+async fn published_key(app: &TestApp) -> (String, String) {
+    let reply = app.call("GET", "/.well-known/jwks.json", None, None).await;
+    let set = reply.assert_status(200);
+    let keys = set["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1, "{set}");
+    (keys[0]["kid"].as_str().unwrap().to_owned(), keys[0]["x"].as_str().unwrap().to_owned())
+}
+
+/// `GET /.well-known/jwks.json` needs no token and publishes the public key, with its kid, that
+/// verifies the tokens the API issues: checked here with aws-lc-rs alone, as another service would.
+async fn jwks_publishes_the_key_that_verifies_tokens(app: &TestApp) {
+    let reply = app.call("GET", "/.well-known/jwks.json", None, None).await;
+    let set = reply.assert_status(200);
+    assert_eq!(reply.headers["content-type"], "application/jwk-set+json");
+    assert!(reply.headers["cache-control"].to_str().unwrap().contains("max-age="));
+    let key = &set["keys"][0];
+    assert_eq!((&key["kty"], &key["crv"], &key["alg"], &key["use"]), (&json!("OKP"), &json!("Ed25519"), &json!("EdDSA"), &json!("sig")));
+    assert!(key.get("d").is_none(), "the private key is published: {set}");
+
+    let ann = app.register("ann").await;
+    let parts: Vec<&str> = ann.access.split('.').collect();
+    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
+    assert_eq!(header["alg"], "EdDSA");
+    assert_eq!(header["kid"], key["kid"]);
+    let public = URL_SAFE_NO_PAD.decode(key["x"].as_str().unwrap()).unwrap();
+    let signature = URL_SAFE_NO_PAD.decode(parts[2]).unwrap();
+    let signed = format!("{}.{}", parts[0], parts[1]);
+    aws_lc_rs::signature::UnparsedPublicKey::new(&aws_lc_rs::signature::ED25519, &public)
+        .verify(signed.as_bytes(), &signature)
+        .expect("the token verifies with the published key");
+    // So does a token of the refresh function's.
+    let refreshed = app.post("/auth/refresh", None, json!({"refresh_token": ann.refresh})).await;
+    let refreshed = refreshed.assert_status(200)["access_token"].as_str().unwrap().to_owned();
+    let header: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(refreshed.split('.').next().unwrap()).unwrap()).unwrap();
+    assert_eq!(header["kid"], key["kid"]);
 }
 
 async fn verify_accepts_bearer_or_cookie_and_refuses_bad_tokens(app: &TestApp) {
@@ -306,15 +351,30 @@ async fn verify_accepts_bearer_or_cookie_and_refuses_bad_tokens(app: &TestApp) {
     assert_eq!(by_cookie.assert_status(200)["username"], "leo");
 
     // A correctly signed token of our own making, to show the forging helper is sound.
+    let (kid, x) = published_key(app).await;
     let iat = now / 1000;
     let claims = json!({"sub": "leo", "iat": iat, "exp": iat + 900, "jti": "t"});
-    let genuine = forge(json!({"alg": "HS256", "typ": "JWT"}), claims.clone(), support::TEST_SECRET);
+    let eddsa = json!({"alg": "EdDSA", "typ": "JWT", "kid": kid});
+    let genuine = forge(eddsa.clone(), claims.clone(), &test_seed());
     app.get("/auth/verify", &genuine).await.assert_status(200);
 
-    let forged = forge(json!({"alg": "HS256", "typ": "JWT"}), claims.clone(), b"someone-elses-secret-someone-else");
+    // Another key under our kid; our key under another kid or none; HS256 keyed with the public
+    // key (as text and as bytes); alg none; a payload swapped under a real signature; expired.
+    let forged = forge(eddsa.clone(), claims.clone(), &[7u8; 32]);
+    let other_kid = forge(json!({"alg": "EdDSA", "typ": "JWT", "kid": "another"}), claims.clone(), &test_seed());
+    let no_kid = forge(json!({"alg": "EdDSA", "typ": "JWT"}), claims.clone(), &test_seed());
+    let confused: Vec<String> = [x.as_bytes().to_vec(), URL_SAFE_NO_PAD.decode(&x).unwrap()]
+        .iter()
+        .map(|key| {
+            let head = URL_SAFE_NO_PAD.encode(json!({"alg": "HS256", "typ": "JWT", "kid": kid}).to_string());
+            let body = URL_SAFE_NO_PAD.encode(claims.to_string());
+            let mac = URL_SAFE_NO_PAD.encode(hmac_sha256(key, format!("{head}.{body}").as_bytes()));
+            format!("{head}.{body}.{mac}")
+        })
+        .collect();
     let alg_none = format!(
         "{}.{}.",
-        URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#),
+        URL_SAFE_NO_PAD.encode(json!({"alg": "none", "typ": "JWT", "kid": kid}).to_string()),
         URL_SAFE_NO_PAD.encode(claims.to_string())
     );
     let tampered = {
@@ -323,12 +383,11 @@ async fn verify_accepts_bearer_or_cookie_and_refuses_bad_tokens(app: &TestApp) {
             URL_SAFE_NO_PAD.encode(json!({"sub": "admin", "iat": iat, "exp": iat + 900, "jti": "t"}).to_string());
         format!("{}.{}.{}", parts[0], evil, parts[2])
     };
-    let expired = forge(
-        json!({"alg": "HS256"}),
-        json!({"sub": "leo", "iat": iat - 2000, "exp": iat - 1000, "jti": "t"}),
-        support::TEST_SECRET,
-    );
-    for bad in [forged, alg_none, tampered, expired, "garbage".into(), "a.b.c".into(), "x".repeat(5000)] {
+    let expired = forge(eddsa, json!({"sub": "leo", "iat": iat - 2000, "exp": iat - 1000, "jti": "t"}), &test_seed());
+    let mut bad_tokens = vec![forged, other_kid, no_kid, alg_none, tampered, expired];
+    bad_tokens.extend(confused);
+    bad_tokens.extend(["garbage".into(), "a.b.c".into(), "x".repeat(5000)]);
+    for bad in bad_tokens {
         let reply = app.get("/auth/verify", &bad).await;
         assert_eq!(reply.status, 401, "{bad:.40} gave {}", reply.text);
         assert_eq!(reply.headers["content-type"], "application/problem+json");

@@ -107,6 +107,16 @@ fn every_websocket_route_reaches_its_function_through_an_integration() {
     assert_eq!(resource("WebSocketApi")["Properties"]["RouteSelectionExpression"], "$request.body.type");
 }
 
+/// What a route's handler calls, read from its source: whether it issues access tokens (and so
+/// needs the signing key).
+fn route_signs(binary: &str) -> bool {
+    let routes = manifest_dir().join("../functions/src/routes");
+    let source = std::fs::read_to_string(routes.join(format!("{}.rs", binary.replace('-', "_")))).unwrap();
+    ["accounts::register", "accounts::login", "accounts::refresh", "accounts::open_session"]
+        .iter()
+        .any(|call| source.contains(call))
+}
+
 /// What a route's handler calls, read from its source: whether it pushes to WebSocket connections
 /// and whether it signs, checks or copies files.
 fn route_uses(binary: &str) -> (bool, bool) {
@@ -206,20 +216,58 @@ fn every_binary_builds_exactly_the_clients_its_route_uses() {
     let routes = manifest_dir().join("../functions/src/routes");
     for route in REST_ROUTES.iter().map(|r| r.function).chain(WS_ROUTES.iter().map(|r| r.function)) {
         let main = std::fs::read_to_string(bins.join(format!("{route}.rs"))).unwrap();
-        let expected = match route_uses(route) {
-            (false, false) => "Clients::STORE,",
-            (true, false) => "Clients::PUSH,",
-            (false, true) => "Clients::FILES,",
-            (true, true) => "Clients::PUSH_FILES,",
+        let expected = match (route_uses(route), route_signs(route)) {
+            ((false, false), false) => "Clients::STORE,",
+            ((false, false), true) => "Clients::SIGNS,",
+            ((true, false), false) => "Clients::PUSH,",
+            ((true, false), true) => "Clients::PUSH.signs(),",
+            ((false, true), false) => "Clients::FILES,",
+            ((true, true), false) => "Clients::PUSH_FILES,",
+            (uses, true) => panic!("{route}: no Clients constant for {uses:?} with the signing key"),
         };
+        let source = std::fs::read_to_string(routes.join(format!("{}.rs", route.replace('-', "_")))).unwrap();
         if main.contains("run_stateless(") {
-            let source = std::fs::read_to_string(routes.join(format!("{}.rs", route.replace('-', "_")))).unwrap();
             assert!(!source.contains("ctx."), "{route} runs without a store but its handler uses ctx");
+            assert!(!main.contains("Clients::"), "{route}");
+        } else if main.contains("run_configured(") {
+            for field in ["ctx.store", "ctx.notifier", "ctx.blobs", "ctx.clock", "ctx.now_ms"] {
+                assert!(!source.contains(field), "{route} runs on its configuration alone but its handler uses {field}");
+            }
             assert!(!main.contains("Clients::"), "{route}");
         } else {
             assert!(main.contains(expected), "{route}'s binary should build {expected}");
         }
     }
+}
+
+/// Security finding 2: the private signing key reaches only the functions that issue tokens
+/// (register, login, refresh), as a secret they may read; every function gets the public keys,
+/// and no key material is resolved into any function's environment.
+#[test]
+fn only_the_functions_that_issue_tokens_may_read_the_signing_key() {
+    let template = template();
+    let text = std::fs::read_to_string(manifest_dir().join("../template.yaml")).unwrap();
+    assert!(!text.contains("{{resolve:secretsmanager"), "a secret is resolved into the template");
+    assert!(!text.contains("JWT_SECRET"), "the symmetric key is still configured");
+    let globals = &template["Globals"]["Function"]["Environment"]["Variables"];
+    assert_eq!(scalar(&globals["JWT_PUBLIC_KEYS"]), "JwtPublicKeys");
+    let mut signers = BTreeSet::new();
+    for (name, resource) in functions(&template) {
+        let binary = resource["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
+        let policies = serde_yaml::to_string(&resource["Properties"]["Policies"]).unwrap();
+        let reads_secret = policies.contains("secretsmanager:");
+        let env = &resource["Properties"]["Environment"]["Variables"];
+        let named = !env["JWT_SIGNING_KEY_SECRET"].is_null();
+        let signs = route_signs(binary);
+        assert_eq!((signs, signs), (reads_secret, named), "{name}: issues tokens = {signs}, may read the key = {reads_secret}, is told its name = {named}");
+        if signs {
+            assert!(policies.contains("secretsmanager:GetSecretValue") && policies.contains("jwt-signing-key-??????"), "{name}: {policies}");
+            assert!(!policies.contains("secretsmanager:*") && !policies.contains("secret:*"), "{name}: {policies}");
+            signers.insert(binary.to_owned());
+        }
+    }
+    let expected: BTreeSet<String> = ["auth-login", "auth-refresh", "auth-register"].map(String::from).into();
+    assert_eq!(signers, expected);
 }
 
 #[test]

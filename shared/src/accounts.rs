@@ -196,7 +196,7 @@ pub async fn refresh(ctx: &Ctx, req: RefreshRequest) -> Result<TokenResponse, Ap
         Err(e) => return Err(e.into()),
     }
     Ok(TokenResponse {
-        access_token: auth::issue_access_token(&ctx.config.jwt_secret, &old.username, &old.family_id, now)?,
+        access_token: ctx.config.keys.issue(&old.username, &old.family_id, now)?,
         token_type: "Bearer".into(),
         expires_in: auth::ACCESS_TOKEN_TTL_SECS,
         refresh_token: token,
@@ -255,7 +255,7 @@ pub async fn open_session(ctx: &Ctx, username: &str) -> Result<TokenResponse, Ap
     };
     ctx.store.create_session(&record, now).await?;
     Ok(TokenResponse {
-        access_token: auth::issue_access_token(&ctx.config.jwt_secret, username, &family_id, now)?,
+        access_token: ctx.config.keys.issue(username, &family_id, now)?,
         token_type: "Bearer".into(),
         expires_in: auth::ACCESS_TOKEN_TTL_SECS,
         refresh_token: token,

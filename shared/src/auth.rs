@@ -1,4 +1,5 @@
-//! Credentials: Argon2id password hashes, HS256 access tokens, opaque refresh tokens.
+//! Credentials: Argon2id password hashes, access-token claims (signed and verified by
+//! [`crate::keys`]), opaque refresh tokens.
 
 use std::sync::OnceLock;
 
@@ -6,7 +7,6 @@ use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, Pass
 use argon2::Argon2;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -59,39 +59,6 @@ pub struct Claims {
     pub sid: Option<String>,
 }
 
-/// Signs an access token for `username` in session `sid`, valid from `now_ms` for 15 minutes.
-pub fn issue_access_token(secret: &[u8], username: &str, sid: &str, now_ms: i64) -> Result<String, ApiError> {
-    let iat = now_ms / 1000;
-    let claims = Claims {
-        sub: username.to_owned(),
-        iat,
-        exp: iat + ACCESS_TOKEN_TTL_SECS,
-        jti: ulid::Ulid::new().to_string(),
-        sid: Some(sid.to_owned()),
-    };
-    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret))
-        .map_err(|e| ApiError::internal(format!("jwt encode: {e}")))
-}
-
-/// Verifies signature, algorithm (HS256 only: `none` and every other algorithm are refused) and
-/// expiry against the caller's clock.
-pub fn verify_access_token(secret: &[u8], token: &str, now_ms: i64) -> Result<Claims, ApiError> {
-    let invalid = || ApiError::Unauthorized { code: "invalid_token", detail: "access token is invalid" };
-    if token.len() > 4096 {
-        return Err(invalid());
-    }
-    let mut validation = Validation::new(Algorithm::HS256);
-    // Expiry is checked below against our own clock, so tests can move time.
-    validation.validate_exp = false;
-    validation.set_required_spec_claims(&["sub", "exp", "iat"]);
-    let data =
-        jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(secret), &validation).map_err(|_| invalid())?;
-    if data.claims.exp * 1000 <= now_ms {
-        return Err(ApiError::Unauthorized { code: "token_expired", detail: "access token has expired" });
-    }
-    Ok(data.claims)
-}
-
 /// A fresh opaque refresh token: 256 random bits, base64url.
 pub fn new_refresh_token() -> String {
     let mut bytes = [0u8; 32];
@@ -109,8 +76,6 @@ pub fn hash_refresh_token(token: &str) -> String {
 mod tests {
     use super::*;
 
-    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
-
     #[test]
     fn passwords_round_trip_and_wrong_ones_fail() {
         let hash = hash_password("correct horse").unwrap();
@@ -118,42 +83,6 @@ mod tests {
         assert!(verify_password("correct horse", &hash));
         assert!(!verify_password("wrong horse", &hash));
         assert!(!verify_password("correct horse", "not a hash"));
-    }
-
-    #[test]
-    fn access_tokens_verify_and_expire() {
-        let now = 1_700_000_000_000;
-        let token = issue_access_token(SECRET, "alice", "s1", now).unwrap();
-        let claims = verify_access_token(SECRET, &token, now + 1000).unwrap();
-        assert_eq!(claims.sub, "alice");
-        assert_eq!(claims.exp - claims.iat, 900);
-        let late = now + ACCESS_TOKEN_TTL_SECS * 1000;
-        assert!(matches!(
-            verify_access_token(SECRET, &token, late),
-            Err(ApiError::Unauthorized { code: "token_expired", .. })
-        ));
-        assert!(verify_access_token(b"another-secret-another-secret-xx", &token, now).is_err());
-    }
-
-    #[test]
-    fn alg_none_and_other_algorithms_are_refused() {
-        let now = 1_700_000_000_000;
-        let payload = URL_SAFE_NO_PAD.encode(format!(
-            r#"{{"sub":"alice","iat":{},"exp":{},"jti":"x"}}"#,
-            now / 1000,
-            now / 1000 + 900
-        ));
-        for header in [r#"{"alg":"none","typ":"JWT"}"#, r#"{"alg":"HS512","typ":"JWT"}"#] {
-            let token = format!("{}.{}.", URL_SAFE_NO_PAD.encode(header), payload);
-            assert!(verify_access_token(SECRET, &token, now).is_err(), "{header} accepted");
-        }
-        let hs384 = jsonwebtoken::encode(
-            &Header::new(Algorithm::HS384),
-            &Claims { sub: "alice".into(), iat: now / 1000, exp: now / 1000 + 900, jti: "x".into(), sid: None },
-            &EncodingKey::from_secret(SECRET),
-        )
-        .unwrap();
-        assert!(verify_access_token(SECRET, &hs384, now).is_err());
     }
 
     #[test]

@@ -1,14 +1,13 @@
 //! Configuration read from the environment once, at cold start.
 
 use crate::error::ConfigError;
+use crate::keys::{Keyring, SigningKey};
 
-/// The smallest HS256 key we accept: 256 bits, as RFC 7518 asks.
-pub const MIN_JWT_SECRET_BYTES: usize = 32;
-
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Config {
-    /// HS256 signing key for access tokens (on AWS: from Secrets Manager through the template).
-    pub jwt_secret: Vec<u8>,
+    /// The access-token keys: public keys for every function (on AWS: `JWT_PUBLIC_KEYS`), and the
+    /// signing key for the functions that issue tokens (read from Secrets Manager at cold start).
+    pub keys: Keyring,
     /// The DynamoDB table that holds everything.
     pub table_name: String,
     /// Per-user limits on sends and typing.
@@ -57,25 +56,24 @@ impl Limits {
     }
 }
 
-impl std::fmt::Debug for Config {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Config").field("jwt_secret", &"<redacted>").field("table_name", &self.table_name).finish()
-    }
-}
-
 impl Config {
-    pub fn new(jwt_secret: impl Into<Vec<u8>>, table_name: impl Into<String>) -> Result<Self, ConfigError> {
-        let jwt_secret = jwt_secret.into();
-        if jwt_secret.len() < MIN_JWT_SECRET_BYTES {
-            return Err(ConfigError::WeakSecret(MIN_JWT_SECRET_BYTES));
-        }
-        Ok(Self { jwt_secret, table_name: table_name.into(), limits: Limits::default() })
+    /// Signs and verifies with the one key pair `key_material` gives ([`SigningKey::from_material`]:
+    /// a private JWK, or at least 32 bytes hashed into a seed): the local gateway and tests.
+    pub fn new(key_material: impl AsRef<[u8]>, table_name: impl Into<String>) -> Result<Self, ConfigError> {
+        let keys = Keyring::local(SigningKey::from_material(key_material.as_ref())?);
+        Ok(Self::with_keys(keys, table_name))
     }
 
-    /// `JWT_SECRET` and `TABLE_NAME` (default `chathub`).
+    pub fn with_keys(keys: Keyring, table_name: impl Into<String>) -> Self {
+        Self { keys, table_name: table_name.into(), limits: Limits::default() }
+    }
+
+    /// A Lambda function's configuration: `JWT_PUBLIC_KEYS` (the JWK set tokens are verified with),
+    /// `TABLE_NAME` (default `chathub`) and the limits. The signing key, for the functions that
+    /// issue tokens, is added by `Ctx::from_env` from Secrets Manager.
     pub fn from_env() -> Result<Self, ConfigError> {
-        let secret = std::env::var("JWT_SECRET").map_err(|_| ConfigError::Missing("JWT_SECRET"))?;
+        let jwks = std::env::var("JWT_PUBLIC_KEYS").map_err(|_| ConfigError::Missing("JWT_PUBLIC_KEYS"))?;
         let table = std::env::var("TABLE_NAME").unwrap_or_else(|_| "chathub".to_owned());
-        Ok(Self { limits: Limits::from_env()?, ..Self::new(secret, table)? })
+        Ok(Self { limits: Limits::from_env()?, ..Self::with_keys(Keyring::verifying(&jwks)?, table) })
     }
 }

@@ -57,8 +57,11 @@ impl Ctx {
     /// For a Lambda function: `Config::from_env`, the DynamoDB store, and the further clients
     /// `clients` names. The AWS configuration is loaded once for all of them.
     pub async fn from_env(clients: Clients) -> Result<Self, crate::error::ConfigError> {
-        let config = Config::from_env()?;
+        let mut config = Config::from_env()?;
         let shared = crate::aws::load().await;
+        if let Some(load) = clients.signer {
+            config.keys = config.keys.with_signer(load(&shared).await?)?;
+        }
         let client = crate::store::dynamo::client_from_env(&shared).await;
         let store = crate::store::dynamo::DynamoStore::new(client, config.table_name.clone());
         let mut ctx = Self::new(config, Arc::new(store));
@@ -84,14 +87,22 @@ impl Ctx {
 pub struct Clients {
     notifier: Option<Build<dyn Notifier>>,
     blobs: Option<Build<dyn BlobStore>>,
+    signer: Option<LoadSigner>,
 }
 
 /// Builds a client from the shared AWS configuration, or nothing when its settings are absent.
 type Build<T> = fn(&SdkConfig) -> Option<Arc<T>>;
 
+/// Reads the token signing key (from Secrets Manager), once, at cold start.
+type LoadSigner = for<'a> fn(
+    &'a SdkConfig,
+) -> std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<crate::keys::SigningKey, crate::error::ConfigError>> + Send + 'a>,
+>;
+
 impl Clients {
     /// The DynamoDB store only.
-    pub const STORE: Clients = Clients { notifier: None, blobs: None };
+    pub const STORE: Clients = Clients { notifier: None, blobs: None, signer: None };
     /// The store and the API Gateway management API (`WEBSOCKET_MANAGEMENT_ENDPOINT`), for
     /// functions that push to WebSocket connections.
     pub const PUSH: Clients = Clients::STORE.push();
@@ -99,6 +110,10 @@ impl Clients {
     pub const FILES: Clients = Clients::STORE.files();
     /// The store, the management API and S3.
     pub const PUSH_FILES: Clients = Clients::STORE.push().files();
+    /// The store and the token signing key (`JWT_SIGNING_KEY_SECRET`, read from Secrets Manager),
+    /// for the functions that issue access tokens: register, login, refresh. Only they link the
+    /// Secrets Manager client, and only their role may read the secret.
+    pub const SIGNS: Clients = Clients::STORE.signs();
 
     const fn push(self) -> Self {
         Self { notifier: Some(notifier_from_env), ..self }
@@ -107,6 +122,19 @@ impl Clients {
     const fn files(self) -> Self {
         Self { blobs: Some(blobs_from_env), ..self }
     }
+
+    /// These clients and the signing key (see [`Clients::SIGNS`]).
+    pub const fn signs(self) -> Self {
+        Self { signer: Some(signer_from_env), ..self }
+    }
+}
+
+fn signer_from_env(
+    shared: &SdkConfig,
+) -> std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<crate::keys::SigningKey, crate::error::ConfigError>> + Send + '_>,
+> {
+    Box::pin(crate::keys::signing_key_from_secrets_manager(shared))
 }
 
 fn notifier_from_env(shared: &SdkConfig) -> Option<Arc<dyn Notifier>> {

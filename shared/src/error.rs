@@ -193,8 +193,12 @@ impl From<StoreError> for ApiError {
 pub enum ConfigError {
     #[error("missing environment variable {0}")]
     Missing(&'static str),
-    #[error("JWT_SECRET must be at least {0} bytes")]
+    #[error("token key material must be at least {0} bytes")]
     WeakSecret(usize),
+    #[error("token keys: {0}")]
+    BadKey(&'static str),
+    #[error("reading the signing key from Secrets Manager")]
+    SigningKeyUnavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("environment variable {0} must be a positive whole number")]
     Invalid(&'static str),
 }

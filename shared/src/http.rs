@@ -108,7 +108,7 @@ pub fn access_token(headers: &http::HeaderMap) -> Option<String> {
 /// The caller, from a valid access token: 401 otherwise.
 pub fn authenticate(ctx: &Ctx, req: &Request) -> Result<Claims, ApiError> {
     let token = access_token(req.headers()).ok_or(ApiError::unauthorized("missing access token"))?;
-    auth::verify_access_token(&ctx.config.jwt_secret, &token, ctx.now_ms())
+    ctx.config.keys.verify(&token, ctx.now_ms())
 }
 
 pub fn query_param(req: &Request, name: &str) -> Option<String> {
@@ -212,6 +212,21 @@ where
 {
     crate::telemetry::init();
     let ctx = Ctx::from_env(clients).await?;
+    lambda_http::run(lambda_http::service_fn(move |req: Request| {
+        let ctx = ctx.clone();
+        async move { Ok::<_, lambda_http::Error>(respond(route, handler(ctx, req)).await) }
+    }))
+    .await
+}
+
+/// The life of a REST function that needs its configuration but no store and no SDK client.
+pub async fn run_configured<F, Fut>(route: &'static str, handler: F) -> Result<(), lambda_http::Error>
+where
+    F: Fn(Ctx, Request) -> Fut + Copy + Send + Sync + 'static,
+    Fut: Future<Output = Result<Response, ApiError>> + Send,
+{
+    crate::telemetry::init();
+    let ctx = Ctx::without_store(crate::config::Config::from_env()?);
     lambda_http::run(lambda_http::service_fn(move |req: Request| {
         let ctx = ctx.clone();
         async move { Ok::<_, lambda_http::Error>(respond(route, handler(ctx, req)).await) }

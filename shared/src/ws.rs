@@ -9,7 +9,6 @@ use lambda_runtime::{service_fn, LambdaEvent};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
-use crate::auth;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::{Clients, Ctx};
@@ -185,7 +184,7 @@ pub fn handshake_token(request: &ApiGatewayCustomAuthorizerRequestTypeRequest) -
 /// no socket (one consistent read); REST stays stateless for the token's ≤ 15 minutes.
 pub async fn authorize(ctx: &Ctx, request: &ApiGatewayCustomAuthorizerRequestTypeRequest) -> Result<Value, ApiError> {
     let token = handshake_token(request).ok_or(ApiError::unauthorized("missing access token"))?;
-    let claims = auth::verify_access_token(&ctx.config.jwt_secret, &token, ctx.now_ms())?;
+    let claims = ctx.config.keys.verify(&token, ctx.now_ms())?;
     if let Some(sid) = &claims.sid {
         if !ctx.store.session_open(&claims.sub, sid).await? {
             return Err(ApiError::unauthorized("the session was revoked"));

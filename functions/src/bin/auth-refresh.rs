@@ -4,7 +4,7 @@
 async fn main() -> Result<(), lambda_http::Error> {
     chathub_shared::http::run(
         "auth-refresh",
-        chathub_shared::Clients::PUSH,
+        chathub_shared::Clients::PUSH.signs(),
         chathub_functions::routes::auth_refresh::handle,
     )
     .await

@@ -4,7 +4,7 @@
 async fn main() -> Result<(), lambda_http::Error> {
     chathub_shared::http::run(
         "auth-register",
-        chathub_shared::Clients::STORE,
+        chathub_shared::Clients::SIGNS,
         chathub_functions::routes::auth_register::handle,
     )
     .await

@@ -3,6 +3,7 @@
 //! `handle(ctx, frame) -> Result<data, ApiError>`, answered in the envelope. Each parses, calls
 //! the domain, answers.
 
+pub mod auth_jwks;
 pub mod auth_login;
 pub mod auth_logout;
 pub mod auth_refresh;
