@@ -95,7 +95,10 @@ fn print_keys(previous: Option<String>) -> ExitCode {
         }
     }
     let signing_key: serde_json::Value = serde_json::from_str(&key.to_private_jwk()).unwrap_or_default();
-    println!("{}", serde_json::json!({ "kid": key.kid(), "signing_key": signing_key, "public_keys": { "keys": public } }));
+    println!(
+        "{}",
+        serde_json::json!({ "kid": key.kid(), "signing_key": signing_key, "public_keys": { "keys": public } })
+    );
     ExitCode::SUCCESS
 }
 

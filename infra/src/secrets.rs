@@ -29,7 +29,8 @@ fn error(status: StatusCode, kind: &str, message: &str) -> Response {
 
 /// `POST /` with `X-Amz-Target: secretsmanager.GetSecretValue`.
 pub async fn get_secret_value(State(state): State<WsState>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(reason) = state.management.verify_for("secretsmanager", &Method::POST, &uri, &headers, &body, SystemTime::now())
+    if let Err(reason) =
+        state.management.verify_for("secretsmanager", &Method::POST, &uri, &headers, &body, SystemTime::now())
     {
         tracing::info!(reason, "Secrets Manager request refused");
         return error(StatusCode::BAD_REQUEST, "UnrecognizedClientException", "The security token is invalid.");

@@ -310,7 +310,10 @@ async fn jwks_publishes_the_key_that_verifies_tokens(app: &TestApp) {
     assert_eq!(reply.headers["content-type"], "application/jwk-set+json");
     assert!(reply.headers["cache-control"].to_str().unwrap().contains("max-age="));
     let key = &set["keys"][0];
-    assert_eq!((&key["kty"], &key["crv"], &key["alg"], &key["use"]), (&json!("OKP"), &json!("Ed25519"), &json!("EdDSA"), &json!("sig")));
+    assert_eq!(
+        (&key["kty"], &key["crv"], &key["alg"], &key["use"]),
+        (&json!("OKP"), &json!("Ed25519"), &json!("EdDSA"), &json!("sig"))
+    );
     assert!(key.get("d").is_none(), "the private key is published: {set}");
 
     let ann = app.register("ann").await;

@@ -231,7 +231,10 @@ fn every_binary_builds_exactly_the_clients_its_route_uses() {
             assert!(!main.contains("Clients::"), "{route}");
         } else if main.contains("run_configured(") {
             for field in ["ctx.store", "ctx.notifier", "ctx.blobs", "ctx.clock", "ctx.now_ms"] {
-                assert!(!source.contains(field), "{route} runs on its configuration alone but its handler uses {field}");
+                assert!(
+                    !source.contains(field),
+                    "{route} runs on its configuration alone but its handler uses {field}"
+                );
             }
             assert!(!main.contains("Clients::"), "{route}");
         } else {
@@ -259,9 +262,16 @@ fn only_the_functions_that_issue_tokens_may_read_the_signing_key() {
         let env = &resource["Properties"]["Environment"]["Variables"];
         let named = !env["JWT_SIGNING_KEY_SECRET"].is_null();
         let signs = route_signs(binary);
-        assert_eq!((signs, signs), (reads_secret, named), "{name}: issues tokens = {signs}, may read the key = {reads_secret}, is told its name = {named}");
+        assert_eq!(
+            (signs, signs),
+            (reads_secret, named),
+            "{name}: issues tokens = {signs}, may read the key = {reads_secret}, is told its name = {named}"
+        );
         if signs {
-            assert!(policies.contains("secretsmanager:GetSecretValue") && policies.contains("jwt-signing-key-??????"), "{name}: {policies}");
+            assert!(
+                policies.contains("secretsmanager:GetSecretValue") && policies.contains("jwt-signing-key-??????"),
+                "{name}: {policies}"
+            );
             assert!(!policies.contains("secretsmanager:*") && !policies.contains("secret:*"), "{name}: {policies}");
             signers.insert(binary.to_owned());
         }

@@ -134,7 +134,11 @@ fn signer_from_env(
 ) -> std::pin::Pin<
     Box<dyn std::future::Future<Output = Result<crate::keys::SigningKey, crate::error::ConfigError>> + Send + '_>,
 > {
-    Box::pin(crate::keys::signing_key_from_secrets_manager(shared))
+    Box::pin(async move {
+        let secret_id = std::env::var("JWT_SIGNING_KEY_SECRET")
+            .map_err(|_| crate::error::ConfigError::Missing("JWT_SIGNING_KEY_SECRET"))?;
+        crate::keys::signing_key_from_secrets_manager(shared, &secret_id).await
+    })
 }
 
 fn notifier_from_env(shared: &SdkConfig) -> Option<Arc<dyn Notifier>> {

@@ -65,7 +65,8 @@ impl SigningKey {
 
     /// The key pair of this 32-byte seed, with `kid` (default: the public key's thumbprint).
     fn from_seed(seed: [u8; 32], kid: Option<String>) -> Result<Self, ConfigError> {
-        let pair = Ed25519KeyPair::from_seed_unchecked(&seed).map_err(|_| ConfigError::BadKey("not an Ed25519 seed"))?;
+        let pair =
+            Ed25519KeyPair::from_seed_unchecked(&seed).map_err(|_| ConfigError::BadKey("not an Ed25519 seed"))?;
         let pkcs8 = pair.to_pkcs8v1().map_err(|_| ConfigError::BadKey("cannot encode the key as PKCS#8"))?;
         let x = URL_SAFE_NO_PAD.encode(pair.public_key().as_ref());
         let mut public = public_jwk(x, None);
@@ -191,11 +192,13 @@ impl Keyring {
             if okp.curve != EllipticCurve::Ed25519 || decoded != Ok(32) {
                 return Err(ConfigError::BadKey("JWT_PUBLIC_KEYS holds a key that is not Ed25519"));
             }
-            let kid = jwk.common.key_id.clone().ok_or(ConfigError::BadKey("JWT_PUBLIC_KEYS holds a key without kid"))?;
+            let kid =
+                jwk.common.key_id.clone().ok_or(ConfigError::BadKey("JWT_PUBLIC_KEYS holds a key without kid"))?;
             if verifiers.iter().any(|(known, _)| *known == kid) {
                 return Err(ConfigError::BadKey("JWT_PUBLIC_KEYS holds two keys with one kid"));
             }
-            let key = DecodingKey::from_jwk(&jwk).map_err(|_| ConfigError::BadKey("JWT_PUBLIC_KEYS holds a bad key"))?;
+            let key =
+                DecodingKey::from_jwk(&jwk).map_err(|_| ConfigError::BadKey("JWT_PUBLIC_KEYS holds a bad key"))?;
             // Published as an Ed25519 signature key whatever optional members it came with.
             published.keys.push(public_jwk(okp.x.trim_end_matches('=').to_owned(), Some(kid.clone())));
             verifiers.push((kid, key));
@@ -282,15 +285,16 @@ impl Keyring {
     }
 }
 
-/// The signing key of the secret `JWT_SIGNING_KEY_SECRET` names (a name or ARN; its value a
-/// private JWK), read from Secrets Manager: once per cold start of a function that issues tokens.
-pub async fn signing_key_from_secrets_manager(shared: &aws_config::SdkConfig) -> Result<SigningKey, ConfigError> {
+/// The signing key in the Secrets Manager secret `secret_id` (a name or ARN; its value a private
+/// JWK): read once per cold start of a function that issues tokens.
+pub async fn signing_key_from_secrets_manager(
+    shared: &aws_config::SdkConfig,
+    secret_id: &str,
+) -> Result<SigningKey, ConfigError> {
     let started = std::time::Instant::now();
-    let secret_id =
-        std::env::var("JWT_SIGNING_KEY_SECRET").map_err(|_| ConfigError::Missing("JWT_SIGNING_KEY_SECRET"))?;
     let output = aws_sdk_secretsmanager::Client::new(shared)
         .get_secret_value()
-        .secret_id(&secret_id)
+        .secret_id(secret_id)
         .send()
         .await
         .map_err(|e| ConfigError::SigningKeyUnavailable(Box::new(e)))?;
@@ -402,7 +406,10 @@ mod tests {
         }
         // Material: the same bytes give the same pair; short material is refused.
         let material = b"0123456789abcdef0123456789abcdef";
-        assert_eq!(SigningKey::from_material(material).unwrap().kid(), SigningKey::from_material(material).unwrap().kid());
+        assert_eq!(
+            SigningKey::from_material(material).unwrap().kid(),
+            SigningKey::from_material(material).unwrap().kid()
+        );
         assert!(SigningKey::from_material(b"short").is_err());
         assert_eq!(SigningKey::from_material(key.to_private_jwk().as_bytes()).unwrap().kid(), key.kid());
     }

@@ -25,6 +25,9 @@ use clap::Parser;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
+/// The secret name the functions that issue tokens are given.
+const SIGNING_KEY_SECRET: &str = "chathub-bench-jwt-signing-key";
+
 #[derive(Parser)]
 struct Args {
     /// The folder holding one executable per function, named after it.
@@ -151,7 +154,23 @@ struct Samples {
 async fn main() {
     let args = Args::parse();
     let shared: Shared = Arc::new(Mutex::new(None));
+    // The table, and alice in it, as the samples expect.
+    let table = format!("bench-{}", std::process::id());
+    let secret = format!("bench-secret-{}-{}", std::process::id(), "x".repeat(32));
+    let config = Config::new(secret.clone().into_bytes(), table.clone()).unwrap();
+    let public_keys = serde_json::to_string(config.keys.jwks()).unwrap();
+    let private_key = config.keys.signer().map(|k| k.to_private_jwk()).unwrap_or_default();
     let app = Router::new()
+        // Secrets Manager's GetSecretValue, as the functions that issue tokens call it at cold start
+        // (`AWS_ENDPOINT_URL_SECRETS_MANAGER` points the unchanged client here): answered at once,
+        // so what is measured is the client and the call, not AWS's network.
+        .route(
+            "/",
+            post(move || {
+                let body = json!({ "Name": SIGNING_KEY_SECRET, "SecretString": private_key }).to_string();
+                async move { ([("content-type", "application/x-amz-json-1.1")], body) }
+            }),
+        )
         .route("/2018-06-01/runtime/invocation/next", get(next))
         .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
         .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
@@ -161,15 +180,9 @@ async fn main() {
     let runtime_api = listener.local_addr().unwrap().to_string();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
-    // The table, and alice in it, as the samples expect.
-    let table = format!("bench-{}", std::process::id());
-    let secret = format!("bench-secret-{}-{}", std::process::id(), "x".repeat(32));
     let client = dynamo::local_client(&args.dynamodb_endpoint).await;
     dynamo::ensure_table(&client, &table).await.expect("table");
-    let ctx = Ctx::new(
-        Config::new(secret.clone().into_bytes(), table.clone()).unwrap(),
-        Arc::new(DynamoStore::new(client, table.clone())),
-    );
+    let ctx = Ctx::new(config, Arc::new(DynamoStore::new(client, table.clone())));
     let register = json!({"username": "alice", "password": "correct horse battery", "email": "alice@example.com"});
     let token = match accounts::register(&ctx, serde_json::from_value(register).unwrap()).await {
         Ok(tokens) => tokens.access_token,
@@ -246,7 +259,9 @@ async fn main() {
                 .env("AWS_SESSION_TOKEN", "bench")
                 .env("AWS_ENDPOINT_URL_DYNAMODB", &args.dynamodb_endpoint)
                 .env("TABLE_NAME", &table)
-                .env("JWT_SECRET", &secret)
+                .env("JWT_PUBLIC_KEYS", &public_keys)
+                .env("JWT_SIGNING_KEY_SECRET", SIGNING_KEY_SECRET)
+                .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", format!("http://{runtime_api}"))
                 .env("BUCKET_NAME", "chathub-bench")
                 .env("WEBSOCKET_MANAGEMENT_ENDPOINT", "http://127.0.0.1:9")
                 .stdin(Stdio::null())
