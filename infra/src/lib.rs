@@ -265,6 +265,10 @@ mod tests {
         assert!(one.len() >= 43, "32 random bytes, base64url");
         assert_eq!(signing_key(Some("given-key".into())), b"given-key".to_vec());
         assert_ne!(signing_key(Some(String::new())), b"".to_vec());
+        // Each run's material is a key pair of its own.
+        use chathub_shared::keys::SigningKey;
+        let kid = |material: &[u8]| SigningKey::from_material(material).unwrap().kid().to_owned();
+        assert_ne!(kid(&one), kid(&two));
     }
 
     #[test]

@@ -216,6 +216,9 @@ fn every_binary_builds_exactly_the_clients_its_route_uses() {
     let routes = manifest_dir().join("../functions/src/routes");
     for route in REST_ROUTES.iter().map(|r| r.function).chain(WS_ROUTES.iter().map(|r| r.function)) {
         let main = std::fs::read_to_string(bins.join(format!("{route}.rs"))).unwrap();
+        // Tested path = deployed path: the binary runs the handler the route table dispatches.
+        let handler = format!("routes::{}::handle", route.replace('-', "_"));
+        assert!(main.contains(&handler), "{route}'s binary does not run {handler}");
         let expected = match (route_uses(route), route_signs(route)) {
             ((false, false), false) => "Clients::STORE,",
             ((false, false), true) => "Clients::SIGNS,",
@@ -289,6 +292,8 @@ fn every_route_binary_exists_and_every_binary_is_routed() {
         assert!(binary_exists(route.function), "no binary for WebSocket {}", route.route_key);
     }
     assert!(binary_exists(WS_AUTHORIZER));
+    let authorizer = std::fs::read_to_string(manifest_dir().join("../functions/src/bin/ws-authorizer.rs")).unwrap();
+    assert!(authorizer.contains("routes::ws_authorizer::handle"), "the authorizer binary runs another handler");
     let dir = manifest_dir().join("../functions/src/bin");
     let routed: BTreeSet<&str> = REST_ROUTES
         .iter()

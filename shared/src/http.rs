@@ -233,16 +233,3 @@ where
     }))
     .await
 }
-
-/// The life of a REST function that needs nothing but the request.
-pub async fn run_stateless<F, Fut>(route: &'static str, handler: F) -> Result<(), lambda_http::Error>
-where
-    F: Fn(Request) -> Fut + Copy + Send + Sync + 'static,
-    Fut: Future<Output = Result<Response, ApiError>> + Send,
-{
-    crate::telemetry::init();
-    lambda_http::run(lambda_http::service_fn(move |req: Request| async move {
-        Ok::<_, lambda_http::Error>(respond(route, handler(req)).await)
-    }))
-    .await
-}

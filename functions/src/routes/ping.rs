@@ -5,11 +5,6 @@ use chathub_shared::{ApiError, Ctx};
 use http::StatusCode;
 use lambda_http::Request;
 
-pub async fn handle(_ctx: Ctx, req: Request) -> Result<Response, ApiError> {
-    pong(req).await
-}
-
-/// The binary runs this without a store.
-pub async fn pong(_req: Request) -> Result<Response, ApiError> {
+pub async fn handle(_ctx: Ctx, _req: Request) -> Result<Response, ApiError> {
     Ok(text(StatusCode::OK, "pong"))
 }
