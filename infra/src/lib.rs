@@ -121,6 +121,12 @@ pub fn random_key(bytes: usize) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key)
 }
 
+/// The span the Lambda runtime opens around each invocation (`lambda_runtime`'s trace layer): the
+/// gateway opens the same one, so its log lines carry the request id as on AWS.
+pub fn invoke_span(request_id: &str) -> tracing::Span {
+    tracing::info_span!("Lambda runtime invoke", requestId = request_id)
+}
+
 /// The token signing key of a local run: the one given, else a fresh one per run, so no key in
 /// the source signs tokens anywhere.
 pub fn signing_key(given: Option<String>) -> Vec<u8> {

@@ -133,7 +133,12 @@ async fn invoke(state: &RestState, peer: SocketAddr, request: Request) -> Respon
     // Run the handler as its own task: a panic becomes the 500 Lambda would give, not a crash.
     let ctx = state.ctx.clone();
     let function = route.function;
-    let handled = tokio::spawn(async move { dispatch(function, ctx, lambda_request).await }).await;
+    let span = crate::invoke_span(&request_id);
+    let handled = tokio::spawn(tracing::Instrument::instrument(
+        async move { dispatch(function, ctx, lambda_request).await },
+        span,
+    ))
+    .await;
     let mut response = match handled {
         Ok(Some(response)) => into_axum(response),
         Ok(None) | Err(_) => {

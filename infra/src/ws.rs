@@ -277,10 +277,9 @@ async fn handshake(
         connect_event["queryStringParameters"] = Value::Object(single_query.clone());
     }
     let status = match parse_event(connect_event) {
-        Some(event) => dispatch_ws("ws-connect", state.ctx.clone(), event)
-            .await
-            .and_then(|r| r["statusCode"].as_u64())
-            .unwrap_or(500),
+        Some(event) => {
+            invoke("ws-connect", state.ctx.clone(), event).await.and_then(|r| r["statusCode"].as_u64()).unwrap_or(500)
+        }
         None => 500,
     };
     if status != 200 {
@@ -371,7 +370,7 @@ async fn serve_socket(
             let Some(event) = parse_event(event) else {
                 return;
             };
-            let response = dispatch_ws(function, ctx, event).await;
+            let response = invoke(function, ctx, event).await;
             if let (Some(response), Some(tx)) = (response, reply_to) {
                 if let Some(body) = response["body"].as_str() {
                     let _ = tx.send(Outbound::Frame(Message::Text(body.to_owned().into())));
@@ -393,8 +392,16 @@ async fn serve_socket(
     event["requestContext"]["disconnectStatusCode"] = json!(close_code);
     event["requestContext"]["disconnectReason"] = json!("");
     if let Some(event) = parse_event(event) {
-        let _ = dispatch_ws(function_for("$disconnect"), state.ctx.clone(), event).await;
+        let _ = invoke(function_for("$disconnect"), state.ctx.clone(), event).await;
     }
+}
+
+/// Runs `function` on `event` as Lambda would: inside the runtime's span, which carries the
+/// request id on every log line of the invocation.
+async fn invoke(function: &str, ctx: Ctx, event: ApiGatewayWebsocketProxyRequest) -> Option<Value> {
+    use tracing::Instrument;
+    let request_id = event.request_context.request_id.clone().unwrap_or_default();
+    dispatch_ws(function, ctx, event).instrument(crate::invoke_span(&request_id)).await
 }
 
 fn gone() -> Response {

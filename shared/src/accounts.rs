@@ -243,6 +243,7 @@ pub fn verify(caller: &Claims) -> VerifyResponse {
 
 /// A new session family: its first refresh token and an access token bound to it.
 pub async fn open_session(ctx: &Ctx, username: &str) -> Result<TokenResponse, ApiError> {
+    tracing::Span::current().record("user", username);
     let now = ctx.now_ms();
     let family_id = ulid::Ulid::new().to_string();
     let token = auth::new_refresh_token();

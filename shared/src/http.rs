@@ -108,7 +108,9 @@ pub fn access_token(headers: &http::HeaderMap) -> Option<String> {
 /// The caller, from a valid access token: 401 otherwise.
 pub fn authenticate(ctx: &Ctx, req: &Request) -> Result<Claims, ApiError> {
     let token = access_token(req.headers()).ok_or(ApiError::unauthorized("missing access token"))?;
-    ctx.config.keys.verify(&token, ctx.now_ms())
+    let claims = ctx.config.keys.verify(&token, ctx.now_ms())?;
+    tracing::Span::current().record("user", claims.sub.as_str());
+    Ok(claims)
 }
 
 pub fn query_param(req: &Request, name: &str) -> Option<String> {
@@ -192,15 +194,22 @@ pub async fn respond<Fut>(route: &str, handled: Fut) -> Response
 where
     Fut: Future<Output = Result<Response, ApiError>>,
 {
-    let started = Instant::now();
-    let response = handled.await.unwrap_or_else(|err| problem(&err));
-    tracing::info!(
-        route,
-        status = response.status().as_u16(),
-        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
-        "request"
-    );
-    response
+    use tracing::Instrument;
+    // `user` is recorded by `authenticate` once the token is verified.
+    let span = tracing::info_span!("request", route, user = tracing::field::Empty);
+    async move {
+        let started = Instant::now();
+        let response = handled.await.unwrap_or_else(|err| problem(&err));
+        tracing::info!(
+            route,
+            status = response.status().as_u16(),
+            latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "request"
+        );
+        response
+    }
+    .instrument(span)
+    .await
 }
 
 /// The whole life of a REST function that uses the store: configuration, the store and `clients`

@@ -31,19 +31,25 @@ pub struct WsRequest {
     pub oversized: bool,
 }
 
+/// The user the authorizer let in, from its context (as API Gateway passes it on every event of
+/// the connection).
+fn authorized_user(event: &ApiGatewayWebsocketProxyRequest) -> Option<&str> {
+    let authorizer = &event.request_context.authorizer;
+    authorizer
+        .fields
+        .get("username")
+        .or_else(|| authorizer.other.get("username"))
+        .or_else(|| authorizer.other.get("principalId"))
+        .and_then(Value::as_str)
+}
+
 impl WsRequest {
     /// Reads the event; the body may be anything (a bad frame is answered, not refused).
     pub fn from_event(event: &ApiGatewayWebsocketProxyRequest) -> Result<Self, ApiError> {
         let context = &event.request_context;
         let authorizer = &context.authorizer;
-        let username = authorizer
-            .fields
-            .get("username")
-            .or_else(|| authorizer.other.get("username"))
-            .or_else(|| authorizer.other.get("principalId"))
-            .and_then(Value::as_str)
-            .ok_or(ApiError::unauthorized("no authorized user on this connection"))?
-            .to_owned();
+        let username =
+            authorized_user(event).ok_or(ApiError::unauthorized("no authorized user on this connection"))?.to_owned();
         let session = authorizer
             .fields
             .get("sid")
@@ -118,29 +124,45 @@ where
     F: FnOnce(Ctx, WsRequest) -> Fut,
     Fut: Future<Output = Result<Value, ApiError>>,
 {
-    let started = Instant::now();
-    let (envelope, ok) = match WsRequest::from_event(&event) {
-        Ok(request) => {
-            let kind = if route.starts_with('$') {
-                request.sent_type().unwrap_or("error").to_owned()
-            } else {
-                route.to_owned()
-            };
-            let request_id = request.request_id.clone();
-            let handled = if request.oversized {
-                Err(ApiError::PayloadTooLarge(crate::http::MAX_BODY_BYTES))
-            } else {
-                handler(ctx, request).await
-            };
-            match handled {
-                Ok(data) => (envelope_ok(&kind, data, request_id), true),
-                Err(err) => (envelope_error(&kind, &err, request_id), false),
+    use tracing::Instrument;
+    let span = request_span(route, &event);
+    async move {
+        let started = Instant::now();
+        let (envelope, ok) = match WsRequest::from_event(&event) {
+            Ok(request) => {
+                let kind = if route.starts_with('$') {
+                    request.sent_type().unwrap_or("error").to_owned()
+                } else {
+                    route.to_owned()
+                };
+                let request_id = request.request_id.clone();
+                let handled = if request.oversized {
+                    Err(ApiError::PayloadTooLarge(crate::http::MAX_BODY_BYTES))
+                } else {
+                    handler(ctx, request).await
+                };
+                match handled {
+                    Ok(data) => (envelope_ok(&kind, data, request_id), true),
+                    Err(err) => (envelope_error(&kind, &err, request_id), false),
+                }
             }
-        }
-        Err(err) => (envelope_error(route, &err, None), false),
-    };
-    tracing::info!(route, success = ok, latency_ms = started.elapsed().as_secs_f64() * 1000.0, "message");
-    route_response(&envelope)
+            Err(err) => (envelope_error(route, &err, None), false),
+        };
+        tracing::info!(route, success = ok, latency_ms = started.elapsed().as_secs_f64() * 1000.0, "message");
+        route_response(&envelope)
+    }
+    .instrument(span)
+    .await
+}
+
+/// The span every line of a WebSocket event carries: the route, the connection and its user.
+fn request_span(route: &str, event: &ApiGatewayWebsocketProxyRequest) -> tracing::Span {
+    tracing::info_span!(
+        "request",
+        route,
+        user = authorized_user(event).unwrap_or_default(),
+        connection_id = event.request_context.connection_id.as_deref().unwrap_or_default()
+    )
 }
 
 /// Runs `$connect` / `$disconnect`: the status code is the answer (a 4xx refuses the handshake).
@@ -154,21 +176,27 @@ where
     F: FnOnce(Ctx, WsRequest) -> Fut,
     Fut: Future<Output = Result<(), ApiError>>,
 {
-    let started = Instant::now();
-    let status = match WsRequest::from_event(&event) {
-        Ok(request) => match handler(ctx, request).await {
-            Ok(()) => 200,
-            Err(err) => {
-                if let ApiError::Internal(source) = &err {
-                    tracing::error!(error = %source, "internal error");
+    use tracing::Instrument;
+    let span = request_span(route, &event);
+    async move {
+        let started = Instant::now();
+        let status = match WsRequest::from_event(&event) {
+            Ok(request) => match handler(ctx, request).await {
+                Ok(()) => 200,
+                Err(err) => {
+                    if let ApiError::Internal(source) = &err {
+                        tracing::error!(error = %source, "internal error");
+                    }
+                    err.status().as_u16()
                 }
-                err.status().as_u16()
-            }
-        },
-        Err(err) => err.status().as_u16(),
-    };
-    tracing::info!(route, status, latency_ms = started.elapsed().as_secs_f64() * 1000.0, "connection");
-    json!({ "statusCode": status })
+            },
+            Err(err) => err.status().as_u16(),
+        };
+        tracing::info!(route, status, latency_ms = started.elapsed().as_secs_f64() * 1000.0, "connection");
+        json!({ "statusCode": status })
+    }
+    .instrument(span)
+    .await
 }
 
 /// The access token of a WebSocket handshake: `?token=`, `Authorization: Bearer`, or the cookie.
