@@ -348,3 +348,36 @@ async fn only_images_download_inline(app: &TestApp) {
         }
     }
 }
+
+/// A throttled store is a 503 the client may retry, not a "file not found": the membership check
+/// of an attachment's download used to turn every error into 404.
+#[tokio::test]
+async fn a_throttled_membership_check_is_unavailable_not_not_found() {
+    use chathub_shared::files::{self, FileRecord, Purpose};
+    use chathub_shared::ApiError;
+    use support::domain::{dynamodb_endpoint, names, Backing, Domain};
+    let proxy = support::proxy::throttling_proxy(dynamodb_endpoint(), 100, Some("BatchGetItem")).await;
+    let d = Domain::with_endpoint(Backing::Dynamo, Some(proxy.url.clone())).await;
+    let members = names("f", 2);
+    d.users(&members).await;
+    let id = d.room(&members).await;
+    let file = FileRecord {
+        id: ulid::Ulid::new().to_string(),
+        owner: members[0].clone(),
+        purpose: Purpose::Attachment,
+        content_type: "image/png".into(),
+        size: 10,
+        name: None,
+        conversation_id: Some(id),
+        created_at: 0,
+        referenced: true,
+    };
+    d.ctx.store.put_file(&file).await.unwrap();
+    // The membership check is one consistent BatchGetItem, throttled on every try.
+    proxy.on.store(true, std::sync::atomic::Ordering::SeqCst);
+    let refused = files::download(&d.ctx, &members[1], &file.id).await;
+    assert!(matches!(refused, Err(ApiError::Unavailable { .. })), "{refused:?}");
+    proxy.on.store(false, std::sync::atomic::Ordering::SeqCst);
+    // Not a member, unthrottled: still 404.
+    assert!(matches!(files::download(&d.ctx, "stranger", &file.id).await, Err(ApiError::NotFound(_))));
+}

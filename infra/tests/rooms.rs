@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,6 +13,7 @@ use chathub_shared::messages::{self, HistoryQuery, SendMessage};
 use chathub_shared::{conversations, push, ApiError};
 use serde_json::json;
 use support::domain::{dynamodb_endpoint, names, Backing, Domain};
+use support::proxy::throttling_proxy;
 
 macro_rules! on_both_backings {
     ($($scenario:ident),* $(,)?) => {
@@ -167,61 +168,6 @@ async fn a_pusher_that_dies_mid_fan_out_is_taken_over(backing: Backing) {
     assert_eq!(history.iter().map(|(_, c)| c.as_str()).collect::<Vec<_>>(), ["one", "two", "three"]);
 }
 
-/// A stand-in for DynamoDB in front of DynamoDB Local that answers a share of requests, while
-/// switched on, with `ProvisionedThroughputExceededException` (the request never reaches the
-/// table, as when DynamoDB throttles).
-struct ThrottlingProxy {
-    url: String,
-    on: Arc<AtomicBool>,
-}
-
-async fn throttling_proxy(upstream: String, percent: u64) -> ThrottlingProxy {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let on = Arc::new(AtomicBool::new(false));
-    let state = (on.clone(), Arc::new(AtomicU64::new(0x9e37_79b9_7f4a_7c15)), reqwest::Client::new(), upstream);
-    let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
-        let (on, seed, client, upstream) = state.clone();
-        async move {
-            // xorshift: a fixed sequence, so a run can be repeated.
-            let mut x = seed.load(Ordering::SeqCst);
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            seed.store(x, Ordering::SeqCst);
-            if on.load(Ordering::SeqCst) && x % 100 < percent {
-                let body = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"injected"}"#;
-                return axum::response::Response::builder()
-                    .status(400)
-                    .header("content-type", "application/x-amz-json-1.0")
-                    .body(axum::body::Body::from(body))
-                    .unwrap();
-            }
-            let (parts, body) = req.into_parts();
-            let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
-            let mut forward = client.post(format!("{upstream}{}", parts.uri.path())).body(bytes);
-            for (name, value) in &parts.headers {
-                if name != "host" && name != "content-length" {
-                    forward = forward.header(name.as_str(), value.as_bytes());
-                }
-            }
-            let answer = forward.send().await.unwrap();
-            let mut response = axum::response::Response::builder().status(answer.status().as_u16());
-            for (name, value) in answer.headers() {
-                if name != "content-length" && name != "transfer-encoding" && name != "connection" {
-                    response = response.header(name.as_str(), value.as_bytes());
-                }
-            }
-            response.body(axum::body::Body::from(answer.bytes().await.unwrap())).unwrap()
-        }
-    });
-    let server = axum::serve(listener, app);
-    // The proxy lives as long as the test process; only test code spawns.
-    #[allow(clippy::disallowed_methods)]
-    tokio::spawn(async move { server.await.unwrap() });
-    ThrottlingProxy { url, on }
-}
-
 /// With 30% of DynamoDB requests throttled, five members send 20 messages each, every send
 /// retried with its `client_id` until it succeeds: each is stored once, and every socket gets
 /// every message exactly once, in id order.
@@ -229,7 +175,7 @@ async fn throttling_proxy(upstream: String, percent: u64) -> ThrottlingProxy {
 async fn under_throttling_sends_are_stored_once_and_pushed_once_in_order() {
     const SENDERS: usize = 5;
     const EACH: usize = 20;
-    let proxy = throttling_proxy(dynamodb_endpoint(), 30).await;
+    let proxy = throttling_proxy(dynamodb_endpoint(), 30, None).await;
     let d = Domain::with_endpoint(Backing::Dynamo, Some(proxy.url.clone())).await;
     let members = names("t", SENDERS + 1);
     d.users(&members).await;

@@ -176,7 +176,12 @@ pub async fn download(ctx: &Ctx, caller: &str, file_id: &str) -> Result<Download
     let not_found = || ApiError::NotFound("file not found");
     let file = ctx.store.get_file(file_id).await?.ok_or_else(not_found)?;
     if let Some(conversation) = &file.conversation_id {
-        crate::conversations::member_view(ctx, caller, conversation).await.map_err(|_| not_found())?;
+        // A non-member gets the file's 404, never the conversation's; a store that fails stays a
+        // failure (503), which the client may retry.
+        crate::conversations::member_view(ctx, caller, conversation).await.map_err(|e| match e {
+            ApiError::NotFound(_) => not_found(),
+            other => other,
+        })?;
     }
     let now = ctx.now_ms();
     let disposition = disposition(&file);

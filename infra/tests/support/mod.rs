@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod domain;
+pub mod proxy;
 pub mod ws;
 
 use std::sync::Arc;
