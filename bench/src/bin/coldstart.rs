@@ -260,6 +260,8 @@ async fn main() {
                 .env("AWS_ENDPOINT_URL_DYNAMODB", &args.dynamodb_endpoint)
                 .env("TABLE_NAME", &table)
                 .env("JWT_PUBLIC_KEYS", &public_keys)
+                // Binaries of commits before EdDSA tokens (a baseline) read an HS256 key.
+                .env("JWT_SECRET", &secret)
                 .env("JWT_SIGNING_KEY_SECRET", SIGNING_KEY_SECRET)
                 .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", format!("http://{runtime_api}"))
                 .env("BUCKET_NAME", "chathub-bench")
