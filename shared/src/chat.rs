@@ -117,6 +117,12 @@ pub enum Role {
 
 impl Conversation {
     /// The name, or the members' usernames joined by `, ` (the first [`PREVIEW_MAX`], then `…`).
+    /// Public conversations sort by lower-cased name, then id (both stores, and the cursor of
+    /// `GET /conversations/public`).
+    pub fn public_sort_key(&self) -> String {
+        format!("{}#{}", self.display_name().to_lowercase(), self.id)
+    }
+
     pub fn display_name(&self) -> String {
         match &self.name {
             Some(name) => name.clone(),

@@ -13,13 +13,13 @@ pub struct AddContactRequest {
 
 /// My contacts, in name order, with their presence.
 pub async fn list(ctx: &Ctx, caller: &str, cursor: Option<&str>, limit: usize) -> Result<Page<UserView>, ApiError> {
-    let after = cursor.map(crate::http::decode_cursor).transpose()?;
+    let after = cursor.map(crate::paging::decode_cursor).transpose()?;
     let page = ctx.store.list_contacts(caller, after.as_deref(), limit).await?;
     let mut users = ctx.store.get_users(&page.items).await?;
     users.sort_by(|a, b| a.username.cmp(&b.username));
     Ok(Page {
         items: users.iter().map(|u| u.public_view(ctx.now_ms())).collect(),
-        next_cursor: page.next_cursor.as_deref().map(crate::http::encode_cursor),
+        next_cursor: page.next_cursor.as_deref().map(crate::paging::encode_cursor),
     })
 }
 
@@ -48,7 +48,7 @@ pub async fn all_usernames(ctx: &Ctx, owner: &str) -> Result<Vec<String>, ApiErr
     let mut names = Vec::new();
     let mut after: Option<String> = None;
     loop {
-        let page = ctx.store.list_contacts(owner, after.as_deref(), crate::http::MAX_LIMIT).await?;
+        let page = ctx.store.list_contacts(owner, after.as_deref(), crate::paging::MAX_LIMIT).await?;
         names.extend(page.items);
         match page.next_cursor {
             Some(next) => after = Some(next),

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::chat::{self, Conversation, ConversationView, Kind, Member, MemberView, Message, ReadState, Visibility};
 use crate::error::{ApiError, Conflict, StoreError};
+use crate::fanout::{event, fan_out, push_to_conversation, push_to_users};
 use crate::model::{Page, Username};
-use crate::notify::{event, fan_out, push_to_conversation, push_to_users};
 use crate::Ctx;
 
 #[derive(Debug, Deserialize)]
@@ -209,7 +209,7 @@ pub async fn list(
 ) -> Result<Page<ConversationSummary>, ApiError> {
     let after = cursor
         .map(|c| {
-            let raw = crate::http::decode_cursor_raw(c)?;
+            let raw = crate::paging::decode_cursor_raw(c)?;
             let (at, id) = raw.split_once(':').ok_or_else(|| ApiError::invalid("cursor is not valid"))?;
             let at: i64 = at.parse().map_err(|_| ApiError::invalid("cursor is not valid"))?;
             Ok::<_, ApiError>((at, id.to_owned()))
@@ -240,7 +240,7 @@ pub async fn list(
         })
         .collect();
     let next_cursor = if more {
-        page.last().map(|(c, _)| crate::http::encode_cursor(&format!("{}:{}", c.last_activity_at, c.id)))
+        page.last().map(|(c, _)| crate::paging::encode_cursor(&format!("{}:{}", c.last_activity_at, c.id)))
     } else {
         None
     };
@@ -258,11 +258,11 @@ pub async fn public(
     if prefix.chars().count() > chat::CONVERSATION_NAME_MAX {
         return Err(ApiError::invalid("prefix is too long"));
     }
-    let after = cursor.map(crate::http::decode_cursor_raw).transpose()?;
+    let after = cursor.map(crate::paging::decode_cursor_raw).transpose()?;
     let page = ctx.store.list_public(&prefix, after.as_deref(), limit).await?;
     Ok(Page {
         items: page.items.iter().map(|c| c.view(None)).collect(),
-        next_cursor: page.next_cursor.as_deref().map(crate::http::encode_cursor),
+        next_cursor: page.next_cursor.as_deref().map(crate::paging::encode_cursor),
     })
 }
 
@@ -279,11 +279,11 @@ pub async fn members(
     limit: usize,
 ) -> Result<Page<MemberView>, ApiError> {
     let conversation = member_view(ctx, caller, id).await?;
-    let after = cursor.map(crate::http::decode_cursor_raw).transpose()?;
+    let after = cursor.map(crate::paging::decode_cursor_raw).transpose()?;
     let page = ctx.store.list_members(id, after.as_deref(), limit).await?;
     Ok(Page {
         items: page.items.iter().map(|m| conversation.member_view(m)).collect(),
-        next_cursor: page.next_cursor.as_deref().map(crate::http::encode_cursor),
+        next_cursor: page.next_cursor.as_deref().map(crate::paging::encode_cursor),
     })
 }
 
@@ -312,7 +312,7 @@ pub async fn add_members(ctx: &Ctx, caller: &str, id: &str, req: AddMembers) -> 
     let already = ctx.store.members_among(id, &new).await?;
     new.retain(|u| !already.contains(u));
     if conversation.member_count + new.len() as i64 > chat::MEMBERS_MAX as i64 {
-        return Err(StoreError::Conflict(Conflict::Full).into());
+        return Err(StoreError::Conflict(Conflict::Full { max: chat::MEMBERS_MAX }).into());
     }
     if new.is_empty() {
         return with_members(ctx, &conversation).await;
@@ -341,7 +341,7 @@ pub async fn join(ctx: &Ctx, caller: &str, id: &str) -> Result<ConversationView,
         _ => return Err(ApiError::NotFound("conversation not found")),
     };
     if conversation.member_count >= chat::MEMBERS_MAX as i64 {
-        return Err(StoreError::Conflict(Conflict::Full).into());
+        return Err(StoreError::Conflict(Conflict::Full { max: chat::MEMBERS_MAX }).into());
     }
     let now = ctx.now_ms();
     let me = [Member { username: caller.to_owned(), joined_at: now }];

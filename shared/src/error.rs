@@ -1,5 +1,7 @@
-//! The error types, and the one place they become responses: RFC 9457 problems over HTTP (and,
-//! later, the WebSocket error envelope). Internal detail is logged, never sent.
+//! The error types: `ApiError` (what a client sees: status, stable code, detail; the HTTP edge
+//! makes it an RFC 9457 problem and the WebSocket edge its error envelope, both from here),
+//! `StoreError` (what a store adapter fails with, mapped to `ApiError` once, below) and
+//! `ConfigError` (cold start). Internal detail is logged, never sent.
 
 use http::StatusCode;
 
@@ -139,8 +141,10 @@ pub enum Conflict {
     DuplicateClientId,
     /// Already a member.
     AlreadyMember,
-    /// The conversation would exceed its member limit.
-    Full,
+    /// The conversation would exceed its member limit, `max`.
+    Full {
+        max: usize,
+    },
     /// A message id was filled (with a void) before its send stored it: the send took too long.
     IdTaken,
     /// The message was deleted (its tombstone is final).
@@ -173,8 +177,8 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(Conflict::AlreadyMember) => {
                 Self::Conflict { code: "already_member", detail: "already a member" }
             }
-            StoreError::Conflict(Conflict::Full) => {
-                Self::invalid(format!("a conversation holds at most {} members", crate::chat::MEMBERS_MAX))
+            StoreError::Conflict(Conflict::Full { max }) => {
+                Self::invalid(format!("a conversation holds at most {max} members"))
             }
             StoreError::Conflict(Conflict::DirectExists | Conflict::DuplicateClientId) => {
                 Self::Conflict { code: "conflict", detail: "conflicting change; retry" }

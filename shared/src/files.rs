@@ -18,48 +18,7 @@ pub const UPLOAD_URL_TTL: Duration = Duration::from_secs(15 * 60);
 /// How long a download URL works.
 pub const DOWNLOAD_URL_TTL: Duration = Duration::from_secs(5 * 60);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Purpose {
-    Avatar,
-    Icon,
-    Attachment,
-}
-
-impl Purpose {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Avatar => "avatar",
-            Self::Icon => "icon",
-            Self::Attachment => "attachment",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "avatar" => Some(Self::Avatar),
-            "icon" => Some(Self::Icon),
-            "attachment" => Some(Self::Attachment),
-            _ => None,
-        }
-    }
-}
-
-/// A file as declared by its uploader.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FileRecord {
-    pub id: String,
-    pub owner: String,
-    pub purpose: Purpose,
-    pub content_type: String,
-    pub size: i64,
-    pub name: Option<String>,
-    /// Attachments belong to a conversation.
-    pub conversation_id: Option<String>,
-    pub created_at: i64,
-    /// Referenced somewhere (avatar, icon, message): its bytes moved from `uploads/` to `files/`.
-    pub referenced: bool,
-}
+pub use crate::model::{FileRecord, Purpose};
 
 /// Where an upload lands. The bucket removes what is still here after a day: uploads that nothing
 /// ever referenced.
@@ -141,7 +100,7 @@ pub async fn create(ctx: &Ctx, caller: &str, req: CreateFile) -> Result<Upload, 
     let conversation_id = match purpose {
         Purpose::Attachment => {
             let id = req.conversation_id.ok_or_else(|| ApiError::invalid("an attachment needs its conversation_id"))?;
-            crate::conversations::member_view(ctx, caller, &id).await?;
+            require_member(ctx, caller, &id).await?;
             Some(id)
         }
         _ => None,
@@ -178,7 +137,7 @@ pub async fn download(ctx: &Ctx, caller: &str, file_id: &str) -> Result<Download
     if let Some(conversation) = &file.conversation_id {
         // A non-member gets the file's 404, never the conversation's; a store that fails stays a
         // failure (503), which the client may retry.
-        crate::conversations::member_view(ctx, caller, conversation).await.map_err(|e| match e {
+        require_member(ctx, caller, conversation).await.map_err(|e| match e {
             ApiError::NotFound(_) => not_found(),
             other => other,
         })?;
@@ -187,6 +146,15 @@ pub async fn download(ctx: &Ctx, caller: &str, file_id: &str) -> Result<Download
     let disposition = disposition(&file);
     let url = ctx.blobs.presign_download(&current_key(&file), disposition.as_deref(), now, DOWNLOAD_URL_TTL).await?;
     Ok(Download { url, expires_at: expires_at(now, DOWNLOAD_URL_TTL) })
+}
+
+/// 404 unless `caller` is a member of conversation `id` (the store's membership read, as
+/// `conversations::member_view` makes it; files do not depend on the conversations service).
+async fn require_member(ctx: &Ctx, caller: &str, id: &str) -> Result<(), ApiError> {
+    match ctx.store.member_conversation(id, caller).await? {
+        Some(_) => Ok(()),
+        None => Err(ApiError::NotFound("conversation not found")),
+    }
 }
 
 /// Everything but the four image types downloads as an attachment, never rendered inline (an

@@ -4,8 +4,6 @@
 use std::future::Future;
 use std::time::Instant;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use http::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, COOKIE, RETRY_AFTER};
 use http::StatusCode;
 use lambda_http::{Body, Request, RequestExt};
@@ -14,15 +12,13 @@ use serde::Serialize;
 
 use crate::auth::{self, Claims};
 use crate::error::ApiError;
+use crate::paging::{DEFAULT_LIMIT, MAX_LIMIT};
 use crate::{Clients, Ctx};
 
 pub type Response = http::Response<Body>;
 
 /// Largest JSON body a route reads; API Gateway's own limit is far higher.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-/// List limits: 1–100, default 50.
-pub const DEFAULT_LIMIT: usize = 50;
-pub const MAX_LIMIT: usize = 100;
 
 pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
     match serde_json::to_vec(value) {
@@ -139,25 +135,6 @@ pub fn limit_param(req: &Request) -> Result<usize, ApiError> {
             .filter(|n| (1..=MAX_LIMIT).contains(n))
             .ok_or_else(|| ApiError::invalid("limit must be an integer from 1 to 100")),
     }
-}
-
-/// Cursors are opaque to clients: base64url of the last key seen.
-pub fn encode_cursor(last: &str) -> String {
-    URL_SAFE_NO_PAD.encode(last)
-}
-
-/// A cursor that holds a username.
-pub fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
-    let last = decode_cursor_raw(cursor)?;
-    crate::model::Username::parse(&last).map_err(|_| ApiError::invalid("cursor is not valid"))?;
-    Ok(last)
-}
-
-/// Any cursor; the caller checks what it holds.
-pub fn decode_cursor_raw(cursor: &str) -> Result<String, ApiError> {
-    let bad = || ApiError::invalid("cursor is not valid");
-    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
-    String::from_utf8(bytes).map_err(|_| bad())
 }
 
 /// The client's address as API Gateway saw it (`requestContext.http.sourceIp`); "unknown" when

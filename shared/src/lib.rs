@@ -1,11 +1,19 @@
 //! Chathub's domain crate: the rules, the ports they need, the adapters behind those ports, and the
 //! API Gateway edges every function shares.
 //!
-//! - Domain: [`model`] (validated types), [`auth`] (passwords, access and refresh tokens),
-//!   [`keys`] (the Ed25519 keys that sign and verify access tokens).
-//! - Services: [`accounts`], [`users`], [`contacts`]: one function per use case, on a [`Ctx`].
-//! - Ports and adapters: [`store`] (the `Store` trait, embedded and DynamoDB adapters), [`clock`].
-//! - Edges: [`http`] (API Gateway HTTP API events in, responses and RFC 9457 problems out), [`error`].
+//! - Domain: [`model`] (validated user and file types), [`chat`] (conversations, messages, read
+//!   state), [`auth`] (passwords, token claims, refresh tokens), [`keys`] (the Ed25519 keys that
+//!   sign and verify access tokens), [`paging`] (limits and cursors), [`error`].
+//! - Services, one function per use case on a [`Ctx`]: [`accounts`], [`users`], [`contacts`],
+//!   [`conversations`], [`messages`], [`files`], [`presence`]; pushes through [`fanout`] and, for
+//!   messages, the push turn in [`push`].
+//! - Ports and adapters: [`store`] (the `Store` trait, embedded and DynamoDB adapters),
+//!   [`notify`] (WebSocket pushes), [`blobs`] (S3), [`clock`]; their wiring in [`context`],
+//!   [`config`] and [`aws`].
+//! - Edges: [`http`] (API Gateway HTTP API events in, responses and RFC 9457 problems out), [`ws`]
+//!   (WebSocket events, answer envelopes, the authorizer), [`telemetry`] (JSON logs).
+//!
+//! `tests/layers.rs` holds the module graph: no cycles, the domain never uses the edges.
 
 pub mod accounts;
 pub mod auth;
@@ -18,12 +26,14 @@ pub mod contacts;
 pub mod context;
 pub mod conversations;
 pub mod error;
+pub mod fanout;
 pub mod files;
 pub mod http;
 pub mod keys;
 pub mod messages;
 pub mod model;
 pub mod notify;
+pub mod paging;
 pub mod presence;
 pub mod push;
 pub mod store;

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use crate::chat::{self, Attachment, Message};
 use crate::conversations::{member_view, membership};
 use crate::error::{ApiError, Conflict, StoreError};
+use crate::fanout::{push_to_conversation, push_to_users};
 use crate::files::Purpose;
-use crate::notify::{push_to_conversation, push_to_users};
 use crate::store::SendRate;
 use crate::Ctx;
 
@@ -191,8 +191,8 @@ async fn original_for(
 /// History: `after` (what a reconnecting client missed), `before` (older pages), or the latest.
 pub async fn history(ctx: &Ctx, caller: &str, conversation_id: &str, query: HistoryQuery) -> Result<History, ApiError> {
     let limit = match query.limit {
-        None => crate::http::DEFAULT_LIMIT,
-        Some(l) if (1..=crate::http::MAX_LIMIT as i64).contains(&l) => l as usize,
+        None => crate::paging::DEFAULT_LIMIT,
+        Some(l) if (1..=crate::paging::MAX_LIMIT as i64).contains(&l) => l as usize,
         Some(_) => return Err(ApiError::invalid("limit must be an integer from 1 to 100")),
     };
     if query.before.is_some() && query.after.is_some() {

@@ -208,6 +208,50 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
+/// What a file is for (`files` decides who may upload and read it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Purpose {
+    Avatar,
+    Icon,
+    Attachment,
+}
+
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Avatar => "avatar",
+            Self::Icon => "icon",
+            Self::Attachment => "attachment",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "avatar" => Some(Self::Avatar),
+            "icon" => Some(Self::Icon),
+            "attachment" => Some(Self::Attachment),
+            _ => None,
+        }
+    }
+}
+
+/// A file as declared by its uploader.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileRecord {
+    pub id: String,
+    pub owner: String,
+    pub purpose: Purpose,
+    pub content_type: String,
+    pub size: i64,
+    pub name: Option<String>,
+    /// Attachments belong to a conversation.
+    pub conversation_id: Option<String>,
+    pub created_at: i64,
+    /// Referenced somewhere (avatar, icon, message): its bytes moved from `uploads/` to `files/`.
+    pub referenced: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

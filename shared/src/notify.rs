@@ -1,21 +1,8 @@
-//! The notifier port (push a payload to a WebSocket connection, or close it), its API Gateway
-//! management API adapter, and fan-out with bounded concurrency.
-
-use std::sync::Arc;
+//! The notifier port (push a payload to a WebSocket connection, or close it) and its adapters:
+//! API Gateway's management API, and none. Fan-out over it is [`crate::fanout`].
 
 use async_trait::async_trait;
 use aws_sdk_apigatewaymanagement::primitives::Blob;
-use futures_util::stream::{self, StreamExt};
-use serde::Serialize;
-
-use crate::Ctx;
-
-/// Pushes in flight at once for one fan-out. A connection takes one post after another, so a
-/// room's pace is set by how many connections progress together: with 100 sockets online and
-/// `PostToConnection` taking 20 ms, 32 at once sustained ~15 messages/s and 128 sustains 30
-/// (docs/benchmarks.md, offered rate). Bounded, for the Lambda's connection pool and API Gateway's
-/// per-account rate.
-pub const FANOUT_CONCURRENCY: usize = 128;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PushError {
@@ -91,114 +78,4 @@ impl Notifier for NoNotifier {
     async fn close(&self, _connection_id: &str) -> Result<(), PushError> {
         Ok(())
     }
-}
-
-/// A server push: the same envelope as an answer, with no `request_id`.
-pub fn event<T: Serialize>(kind: &str, data: &T) -> Vec<u8> {
-    serde_json::to_vec(&serde_json::json!({ "type": kind, "success": true, "data": data })).unwrap_or_default()
-}
-
-/// What one fan-out did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct FanOut {
-    pub delivered: usize,
-    pub gone: usize,
-    pub failed: usize,
-}
-
-/// Pushes `payload` to every (username, connection) target, `FANOUT_CONCURRENCY` at a time. A
-/// connection that is gone is forgotten (also under `conversation`, where the targets were found);
-/// a failed push is logged and never fails the caller.
-pub async fn fan_out(
-    ctx: &Ctx,
-    conversation: Option<&str>,
-    targets: Vec<(String, String)>,
-    payload: Vec<u8>,
-) -> FanOut {
-    let payload: Arc<[u8]> = payload.into();
-    let results: Vec<(String, String, Result<(), PushError>)> = stream::iter(targets)
-        .map(|(user, connection)| {
-            let payload = payload.clone();
-            async move {
-                let result = ctx.notifier.post(&connection, &payload).await;
-                (user, connection, result)
-            }
-        })
-        .buffer_unordered(FANOUT_CONCURRENCY)
-        .collect()
-        .await;
-    let mut report = FanOut::default();
-    for (user, connection, result) in results {
-        match result {
-            Ok(()) => report.delivered += 1,
-            Err(PushError::Gone) => {
-                report.gone += 1;
-                forget(ctx, conversation, &user, &connection).await;
-            }
-            Err(PushError::Failed(e)) => {
-                report.failed += 1;
-                tracing::warn!(error = %e, connection, "push failed");
-            }
-        }
-    }
-    report
-}
-
-/// Forgets a connection that is gone (410 from the management API): where it was found. Under a
-/// conversation, only that record (the profile loses it at `$disconnect`, or it expires); found
-/// on the profile, there.
-pub async fn forget(ctx: &Ctx, conversation: Option<&str>, user: &str, connection: &str) {
-    let forgotten = match conversation {
-        Some(conversation) => {
-            ctx.store.unregister_connections(conversation, user, Some(connection), ctx.now_ms()).await
-        }
-        None => ctx.store.remove_connection(user, connection, ctx.now_ms()).await.map(|_| ()),
-    };
-    if let Err(e) = forgotten {
-        tracing::warn!(error = %e, connection, "could not forget a gone connection");
-    }
-}
-
-/// Pushes an event to the live sockets of `usernames`, except the connection `skip`.
-pub async fn push_to_users<T: Serialize>(
-    ctx: &Ctx,
-    usernames: &[String],
-    skip: Option<&str>,
-    kind: &str,
-    data: &T,
-) -> FanOut {
-    let targets = match ctx.store.connections_of(usernames, ctx.now_ms()).await {
-        Ok(targets) => targets,
-        Err(e) => {
-            tracing::warn!(error = %e, kind, "could not look up connections; push skipped");
-            return FanOut::default();
-        }
-    };
-    let targets = targets.into_iter().filter(|(_, c)| Some(c.as_str()) != skip).collect();
-    fan_out(ctx, None, targets, event(kind, data)).await
-}
-
-/// Pushes an event to the live sockets recorded under a conversation (one Query, whatever the
-/// room's size), except the connection `skip` and the sockets of `skip_user`.
-pub async fn push_to_conversation<T: Serialize>(
-    ctx: &Ctx,
-    conversation_id: &str,
-    skip: Option<&str>,
-    skip_user: Option<&str>,
-    kind: &str,
-    data: &T,
-) -> FanOut {
-    let targets = match ctx.store.conversation_connections(conversation_id, ctx.now_ms()).await {
-        Ok(targets) => targets,
-        Err(e) => {
-            tracing::warn!(error = %e, kind, "could not look up connections; push skipped");
-            return FanOut::default();
-        }
-    };
-    let targets = targets
-        .into_iter()
-        .filter(|t| Some(t.connection.as_str()) != skip && Some(t.user.as_str()) != skip_user)
-        .map(|t| (t.user, t.connection))
-        .collect();
-    fan_out(ctx, Some(conversation_id), targets, event(kind, data)).await
 }

@@ -3,7 +3,8 @@
 use serde::Serialize;
 
 use crate::error::{ApiError, Conflict, StoreError};
-use crate::notify::{push_to_users, PushError};
+use crate::fanout::push_to_users;
+use crate::notify::PushError;
 use crate::store::SocketOptions;
 use crate::Ctx;
 

@@ -15,7 +15,8 @@ use futures_util::stream::{self, StreamExt};
 
 use crate::chat::Message;
 use crate::error::StoreError;
-use crate::notify::{event, forget, PushError, FANOUT_CONCURRENCY};
+use crate::fanout::{event, forget, FANOUT_CONCURRENCY};
+use crate::notify::PushError;
 use crate::store::{persist, PushRelease, Released, Target};
 use crate::Ctx;
 

@@ -95,10 +95,10 @@ pub async fn list(ctx: &Ctx, prefix: &str, cursor: Option<&str>, limit: usize) -
     if prefix.len() > 32 {
         return Err(ApiError::invalid("prefix must be at most 32 characters"));
     }
-    let after = cursor.map(crate::http::decode_cursor).transpose()?;
+    let after = cursor.map(crate::paging::decode_cursor).transpose()?;
     let page = ctx.store.list_users(&prefix, after.as_deref(), limit).await?;
     Ok(Page {
         items: page.items.iter().map(|u| u.public_view(ctx.now_ms())).collect(),
-        next_cursor: page.next_cursor.as_deref().map(crate::http::encode_cursor),
+        next_cursor: page.next_cursor.as_deref().map(crate::paging::encode_cursor),
     })
 }

@@ -41,7 +41,7 @@ use super::{
 };
 use crate::chat::{Attachment, Conversation, Kind, Member, Message, ReadState, Visibility, MEMBERS_MAX};
 use crate::error::{Conflict, StoreError};
-use crate::files::{FileRecord, Purpose};
+use crate::model::{FileRecord, Purpose};
 use crate::model::{Page, UserRecord};
 
 type Item = HashMap<String, AV>;
@@ -611,7 +611,7 @@ fn conversation_item(c: &Conversation) -> Item {
     item.insert("last_activity_at".into(), n(c.last_activity_at));
     if c.visibility == Visibility::Public {
         item.insert("gsi1pk".into(), s("PUBLIC"));
-        item.insert("gsi1sk".into(), s(&super::memory::public_sort_key(c)));
+        item.insert("gsi1sk".into(), s(&c.public_sort_key()));
     }
     item
 }
@@ -877,7 +877,7 @@ impl DynamoStore {
                 (":room".to_owned(), n(room)),
                 (":now".to_owned(), n(now)),
             ]);
-            let mut meta_reason = Conflict::Full;
+            let mut meta_reason = Conflict::Full { max: crate::chat::MEMBERS_MAX };
             if let Some(first) = first.take() {
                 if let Some(caller) = first.caller {
                     let check = ConditionCheck::builder()
@@ -1102,7 +1102,7 @@ impl ConversationStore for DynamoStore {
                 .table_name(&self.table)
                 .set_key(Some(key(conv_pk(id), META)))
                 .update_expression("SET gsi1sk = :sk")
-                .expression_attribute_values(":sk", s(&super::memory::public_sort_key(&updated)))
+                .expression_attribute_values(":sk", s(&updated.public_sort_key()))
                 .send()
                 .await
                 .map_err(sdk_error)?;
@@ -1197,7 +1197,7 @@ impl ConversationStore for DynamoStore {
         let mut items = out.items.unwrap_or_default().iter().map(parse_conversation).collect::<Result<Vec<_>, _>>()?;
         let next_cursor = if items.len() > limit {
             items.truncate(limit);
-            items.last().map(super::memory::public_sort_key)
+            items.last().map(Conversation::public_sort_key)
         } else {
             None
         };

@@ -13,7 +13,7 @@ use super::{
 };
 use crate::chat::{Conversation, Member, Message, ReadState, Visibility, MEMBERS_MAX};
 use crate::error::{Conflict, StoreError};
-use crate::files::FileRecord;
+use crate::model::FileRecord;
 use crate::model::{Page, UserRecord};
 
 #[derive(Default)]
@@ -431,7 +431,7 @@ impl ConversationStore for MemoryStore {
             return Err(StoreError::Conflict(Conflict::AlreadyMember));
         }
         if conversation.member_count + members.len() as i64 > MEMBERS_MAX as i64 {
-            return Err(StoreError::Conflict(Conflict::Full));
+            return Err(StoreError::Conflict(Conflict::Full { max: MEMBERS_MAX }));
         }
         for member in members {
             s.memberships.insert((member.username.clone(), id.to_owned()), ReadState::default());
@@ -480,7 +480,7 @@ impl ConversationStore for MemoryStore {
             .conversations
             .values()
             .filter(|c| c.visibility == Visibility::Public)
-            .map(|c| (public_sort_key(c), c))
+            .map(|c| (c.public_sort_key(), c))
             .filter(|(key, _)| key.starts_with(prefix) && after.is_none_or(|a| key.as_str() > a))
             .collect();
         public.sort_by(|a, b| a.0.cmp(&b.0));
@@ -489,11 +489,6 @@ impl ConversationStore for MemoryStore {
         let next_cursor = if more { public.last().map(|(k, _)| k.clone()) } else { None };
         Ok(Page { items: public.into_iter().map(|(_, c)| c.clone()).collect(), next_cursor })
     }
-}
-
-/// Public conversations sort by lower-cased name, then id.
-pub fn public_sort_key(conversation: &Conversation) -> String {
-    format!("{}#{}", conversation.display_name().to_lowercase(), conversation.id)
 }
 
 #[async_trait]

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 
 use crate::chat::{Conversation, Member, Message, ReadState};
 use crate::error::StoreError;
-use crate::files::FileRecord;
+use crate::model::FileRecord;
 use crate::model::{Page, UserRecord};
 
 /// Further tries of a write that must land (recording what was pushed, filling a message id)
