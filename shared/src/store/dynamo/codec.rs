@@ -1,0 +1,629 @@
+//! Items: keys, and every item's encoding and decoding, in one place.
+
+use super::*;
+
+pub(super) const META: &str = "META";
+/// The push turn's item under a conversation: who pushes, until when, and how far.
+pub(super) const PUSH: &str = "PUSH";
+/// Where the message range of a conversation ends (above every `MSG#` key).
+pub(super) const MSG_END: &str = "MSG$";
+
+pub(super) fn conv_pk(id: &str) -> String {
+    format!("CONV#{id}")
+}
+
+pub(super) fn msg_sk(id: i64) -> String {
+    format!("MSG#{:020}", id.max(0))
+}
+
+pub(super) fn member_sk(conversation_id: &str) -> String {
+    format!("MEMBER#{conversation_id}")
+}
+
+/// Members under their conversation: `MEMBER#<username>`.
+pub(super) const MEMBER_OF: &str = "MEMBER#";
+
+pub(super) fn member_of_sk(username: &str) -> String {
+    format!("{MEMBER_OF}{username}")
+}
+
+pub(super) fn members_gsi_pk(conversation_id: &str) -> String {
+    format!("MEMBERS#{conversation_id}")
+}
+
+/// Connections recorded under a conversation: `CONN#<connection id>`.
+pub(super) const CONNECTION_OF: &str = "CONN#";
+
+pub(super) fn names(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+}
+
+pub(super) fn conversation_item(c: &Conversation) -> Item {
+    let mut item = key(conv_pk(&c.id), META);
+    item.insert("id".into(), s(&c.id));
+    if let Some(name) = &c.name {
+        item.insert("name".into(), s(name));
+    }
+    item.insert("kind".into(), s(c.kind.as_str()));
+    item.insert("visibility".into(), s(c.visibility.as_str()));
+    item.insert("owner".into(), s(&c.owner));
+    item.insert("member_count".into(), n(c.member_count));
+    item.insert("member_preview".into(), AV::L(c.member_preview.iter().map(|m| s(m)).collect()));
+    if let Some(icon) = &c.icon_file_id {
+        item.insert("icon_file_id".into(), s(icon));
+    }
+    item.insert("created_at".into(), n(c.created_at));
+    item.insert("created_by".into(), s(&c.created_by));
+    item.insert("last_message_id".into(), n(c.last_message_id));
+    item.insert("last_activity_at".into(), n(c.last_activity_at));
+    if c.visibility == Visibility::Public {
+        item.insert("gsi1pk".into(), s("PUBLIC"));
+        item.insert("gsi1sk".into(), s(&c.public_sort_key()));
+    }
+    item
+}
+
+pub(super) fn parse_conversation(item: &Item) -> Result<Conversation, StoreError> {
+    let member_preview = match item.get("member_preview") {
+        Some(AV::L(list)) => list.iter().filter_map(|v| v.as_s().ok().cloned()).collect(),
+        _ => Vec::new(),
+    };
+    Ok(Conversation {
+        id: req_s(item, "id")?,
+        name: opt_s(item, "name"),
+        kind: if req_s(item, "kind")? == "direct" { Kind::Direct } else { Kind::Group },
+        visibility: if req_s(item, "visibility")? == "public" { Visibility::Public } else { Visibility::Private },
+        owner: req_s(item, "owner")?,
+        member_count: opt_n(item, "member_count")?.unwrap_or(0),
+        member_preview,
+        icon_file_id: opt_s(item, "icon_file_id"),
+        created_at: req_n(item, "created_at")?,
+        created_by: req_s(item, "created_by")?,
+        last_message_id: req_n(item, "last_message_id")?,
+        last_activity_at: req_n(item, "last_activity_at")?,
+    })
+}
+
+/// A member under its conversation, also indexed by join time (who has been in longest).
+pub(super) fn member_item(conversation_id: &str, member: &Member) -> Item {
+    let mut item = key(conv_pk(conversation_id), &member_of_sk(&member.username));
+    item.insert("username".into(), s(&member.username));
+    item.insert("joined_at".into(), n(member.joined_at));
+    item.insert("gsi1pk".into(), AV::S(members_gsi_pk(conversation_id)));
+    item.insert("gsi1sk".into(), AV::S(format!("{:015}#{}", member.joined_at.max(0), member.username)));
+    item
+}
+
+pub(super) fn parse_member(item: &Item) -> Result<Member, StoreError> {
+    Ok(Member { username: req_s(item, "username")?, joined_at: req_n(item, "joined_at")? })
+}
+
+/// A member under the user: my conversations and my read state there.
+pub(super) fn membership_item(username: &str, conversation_id: &str, joined_at: i64) -> Item {
+    let mut item = key(user_pk(username), &member_sk(conversation_id));
+    item.insert("conversation_id".into(), s(conversation_id));
+    item.insert("joined_at".into(), n(joined_at));
+    item.insert("last_read".into(), n(0));
+    item.insert("own_after_read".into(), n(0));
+    item
+}
+
+pub(super) fn parse_read_state(item: &Item) -> Result<ReadState, StoreError> {
+    Ok(ReadState {
+        last_read: opt_n(item, "last_read")?.unwrap_or(0),
+        own_after_read: opt_n(item, "own_after_read")?.unwrap_or(0),
+    })
+}
+
+pub(super) fn message_item(m: &Message) -> Item {
+    let mut item = key(conv_pk(&m.conversation_id), &msg_sk(m.id));
+    item.insert("id".into(), n(m.id));
+    item.insert("conversation_id".into(), s(&m.conversation_id));
+    item.insert("sender".into(), s(&m.sender_username));
+    item.insert("content".into(), s(&m.content));
+    if let Some(reply) = m.reply_id {
+        item.insert("reply_id".into(), n(reply));
+    }
+    if let Some(client_id) = &m.client_id {
+        item.insert("client_id".into(), s(client_id));
+    }
+    let attachments = m
+        .attachments
+        .iter()
+        .map(|a| {
+            let mut map = HashMap::from([
+                ("file_id".to_owned(), s(&a.file_id)),
+                ("content_type".to_owned(), s(&a.content_type)),
+                ("size".to_owned(), n(a.size)),
+            ]);
+            if let Some(name) = &a.name {
+                map.insert("name".into(), s(name));
+            }
+            AV::M(map)
+        })
+        .collect();
+    item.insert("attachments".into(), AV::L(attachments));
+    item.insert("sent_at".into(), n(m.sent_at));
+    if let Some(at) = m.edited_at {
+        item.insert("edited_at".into(), n(at));
+    }
+    item.insert("deleted".into(), AV::Bool(m.deleted));
+    if let Some(origin) = &m.origin {
+        item.insert("origin".into(), s(origin));
+    }
+    item
+}
+
+/// `None` for a void id.
+pub(super) fn parse_message(item: &Item) -> Result<Option<Message>, StoreError> {
+    if matches!(item.get("is_void"), Some(AV::Bool(true))) {
+        return Ok(None);
+    }
+    let attachments = match item.get("attachments") {
+        Some(AV::L(list)) => list
+            .iter()
+            .map(|a| match a {
+                AV::M(m) => Ok(Attachment {
+                    file_id: req_s(m, "file_id")?,
+                    content_type: req_s(m, "content_type")?,
+                    size: req_n(m, "size")?,
+                    name: opt_s(m, "name"),
+                }),
+                _ => Err(StoreError::Internal("attachment is not a map".into())),
+            })
+            .collect::<Result<_, _>>()?,
+        _ => Vec::new(),
+    };
+    Ok(Some(Message {
+        id: req_n(item, "id")?,
+        conversation_id: req_s(item, "conversation_id")?,
+        sender_username: req_s(item, "sender")?,
+        content: req_s(item, "content")?,
+        reply_id: opt_n(item, "reply_id")?,
+        client_id: opt_s(item, "client_id"),
+        attachments,
+        sent_at: req_n(item, "sent_at")?,
+        edited_at: opt_n(item, "edited_at")?,
+        deleted: matches!(item.get("deleted"), Some(AV::Bool(true))),
+        origin: opt_s(item, "origin"),
+    }))
+}
+
+pub(super) fn parse_connections(item: &Item) -> Result<std::collections::BTreeMap<String, i64>, StoreError> {
+    Ok(parse_sockets(item)?.into_iter().map(|s| (s.connection, s.expires_at)).collect())
+}
+
+/// A socket as the profile records it.
+pub(super) struct ProfileSocket {
+    pub(super) connection: String,
+    pub(super) expires_at: i64,
+    pub(super) session: Option<String>,
+    pub(super) batch: bool,
+}
+
+/// The profile's sockets. A socket is
+/// `{expires_at, sid, batch}`, or its expiry alone when it was recorded before sockets knew their
+/// session.
+pub(super) fn parse_sockets(item: &Item) -> Result<Vec<ProfileSocket>, StoreError> {
+    let bad = || StoreError::Internal("connection record".into());
+    let number = |v: &AV| match v {
+        AV::N(v) => v.parse::<i64>().map_err(|_| bad()),
+        _ => Err(bad()),
+    };
+    match item.get("connections") {
+        Some(AV::M(m)) => m
+            .iter()
+            .map(|(id, socket)| match socket {
+                AV::M(fields) => {
+                    let expires = fields.get("expires_at").ok_or_else(bad).and_then(number)?;
+                    let batch = matches!(fields.get("batch"), Some(AV::Bool(true)));
+                    Ok(ProfileSocket {
+                        connection: id.clone(),
+                        expires_at: expires,
+                        session: opt_s(fields, "sid"),
+                        batch,
+                    })
+                }
+                other => Ok(ProfileSocket {
+                    connection: id.clone(),
+                    expires_at: number(other)?,
+                    session: None,
+                    batch: false,
+                }),
+            })
+            .collect(),
+        _ => Ok(Vec::new()),
+    }
+}
+
+/// A connection recorded under a conversation (TTL'd like the connection itself).
+pub(super) fn connection_item(
+    conversation_id: &str,
+    username: &str,
+    connection_id: &str,
+    expires_at: i64,
+    batch: bool,
+) -> Item {
+    let mut item = key(conv_pk(conversation_id), &format!("{CONNECTION_OF}{connection_id}"));
+    item.insert("username".into(), s(username));
+    item.insert("expires_at".into(), n(expires_at));
+    item.insert("ttl".into(), n(expires_at / 1000));
+    if batch {
+        item.insert("batch".into(), AV::Bool(true));
+    }
+    item
+}
+
+// ---- items ----
+
+pub(super) fn s(value: &str) -> AV {
+    AV::S(value.to_owned())
+}
+
+pub(super) fn n(value: i64) -> AV {
+    AV::N(value.to_string())
+}
+
+pub(super) fn user_pk(username: &str) -> String {
+    format!("USER#{username}")
+}
+
+pub(super) fn email_pk(email: &str) -> String {
+    format!("EMAIL#{email}")
+}
+
+pub(super) fn refresh_pk(hash: &str) -> String {
+    format!("REFRESH#{hash}")
+}
+
+pub(super) fn throttle_pk(key: &str) -> String {
+    format!("THROTTLE#{key}")
+}
+
+/// A sender's count of sends in the window starting at `window_start`.
+pub(super) fn rate_key(username: &str, window_start: i64) -> Item {
+    key(format!("RATE#{username}"), &format!("SEND#{window_start}"))
+}
+
+/// The sort key of a throttle's attempt counter.
+pub(super) const ATTEMPTS: &str = "ATTEMPTS";
+
+pub(super) fn key(pk: String, sk: &str) -> Item {
+    HashMap::from([("pk".to_owned(), AV::S(pk)), ("sk".to_owned(), s(sk))])
+}
+
+pub(super) fn merge(mut values: HashMap<String, AV>, extra: Vec<(&str, AV)>) -> HashMap<String, AV> {
+    values.extend(extra.into_iter().map(|(k, v)| (k.to_owned(), v)));
+    values
+}
+
+pub(super) fn user_item(user: &UserRecord) -> Item {
+    let mut item = key(user_pk(&user.username), PROFILE);
+    item.insert("gsi1pk".into(), s(USER_DIRECTORY));
+    item.insert("gsi1sk".into(), s(&user.username));
+    item.insert("username".into(), s(&user.username));
+    item.insert("password_hash".into(), s(&user.password_hash));
+    item.insert("fullname".into(), s(&user.fullname));
+    item.insert("created_at".into(), n(user.created_at));
+    item.insert("connections".into(), AV::M(user.connections.iter().map(|(id, exp)| (id.clone(), n(*exp))).collect()));
+    for (name, value) in [
+        ("email", &user.email),
+        ("first_name", &user.first_name),
+        ("last_name", &user.last_name),
+        ("role", &user.role),
+        ("date_of_birth", &user.date_of_birth),
+        ("avatar_file_id", &user.avatar_file_id),
+    ] {
+        if let Some(value) = value {
+            item.insert(name.into(), s(value));
+        }
+    }
+    if let Some(at) = user.last_online {
+        item.insert("last_online".into(), n(at));
+    }
+    item
+}
+
+pub(super) fn email_item(email: &str, username: &str) -> Item {
+    let mut item = key(email_pk(email), "EMAIL");
+    item.insert("username".into(), s(username));
+    item
+}
+
+pub(super) fn session_item(username: &str, family_id: &str, now: i64, expires_at: i64) -> Item {
+    let mut item = key(user_pk(username), &format!("SESSION#{family_id}"));
+    item.insert("created_at".into(), n(now));
+    item.insert("ttl".into(), n(expires_at / 1000));
+    item
+}
+
+pub(super) fn refresh_item(token: &RefreshTokenRecord) -> Item {
+    let mut item = key(refresh_pk(&token.token_hash), "REFRESH");
+    item.insert("username".into(), s(&token.username));
+    item.insert("family_id".into(), s(&token.family_id));
+    item.insert("expires_at".into(), n(token.expires_at));
+    item.insert("ttl".into(), n(token.expires_at / 1000));
+    if let Some(at) = token.used_at {
+        item.insert("used_at".into(), n(at));
+    }
+    item
+}
+
+pub(super) fn parse_user(item: &Item) -> Result<UserRecord, StoreError> {
+    Ok(UserRecord {
+        username: req_s(item, "username")?,
+        password_hash: req_s(item, "password_hash")?,
+        fullname: req_s(item, "fullname")?,
+        email: opt_s(item, "email"),
+        first_name: opt_s(item, "first_name"),
+        last_name: opt_s(item, "last_name"),
+        role: opt_s(item, "role"),
+        date_of_birth: opt_s(item, "date_of_birth"),
+        avatar_file_id: opt_s(item, "avatar_file_id"),
+        created_at: req_n(item, "created_at")?,
+        last_online: opt_n(item, "last_online")?,
+        connections: parse_connections(item)?,
+    })
+}
+
+pub(super) fn parse_refresh(item: &Item) -> Result<RefreshTokenRecord, StoreError> {
+    let pk = req_s(item, "pk")?;
+    Ok(RefreshTokenRecord {
+        token_hash: pk.trim_start_matches("REFRESH#").to_owned(),
+        username: req_s(item, "username")?,
+        family_id: req_s(item, "family_id")?,
+        expires_at: req_n(item, "expires_at")?,
+        used_at: opt_n(item, "used_at")?,
+    })
+}
+
+pub(super) fn parse_attempts(item: &Item) -> Result<Attempts, StoreError> {
+    Ok(Attempts {
+        count: u32::try_from(req_n(item, "count")?).unwrap_or(u32::MAX),
+        window_start: req_n(item, "window_start")?,
+    })
+}
+
+pub(super) fn opt_s(item: &Item, name: &str) -> Option<String> {
+    match item.get(name) {
+        Some(AV::S(v)) => Some(v.clone()),
+        _ => None,
+    }
+}
+
+pub(super) fn req_s(item: &Item, name: &str) -> Result<String, StoreError> {
+    opt_s(item, name).ok_or_else(|| StoreError::Internal(format!("item lacks string {name}")))
+}
+
+pub(super) fn opt_n(item: &Item, name: &str) -> Result<Option<i64>, StoreError> {
+    match item.get(name) {
+        Some(AV::N(v)) => v.parse().map(Some).map_err(|_| StoreError::Internal(format!("{name} is not an integer"))),
+        None => Ok(None),
+        Some(_) => Err(StoreError::Internal(format!("{name} is not a number"))),
+    }
+}
+
+pub(super) fn req_n(item: &Item, name: &str) -> Result<i64, StoreError> {
+    opt_n(item, name)?.ok_or_else(|| StoreError::Internal(format!("item lacks number {name}")))
+}
+
+pub(super) fn parse_push_turn(item: &Item) -> Result<PushTurn, StoreError> {
+    Ok(PushTurn {
+        pushed_id: opt_n(item, "pushed_id")?.unwrap_or(0),
+        signal: opt_n(item, "signal")?.unwrap_or(0),
+        clean_signal: opt_n(item, "clean_signal")?.unwrap_or(0),
+    })
+}
+
+pub(super) fn file_pk(id: &str) -> String {
+    format!("FILE#{id}")
+}
+
+pub(super) fn file_item(file: &FileRecord) -> Item {
+    let mut item = key(file_pk(&file.id), "FILE");
+    item.insert("id".into(), s(&file.id));
+    item.insert("owner".into(), s(&file.owner));
+    item.insert("purpose".into(), s(file.purpose.as_str()));
+    item.insert("content_type".into(), s(&file.content_type));
+    item.insert("size".into(), n(file.size));
+    if let Some(name) = &file.name {
+        item.insert("name".into(), s(name));
+    }
+    if let Some(conversation) = &file.conversation_id {
+        item.insert("conversation_id".into(), s(conversation));
+    }
+    item.insert("created_at".into(), n(file.created_at));
+    item
+}
+
+pub(super) fn parse_file(item: &Item) -> Result<FileRecord, StoreError> {
+    Ok(FileRecord {
+        id: req_s(item, "id")?,
+        owner: req_s(item, "owner")?,
+        purpose: Purpose::parse(&req_s(item, "purpose")?).ok_or(StoreError::Internal("file purpose".into()))?,
+        content_type: req_s(item, "content_type")?,
+        size: req_n(item, "size")?,
+        name: opt_s(item, "name"),
+        conversation_id: opt_s(item, "conversation_id"),
+        created_at: req_n(item, "created_at")?,
+        referenced: matches!(item.get("referenced"), Some(AV::Bool(true))),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conversation(name: Option<&str>, kind: Kind, visibility: Visibility) -> Conversation {
+        Conversation {
+            id: "01J0CONV".into(),
+            name: name.map(str::to_owned),
+            kind,
+            visibility,
+            owner: "ann".into(),
+            member_count: 3,
+            member_preview: vec!["ann".into(), "bob".into(), "cy".into()],
+            icon_file_id: name.map(|_| "01J0ICON".to_owned()),
+            created_at: 1_700_000_000_000,
+            created_by: "ann".into(),
+            last_message_id: 42,
+            last_activity_at: 1_700_000_100_000,
+        }
+    }
+
+    #[test]
+    fn keys_are_the_documented_ones() {
+        assert_eq!(conv_pk("c1"), "CONV#c1");
+        assert_eq!(msg_sk(7), "MSG#00000000000000000007");
+        assert!(msg_sk(9) < msg_sk(10), "message keys sort by id");
+        assert_eq!(msg_sk(-1), msg_sk(0));
+        assert_eq!(member_sk("c1"), "MEMBER#c1");
+        assert_eq!(member_of_sk("ann"), "MEMBER#ann");
+        assert_eq!(members_gsi_pk("c1"), "MEMBERS#c1");
+        assert_eq!(
+            (user_pk("ann"), email_pk("a@x.io"), refresh_pk("ab")),
+            ("USER#ann".into(), "EMAIL#a@x.io".into(), "REFRESH#ab".into())
+        );
+        assert_eq!((throttle_pk("t"), file_pk("f")), ("THROTTLE#t".into(), "FILE#f".into()));
+        assert_eq!(rate_key("ann", 10_000), key("RATE#ann".into(), "SEND#10000"));
+        assert_eq!(key("P".into(), "S"), HashMap::from([("pk".into(), s("P")), ("sk".into(), s("S"))]));
+    }
+
+    #[test]
+    fn users_and_refresh_tokens_round_trip() {
+        let user = UserRecord {
+            username: "ann".into(),
+            password_hash: "$argon2id$x".into(),
+            fullname: "Ann".into(),
+            email: Some("ann@example.com".into()),
+            first_name: None,
+            last_name: Some("Lee".into()),
+            role: None,
+            date_of_birth: Some("1990-01-02".into()),
+            avatar_file_id: None,
+            created_at: 5,
+            last_online: Some(6),
+            connections: [("c1".to_owned(), 99)].into(),
+        };
+        let item = user_item(&user);
+        assert_eq!((item["gsi1pk"].clone(), item["sk"].clone()), (s(USER_DIRECTORY), s(PROFILE)));
+        assert_eq!(parse_user(&item).unwrap(), user);
+        let token = RefreshTokenRecord {
+            token_hash: "h".into(),
+            username: "ann".into(),
+            family_id: "f".into(),
+            expires_at: 10,
+            used_at: Some(3),
+        };
+        assert_eq!(parse_refresh(&refresh_item(&token)).unwrap(), token);
+    }
+
+    #[test]
+    fn conversations_members_and_read_states_round_trip() {
+        for c in [
+            conversation(Some("Team"), Kind::Group, Visibility::Public),
+            conversation(None, Kind::Direct, Visibility::Private),
+        ] {
+            let item = conversation_item(&c);
+            assert_eq!(parse_conversation(&item).unwrap(), c);
+            // Only public conversations are in the public index, sorted by name then id.
+            let indexed = item.get("gsi1sk").cloned();
+            let expected = (c.visibility == Visibility::Public).then(|| s(&c.public_sort_key()));
+            assert_eq!(indexed, expected, "{c:?}");
+        }
+        let member = Member { username: "bob".into(), joined_at: 12 };
+        let item = member_item("c1", &member);
+        assert_eq!(parse_member(&item).unwrap(), member);
+        assert_eq!(item["gsi1sk"], s("000000000000012#bob"), "members index by join time");
+        let fresh = parse_read_state(&membership_item("bob", "c1", 12)).unwrap();
+        assert_eq!(fresh, ReadState { last_read: 0, own_after_read: 0 });
+    }
+
+    #[test]
+    fn messages_round_trip_and_voids_are_none() {
+        let message = Message {
+            id: 3,
+            conversation_id: "c1".into(),
+            sender_username: "ann".into(),
+            content: "hi".into(),
+            reply_id: Some(1),
+            client_id: Some("k".into()),
+            attachments: vec![Attachment {
+                file_id: "f".into(),
+                content_type: "image/png".into(),
+                size: 10,
+                name: Some("a.png".into()),
+            }],
+            sent_at: 100,
+            edited_at: Some(200),
+            deleted: false,
+            origin: Some("conn".into()),
+        };
+        let item = message_item(&message);
+        assert_eq!(item["sk"], s(&msg_sk(3)));
+        assert_eq!(parse_message(&item).unwrap(), Some(message.clone()));
+        let tombstone = Message { content: String::new(), attachments: vec![], deleted: true, ..message };
+        assert_eq!(parse_message(&message_item(&tombstone)).unwrap(), Some(tombstone));
+        let void = HashMap::from([("is_void".to_owned(), AV::Bool(true))]);
+        assert_eq!(parse_message(&void).unwrap(), None);
+    }
+
+    #[test]
+    fn files_connections_and_push_turns() {
+        let file = FileRecord {
+            id: "f1".into(),
+            owner: "ann".into(),
+            purpose: Purpose::Attachment,
+            content_type: "application/pdf".into(),
+            size: 1024,
+            name: Some("report.pdf".into()),
+            conversation_id: Some("c1".into()),
+            created_at: 9,
+            referenced: false,
+        };
+        assert_eq!(parse_file(&file_item(&file)).unwrap(), file);
+        let socket = connection_item("c1", "ann", "conn", 7_200_000, true);
+        assert_eq!(socket["sk"], s("CONN#conn"));
+        // DynamoDB's TTL is in seconds; the record's own expiry in milliseconds.
+        assert_eq!((socket["ttl"].clone(), socket["expires_at"].clone()), (n(7_200), n(7_200_000)));
+        assert_eq!(socket["batch"], AV::Bool(true));
+        assert!(!connection_item("c1", "ann", "conn", 1, false).contains_key("batch"));
+        let turn = parse_push_turn(&key(conv_pk("c1"), "PUSH")).unwrap();
+        assert_eq!((turn.pushed_id, turn.signal, turn.clean_signal), (0, 0, 0));
+    }
+
+    #[test]
+    fn items_missing_what_they_need_are_internal_errors() {
+        let mut item = user_item(&UserRecord {
+            username: "ann".into(),
+            password_hash: "h".into(),
+            fullname: "Ann".into(),
+            email: None,
+            first_name: None,
+            last_name: None,
+            role: None,
+            date_of_birth: None,
+            avatar_file_id: None,
+            created_at: 1,
+            last_online: None,
+            connections: Default::default(),
+        });
+        item.remove("password_hash");
+        assert!(matches!(parse_user(&item), Err(StoreError::Internal(_))));
+        let mut item = message_item(&Message {
+            id: 1,
+            conversation_id: "c".into(),
+            sender_username: "a".into(),
+            content: "x".into(),
+            reply_id: None,
+            client_id: None,
+            attachments: vec![],
+            sent_at: 1,
+            edited_at: None,
+            deleted: false,
+            origin: None,
+        });
+        item.insert("id".into(), s("not a number"));
+        assert!(matches!(parse_message(&item), Err(StoreError::Internal(_))));
+    }
+}

@@ -1,0 +1,181 @@
+//! WebSocket connections, on the profile and under each conversation: the `ConnectionStore` port
+//! on DynamoDB.
+
+use super::*;
+
+#[async_trait]
+impl ConnectionStore for DynamoStore {
+    async fn add_connection(
+        &self,
+        username: &str,
+        connection_id: &str,
+        options: &SocketOptions<'_>,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<Connected, StoreError> {
+        // The profile's `connections` map: connection id → {expires_at, sid, batch} (or, written
+        // before sockets knew their session, the expiry alone).
+        let mut socket = HashMap::from([("expires_at".to_owned(), n(expires_at))]);
+        if let Some(session) = options.session {
+            socket.insert("sid".into(), s(session));
+        }
+        if options.batch {
+            socket.insert("batch".into(), AV::Bool(true));
+        }
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(username), PROFILE)))
+            .update_expression("SET connections.#c = :socket")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#c", connection_id)
+            .expression_attribute_values(":socket", AV::M(socket))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| conditional_error(e, Conflict::Missing))?;
+        let profile = out.attributes.unwrap_or_default();
+        let before = parse_connections(&profile)?;
+        let conversations = self.memberships(username).await?;
+        let records = conversations
+            .iter()
+            .map(|(conversation, _)| connection_item(conversation, username, connection_id, expires_at, options.batch))
+            .collect();
+        self.batch_put(records).await?;
+        Ok(Connected { first: !before.values().any(|exp| *exp > now), last_online: opt_n(&profile, "last_online")? })
+    }
+
+    async fn remove_connection(&self, username: &str, connection_id: &str, now: i64) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(username), PROFILE)))
+            .update_expression("REMOVE connections.#c SET last_online = :now")
+            .condition_expression("attribute_exists(connections.#c)")
+            .expression_attribute_names("#c", connection_id)
+            .expression_attribute_values(":now", n(now))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        let out = match result {
+            Ok(out) => out,
+            Err(e) if is_conditional_failure(&e) => return Ok(false),
+            Err(e) => return Err(sdk_error(e)),
+        };
+        let after = parse_connections(&out.attributes.unwrap_or_default())?;
+        Ok(!after.values().any(|exp| *exp > now))
+    }
+
+    async fn sockets(&self, username: &str, now: i64) -> Result<Vec<(String, Option<String>)>, StoreError> {
+        let profile = self.get(user_pk(username), PROFILE).await?.unwrap_or_default();
+        Ok(parse_sockets(&profile)?
+            .into_iter()
+            .filter(|socket| socket.expires_at > now)
+            .map(|socket| (socket.connection, socket.session))
+            .collect())
+    }
+
+    async fn connections_of(&self, usernames: &[String], now: i64) -> Result<Vec<(String, String)>, StoreError> {
+        let keys = usernames.iter().map(|u| key(user_pk(u), PROFILE)).collect();
+        let projection = ("#u, connections", names(&[("#u", "username")]));
+        let items = self.batch_get(keys, Some(projection)).await?;
+        let mut found = Vec::new();
+        for item in &items {
+            let user = req_s(item, "username")?;
+            for (id, expires) in parse_connections(item)? {
+                if expires > now {
+                    found.push((user.clone(), id));
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    async fn conversation_connections(&self, conversation_id: &str, now: i64) -> Result<Vec<Target>, StoreError> {
+        let mut found = Vec::new();
+        for item in self.query_prefix(conv_pk(conversation_id), CONNECTION_OF).await? {
+            if opt_n(&item, "expires_at")?.unwrap_or(0) > now {
+                let connection = req_s(&item, "sk")?.trim_start_matches(CONNECTION_OF).to_owned();
+                let batch = matches!(item.get("batch"), Some(AV::Bool(true)));
+                found.push(Target { user: req_s(&item, "username")?, connection, batch });
+            }
+        }
+        Ok(found)
+    }
+
+    async fn register_connections(
+        &self,
+        conversation_id: &str,
+        usernames: &[String],
+        now: i64,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        // Strongly consistent, against a `$connect` racing the join: it writes the profile, then
+        // reads the memberships; this writes the memberships, then reads the profiles. One of
+        // the two sees the other, so the socket is recorded either way.
+        let keys: Vec<Item> = usernames.iter().map(|u| key(user_pk(u), PROFILE)).collect();
+        let mut records = Vec::new();
+        let mut live = Vec::new();
+        for item in self.get_consistent(keys).await? {
+            let user = req_s(&item, "username")?;
+            for socket in parse_sockets(&item)? {
+                if socket.expires_at > now {
+                    records.push(connection_item(
+                        conversation_id,
+                        &user,
+                        &socket.connection,
+                        socket.expires_at,
+                        socket.batch,
+                    ));
+                    live.push((user.clone(), socket.connection));
+                }
+            }
+        }
+        self.batch_put(records).await?;
+        Ok(live)
+    }
+
+    async fn unregister_connections(
+        &self,
+        conversation_id: &str,
+        username: &str,
+        connection_id: Option<&str>,
+        _now: i64,
+    ) -> Result<(), StoreError> {
+        let connections: Vec<String> = match connection_id {
+            Some(connection) => vec![connection.to_owned()],
+            None => match self.get(user_pk(username), PROFILE).await? {
+                Some(profile) => parse_connections(&profile)?.into_keys().collect(),
+                None => Vec::new(),
+            },
+        };
+        let keys = connections.iter().map(|c| key(conv_pk(conversation_id), &format!("{CONNECTION_OF}{c}"))).collect();
+        self.batch_delete(keys).await
+    }
+
+    async fn contact_of(&self, username: &str) -> Result<Vec<String>, StoreError> {
+        let mut owners = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI1)
+                .key_condition_expression("gsi1pk = :k")
+                .expression_attribute_values(":k", AV::S(format!("CONTACTOF#{username}")))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            for item in out.items.unwrap_or_default() {
+                owners.push(req_s(&item, "gsi1sk")?);
+            }
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(owners),
+            }
+        }
+    }
+}

@@ -1,0 +1,409 @@
+//! Messages, `client_id` claims, per-user send windows and the push turn: the `MessageStore` port
+//! on DynamoDB.
+
+use super::*;
+
+#[async_trait]
+impl MessageStore for DynamoStore {
+    async fn allocate_message_id(&self, conversation_id: &str, now: i64) -> Result<Conversation, StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(conv_pk(conversation_id), META)))
+            .update_expression("SET last_message_id = last_message_id + :one, last_activity_at = :now")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":now", n(now))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(|e| conditional_error(e, Conflict::NotMember))?;
+        parse_conversation(&out.attributes.unwrap_or_default())
+    }
+
+    async fn put_message(&self, message: &Message, rate: &SendRate) -> Result<(), StoreError> {
+        // The sender's own counter doubles as the membership check.
+        let own = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(&message.sender_username), &member_sk(&message.conversation_id))))
+            .update_expression("ADD own_after_read :one")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":one", n(1))
+            .build()
+            .map_err(build_error)?;
+        let mut writes = vec![
+            TransactWriteItem::builder().update(own).build(),
+            put(&self.table, message_item(message), "attribute_not_exists(pk)")?,
+        ];
+        // The sender's sends in this window: an item per (sender, window), gone with its TTL.
+        let counted = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(rate_key(&message.sender_username, rate.window_start)))
+            .update_expression("ADD #n :one SET #ttl = if_not_exists(#ttl, :ttl)")
+            .condition_expression("attribute_not_exists(#n) OR #n < :limit")
+            .expression_attribute_names("#n", "count")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":limit", n(i64::from(rate.limit)))
+            .expression_attribute_values(":ttl", n((rate.window_start + rate.window_ms) / 1000 + 3600))
+            .build()
+            .map_err(build_error)?;
+        writes.push(TransactWriteItem::builder().update(counted).build());
+        let mut reasons = vec![Conflict::NotMember, Conflict::IdTaken, Conflict::RateLimited];
+        if let Some(reply) = message.reply_id {
+            let check = ConditionCheck::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(conv_pk(&message.conversation_id), &msg_sk(reply))))
+                .condition_expression("attribute_exists(pk) AND attribute_not_exists(is_void)")
+                .build()
+                .map_err(build_error)?;
+            writes.push(TransactWriteItem::builder().condition_check(check).build());
+            reasons.push(Conflict::Missing);
+        }
+        if let Some(client_id) = &message.client_id {
+            let mut claim =
+                key(conv_pk(&message.conversation_id), &format!("CLIENT#{}#{client_id}", message.sender_username));
+            claim.insert("message_id".into(), n(message.id));
+            writes.push(put(&self.table, claim, "attribute_not_exists(pk)")?);
+            reasons.push(Conflict::DuplicateClientId);
+        }
+        self.transact(writes, &reasons).await?;
+        Ok(())
+    }
+
+    async fn put_void(&self, conversation_id: &str, id: i64) -> Result<(), StoreError> {
+        let mut item = key(conv_pk(conversation_id), &msg_sk(id));
+        item.insert("is_void".into(), AV::Bool(true));
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_conditional_failure(&e) => Ok(()),
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+
+    async fn message_id_for_client_id(
+        &self,
+        conversation_id: &str,
+        sender: &str,
+        client_id: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        match self.get(conv_pk(conversation_id), &format!("CLIENT#{sender}#{client_id}")).await? {
+            Some(item) => Ok(Some(req_n(&item, "message_id")?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn get_message(&self, conversation_id: &str, id: i64) -> Result<Option<Message>, StoreError> {
+        Ok(self.get(conv_pk(conversation_id), &msg_sk(id)).await?.map(|i| parse_message(&i)).transpose()?.flatten())
+    }
+
+    async fn get_messages(&self, keys: &[(String, i64)]) -> Result<Vec<Message>, StoreError> {
+        let keys = keys.iter().map(|(c, id)| key(conv_pk(c), &msg_sk(*id))).collect();
+        let items = self.batch_get(keys, None).await?;
+        Ok(items.iter().map(parse_message).collect::<Result<Vec<_>, _>>()?.into_iter().flatten().collect())
+    }
+
+    async fn list_messages(
+        &self,
+        conversation_id: &str,
+        before: Option<i64>,
+        after: Option<i64>,
+        limit: usize,
+    ) -> Result<(Vec<Message>, bool), StoreError> {
+        let (from, to, forward) = match after {
+            // Nothing lies after the largest id there is.
+            Some(after) => match after.checked_add(1) {
+                Some(first) => (msg_sk(first), MSG_END.to_owned(), true),
+                None => return Ok((Vec::new(), false)),
+            },
+            None => {
+                (msg_sk(0), before.map(|b| msg_sk(b.saturating_sub(1))).unwrap_or_else(|| MSG_END.to_owned()), false)
+            }
+        };
+        if from > to {
+            return Ok((Vec::new(), false));
+        }
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+            .expression_attribute_values(":pk", AV::S(conv_pk(conversation_id)))
+            .expression_attribute_values(":from", AV::S(from))
+            .expression_attribute_values(":to", AV::S(to))
+            .scan_index_forward(forward)
+            .consistent_read(true)
+            .limit(limit as i32 + 1)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        let items = out.items.unwrap_or_default();
+        let more = items.len() > limit;
+        let mut messages: Vec<Message> =
+            items.iter().take(limit).map(parse_message).collect::<Result<Vec<_>, _>>()?.into_iter().flatten().collect();
+        messages.sort_by_key(|m| m.id);
+        Ok((messages, more))
+    }
+
+    async fn update_message(&self, message: &Message) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(message_item(message)))
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(is_void) AND deleted = :false")
+            .expression_attribute_values(":false", AV::Bool(false))
+            .return_values_on_condition_check_failure(
+                aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+            )
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_conditional_failure(&e) => {
+                let old = e.as_service_error().and_then(|se| match se {
+                    aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c) => {
+                        c.item.as_ref()
+                    }
+                    _ => None,
+                });
+                match old.and_then(|item| item.get("deleted")) {
+                    Some(AV::Bool(true)) => Err(StoreError::Conflict(Conflict::Deleted)),
+                    _ => Err(StoreError::Conflict(Conflict::Missing)),
+                }
+            }
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+
+    async fn mark_read(
+        &self,
+        username: &str,
+        conversation_id: &str,
+        message_id: i64,
+        own_after_read: i64,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(username), &member_sk(conversation_id))))
+            .update_expression("SET last_read = :id, own_after_read = :own")
+            .condition_expression("attribute_exists(pk) AND last_read < :id")
+            .expression_attribute_values(":id", n(message_id))
+            .expression_attribute_values(":own", n(own_after_read))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_conditional_failure(&e) => Ok(false),
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+
+    async fn count_own_messages(
+        &self,
+        conversation_id: &str,
+        username: &str,
+        after: i64,
+        through: i64,
+    ) -> Result<i64, StoreError> {
+        if through <= after {
+            return Ok(0);
+        }
+        let mut count = 0i64;
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+                .filter_expression("sender = :me")
+                .expression_attribute_values(":pk", AV::S(conv_pk(conversation_id)))
+                .expression_attribute_values(":from", AV::S(msg_sk(after + 1)))
+                .expression_attribute_values(":to", AV::S(msg_sk(through)))
+                .expression_attribute_values(":me", s(username))
+                .select(aws_sdk_dynamodb::types::Select::Count)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            count += i64::from(out.count);
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(count),
+            }
+        }
+    }
+
+    async fn stored_after(
+        &self,
+        conversation_id: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, Option<Message>)>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+            .expression_attribute_values(":pk", AV::S(conv_pk(conversation_id)))
+            .expression_attribute_values(":from", AV::S(msg_sk(after.saturating_add(1))))
+            .expression_attribute_values(":to", s(MSG_END))
+            .consistent_read(true)
+            .limit(limit as i32)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        out.items
+            .unwrap_or_default()
+            .iter()
+            .map(|item| {
+                let id = req_s(item, "sk")?
+                    .strip_prefix("MSG#")
+                    .and_then(|digits| digits.parse().ok())
+                    .ok_or_else(|| StoreError::Internal("message sort key".into()))?;
+                Ok((id, parse_message(item)?))
+            })
+            .collect()
+    }
+
+    async fn claim_push_turn(
+        &self,
+        conversation_id: &str,
+        holder: &str,
+        now: i64,
+        lease_until: i64,
+    ) -> Result<Option<PushTurn>, StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(conv_pk(conversation_id), PUSH)))
+            .update_expression(CLAIM)
+            .set_expression_attribute_names(Some(push_names(&[CLAIM])))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":me", s(holder))
+            .expression_attribute_values(":until", n(lease_until))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        let item = out.attributes.unwrap_or_default();
+        if opt_s(&item, "holder").as_deref() == Some(holder) {
+            return Ok(Some(parse_push_turn(&item)?));
+        }
+        let until = opt_n(&item, "lease_until")?.unwrap_or(0);
+        if until >= now {
+            return Ok(None);
+        }
+        // The holder's lease ran out (it died): take over, unless someone else just did.
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(conv_pk(conversation_id), PUSH)))
+            .update_expression(TAKE_OVER)
+            .condition_expression(TAKE_OVER_IF)
+            .set_expression_attribute_names(Some(push_names(&[TAKE_OVER, TAKE_OVER_IF])))
+            .expression_attribute_values(":me", s(holder))
+            .expression_attribute_values(":until", n(lease_until))
+            .expression_attribute_values(":old", item.get("holder").cloned().unwrap_or_else(|| s("")))
+            .expression_attribute_values(":old_until", n(until))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(Some(parse_push_turn(&out.attributes.unwrap_or_default())?)),
+            Err(e) if is_conditional_failure(&e) => Ok(None),
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+
+    async fn release_push_turn(
+        &self,
+        conversation_id: &str,
+        holder: &str,
+        release: PushRelease,
+    ) -> Result<Released, StoreError> {
+        if let Some(seen) = release.seen_signal {
+            let update = if release.clean {
+                "REMOVE #holder, #until SET #pushed = :pushed, #clean = :seen"
+            } else {
+                "REMOVE #holder, #until SET #pushed = :pushed"
+            };
+            let released = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key(conv_pk(conversation_id), PUSH)))
+                .update_expression(update)
+                .condition_expression(RELEASE_IF)
+                .set_expression_attribute_names(Some(push_names(&[update, RELEASE_IF])))
+                .expression_attribute_values(":me", s(holder))
+                .expression_attribute_values(":pushed", n(release.pushed_id))
+                .expression_attribute_values(":seen", n(seen))
+                .send()
+                .await;
+            match released {
+                Ok(_) => return Ok(Released::Released),
+                Err(e) if is_conditional_failure(&e) => {}
+                Err(e) => return Err(sdk_error(e)),
+            }
+        }
+        // Signalled meanwhile (or no longer ours): keep the turn, recording the progress.
+        let kept = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(conv_pk(conversation_id), PUSH)))
+            .update_expression(KEEP)
+            .condition_expression(KEEP_IF)
+            .set_expression_attribute_names(Some(push_names(&[KEEP, KEEP_IF])))
+            .expression_attribute_values(":me", s(holder))
+            .expression_attribute_values(":pushed", n(release.pushed_id))
+            .expression_attribute_values(":until", n(release.lease_until))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match kept {
+            Ok(out) => Ok(Released::Signalled(parse_push_turn(&out.attributes.unwrap_or_default())?)),
+            Err(e) if is_conditional_failure(&e) => Ok(Released::Lost),
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+}
+
+const CLAIM: &str =
+    "ADD #signal :one SET #holder = if_not_exists(#holder, :me), #until = if_not_exists(#until, :until)";
+const TAKE_OVER: &str = "SET #holder = :me, #until = :until";
+const TAKE_OVER_IF: &str = "#holder = :old AND #until = :old_until";
+const RELEASE_IF: &str = "#holder = :me AND #signal = :seen";
+const KEEP: &str = "SET #pushed = :pushed, #until = :until";
+const KEEP_IF: &str = "#holder = :me";
+
+/// The push-turn item's attribute placeholders that `expressions` use (some names are reserved
+/// words, and DynamoDB refuses placeholders an expression does not use).
+fn push_names(expressions: &[&str]) -> HashMap<String, String> {
+    [
+        ("#signal", "signal"),
+        ("#holder", "holder"),
+        ("#until", "lease_until"),
+        ("#pushed", "pushed_id"),
+        ("#clean", "clean_signal"),
+    ]
+    .into_iter()
+    .filter(|(placeholder, _)| expressions.iter().any(|e| e.contains(placeholder)))
+    .map(|(placeholder, name)| (placeholder.to_owned(), name.to_owned()))
+    .collect()
+}
