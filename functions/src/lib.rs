@@ -1,6 +1,109 @@
-//! Chathub's route handlers: one module per route under [`routes`], one thin binary per route
-//! under `src/bin/`, and [`table`], the route list that the local gateway serves and that
-//! template.yaml is tested against.
+//! Chathub's route handlers: one module per route under [`routes`], each declaring its route key,
+//! its function (binary) name and the clients its Lambda builds, next to its handler; one
+//! one-line binary per route under `src/bin/` ([`lambda_main!`]); and [`table`], the list of route
+//! modules that the local gateway serves and that template.yaml, the docs and `events/` are
+//! tested against. CONTRIBUTING.md has the steps for a new route.
+
+/// Declares a REST route in its module, next to `handle`: `ROUTE` (method, path, function), the
+/// Lambda binary's `main` (configuration, the store and `clients` once per cold start, then
+/// `handle` per event; `configured`: no store, no SDK client), and `dispatch`, the same handler
+/// as the local gateway runs it.
+macro_rules! rest_route {
+    ($method:literal $path:literal => $function:literal, configured) => {
+        pub const ROUTE: $crate::table::RestRoute =
+            $crate::table::RestRoute { method: $method, path: $path, function: $function };
+
+        /// The Lambda binary's whole life.
+        pub async fn main() -> Result<(), lambda_http::Error> {
+            chathub_shared::http::run_configured(ROUTE.function, handle).await
+        }
+
+        /// One request, as the local gateway runs it.
+        pub async fn dispatch(ctx: chathub_shared::Ctx, req: lambda_http::Request) -> chathub_shared::http::Response {
+            chathub_shared::http::respond(ROUTE.function, handle(ctx, req)).await
+        }
+    };
+    ($method:literal $path:literal => $function:literal, $clients:expr) => {
+        pub const ROUTE: $crate::table::RestRoute =
+            $crate::table::RestRoute { method: $method, path: $path, function: $function };
+
+        /// The Lambda binary's whole life.
+        pub async fn main() -> Result<(), lambda_http::Error> {
+            chathub_shared::http::run(ROUTE.function, $clients, handle).await
+        }
+
+        /// One request, as the local gateway runs it.
+        pub async fn dispatch(ctx: chathub_shared::Ctx, req: lambda_http::Request) -> chathub_shared::http::Response {
+            chathub_shared::http::respond(ROUTE.function, handle(ctx, req)).await
+        }
+    };
+}
+
+/// Declares a WebSocket route in its module, next to `handle`: `ROUTE` (route key, function), the
+/// Lambda binary's `main` and the gateway's `dispatch`. `stateless`: no store, no SDK client;
+/// `lifecycle`: `$connect`/`$disconnect`, answered by status code.
+macro_rules! ws_route {
+    ($key:literal => $function:literal, stateless) => {
+        pub const ROUTE: $crate::table::WsRoute = $crate::table::WsRoute { route_key: $key, function: $function };
+
+        /// The Lambda binary's whole life.
+        pub async fn main() -> Result<(), lambda_runtime::Error> {
+            chathub_shared::ws::run_stateless(ROUTE.route_key, handle).await
+        }
+
+        /// One event, as the local gateway runs it.
+        pub async fn dispatch(
+            ctx: chathub_shared::Ctx,
+            event: aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest,
+        ) -> serde_json::Value {
+            chathub_shared::ws::respond(ROUTE.route_key, ctx, event, handle).await
+        }
+    };
+    ($key:literal => $function:literal, lifecycle $clients:expr) => {
+        pub const ROUTE: $crate::table::WsRoute = $crate::table::WsRoute { route_key: $key, function: $function };
+
+        /// The Lambda binary's whole life.
+        pub async fn main() -> Result<(), lambda_runtime::Error> {
+            chathub_shared::ws::run_lifecycle(ROUTE.route_key, $clients, handle).await
+        }
+
+        /// One event, as the local gateway runs it.
+        pub async fn dispatch(
+            ctx: chathub_shared::Ctx,
+            event: aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest,
+        ) -> serde_json::Value {
+            chathub_shared::ws::respond_lifecycle(ROUTE.route_key, ctx, event, handle).await
+        }
+    };
+    ($key:literal => $function:literal, $clients:expr) => {
+        pub const ROUTE: $crate::table::WsRoute = $crate::table::WsRoute { route_key: $key, function: $function };
+
+        /// The Lambda binary's whole life.
+        pub async fn main() -> Result<(), lambda_runtime::Error> {
+            chathub_shared::ws::run(ROUTE.route_key, $clients, handle).await
+        }
+
+        /// One event, as the local gateway runs it.
+        pub async fn dispatch(
+            ctx: chathub_shared::Ctx,
+            event: aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest,
+        ) -> serde_json::Value {
+            chathub_shared::ws::respond(ROUTE.route_key, ctx, event, handle).await
+        }
+    };
+}
+
+/// A route's Lambda binary: `chathub_functions::lambda_main!(auth_login);` is the whole file. It
+/// runs the `main` its module declared, which runs the handler the gateway and the tests run.
+#[macro_export]
+macro_rules! lambda_main {
+    ($module:ident) => {
+        #[tokio::main]
+        async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+            $crate::routes::$module::main().await
+        }
+    };
+}
 
 pub mod routes;
 pub mod table;

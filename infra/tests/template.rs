@@ -207,41 +207,78 @@ fn only_files_create_may_write_uploads() {
     }
 }
 
-/// Each binary builds exactly the clients its route uses: one that pushes without the management
-/// client would silently push nothing on AWS, and one that carries a client it never uses pays for
-/// it in size and cold start.
+/// Each route's declaration (`rest_route!`/`ws_route!` in its module) names exactly the clients
+/// its handler uses: one that pushes without the management client would silently push nothing
+/// on AWS, and one that carries a client it never uses pays for it in size and cold start. Its
+/// binary is the one line that runs that declaration, so the deployed path is the tested one.
 #[test]
-fn every_binary_builds_exactly_the_clients_its_route_uses() {
+fn every_route_declares_exactly_the_clients_it_uses_and_its_binary_runs_it() {
     let bins = manifest_dir().join("../functions/src/bin");
     let routes = manifest_dir().join("../functions/src/routes");
     for route in REST_ROUTES.iter().map(|r| r.function).chain(WS_ROUTES.iter().map(|r| r.function)) {
+        let module = route.replace('-', "_");
         let main = std::fs::read_to_string(bins.join(format!("{route}.rs"))).unwrap();
-        // Tested path = deployed path: the binary runs the handler the route table dispatches.
-        let handler = format!("routes::{}::handle", route.replace('-', "_"));
-        assert!(main.contains(&handler), "{route}'s binary does not run {handler}");
+        assert!(
+            main.contains(&format!("chathub_functions::lambda_main!({module});")),
+            "{route}'s binary does not run its module's declaration"
+        );
         let expected = match (route_uses(route), route_signs(route)) {
-            ((false, false), false) => "Clients::STORE,",
-            ((false, false), true) => "Clients::SIGNS,",
-            ((true, false), false) => "Clients::PUSH,",
-            ((true, false), true) => "Clients::PUSH.signs(),",
-            ((false, true), false) => "Clients::FILES,",
-            ((true, true), false) => "Clients::PUSH_FILES,",
+            ((false, false), false) => "Clients::STORE);",
+            ((false, false), true) => "Clients::SIGNS);",
+            ((true, false), false) => "Clients::PUSH);",
+            ((true, false), true) => "Clients::PUSH.signs());",
+            ((false, true), false) => "Clients::FILES);",
+            ((true, true), false) => "Clients::PUSH_FILES);",
             (uses, true) => panic!("{route}: no Clients constant for {uses:?} with the signing key"),
         };
-        let source = std::fs::read_to_string(routes.join(format!("{}.rs", route.replace('-', "_")))).unwrap();
-        if main.contains("run_stateless(") {
-            assert!(!source.contains("ctx."), "{route} runs without a store but its handler uses ctx");
-            assert!(!main.contains("Clients::"), "{route}");
-        } else if main.contains("run_configured(") {
+        let source = std::fs::read_to_string(routes.join(format!("{module}.rs"))).unwrap();
+        let declaration = source
+            .lines()
+            .find(|l| l.starts_with("rest_route!(") || l.starts_with("ws_route!("))
+            .unwrap_or_else(|| panic!("{module} declares no route"));
+        if declaration.ends_with("stateless);") || declaration.ends_with("configured);") {
             for field in ["ctx.store", "ctx.notifier", "ctx.blobs", "ctx.clock", "ctx.now_ms"] {
                 assert!(
                     !source.contains(field),
-                    "{route} runs on its configuration alone but its handler uses {field}"
+                    "{route} runs without a store or clients but its handler uses {field}"
                 );
             }
-            assert!(!main.contains("Clients::"), "{route}");
         } else {
-            assert!(main.contains(expected), "{route}'s binary should build {expected}");
+            assert!(declaration.ends_with(expected), "{route} should build {expected}: {declaration}");
+        }
+    }
+}
+
+/// The workspace as cargo reads it (`cargo metadata`, no dependencies).
+fn cargo_metadata() -> serde_json::Value {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = std::process::Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--no-deps", "--offline", "--manifest-path"])
+        .arg(manifest_dir().join("../Cargo.toml"))
+        .output()
+        .expect("cargo metadata runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// Every binary is declared in functions/Cargo.toml without a test harness (their tests live in
+/// the gateway suite: a harness per binary is 47 links for nothing), read through `cargo metadata`.
+#[test]
+fn every_binary_is_declared_without_a_test_harness() {
+    let metadata = cargo_metadata();
+    let functions = metadata["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "chathub-functions")
+        .expect("the functions package");
+    for target in functions["targets"].as_array().unwrap() {
+        if target["kind"].as_array().unwrap().iter().any(|k| k == "bin") {
+            assert_eq!(
+                target["test"], false,
+                "add a [[bin]] entry with test = false for {} in functions/Cargo.toml",
+                target["name"]
+            );
         }
     }
 }
@@ -293,7 +330,9 @@ fn every_route_binary_exists_and_every_binary_is_routed() {
     }
     assert!(binary_exists(WS_AUTHORIZER));
     let authorizer = std::fs::read_to_string(manifest_dir().join("../functions/src/bin/ws-authorizer.rs")).unwrap();
-    assert!(authorizer.contains("routes::ws_authorizer::handle"), "the authorizer binary runs another handler");
+    assert!(authorizer.contains("lambda_main!(ws_authorizer);"), "the authorizer binary runs another module");
+    let module = std::fs::read_to_string(manifest_dir().join("../functions/src/routes/ws_authorizer.rs")).unwrap();
+    assert!(module.contains("ws::run_authorizer(handle)"), "the authorizer's Lambda runs another handler");
     let dir = manifest_dir().join("../functions/src/bin");
     let routed: BTreeSet<&str> = REST_ROUTES
         .iter()
@@ -313,14 +352,7 @@ fn every_route_binary_exists_and_every_binary_is_routed() {
 /// and the route table agree.
 #[test]
 fn cargo_lambda_watch_router_matches_the_route_table() {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let output = std::process::Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--no-deps", "--offline", "--manifest-path"])
-        .arg(manifest_dir().join("../Cargo.toml"))
-        .output()
-        .expect("cargo metadata runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let metadata = cargo_metadata();
     let router = metadata["metadata"]["lambda"]["watch"]["router"].as_object().expect("watch.router table");
     let mut in_router = BTreeSet::new();
     for (path, targets) in router {

@@ -1,11 +1,3 @@
-//! Lambda binary for the `auth-login` route (see `chathub_functions::routes::auth_login`).
+//! Lambda binary for `auth-login`: see `chathub_functions::routes::auth_login`.
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    chathub_shared::http::run(
-        "auth-login",
-        chathub_shared::Clients::SIGNS,
-        chathub_functions::routes::auth_login::handle,
-    )
-    .await
-}
+chathub_functions::lambda_main!(auth_login);

@@ -1,11 +1,3 @@
-//! Lambda binary for the `contacts-add` route (see `chathub_functions::routes::contacts_add`).
+//! Lambda binary for `contacts-add`: see `chathub_functions::routes::contacts_add`.
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    chathub_shared::http::run(
-        "contacts-add",
-        chathub_shared::Clients::STORE,
-        chathub_functions::routes::contacts_add::handle,
-    )
-    .await
-}
+chathub_functions::lambda_main!(contacts_add);

@@ -1,11 +1,3 @@
-//! Lambda binary for the `contacts-remove` route (see `chathub_functions::routes::contacts_remove`).
+//! Lambda binary for `contacts-remove`: see `chathub_functions::routes::contacts_remove`.
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    chathub_shared::http::run(
-        "contacts-remove",
-        chathub_shared::Clients::STORE,
-        chathub_functions::routes::contacts_remove::handle,
-    )
-    .await
-}
+chathub_functions::lambda_main!(contacts_remove);

@@ -1,11 +1,3 @@
-//! Lambda binary for the `conversations-add-members` route (see `chathub_functions::routes::conversations_add_members`).
+//! Lambda binary for `conversations-add-members`: see `chathub_functions::routes::conversations_add_members`.
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    chathub_shared::http::run(
-        "conversations-add-members",
-        chathub_shared::Clients::PUSH,
-        chathub_functions::routes::conversations_add_members::handle,
-    )
-    .await
-}
+chathub_functions::lambda_main!(conversations_add_members);

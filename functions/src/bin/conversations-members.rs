@@ -1,11 +1,3 @@
-//! Lambda binary for the `conversations-members` route (see `chathub_functions::routes::conversations_members`).
+//! Lambda binary for `conversations-members`: see `chathub_functions::routes::conversations_members`.
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    chathub_shared::http::run(
-        "conversations-members",
-        chathub_shared::Clients::STORE,
-        chathub_functions::routes::conversations_members::handle,
-    )
-    .await
-}
+chathub_functions::lambda_main!(conversations_members);

@@ -1,11 +1,3 @@
-//! Lambda binary for the `messages-list` route (see `chathub_functions::routes::messages_list`).
+//! Lambda binary for `messages-list`: see `chathub_functions::routes::messages_list`.
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    chathub_shared::http::run(
-        "messages-list",
-        chathub_shared::Clients::STORE,
-        chathub_functions::routes::messages_list::handle,
-    )
-    .await
-}
+chathub_functions::lambda_main!(messages_list);

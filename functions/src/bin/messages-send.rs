@@ -1,11 +1,3 @@
-//! Lambda binary for the `messages-send` route (see `chathub_functions::routes::messages_send`).
+//! Lambda binary for `messages-send`: see `chathub_functions::routes::messages_send`.
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    chathub_shared::http::run(
-        "messages-send",
-        chathub_shared::Clients::PUSH_FILES,
-        chathub_functions::routes::messages_send::handle,
-    )
-    .await
-}
+chathub_functions::lambda_main!(messages_send);

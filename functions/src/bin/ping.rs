@@ -1,7 +1,3 @@
-//! Lambda binary for the `ping` route: the handler the route table dispatches, on its
-//! configuration alone (no store, no SDK client).
+//! Lambda binary for `ping`: see `chathub_functions::routes::ping`.
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    chathub_shared::http::run_configured("ping", chathub_functions::routes::ping::handle).await
-}
+chathub_functions::lambda_main!(ping);

@@ -1,11 +1,3 @@
-//! Lambda binary for the `users-me-get` route (see `chathub_functions::routes::users_me_get`).
+//! Lambda binary for `users-me-get`: see `chathub_functions::routes::users_me_get`.
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    chathub_shared::http::run(
-        "users-me-get",
-        chathub_shared::Clients::STORE,
-        chathub_functions::routes::users_me_get::handle,
-    )
-    .await
-}
+chathub_functions::lambda_main!(users_me_get);

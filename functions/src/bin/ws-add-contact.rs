@@ -1,11 +1,3 @@
-//! Lambda binary for the WebSocket `ws-add-contact` route (see `chathub_functions::routes::ws_add_contact`).
+//! Lambda binary for `ws-add-contact`: see `chathub_functions::routes::ws_add_contact`.
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    chathub_shared::ws::run(
-        "add_contact",
-        chathub_shared::Clients::STORE,
-        chathub_functions::routes::ws_add_contact::handle,
-    )
-    .await
-}
+chathub_functions::lambda_main!(ws_add_contact);

@@ -1,7 +1,3 @@
-//! Lambda binary for the WebSocket API's REQUEST authorizer (see
-//! `chathub_functions::routes::ws_authorizer`): the store, to refuse tokens of revoked sessions.
+//! Lambda binary for `ws-authorizer`: see `chathub_functions::routes::ws_authorizer`.
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    chathub_shared::ws::run_authorizer(chathub_functions::routes::ws_authorizer::handle).await
-}
+chathub_functions::lambda_main!(ws_authorizer);

@@ -1,7 +1,3 @@
-//! Lambda binary for the WebSocket `ws-default` route (see `chathub_functions::routes::ws_default`):
-//! no store, no SDK client.
+//! Lambda binary for `ws-default`: see `chathub_functions::routes::ws_default`.
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    chathub_shared::ws::run_stateless("$default", chathub_functions::routes::ws_default::handle).await
-}
+chathub_functions::lambda_main!(ws_default);

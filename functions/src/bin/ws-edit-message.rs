@@ -1,11 +1,3 @@
-//! Lambda binary for the WebSocket `ws-edit-message` route (see `chathub_functions::routes::ws_edit_message`).
+//! Lambda binary for `ws-edit-message`: see `chathub_functions::routes::ws_edit_message`.
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    chathub_shared::ws::run(
-        "edit_message",
-        chathub_shared::Clients::PUSH,
-        chathub_functions::routes::ws_edit_message::handle,
-    )
-    .await
-}
+chathub_functions::lambda_main!(ws_edit_message);

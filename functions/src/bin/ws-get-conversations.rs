@@ -1,11 +1,3 @@
-//! Lambda binary for the WebSocket `ws-get-conversations` route (see `chathub_functions::routes::ws_get_conversations`).
+//! Lambda binary for `ws-get-conversations`: see `chathub_functions::routes::ws_get_conversations`.
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    chathub_shared::ws::run(
-        "get_conversations",
-        chathub_shared::Clients::STORE,
-        chathub_functions::routes::ws_get_conversations::handle,
-    )
-    .await
-}
+chathub_functions::lambda_main!(ws_get_conversations);

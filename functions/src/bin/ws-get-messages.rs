@@ -1,11 +1,3 @@
-//! Lambda binary for the WebSocket `ws-get-messages` route (see `chathub_functions::routes::ws_get_messages`).
+//! Lambda binary for `ws-get-messages`: see `chathub_functions::routes::ws_get_messages`.
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    chathub_shared::ws::run(
-        "get_messages",
-        chathub_shared::Clients::STORE,
-        chathub_functions::routes::ws_get_messages::handle,
-    )
-    .await
-}
+chathub_functions::lambda_main!(ws_get_messages);

@@ -1,7 +1,3 @@
-//! Lambda binary for the WebSocket `ws-ping` route (see `chathub_functions::routes::ws_ping`):
-//! no store, no SDK client.
+//! Lambda binary for `ws-ping`: see `chathub_functions::routes::ws_ping`.
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    chathub_shared::ws::run_stateless("ping", chathub_functions::routes::ws_ping::handle).await
-}
+chathub_functions::lambda_main!(ws_ping);

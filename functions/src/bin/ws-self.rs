@@ -1,6 +1,3 @@
-//! Lambda binary for the WebSocket `ws-self` route (see `chathub_functions::routes::ws_self`).
+//! Lambda binary for `ws-self`: see `chathub_functions::routes::ws_self`.
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    chathub_shared::ws::run("self", chathub_shared::Clients::STORE, chathub_functions::routes::ws_self::handle).await
-}
+chathub_functions::lambda_main!(ws_self);

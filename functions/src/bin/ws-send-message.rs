@@ -1,11 +1,3 @@
-//! Lambda binary for the WebSocket `ws-send-message` route (see `chathub_functions::routes::ws_send_message`).
+//! Lambda binary for `ws-send-message`: see `chathub_functions::routes::ws_send_message`.
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    chathub_shared::ws::run(
-        "send_message",
-        chathub_shared::Clients::PUSH_FILES,
-        chathub_functions::routes::ws_send_message::handle,
-    )
-    .await
-}
+chathub_functions::lambda_main!(ws_send_message);

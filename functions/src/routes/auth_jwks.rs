@@ -8,6 +8,8 @@ use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderValue, StatusCode};
 use lambda_http::Request;
 
+rest_route!("GET" "/.well-known/jwks.json" => "auth-jwks", configured);
+
 pub async fn handle(ctx: Ctx, _req: Request) -> Result<Response, ApiError> {
     let mut response = json(StatusCode::OK, ctx.config.keys.jwks());
     let headers = response.headers_mut();

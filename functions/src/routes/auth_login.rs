@@ -6,6 +6,8 @@ use http::header::SET_COOKIE;
 use http::StatusCode;
 use lambda_http::Request;
 
+rest_route!("POST" "/auth/login" => "auth-login", chathub_shared::Clients::SIGNS);
+
 pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
     let tokens = accounts::login(&ctx, body_json(&req)?, &source_ip(&req)).await?;
     let mut response = json(StatusCode::OK, &tokens);

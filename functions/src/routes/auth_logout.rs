@@ -6,6 +6,8 @@ use chathub_shared::{accounts, ApiError, Ctx};
 use http::header::SET_COOKIE;
 use lambda_http::Request;
 
+rest_route!("POST" "/auth/logout" => "auth-logout", chathub_shared::Clients::PUSH);
+
 pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
     let caller = authenticate(&ctx, &req)?;
     accounts::logout(&ctx, &caller, body_json_or_default(&req)?).await?;

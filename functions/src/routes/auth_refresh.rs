@@ -5,6 +5,8 @@ use chathub_shared::{accounts, ApiError, Ctx};
 use http::StatusCode;
 use lambda_http::Request;
 
+rest_route!("POST" "/auth/refresh" => "auth-refresh", chathub_shared::Clients::PUSH.signs());
+
 pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
     let tokens = accounts::refresh(&ctx, body_json(&req)?).await?;
     Ok(json(StatusCode::OK, &tokens))

@@ -5,6 +5,8 @@ use chathub_shared::{accounts, ApiError, Ctx};
 use http::StatusCode;
 use lambda_http::Request;
 
+rest_route!("POST" "/auth/register" => "auth-register", chathub_shared::Clients::SIGNS);
+
 pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
     let tokens = accounts::register(&ctx, body_json(&req)?).await?;
     Ok(json(StatusCode::CREATED, &tokens))

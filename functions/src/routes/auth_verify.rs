@@ -5,6 +5,8 @@ use chathub_shared::{accounts, ApiError, Ctx};
 use http::StatusCode;
 use lambda_http::Request;
 
+rest_route!("GET" "/auth/verify" => "auth-verify", chathub_shared::Clients::STORE);
+
 pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
     let caller = authenticate(&ctx, &req)?;
     Ok(json(StatusCode::OK, &accounts::verify(&caller)))

@@ -4,6 +4,8 @@ use chathub_shared::http::{authenticate, no_content, path_param, Response};
 use chathub_shared::{contacts, ApiError, Ctx};
 use lambda_http::Request;
 
+rest_route!("DELETE" "/contacts/{username}" => "contacts-remove", chathub_shared::Clients::STORE);
+
 pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
     let caller = authenticate(&ctx, &req)?;
     contacts::remove(&ctx, &caller.sub, &path_param(&req, "username")?).await?;

@@ -5,6 +5,8 @@ use chathub_shared::{conversations, ApiError, Ctx};
 use http::StatusCode;
 use lambda_http::Request;
 
+rest_route!("POST" "/conversations/{id}/members" => "conversations-add-members", chathub_shared::Clients::PUSH);
+
 pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
     let caller = authenticate(&ctx, &req)?;
     let id = path_param(&req, "id")?;

@@ -5,6 +5,8 @@ use chathub_shared::{conversations, ApiError, Ctx};
 use http::StatusCode;
 use lambda_http::Request;
 
+rest_route!("POST" "/conversations" => "conversations-create", chathub_shared::Clients::PUSH);
+
 pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
     let caller = authenticate(&ctx, &req)?;
     let (conversation, created) = conversations::create(&ctx, &caller.sub, body_json(&req)?, None).await?;

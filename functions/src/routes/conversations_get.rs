@@ -5,6 +5,8 @@ use chathub_shared::{conversations, ApiError, Ctx};
 use http::StatusCode;
 use lambda_http::Request;
 
+rest_route!("GET" "/conversations/{id}" => "conversations-get", chathub_shared::Clients::STORE);
+
 pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
     let caller = authenticate(&ctx, &req)?;
     let conversation = conversations::get(&ctx, &caller.sub, &path_param(&req, "id")?).await?;

@@ -10,6 +10,8 @@ struct Read {
     message_id: i64,
 }
 
+rest_route!("POST" "/conversations/{id}/read" => "conversations-read", chathub_shared::Clients::PUSH);
+
 pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
     let caller = authenticate(&ctx, &req)?;
     let read: Read = body_json(&req)?;

@@ -4,6 +4,8 @@ use chathub_shared::http::{authenticate, no_content, path_param, Response};
 use chathub_shared::{conversations, ApiError, Ctx};
 use lambda_http::Request;
 
+rest_route!("DELETE" "/conversations/{id}/members/{username}" => "conversations-remove-member", chathub_shared::Clients::PUSH);
+
 pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
     let caller = authenticate(&ctx, &req)?;
     let id = path_param(&req, "id")?;

@@ -5,6 +5,8 @@ use chathub_shared::{files, ApiError, Ctx};
 use http::StatusCode;
 use lambda_http::Request;
 
+rest_route!("POST" "/files" => "files-create", chathub_shared::Clients::FILES);
+
 pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
     let caller = authenticate(&ctx, &req)?;
     let upload = files::create(&ctx, &caller.sub, body_json(&req)?).await?;

@@ -6,6 +6,8 @@ use http::header::{CACHE_CONTROL, LOCATION};
 use http::StatusCode;
 use lambda_http::{Body, Request};
 
+rest_route!("GET" "/files/{file_id}" => "files-get", chathub_shared::Clients::FILES);
+
 pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
     let caller = authenticate(&ctx, &req)?;
     let download = files::download(&ctx, &caller.sub, &path_param(&req, "file_id")?).await?;

@@ -4,6 +4,8 @@ use chathub_shared::http::{authenticate, message_id_param, no_content, path_para
 use chathub_shared::{messages, ApiError, Ctx};
 use lambda_http::Request;
 
+rest_route!("DELETE" "/conversations/{id}/messages/{message_id}" => "messages-delete", chathub_shared::Clients::PUSH);
+
 pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
     let caller = authenticate(&ctx, &req)?;
     let (id, message_id) = (path_param(&req, "id")?, message_id_param(&req)?);

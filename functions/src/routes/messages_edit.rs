@@ -11,6 +11,8 @@ struct Edit {
     content: String,
 }
 
+rest_route!("PATCH" "/conversations/{id}/messages/{message_id}" => "messages-edit", chathub_shared::Clients::PUSH);
+
 pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
     let caller = authenticate(&ctx, &req)?;
     let (id, message_id) = (path_param(&req, "id")?, message_id_param(&req)?);

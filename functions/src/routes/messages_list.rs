@@ -12,6 +12,8 @@ fn number(req: &Request, name: &str) -> Result<Option<i64>, ApiError> {
         .transpose()
 }
 
+rest_route!("GET" "/conversations/{id}/messages" => "messages-list", chathub_shared::Clients::STORE);
+
 pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
     let caller = authenticate(&ctx, &req)?;
     let query =

@@ -5,6 +5,8 @@ use chathub_shared::{messages, ApiError, Ctx};
 use http::StatusCode;
 use lambda_http::Request;
 
+rest_route!("POST" "/conversations/{id}/messages" => "messages-send", chathub_shared::Clients::PUSH_FILES);
+
 pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
     let caller = authenticate(&ctx, &req)?;
     let id = path_param(&req, "id")?;

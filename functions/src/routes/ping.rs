@@ -5,6 +5,8 @@ use chathub_shared::{ApiError, Ctx};
 use http::StatusCode;
 use lambda_http::Request;
 
+rest_route!("GET" "/ping" => "ping", configured);
+
 pub async fn handle(_ctx: Ctx, _req: Request) -> Result<Response, ApiError> {
     Ok(text(StatusCode::OK, "pong"))
 }

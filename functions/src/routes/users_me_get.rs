@@ -5,6 +5,8 @@ use chathub_shared::{users, ApiError, Ctx};
 use http::StatusCode;
 use lambda_http::Request;
 
+rest_route!("GET" "/users/me" => "users-me-get", chathub_shared::Clients::STORE);
+
 pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
     let caller = authenticate(&ctx, &req)?;
     Ok(json(StatusCode::OK, &users::me(&ctx, &caller.sub).await?))

@@ -5,6 +5,8 @@ use chathub_shared::{users, ApiError, Ctx};
 use http::StatusCode;
 use lambda_http::Request;
 
+rest_route!("PATCH" "/users/me" => "users-me-patch", chathub_shared::Clients::PUSH_FILES);
+
 pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
     let caller = authenticate(&ctx, &req)?;
     let user = users::update_me(&ctx, &caller, body_json(&req)?, &source_ip(&req)).await?;

@@ -12,6 +12,8 @@ struct Fields {
     contact_username: String,
 }
 
+ws_route!("add_contact" => "ws-add-contact", chathub_shared::Clients::STORE);
+
 pub async fn handle(ctx: Ctx, req: WsRequest) -> Result<Value, ApiError> {
     let fields: Fields = req.fields()?;
     let contact = contacts::add(&ctx, &req.username, AddContactRequest { username: fields.contact_username }).await?;

@@ -5,6 +5,8 @@ use chathub_shared::store::SocketOptions;
 use chathub_shared::ws::WsRequest;
 use chathub_shared::{presence, ApiError, Ctx};
 
+ws_route!("$connect" => "ws-connect", lifecycle chathub_shared::Clients::PUSH);
+
 pub async fn handle(ctx: Ctx, req: WsRequest) -> Result<(), ApiError> {
     let socket = SocketOptions { session: req.session.as_deref(), batch: req.batch };
     presence::connect(&ctx, &req.username, &req.connection_id, socket).await

@@ -5,6 +5,8 @@ use chathub_shared::ws::{data, WsRequest};
 use chathub_shared::{ApiError, Ctx};
 use serde_json::Value;
 
+ws_route!("create_conversation" => "ws-create-conversation", chathub_shared::Clients::PUSH);
+
 pub async fn handle(ctx: Ctx, req: WsRequest) -> Result<Value, ApiError> {
     let fields: CreateConversation = req.fields()?;
     let (conversation, _) = conversations::create(&ctx, &req.username, fields, Some(&req.connection_id)).await?;

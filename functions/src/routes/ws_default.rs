@@ -4,6 +4,8 @@ use chathub_shared::ws::WsRequest;
 use chathub_shared::{ApiError, Ctx};
 use serde_json::Value;
 
+ws_route!("$default" => "ws-default", stateless);
+
 pub async fn handle(_ctx: Ctx, req: WsRequest) -> Result<Value, ApiError> {
     match (&req.body, req.sent_type()) {
         (Value::Object(_), Some(kind)) => {

@@ -13,6 +13,8 @@ struct Fields {
     content: String,
 }
 
+ws_route!("edit_message" => "ws-edit-message", chathub_shared::Clients::PUSH);
+
 pub async fn handle(ctx: Ctx, req: WsRequest) -> Result<Value, ApiError> {
     let f: Fields = req.fields()?;
     let origin = Some(req.connection_id.as_str());

@@ -6,6 +6,8 @@ use chathub_shared::{ApiError, Ctx};
 use serde_json::json;
 use serde_json::Value;
 
+ws_route!("get_contacts" => "ws-get-contacts", chathub_shared::Clients::STORE);
+
 pub async fn handle(ctx: Ctx, req: WsRequest) -> Result<Value, ApiError> {
     let usernames = contacts::all_usernames(&ctx, &req.username).await?;
     Ok(json!({ "message": format!("{} contacts", usernames.len()), "contacts": data(&usernames)? }))

@@ -11,6 +11,8 @@ struct Fields {
     id: String,
 }
 
+ws_route!("get_conversation_info" => "ws-get-conversation-info", chathub_shared::Clients::STORE);
+
 pub async fn handle(ctx: Ctx, req: WsRequest) -> Result<Value, ApiError> {
     let fields: Fields = req.fields()?;
     data(&conversations::get(&ctx, &req.username, &fields.id).await?)

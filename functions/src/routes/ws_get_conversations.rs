@@ -5,6 +5,8 @@ use chathub_shared::ws::WsRequest;
 use chathub_shared::{ApiError, Ctx};
 use serde_json::{json, Value};
 
+ws_route!("get_conversations" => "ws-get-conversations", chathub_shared::Clients::STORE);
+
 pub async fn handle(ctx: Ctx, req: WsRequest) -> Result<Value, ApiError> {
     let rows = conversations::mine(&ctx, &req.username)
         .await?

@@ -14,6 +14,8 @@ struct Fields {
     limit: Option<i64>,
 }
 
+ws_route!("get_messages" => "ws-get-messages", chathub_shared::Clients::STORE);
+
 pub async fn handle(ctx: Ctx, req: WsRequest) -> Result<Value, ApiError> {
     let f: Fields = req.fields()?;
     let query = HistoryQuery { before: f.before, after: f.after, limit: f.limit };

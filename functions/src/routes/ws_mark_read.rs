@@ -12,6 +12,8 @@ struct Fields {
     message_id: i64,
 }
 
+ws_route!("mark_read" => "ws-mark-read", chathub_shared::Clients::PUSH);
+
 pub async fn handle(ctx: Ctx, req: WsRequest) -> Result<Value, ApiError> {
     let f: Fields = req.fields()?;
     let origin = Some(req.connection_id.as_str());

@@ -4,6 +4,8 @@ use chathub_shared::ws::WsRequest;
 use chathub_shared::{ApiError, Ctx};
 use serde_json::Value;
 
+ws_route!("ping" => "ws-ping", stateless);
+
 pub async fn handle(_ctx: Ctx, _req: WsRequest) -> Result<Value, ApiError> {
     Ok(Value::String("pong".into()))
 }

@@ -13,6 +13,8 @@ struct Fields {
     message: SendMessage,
 }
 
+ws_route!("send_message" => "ws-send-message", chathub_shared::Clients::PUSH_FILES);
+
 pub async fn handle(ctx: Ctx, req: WsRequest) -> Result<Value, ApiError> {
     let fields: Fields = req.fields()?;
     let origin = Some(req.connection_id.as_str());

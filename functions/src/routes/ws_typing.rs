@@ -12,6 +12,8 @@ struct Fields {
     conversation_id: String,
 }
 
+ws_route!("typing" => "ws-typing", chathub_shared::Clients::PUSH);
+
 pub async fn handle(ctx: Ctx, req: WsRequest) -> Result<Value, ApiError> {
     let f: Fields = req.fields()?;
     messages::typing(&ctx, &req.username, &f.conversation_id).await?;
