@@ -4,18 +4,21 @@
 //! the docs and events/ to them.
 
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
+use chathub_shared::clients::{Local, Needs};
 use chathub_shared::http::Response;
-use chathub_shared::Ctx;
+use chathub_shared::With;
 use lambda_http::Request;
 
 use crate::routes;
 
-/// One REST route: `method path` as API Gateway's route key, served by the binary `function`.
+/// One REST route: `method path` as API Gateway's route key, served by the binary `function`,
+/// which holds the store and the clients `needs` names (`None`: its configuration alone).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RestRoute {
     pub method: &'static str,
     pub path: &'static str,
     pub function: &'static str,
+    pub needs: Option<Needs>,
 }
 
 impl RestRoute {
@@ -29,10 +32,11 @@ macro_rules! rest_routes {
         /// Every REST route.
         pub const REST_ROUTES: &[RestRoute] = &[$(routes::$module::ROUTE,)*];
 
-        /// Runs the handler of `function` in-process, as its Lambda would (the local gateway).
-        pub async fn dispatch(function: &str, ctx: Ctx, req: Request) -> Option<Response> {
+        /// Runs the handler of `function` in-process, as its Lambda would (the local gateway),
+        /// with the clients its route declared out of `all`.
+        pub async fn dispatch(function: &str, all: &With<Local>, req: Request) -> Option<Response> {
             $(if function == routes::$module::ROUTE.function {
-                return Some(routes::$module::dispatch(ctx, req).await);
+                return Some(routes::$module::dispatch(all, req).await);
             })*
             None
         }
@@ -72,11 +76,13 @@ rest_routes! {
     files_get,
 }
 
-/// One WebSocket route: API Gateway's route key, served by the binary `function`.
+/// One WebSocket route: API Gateway's route key, served by the binary `function`, which holds the
+/// store and the clients `needs` names (`None`: its configuration alone).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WsRoute {
     pub route_key: &'static str,
     pub function: &'static str,
+    pub needs: Option<Needs>,
 }
 
 /// The function of the WebSocket API's `$connect` REQUEST authorizer.
@@ -88,9 +94,13 @@ macro_rules! ws_routes {
         pub const WS_ROUTES: &[WsRoute] = &[$(routes::$module::ROUTE,)*];
 
         /// Runs a WebSocket route's handler in-process; returns what its Lambda would.
-        pub async fn dispatch_ws(function: &str, ctx: Ctx, event: ApiGatewayWebsocketProxyRequest) -> Option<serde_json::Value> {
+        pub async fn dispatch_ws(
+            function: &str,
+            all: &With<Local>,
+            event: ApiGatewayWebsocketProxyRequest,
+        ) -> Option<serde_json::Value> {
             $(if function == routes::$module::ROUTE.function {
-                return Some(routes::$module::dispatch(ctx, event).await);
+                return Some(routes::$module::dispatch(all, event).await);
             })*
             None
         }

@@ -13,13 +13,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use chathub_shared::blobs::S3BlobStore;
+use chathub_shared::clients::Local;
 use chathub_shared::clock::Clock;
 use chathub_shared::config::Config;
+use chathub_shared::keys::{Signer, SigningKey};
 use chathub_shared::notify::ApiGatewayNotifier;
 use chathub_shared::store::dynamo::{self, DynamoStore};
 use chathub_shared::store::memory::MemoryStore;
 use chathub_shared::store::Store;
-use chathub_shared::Ctx;
+use chathub_shared::{Ctx, With};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -188,6 +190,7 @@ pub async fn start_with_management_keys(options: Options, management: sigv4::Key
             (Arc::new(DynamoStore::new(client, table.clone())), table.clone())
         }
     };
+    let key = SigningKey::from_material(&options.jwt_secret)?;
     let mut ctx = Ctx::new(Config::new(options.jwt_secret.clone(), table)?, store);
     if let Some(clock) = &options.clock {
         ctx = ctx.with_clock(clock.clone());
@@ -214,7 +217,6 @@ pub async fn start_with_management_keys(options: Options, management: sigv4::Key
             (endpoint.clone(), None, blobs)
         }
     };
-    let ctx = ctx.with_blobs(Arc::new(blobs));
     // On DynamoDB the functions push exactly as on AWS: the SDK's management API client, pointed
     // here. The embedded default pushes in-process, as its store is in-process.
     let sockets: ws::Connections = Arc::default();
@@ -225,12 +227,13 @@ pub async fn start_with_management_keys(options: Options, management: sigv4::Key
                 .await,
         ),
     };
-    let ctx = match simulated_post_latency() {
-        Some(latency) => ctx.with_notifier(Arc::new(SlowNotifier { inner: notifier, latency })),
-        None => ctx.with_notifier(notifier),
+    let pusher: Arc<dyn chathub_shared::notify::Notifier> = match simulated_post_latency() {
+        Some(latency) => Arc::new(SlowNotifier { inner: notifier, latency }),
+        None => notifier,
     };
-    let rest_app = rest::router(rest::RestState { ctx: ctx.clone(), cors_origins: options.cors_origins.clone() });
-    let ws_app = ws::router(ws::WsState::with_connections(ctx, sockets, management));
+    let all = With { ctx, clients: Local { pusher, blobs: Arc::new(blobs), signer: Signer::local(key) } };
+    let rest_app = rest::router(rest::RestState { all: all.clone(), cors_origins: options.cors_origins.clone() });
+    let ws_app = ws::router(ws::WsState::with_connections(all, sockets, management));
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let rest = axum::serve(rest_listener, rest_app.into_make_service_with_connect_info::<SocketAddr>())
@@ -272,7 +275,6 @@ mod tests {
         assert_eq!(signing_key(Some("given-key".into())), b"given-key".to_vec());
         assert_ne!(signing_key(Some(String::new())), b"".to_vec());
         // Each run's material is a key pair of its own.
-        use chathub_shared::keys::SigningKey;
         let kid = |material: &[u8]| SigningKey::from_material(material).unwrap().kid().to_owned();
         assert_ne!(kid(&one), kid(&two));
     }

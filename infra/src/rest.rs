@@ -10,7 +10,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use base64::Engine;
 use chathub_functions::table::{dispatch, RestRoute, REST_ROUTES};
-use chathub_shared::Ctx;
+use chathub_shared::clients::Local;
+use chathub_shared::With;
 use http::header::{HeaderName, HeaderValue, CONTENT_TYPE, COOKIE, ORIGIN};
 use http::{HeaderMap, Method, StatusCode};
 use serde_json::{json, Map, Value};
@@ -20,7 +21,8 @@ const MAX_PAYLOAD_BYTES: usize = 10 * 1024 * 1024;
 
 #[derive(Clone)]
 pub struct RestState {
-    pub ctx: Ctx,
+    /// The store and every client; each route is handed the clients it declared.
+    pub all: With<Local>,
     pub cors_origins: Vec<String>,
 }
 
@@ -131,11 +133,11 @@ async fn invoke(state: &RestState, peer: SocketAddr, request: Request) -> Respon
         }
     };
     // Run the handler as its own task: a panic becomes the 500 Lambda would give, not a crash.
-    let ctx = state.ctx.clone();
+    let all = state.all.clone();
     let function = route.function;
     let span = crate::invoke_span(&request_id);
     let handled = tokio::spawn(tracing::Instrument::instrument(
-        async move { dispatch(function, ctx, lambda_request).await },
+        async move { dispatch(function, &all, lambda_request).await },
         span,
     ))
     .await;

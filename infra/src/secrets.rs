@@ -40,9 +40,9 @@ pub async fn get_secret_value(State(state): State<WsState>, uri: Uri, headers: H
     }
     let asked: Option<String> =
         serde_json::from_slice::<serde_json::Value>(&body).ok().and_then(|v| v["SecretId"].as_str().map(str::to_owned));
-    let signer = state.ctx.config.keys.signer();
-    match (asked.as_deref(), signer) {
-        (Some(SIGNING_KEY_SECRET), Some(signer)) => (
+    let signer = state.all.clients.signer.key();
+    match asked.as_deref() {
+        Some(SIGNING_KEY_SECRET) => (
             StatusCode::OK,
             [("content-type", "application/x-amz-json-1.1")],
             json!({

@@ -18,7 +18,8 @@ use axum::routing::get;
 use axum::Router;
 use chathub_functions::routes::ws_authorizer;
 use chathub_functions::table::{dispatch_ws, WS_ROUTES};
-use chathub_shared::Ctx;
+use chathub_shared::clients::Local;
+use chathub_shared::With;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Map, Value};
 use tokio::sync::mpsc;
@@ -43,7 +44,8 @@ pub struct Connection {
 
 #[derive(Clone)]
 pub struct WsState {
-    pub ctx: Ctx,
+    /// The store and every client; each route is handed the clients it declared.
+    pub all: With<Local>,
     connections: Arc<Mutex<HashMap<String, Connection>>>,
     /// The key pair the management API (`/@connections`) takes SigV4 signatures from.
     pub(crate) management: Arc<crate::sigv4::Keys>,
@@ -55,8 +57,8 @@ pub type Connections = Arc<Mutex<HashMap<String, Connection>>>;
 impl WsState {
     /// Over sockets shared with an [`InProcessNotifier`]; the management API takes signatures made
     /// with `management` only.
-    pub fn with_connections(ctx: Ctx, connections: Connections, management: crate::sigv4::Keys) -> Self {
-        Self { ctx, connections, management: Arc::new(management) }
+    pub fn with_connections(all: With<Local>, connections: Connections, management: crate::sigv4::Keys) -> Self {
+        Self { all, connections, management: Arc::new(management) }
     }
 
     fn connections(&self) -> std::sync::MutexGuard<'_, HashMap<String, Connection>> {
@@ -236,7 +238,7 @@ async fn handshake(
         "requestContext": request_context("$connect", "CONNECT", &connection_id, connected_at, None, &peer_ip, &user_agent),
     });
     let authorized = match serde_json::from_value::<ApiGatewayCustomAuthorizerRequestTypeRequest>(authorizer_event) {
-        Ok(event) => match ws_authorizer::handle(state.ctx.clone(), event).await {
+        Ok(event) => match ws_authorizer::handle(state.all.ctx.clone(), event).await {
             Ok(policy)
                 if policy["policyDocument"]["Statement"][0]["Effect"] == "Allow"
                     && policy["context"]["username"].is_string() =>
@@ -278,7 +280,7 @@ async fn handshake(
     }
     let status = match parse_event(connect_event) {
         Some(event) => {
-            invoke("ws-connect", state.ctx.clone(), event).await.and_then(|r| r["statusCode"].as_u64()).unwrap_or(500)
+            invoke("ws-connect", &state.all, event).await.and_then(|r| r["statusCode"].as_u64()).unwrap_or(500)
         }
         None => 500,
     };
@@ -363,14 +365,14 @@ async fn serve_socket(
             "isBase64Encoded": false,
         });
         event["headers"] = json!({});
-        let ctx = state.ctx.clone();
+        let all = state.all.clone();
         let reply_to = state.connections().get(&connection_id).map(|c| c.tx.clone());
         // Frames are handled concurrently, as API Gateway invokes a Lambda per frame.
         tasks.spawn(async move {
             let Some(event) = parse_event(event) else {
                 return;
             };
-            let response = invoke(function, ctx, event).await;
+            let response = invoke(function, &all, event).await;
             if let (Some(response), Some(tx)) = (response, reply_to) {
                 if let Some(body) = response["body"].as_str() {
                     let _ = tx.send(Outbound::Frame(Message::Text(body.to_owned().into())));
@@ -392,16 +394,16 @@ async fn serve_socket(
     event["requestContext"]["disconnectStatusCode"] = json!(close_code);
     event["requestContext"]["disconnectReason"] = json!("");
     if let Some(event) = parse_event(event) {
-        let _ = invoke(function_for("$disconnect"), state.ctx.clone(), event).await;
+        let _ = invoke(function_for("$disconnect"), &state.all, event).await;
     }
 }
 
 /// Runs `function` on `event` as Lambda would: inside the runtime's span, which carries the
 /// request id on every log line of the invocation.
-async fn invoke(function: &str, ctx: Ctx, event: ApiGatewayWebsocketProxyRequest) -> Option<Value> {
+async fn invoke(function: &str, all: &With<Local>, event: ApiGatewayWebsocketProxyRequest) -> Option<Value> {
     use tracing::Instrument;
     let request_id = event.request_context.request_id.clone().unwrap_or_default();
-    dispatch_ws(function, ctx, event).instrument(crate::invoke_span(&request_id)).await
+    dispatch_ws(function, all, event).instrument(crate::invoke_span(&request_id)).await
 }
 
 fn gone() -> Response {

@@ -10,15 +10,19 @@ use chathub_functions::routes::ws_authorizer;
 use chathub_functions::table::{dispatch, dispatch_ws, REST_ROUTES, WS_AUTHORIZER, WS_ROUTES};
 use chathub_shared::accounts;
 use chathub_shared::blobs::S3BlobStore;
+use chathub_shared::clients::Local;
 use chathub_shared::config::Config;
+use chathub_shared::keys::{Signer, SigningKey};
+use chathub_shared::notify::NoNotifier;
 use chathub_shared::store::memory::MemoryStore;
-use chathub_shared::Ctx;
+use chathub_shared::{Ctx, With};
 
 /// An embedded store where the samples' user, alice, exists; presigning needs no server.
-async fn ctx() -> (Ctx, String) {
+async fn ctx() -> (With<Local>, String) {
     let blobs = S3BlobStore::for_endpoint("http://127.0.0.1:9", "k", "s", "samples").await;
-    let ctx = Ctx::new(Config::new(vec![7u8; 32], "samples").unwrap(), Arc::new(MemoryStore::new()))
-        .with_blobs(Arc::new(blobs));
+    let ctx = Ctx::new(Config::new([7u8; 32], "samples").unwrap(), Arc::new(MemoryStore::new()));
+    let signer = Signer::local(SigningKey::from_material(&[7u8; 32]).unwrap());
+    let ctx = With { ctx, clients: Local { pusher: Arc::new(NoNotifier), blobs: Arc::new(blobs), signer } };
     let request = serde_json::from_value(serde_json::json!({"username": "alice", "password": "correct horse battery"}));
     let tokens = accounts::register(&ctx, request.unwrap()).await.unwrap();
     (ctx, tokens.access_token)
@@ -39,7 +43,7 @@ async fn every_rest_sample_runs_through_its_handler() {
         let event: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(event["routeKey"], route.route_key(), "{}", path.display());
         let request = lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let response = dispatch(route.function, ctx.clone(), request).await.expect("routed");
+        let response = dispatch(route.function, &ctx, request).await.expect("routed");
         let status = response.status().as_u16();
         assert!(status < 500, "{} answered {status}", route.function);
         // With a real token, nothing is refused for want of one.
@@ -57,7 +61,7 @@ async fn every_websocket_sample_runs_through_its_handler() {
         let event: ApiGatewayWebsocketProxyRequest =
             serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert_eq!(event.request_context.route_key.as_deref(), Some(route.route_key), "{}", path.display());
-        let response = dispatch_ws(route.function, ctx.clone(), event).await.expect("routed");
+        let response = dispatch_ws(route.function, &ctx, event).await.expect("routed");
         let status = response["statusCode"].as_u64().unwrap();
         assert!(status < 500, "{} answered {response}", route.function);
         if let Some(body) = response["body"].as_str() {
@@ -69,11 +73,11 @@ async fn every_websocket_sample_runs_through_its_handler() {
     let (path, text) = sample(WS_AUTHORIZER, &token);
     let request: ApiGatewayCustomAuthorizerRequestTypeRequest =
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let policy = ws_authorizer::handle(ctx.clone(), request).await.expect("alice's token is allowed");
+    let policy = ws_authorizer::handle(ctx.ctx.clone(), request).await.expect("alice's token is allowed");
     assert_eq!(policy["context"]["username"], "alice");
     let (_, placeholder) = sample(WS_AUTHORIZER, "not-a-token");
     let refused: ApiGatewayCustomAuthorizerRequestTypeRequest = serde_json::from_str(&placeholder).unwrap();
-    assert!(ws_authorizer::handle(ctx, refused).await.is_err(), "a bad token must be refused (401)");
+    assert!(ws_authorizer::handle(ctx.ctx, refused).await.is_err(), "a bad token must be refused (401)");
 }
 
 /// The gateway crate's folder, read when the test runs (cargo sets it): a value baked in at compile

@@ -255,7 +255,7 @@ async fn sockets_that_ask_get_a_rounds_messages_in_one_frame(backing: Backing) {
         request_id: None,
         oversized: false,
     };
-    chathub_functions::routes::ws_connect::handle(d.ctx.clone(), connect).await.unwrap();
+    chathub_functions::routes::ws_connect::handle(d.ctx.narrow(), connect).await.unwrap();
 
     // Three messages stored while nobody pushed (a round will find them all); the second came
     // from the batching socket itself.

@@ -5,7 +5,7 @@
 
 use chathub_gateway::{secrets::SIGNING_KEY_SECRET, sigv4, BlobChoice, Options, StoreChoice};
 use chathub_shared::error::ConfigError;
-use chathub_shared::keys::{signing_key_from_secrets_manager, Keyring};
+use chathub_shared::keys::{signing_key_from_secrets_manager, Keyring, Signer};
 
 #[tokio::test]
 async fn issuers_read_the_key_from_secrets_manager_and_their_tokens_verify_everywhere() {
@@ -41,9 +41,9 @@ async fn issuers_read_the_key_from_secrets_manager_and_their_tokens_verify_every
     let key =
         signing_key_from_secrets_manager(&sdk("issuer-secret-issuer-secret").await, SIGNING_KEY_SECRET).await.unwrap();
     // The cold-start check of an issuing function: its key is in the published set.
-    let keys = Keyring::verifying(&jwks).unwrap().with_signer(key).unwrap();
+    let signer = Signer::new(key, &Keyring::verifying(&jwks).unwrap()).unwrap();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
-    let token = keys.issue("ann", "s1", now).unwrap();
+    let token = signer.issue("ann", "s1", now).unwrap();
     let verified = http.get(format!("{}/auth/verify", gateway.rest_url())).bearer_auth(&token).send().await.unwrap();
     assert_eq!(verified.status().as_u16(), 200);
 
@@ -56,6 +56,6 @@ async fn issuers_read_the_key_from_secrets_manager_and_their_tokens_verify_every
     }
     // A key the set does not publish is refused at cold start.
     let stranger = chathub_shared::keys::SigningKey::generate();
-    assert!(matches!(Keyring::verifying(&jwks).unwrap().with_signer(stranger), Err(ConfigError::BadKey(_))));
+    assert!(matches!(Signer::new(stranger, &Keyring::verifying(&jwks).unwrap()), Err(ConfigError::BadKey(_))));
     gateway.shutdown().await;
 }

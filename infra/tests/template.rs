@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use chathub_functions::table::{REST_ROUTES, WS_AUTHORIZER, WS_ROUTES};
+use chathub_shared::clients::Needs;
 use serde_yaml::Value;
 
 fn template() -> Value {
@@ -107,40 +108,17 @@ fn every_websocket_route_reaches_its_function_through_an_integration() {
     assert_eq!(resource("WebSocketApi")["Properties"]["RouteSelectionExpression"], "$request.body.type");
 }
 
-/// What a route's handler calls, read from its source: whether it issues access tokens (and so
-/// needs the signing key).
-fn route_signs(binary: &str) -> bool {
-    let routes = manifest_dir().join("../functions/src/routes");
-    let source = std::fs::read_to_string(routes.join(format!("{}.rs", binary.replace('-', "_")))).unwrap();
-    ["accounts::register", "accounts::login", "accounts::refresh", "accounts::open_session"]
+/// The clients a function's route declared (`rest_route!`/`ws_route!`; the compiler holds each
+/// handler to them): what its role and environment must grant. The authorizer and the routes that
+/// run on their configuration alone hold none.
+fn needs_of(binary: &str) -> Needs {
+    REST_ROUTES
         .iter()
-        .any(|call| source.contains(call))
-}
-
-/// What a route's handler calls, read from its source: whether it pushes to WebSocket connections
-/// and whether it signs, checks or copies files.
-fn route_uses(binary: &str) -> (bool, bool) {
-    let routes = manifest_dir().join("../functions/src/routes");
-    let source = std::fs::read_to_string(routes.join(format!("{}.rs", binary.replace('-', "_")))).unwrap();
-    let calls = |calls: &[&str]| calls.iter().any(|call| source.contains(call));
-    let pushes = calls(&[
-        "conversations::create",
-        "conversations::update",
-        "conversations::add_members",
-        "conversations::join",
-        "conversations::remove_member",
-        "messages::send",
-        "messages::edit",
-        "messages::delete",
-        "messages::mark_read",
-        "messages::typing",
-        "presence::",
-        "accounts::logout",
-        "accounts::refresh",
-        "users::update_me",
-    ]);
-    let files = calls(&["files::", "users::update_me", "conversations::update", "messages::send"]);
-    (pushes, files)
+        .find(|r| r.function == binary)
+        .map(|r| r.needs)
+        .or_else(|| WS_ROUTES.iter().find(|r| r.function == binary).map(|r| r.needs))
+        .flatten()
+        .unwrap_or(Needs { push: false, files: false, signs: false })
 }
 
 #[test]
@@ -149,7 +127,7 @@ fn only_functions_that_push_may_manage_connections_and_only_those_with_files_rea
     for (name, resource) in functions(&template) {
         let policies = serde_yaml::to_string(&resource["Properties"]["Policies"]).unwrap();
         let binary = resource["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
-        let (pushes, files) = route_uses(binary);
+        let Needs { push: pushes, files, .. } = needs_of(binary);
         let manages = policies.contains("execute-api:ManageConnections");
         assert_eq!(pushes, manages, "{name}: pushes = {pushes}, may manage connections = {manages}");
         let reaches_s3 = policies.contains("s3:");
@@ -207,14 +185,12 @@ fn only_files_create_may_write_uploads() {
     }
 }
 
-/// Each route's declaration (`rest_route!`/`ws_route!` in its module) names exactly the clients
-/// its handler uses: one that pushes without the management client would silently push nothing
-/// on AWS, and one that carries a client it never uses pays for it in size and cold start. Its
-/// binary is the one line that runs that declaration, so the deployed path is the tested one.
+/// Each route's binary is the one line that runs its module's declaration, so the deployed path is
+/// the tested one: the clients it builds are the ones its handler is given (a handler that uses a
+/// client its declaration lacks does not compile).
 #[test]
-fn every_route_declares_exactly_the_clients_it_uses_and_its_binary_runs_it() {
+fn every_binary_runs_its_routes_declaration() {
     let bins = manifest_dir().join("../functions/src/bin");
-    let routes = manifest_dir().join("../functions/src/routes");
     for route in REST_ROUTES.iter().map(|r| r.function).chain(WS_ROUTES.iter().map(|r| r.function)) {
         let module = route.replace('-', "_");
         let main = std::fs::read_to_string(bins.join(format!("{route}.rs"))).unwrap();
@@ -222,30 +198,6 @@ fn every_route_declares_exactly_the_clients_it_uses_and_its_binary_runs_it() {
             main.contains(&format!("chathub_functions::lambda_main!({module});")),
             "{route}'s binary does not run its module's declaration"
         );
-        let expected = match (route_uses(route), route_signs(route)) {
-            ((false, false), false) => "Clients::STORE);",
-            ((false, false), true) => "Clients::SIGNS);",
-            ((true, false), false) => "Clients::PUSH);",
-            ((true, false), true) => "Clients::PUSH.signs());",
-            ((false, true), false) => "Clients::FILES);",
-            ((true, true), false) => "Clients::PUSH_FILES);",
-            (uses, true) => panic!("{route}: no Clients constant for {uses:?} with the signing key"),
-        };
-        let source = std::fs::read_to_string(routes.join(format!("{module}.rs"))).unwrap();
-        let declaration = source
-            .lines()
-            .find(|l| l.starts_with("rest_route!(") || l.starts_with("ws_route!("))
-            .unwrap_or_else(|| panic!("{module} declares no route"));
-        if declaration.ends_with("stateless);") || declaration.ends_with("configured);") {
-            for field in ["ctx.store", "ctx.notifier", "ctx.blobs", "ctx.clock", "ctx.now_ms"] {
-                assert!(
-                    !source.contains(field),
-                    "{route} runs without a store or clients but its handler uses {field}"
-                );
-            }
-        } else {
-            assert!(declaration.ends_with(expected), "{route} should build {expected}: {declaration}");
-        }
     }
 }
 
@@ -301,7 +253,7 @@ fn only_the_functions_that_issue_tokens_may_read_the_signing_key() {
         let reads_secret = policies.contains("secretsmanager:");
         let env = &resource["Properties"]["Environment"]["Variables"];
         let named = !env["JWT_SIGNING_KEY_SECRET"].is_null();
-        let signs = route_signs(binary);
+        let signs = needs_of(binary).signs;
         assert_eq!(
             (signs, signs),
             (reads_secret, named),

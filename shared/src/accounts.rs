@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{self, Claims};
+use crate::clients::{Pushes, Signs, With};
 use crate::error::{ApiError, Conflict, StoreError};
 use crate::model::{validate_date, validate_password, validate_text, Email, UserRecord, UserView, Username, NAME_MAX};
 use crate::presence::{self, Revoked};
@@ -94,7 +95,7 @@ async fn password_matches(password: String, hash: Option<String>) -> Result<bool
     .map_err(ApiError::internal)
 }
 
-pub async fn register(ctx: &Ctx, req: RegisterRequest) -> Result<TokenResponse, ApiError> {
+pub async fn register(ctx: &With<impl Signs>, req: RegisterRequest) -> Result<TokenResponse, ApiError> {
     let username = Username::parse(&req.username)?;
     validate_password("password", &req.password)?;
     let email = req.email.as_deref().map(Email::parse).transpose()?;
@@ -123,7 +124,7 @@ pub async fn register(ctx: &Ctx, req: RegisterRequest) -> Result<TokenResponse, 
 }
 
 /// `source`: the client's address (API Gateway's `sourceIp`), for the throttle.
-pub async fn login(ctx: &Ctx, req: LoginRequest, source: &str) -> Result<TokenResponse, ApiError> {
+pub async fn login(ctx: &With<impl Signs>, req: LoginRequest, source: &str) -> Result<TokenResponse, ApiError> {
     let identifier = req.username.or(req.email).ok_or_else(|| ApiError::invalid("username or email is required"))?;
     if identifier.trim().is_empty() || identifier.len() > 254 {
         return Err(ApiError::invalid("username or email is required"));
@@ -158,7 +159,7 @@ pub async fn login(ctx: &Ctx, req: LoginRequest, source: &str) -> Result<TokenRe
     Ok(tokens)
 }
 
-pub async fn refresh(ctx: &Ctx, req: RefreshRequest) -> Result<TokenResponse, ApiError> {
+pub async fn refresh(ctx: &With<impl Signs + Pushes>, req: RefreshRequest) -> Result<TokenResponse, ApiError> {
     let invalid =
         || ApiError::Unauthorized { code: "invalid_refresh_token", detail: "refresh token is invalid or expired" };
     if req.refresh_token.is_empty() || req.refresh_token.len() > 512 {
@@ -196,7 +197,7 @@ pub async fn refresh(ctx: &Ctx, req: RefreshRequest) -> Result<TokenResponse, Ap
         Err(e) => return Err(e.into()),
     }
     Ok(TokenResponse {
-        access_token: ctx.config.keys.issue(&old.username, &old.family_id, now)?,
+        access_token: ctx.signer().issue(&old.username, &old.family_id, now)?,
         token_type: "Bearer".into(),
         expires_in: auth::ACCESS_TOKEN_TTL_SECS,
         refresh_token: token,
@@ -206,7 +207,7 @@ pub async fn refresh(ctx: &Ctx, req: RefreshRequest) -> Result<TokenResponse, Ap
 
 /// Revokes the named refresh token's session, or with `all` every session of the caller, or else
 /// the session the access token belongs to; the revoked sessions' sockets are closed.
-pub async fn logout(ctx: &Ctx, caller: &Claims, req: LogoutRequest) -> Result<(), ApiError> {
+pub async fn logout(ctx: &With<impl Pushes>, caller: &Claims, req: LogoutRequest) -> Result<(), ApiError> {
     if req.all {
         return revoke_all_but(ctx, &caller.sub, None).await;
     }
@@ -225,14 +226,14 @@ pub async fn logout(ctx: &Ctx, caller: &Claims, req: LogoutRequest) -> Result<()
 }
 
 /// Revokes one session and closes its sockets.
-async fn revoke(ctx: &Ctx, username: &str, family_id: &str) -> Result<(), ApiError> {
+async fn revoke(ctx: &With<impl Pushes>, username: &str, family_id: &str) -> Result<(), ApiError> {
     ctx.store.revoke_session(username, family_id).await?;
     presence::close_sessions(ctx, username, Revoked::Only(family_id)).await
 }
 
 /// Revokes every session of the user but `keep` (a password change keeps the caller's), and
 /// closes their sockets.
-pub async fn revoke_all_but(ctx: &Ctx, username: &str, keep: Option<&str>) -> Result<(), ApiError> {
+pub async fn revoke_all_but(ctx: &With<impl Pushes>, username: &str, keep: Option<&str>) -> Result<(), ApiError> {
     ctx.store.revoke_sessions(username, keep).await?;
     presence::close_sessions(ctx, username, Revoked::AllBut(keep)).await
 }
@@ -242,7 +243,7 @@ pub fn verify(caller: &Claims) -> VerifyResponse {
 }
 
 /// A new session family: its first refresh token and an access token bound to it.
-pub async fn open_session(ctx: &Ctx, username: &str) -> Result<TokenResponse, ApiError> {
+pub async fn open_session(ctx: &With<impl Signs>, username: &str) -> Result<TokenResponse, ApiError> {
     tracing::Span::current().record("user", username);
     let now = ctx.now_ms();
     let family_id = ulid::Ulid::new().to_string();
@@ -256,7 +257,7 @@ pub async fn open_session(ctx: &Ctx, username: &str) -> Result<TokenResponse, Ap
     };
     ctx.store.create_session(&record, now).await?;
     Ok(TokenResponse {
-        access_token: ctx.config.keys.issue(username, &family_id, now)?,
+        access_token: ctx.signer().issue(username, &family_id, now)?,
         token_type: "Bearer".into(),
         expires_in: auth::ACCESS_TOKEN_TTL_SECS,
         refresh_token: token,

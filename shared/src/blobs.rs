@@ -201,7 +201,8 @@ impl BlobStore for S3BlobStore {
     }
 }
 
-/// For functions deployed without a bucket: every file operation is unavailable.
+/// A blob store that has nothing: every file operation is unavailable (tests that never touch
+/// files).
 pub struct NoBlobStore;
 
 #[async_trait]

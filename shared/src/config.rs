@@ -5,8 +5,9 @@ use crate::keys::{Keyring, SigningKey};
 
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// The access-token keys: public keys for every function (on AWS: `JWT_PUBLIC_KEYS`), and the
-    /// signing key for the functions that issue tokens (read from Secrets Manager at cold start).
+    /// The public keys access tokens are verified with (on AWS: `JWT_PUBLIC_KEYS`). The signing
+    /// key is not configuration: the functions that issue tokens get it as a client
+    /// (`crate::clients::Signs`), read from Secrets Manager at cold start.
     pub keys: Keyring,
     /// The DynamoDB table that holds everything.
     pub table_name: String,
@@ -57,10 +58,11 @@ impl Limits {
 }
 
 impl Config {
-    /// Signs and verifies with the one key pair `key_material` gives ([`SigningKey::from_material`]:
-    /// a private JWK, or at least 32 bytes hashed into a seed): the local gateway and tests.
+    /// Verifies with the public key of the one key pair `key_material` gives
+    /// ([`SigningKey::from_material`]: a private JWK, or at least 32 bytes hashed into a seed): the
+    /// local gateway and tests, which sign with `Signer::local` of the same key.
     pub fn new(key_material: impl AsRef<[u8]>, table_name: impl Into<String>) -> Result<Self, ConfigError> {
-        let keys = Keyring::local(SigningKey::from_material(key_material.as_ref())?);
+        let keys = Keyring::local(&SigningKey::from_material(key_material.as_ref())?);
         Ok(Self::with_keys(keys, table_name))
     }
 
@@ -70,7 +72,7 @@ impl Config {
 
     /// A Lambda function's configuration: `JWT_PUBLIC_KEYS` (the JWK set tokens are verified with),
     /// `TABLE_NAME` (default `chathub`) and the limits. The signing key, for the functions that
-    /// issue tokens, is added by `Ctx::from_env` from Secrets Manager.
+    /// issue tokens, is a client (`crate::clients::Signing`), read from Secrets Manager.
     pub fn from_env() -> Result<Self, ConfigError> {
         let jwks = std::env::var("JWT_PUBLIC_KEYS").map_err(|_| ConfigError::Missing("JWT_PUBLIC_KEYS"))?;
         let table = std::env::var("TABLE_NAME").unwrap_or_else(|_| "chathub".to_owned());

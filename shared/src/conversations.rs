@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::chat::{self, Conversation, ConversationView, Kind, Member, MemberView, Message, ReadState, Visibility};
+use crate::clients::{HoldsFiles, Pushes, With};
 use crate::error::{ApiError, Conflict, StoreError};
 use crate::fanout::{event, fan_out, push_to_conversation, push_to_users};
 use crate::model::{Page, Username};
@@ -105,7 +106,7 @@ async fn register_sockets(ctx: &Ctx, id: &str, usernames: &[String]) -> Vec<(Str
 /// Creates a conversation; returns it and whether it is new (a direct conversation that exists
 /// already comes back as it is).
 pub async fn create(
-    ctx: &Ctx,
+    ctx: &With<impl Pushes>,
     caller: &str,
     req: CreateConversation,
     origin: Option<&str>,
@@ -288,7 +289,12 @@ pub async fn members(
 }
 
 /// Any member renames or changes the icon.
-pub async fn update(ctx: &Ctx, caller: &str, id: &str, req: UpdateConversation) -> Result<ConversationView, ApiError> {
+pub async fn update(
+    ctx: &With<impl Pushes + HoldsFiles>,
+    caller: &str,
+    id: &str,
+    req: UpdateConversation,
+) -> Result<ConversationView, ApiError> {
     let name = req.name.as_deref().map(chat::validate_name).transpose()?;
     member_view(ctx, caller, id).await?;
     if let Some(Some(file_id)) = &req.icon_file_id {
@@ -302,7 +308,12 @@ pub async fn update(ctx: &Ctx, caller: &str, id: &str, req: UpdateConversation) 
 }
 
 /// Any member adds others; those already in are skipped.
-pub async fn add_members(ctx: &Ctx, caller: &str, id: &str, req: AddMembers) -> Result<ConversationView, ApiError> {
+pub async fn add_members(
+    ctx: &With<impl Pushes>,
+    caller: &str,
+    id: &str,
+    req: AddMembers,
+) -> Result<ConversationView, ApiError> {
     let conversation = member_view(ctx, caller, id).await?;
     if conversation.kind == Kind::Direct {
         return Err(ApiError::invalid("a direct conversation cannot take more members; create a group"));
@@ -332,7 +343,7 @@ pub async fn add_members(ctx: &Ctx, caller: &str, id: &str, req: AddMembers) -> 
 }
 
 /// Anyone joins a public conversation; a private one is 404.
-pub async fn join(ctx: &Ctx, caller: &str, id: &str) -> Result<ConversationView, ApiError> {
+pub async fn join(ctx: &With<impl Pushes>, caller: &str, id: &str) -> Result<ConversationView, ApiError> {
     if let Some((conversation, _)) = ctx.store.member_conversation(id, caller).await? {
         return with_members(ctx, &conversation).await;
     }
@@ -368,7 +379,7 @@ pub struct MemberLeft {
 /// `target` = `me` or oneself: leave. Anyone else: the owner of a group removes them (403
 /// otherwise; nobody removes the other member of a direct conversation). When the owner leaves,
 /// the longest-standing member becomes owner.
-pub async fn remove_member(ctx: &Ctx, caller: &str, id: &str, target: &str) -> Result<(), ApiError> {
+pub async fn remove_member(ctx: &With<impl Pushes>, caller: &str, id: &str, target: &str) -> Result<(), ApiError> {
     let conversation = member_view(ctx, caller, id).await?;
     let target = if target == "me" {
         caller.to_owned()

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 
+use crate::clients::{Pushes, With};
 use crate::notify::PushError;
 use crate::Ctx;
 
@@ -34,7 +35,7 @@ pub struct FanOut {
 /// connection that is gone is forgotten (also under `conversation`, where the targets were found);
 /// a failed push is logged and never fails the caller.
 pub async fn fan_out(
-    ctx: &Ctx,
+    ctx: &With<impl Pushes>,
     conversation: Option<&str>,
     targets: Vec<(String, String)>,
     payload: Vec<u8>,
@@ -44,7 +45,7 @@ pub async fn fan_out(
         .map(|(user, connection)| {
             let payload = payload.clone();
             async move {
-                let result = ctx.notifier.post(&connection, &payload).await;
+                let result = ctx.pusher().post(&connection, &payload).await;
                 (user, connection, result)
             }
         })
@@ -85,7 +86,7 @@ pub async fn forget(ctx: &Ctx, conversation: Option<&str>, user: &str, connectio
 
 /// Pushes an event to the live sockets of `usernames`, except the connection `skip`.
 pub async fn push_to_users<T: Serialize>(
-    ctx: &Ctx,
+    ctx: &With<impl Pushes>,
     usernames: &[String],
     skip: Option<&str>,
     kind: &str,
@@ -105,7 +106,7 @@ pub async fn push_to_users<T: Serialize>(
 /// Pushes an event to the live sockets recorded under a conversation (one Query, whatever the
 /// room's size), except the connection `skip` and the sockets of `skip_user`.
 pub async fn push_to_conversation<T: Serialize>(
-    ctx: &Ctx,
+    ctx: &With<impl Pushes>,
     conversation_id: &str,
     skip: Option<&str>,
     skip_user: Option<&str>,

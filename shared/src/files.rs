@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::blobs::expires_at;
+use crate::clients::{HoldsFiles, With};
 use crate::error::ApiError;
 use crate::Ctx;
 
@@ -70,7 +71,7 @@ fn valid_content_type(value: &str) -> bool {
 }
 
 /// Declares a file and signs its upload: the URL accepts exactly the declared size and type.
-pub async fn create(ctx: &Ctx, caller: &str, req: CreateFile) -> Result<Upload, ApiError> {
+pub async fn create(ctx: &With<impl HoldsFiles>, caller: &str, req: CreateFile) -> Result<Upload, ApiError> {
     let purpose =
         Purpose::parse(&req.purpose).ok_or_else(|| ApiError::invalid("purpose must be avatar, icon or attachment"))?;
     let content_type = req.content_type.trim().to_ascii_lowercase();
@@ -119,7 +120,7 @@ pub async fn create(ctx: &Ctx, caller: &str, req: CreateFile) -> Result<Upload, 
     };
     ctx.store.put_file(&record).await?;
     let presigned =
-        ctx.blobs.presign_upload(&upload_key(&record.id), &content_type, record.size, now, UPLOAD_URL_TTL).await?;
+        ctx.blobs().presign_upload(&upload_key(&record.id), &content_type, record.size, now, UPLOAD_URL_TTL).await?;
     Ok(Upload {
         file_id: record.id,
         upload_url: presigned.url,
@@ -131,7 +132,7 @@ pub async fn create(ctx: &Ctx, caller: &str, req: CreateFile) -> Result<Upload, 
 
 /// A short-lived download URL: attachments for their conversation's members only (404 to
 /// others), avatars and icons for anyone signed in.
-pub async fn download(ctx: &Ctx, caller: &str, file_id: &str) -> Result<Download, ApiError> {
+pub async fn download(ctx: &With<impl HoldsFiles>, caller: &str, file_id: &str) -> Result<Download, ApiError> {
     let not_found = || ApiError::NotFound("file not found");
     let file = ctx.store.get_file(file_id).await?.ok_or_else(not_found)?;
     if let Some(conversation) = &file.conversation_id {
@@ -144,7 +145,7 @@ pub async fn download(ctx: &Ctx, caller: &str, file_id: &str) -> Result<Download
     }
     let now = ctx.now_ms();
     let disposition = disposition(&file);
-    let url = ctx.blobs.presign_download(&current_key(&file), disposition.as_deref(), now, DOWNLOAD_URL_TTL).await?;
+    let url = ctx.blobs().presign_download(&current_key(&file), disposition.as_deref(), now, DOWNLOAD_URL_TTL).await?;
     Ok(Download { url, expires_at: expires_at(now, DOWNLOAD_URL_TTL) })
 }
 
@@ -183,7 +184,7 @@ fn not_uploaded(detail: &str) -> ApiError {
 /// `file_not_uploaded` when it is not theirs, not for that use, never uploaded, or stored with
 /// another size or type than declared.
 pub async fn usable(
-    ctx: &Ctx,
+    ctx: &With<impl HoldsFiles>,
     caller: &str,
     file_id: &str,
     purpose: Purpose,
@@ -197,13 +198,13 @@ pub async fn usable(
     if file.referenced {
         return Ok(file);
     }
-    let stored = ctx.blobs.inspect(&upload_key(file_id)).await?.ok_or_else(|| not_uploaded(&detail))?;
+    let stored = ctx.blobs().inspect(&upload_key(file_id)).await?.ok_or_else(|| not_uploaded(&detail))?;
     let same_type = stored.content_type.as_deref().map(|t| t.eq_ignore_ascii_case(&file.content_type)).unwrap_or(false);
     if stored.size != file.size || !same_type {
         return Err(not_uploaded(&format!("{file_id} was stored with another size or type than declared")));
     }
     // First use: keep the bytes for good (out of reach of the unreferenced-uploads rule).
-    ctx.blobs.copy(&upload_key(file_id), &object_key(file_id)).await?;
+    ctx.blobs().copy(&upload_key(file_id), &object_key(file_id)).await?;
     ctx.store.mark_file_referenced(file_id).await?;
     Ok(file)
 }

@@ -2,6 +2,7 @@
 //! and the Lambda entry point every REST function binary runs.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Instant;
 
 use http::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, COOKIE, RETRY_AFTER};
@@ -11,9 +12,11 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::auth::{self, Claims};
+use crate::clients::{Clients, With};
+use crate::config::Config;
 use crate::error::ApiError;
 use crate::paging::{DEFAULT_LIMIT, MAX_LIMIT};
-use crate::{Clients, Ctx};
+use crate::Ctx;
 
 pub type Response = http::Response<Body>;
 
@@ -189,15 +192,16 @@ where
     .await
 }
 
-/// The whole life of a REST function that uses the store: configuration, the store and `clients`
-/// once, at cold start, then `handler` for every event.
-pub async fn run<F, Fut>(route: &'static str, clients: Clients, handler: F) -> Result<(), lambda_http::Error>
+/// The whole life of a REST function that uses the store: configuration, the store and the
+/// clients `C` its handler takes once, at cold start, then `handler` for every event.
+pub async fn run<C, F, Fut>(route: &'static str, handler: F) -> Result<(), lambda_http::Error>
 where
-    F: Fn(Ctx, Request) -> Fut + Copy + Send + Sync + 'static,
+    C: Clients,
+    F: Fn(With<C>, Request) -> Fut + Copy + Send + Sync + 'static,
     Fut: Future<Output = Result<Response, ApiError>> + Send,
 {
     crate::telemetry::init();
-    let ctx = Ctx::from_env(clients).await?;
+    let ctx = With::<C>::from_env().await?;
     lambda_http::run(lambda_http::service_fn(move |req: Request| {
         let ctx = ctx.clone();
         async move { Ok::<_, lambda_http::Error>(respond(route, handler(ctx, req)).await) }
@@ -205,17 +209,18 @@ where
     .await
 }
 
-/// The life of a REST function that needs its configuration but no store and no SDK client.
+/// The life of a REST function that needs its configuration but no store and no SDK client: its
+/// handler is given the configuration alone.
 pub async fn run_configured<F, Fut>(route: &'static str, handler: F) -> Result<(), lambda_http::Error>
 where
-    F: Fn(Ctx, Request) -> Fut + Copy + Send + Sync + 'static,
+    F: Fn(Arc<Config>, Request) -> Fut + Copy + Send + Sync + 'static,
     Fut: Future<Output = Result<Response, ApiError>> + Send,
 {
     crate::telemetry::init();
-    let ctx = Ctx::without_store(crate::config::Config::from_env()?);
+    let config = Arc::new(Config::from_env()?);
     lambda_http::run(lambda_http::service_fn(move |req: Request| {
-        let ctx = ctx.clone();
-        async move { Ok::<_, lambda_http::Error>(respond(route, handler(ctx, req)).await) }
+        let config = config.clone();
+        async move { Ok::<_, lambda_http::Error>(respond(route, handler(config, req)).await) }
     }))
     .await
 }

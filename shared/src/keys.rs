@@ -154,11 +154,9 @@ fn public_jwk(x: String, kid: Option<String>) -> Jwk {
     }
 }
 
-/// The keys a function holds: the public keys it verifies with (published as a JWK set), and the
-/// signing key if it issues tokens.
+/// The public keys every function verifies access tokens with (published as a JWK set).
 #[derive(Clone)]
 pub struct Keyring {
-    signer: Option<SigningKey>,
     published: JwkSet,
     verifiers: Vec<(String, DecodingKey)>,
 }
@@ -166,7 +164,6 @@ pub struct Keyring {
 impl std::fmt::Debug for Keyring {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Keyring")
-            .field("signs_with", &self.signer.as_ref().map(SigningKey::kid))
             .field("verifies", &self.verifiers.iter().map(|(kid, _)| kid).collect::<Vec<_>>())
             .finish()
     }
@@ -203,61 +200,18 @@ impl Keyring {
             published.keys.push(public_jwk(okp.x.trim_end_matches('=').to_owned(), Some(kid.clone())));
             verifiers.push((kid, key));
         }
-        Ok(Self { signer: None, published, verifiers })
+        Ok(Self { published, verifiers })
     }
 
-    /// Also signs with `signer`, whose public key must be in the set: a token nobody else could
-    /// verify would be a rotation done in the wrong order.
-    pub fn with_signer(self, signer: SigningKey) -> Result<Self, ConfigError> {
-        if !self.verifiers.iter().any(|(kid, _)| kid == signer.kid()) {
-            return Err(ConfigError::BadKey("the signing key's kid is not in JWT_PUBLIC_KEYS"));
-        }
-        let published = self.published.find(signer.kid());
-        if published != Some(signer.public_jwk()) {
-            return Err(ConfigError::BadKey("JWT_PUBLIC_KEYS holds another public key under the signing key's kid"));
-        }
-        Ok(Self { signer: Some(signer), ..self })
-    }
-
-    /// Signs with `signer` and verifies with its public key alone: the local gateway and tests.
-    pub fn local(signer: SigningKey) -> Self {
-        let set = serde_json::json!({ "keys": [signer.public_jwk()] }).to_string();
-        Self::verifying(&set)
-            .and_then(|keys| keys.with_signer(signer))
-            .expect("a key pair's own public key is a valid set")
+    /// Verifies with `key`'s public key alone: the local gateway and tests.
+    pub fn local(key: &SigningKey) -> Self {
+        let set = serde_json::json!({ "keys": [key.public_jwk()] }).to_string();
+        Self::verifying(&set).expect("a key pair's own public key is a valid set")
     }
 
     /// The public keys, as `GET /.well-known/jwks.json` serves them.
     pub fn jwks(&self) -> &JwkSet {
         &self.published
-    }
-
-    /// The signing key, if this function issues tokens.
-    pub fn signer(&self) -> Option<&SigningKey> {
-        self.signer.as_ref()
-    }
-
-    /// Whether this function can issue tokens.
-    pub fn signs(&self) -> bool {
-        self.signer.is_some()
-    }
-
-    /// Signs an access token for `username` in session `sid`, valid from `now_ms` for 15 minutes.
-    pub fn issue(&self, username: &str, sid: &str, now_ms: i64) -> Result<String, ApiError> {
-        let signer =
-            self.signer.as_ref().ok_or_else(|| ApiError::internal("this function holds no signing key".to_owned()))?;
-        let iat = now_ms / 1000;
-        let claims = Claims {
-            sub: username.to_owned(),
-            iat,
-            exp: iat + ACCESS_TOKEN_TTL_SECS,
-            jti: ulid::Ulid::new().to_string(),
-            sid: Some(sid.to_owned()),
-        };
-        let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(signer.kid().to_owned());
-        jsonwebtoken::encode(&header, &claims, &signer.encoding)
-            .map_err(|e| ApiError::internal(format!("jwt encode: {e}")))
     }
 
     /// Verifies a token: EdDSA only (`none`, HMAC and every other algorithm are refused), signed by
@@ -282,6 +236,53 @@ impl Keyring {
             return Err(ApiError::Unauthorized { code: "token_expired", detail: "access token has expired" });
         }
         Ok(data.claims)
+    }
+}
+
+/// The capability to issue access tokens: a signing key whose public key the functions verify
+/// with. Only the functions that issue tokens hold one (`crate::clients::Signs`).
+#[derive(Clone, Debug)]
+pub struct Signer {
+    key: SigningKey,
+}
+
+impl Signer {
+    /// Signs with `key`, whose public key must be in `keys`: a token nobody else could verify
+    /// would be a rotation done in the wrong order.
+    pub fn new(key: SigningKey, keys: &Keyring) -> Result<Self, ConfigError> {
+        if !keys.verifiers.iter().any(|(kid, _)| kid == key.kid()) {
+            return Err(ConfigError::BadKey("the signing key's kid is not in JWT_PUBLIC_KEYS"));
+        }
+        if keys.published.find(key.kid()) != Some(key.public_jwk()) {
+            return Err(ConfigError::BadKey("JWT_PUBLIC_KEYS holds another public key under the signing key's kid"));
+        }
+        Ok(Self { key })
+    }
+
+    /// Signs with `key` and is verified by [`Keyring::local`] of the same key: the local gateway
+    /// and tests.
+    pub fn local(key: SigningKey) -> Self {
+        Self { key }
+    }
+
+    pub fn key(&self) -> &SigningKey {
+        &self.key
+    }
+
+    /// Signs an access token for `username` in session `sid`, valid from `now_ms` for 15 minutes.
+    pub fn issue(&self, username: &str, sid: &str, now_ms: i64) -> Result<String, ApiError> {
+        let iat = now_ms / 1000;
+        let claims = Claims {
+            sub: username.to_owned(),
+            iat,
+            exp: iat + ACCESS_TOKEN_TTL_SECS,
+            jti: ulid::Ulid::new().to_string(),
+            sid: Some(sid.to_owned()),
+        };
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(self.key.kid().to_owned());
+        jsonwebtoken::encode(&header, &claims, &self.key.encoding)
+            .map_err(|e| ApiError::internal(format!("jwt encode: {e}")))
     }
 }
 
@@ -319,11 +320,12 @@ mod tests {
 
     #[test]
     fn tokens_carry_the_kid_verify_and_expire() {
-        let keys = Keyring::local(SigningKey::generate());
-        let token = keys.issue("alice", "s1", NOW).unwrap();
+        let key = SigningKey::generate();
+        let keys = Keyring::local(&key);
+        let token = Signer::local(key.clone()).issue("alice", "s1", NOW).unwrap();
         let header = jsonwebtoken::decode_header(&token).unwrap();
         assert_eq!(header.alg, Algorithm::EdDSA);
-        assert_eq!(header.kid.as_deref(), keys.signer.as_ref().map(SigningKey::kid));
+        assert_eq!(header.kid.as_deref(), Some(key.kid()));
         let claims = keys.verify(&token, NOW + 1000).unwrap();
         assert_eq!((claims.sub.as_str(), claims.sid.as_deref(), claims.exp - claims.iat), ("alice", Some("s1"), 900));
         let late = NOW + ACCESS_TOKEN_TTL_SECS * 1000;
@@ -331,38 +333,40 @@ mod tests {
     }
 
     #[test]
-    fn a_verifying_keyring_checks_tokens_but_cannot_sign() {
+    fn a_verifying_keyring_checks_tokens_of_the_keys_it_publishes() {
+        // It cannot sign: a Keyring has no private key and no way to issue (only a Signer does,
+        // and only the functions whose clients include `Signs` hold one).
         let signer = SigningKey::generate();
-        let token = Keyring::local(signer.clone()).issue("alice", "s1", NOW).unwrap();
+        let token = Signer::local(signer.clone()).issue("alice", "s1", NOW).unwrap();
         let verifier = Keyring::verifying(&set_of(&[&signer])).unwrap();
-        assert!(!verifier.signs());
         assert_eq!(verifier.verify(&token, NOW).unwrap().sub, "alice");
-        assert!(verifier.issue("alice", "s1", NOW).is_err());
+        assert!(Signer::new(signer, &verifier).is_ok());
     }
 
     #[test]
     fn rotation_accepts_both_keys_of_the_set_and_no_other() {
         let (old, new, stranger) = (SigningKey::generate(), SigningKey::generate(), SigningKey::generate());
         let both = set_of(&[&new, &old]);
-        let by_old = Keyring::verifying(&both).unwrap().with_signer(old.clone()).unwrap().issue("a", "s", NOW).unwrap();
-        let by_new = Keyring::verifying(&both).unwrap().with_signer(new.clone()).unwrap().issue("a", "s", NOW).unwrap();
         let verifier = Keyring::verifying(&both).unwrap();
+        let by_old = Signer::new(old.clone(), &verifier).unwrap().issue("a", "s", NOW).unwrap();
+        let by_new = Signer::new(new.clone(), &verifier).unwrap().issue("a", "s", NOW).unwrap();
         assert!(verifier.verify(&by_old, NOW).is_ok());
         assert!(verifier.verify(&by_new, NOW).is_ok());
         // After the old key leaves the set, its tokens stop verifying.
         assert!(Keyring::verifying(&set_of(&[&new])).unwrap().verify(&by_old, NOW).is_err());
         // A key outside the set: whether it names its own kid or a trusted one.
-        assert!(verifier.verify(&Keyring::local(stranger.clone()).issue("a", "s", NOW).unwrap(), NOW).is_err());
+        assert!(verifier.verify(&Signer::local(stranger.clone()).issue("a", "s", NOW).unwrap(), NOW).is_err());
         let impostor = SigningKey::from_seed(stranger.seed, Some(new.kid().to_owned())).unwrap();
-        assert!(verifier.verify(&Keyring::local(impostor).issue("a", "s", NOW).unwrap(), NOW).is_err());
+        assert!(verifier.verify(&Signer::local(impostor.clone()).issue("a", "s", NOW).unwrap(), NOW).is_err());
         // Signing with a key the set does not publish is refused at cold start.
-        assert!(Keyring::verifying(&both).unwrap().with_signer(stranger).is_err());
+        assert!(Signer::new(stranger, &verifier).is_err());
+        assert!(Signer::new(impostor, &verifier).is_err());
     }
 
     #[test]
     fn none_hmac_and_missing_kids_are_refused() {
         let signer = SigningKey::generate();
-        let keys = Keyring::local(signer.clone());
+        let keys = Keyring::local(&signer);
         let body = payload(serde_json::json!({"sub": "alice", "iat": NOW / 1000, "exp": NOW / 1000 + 900, "jti": "x"}));
         for header in [
             serde_json::json!({"alg": "none", "typ": "JWT", "kid": signer.kid()}),
@@ -380,7 +384,7 @@ mod tests {
             assert!(keys.verify(&hs256, NOW).is_err());
         }
         // A valid token with its signature bit-flipped.
-        let token = keys.issue("alice", "s1", NOW).unwrap();
+        let token = Signer::local(signer.clone()).issue("alice", "s1", NOW).unwrap();
         let (head, sig) = token.rsplit_once('.').unwrap();
         let mut bytes = URL_SAFE_NO_PAD.decode(sig).unwrap();
         bytes[0] ^= 1;

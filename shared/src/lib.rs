@@ -9,7 +9,7 @@
 //!   messages, the push turn in [`push`].
 //! - Ports and adapters: [`store`] (the `Store` trait, embedded and DynamoDB adapters),
 //!   [`notify`] (WebSocket pushes), [`blobs`] (S3), [`clock`]; their wiring in [`context`],
-//!   [`config`] and [`aws`].
+//!   [`clients`] (the capabilities a route declares), [`config`] and [`aws`].
 //! - Edges: [`http`] (API Gateway HTTP API events in, responses and RFC 9457 problems out), [`ws`]
 //!   (WebSocket events, answer envelopes, the authorizer), [`telemetry`] (JSON logs).
 //!
@@ -20,6 +20,7 @@ pub mod auth;
 pub mod aws;
 pub mod blobs;
 pub mod chat;
+pub mod clients;
 pub mod clock;
 pub mod config;
 pub mod contacts;
@@ -41,5 +42,6 @@ pub mod telemetry;
 pub mod users;
 pub mod ws;
 
-pub use context::{Clients, Ctx};
+pub use clients::With;
+pub use context::Ctx;
 pub use error::ApiError;

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::chat::{self, Attachment, Message};
+use crate::clients::{HoldsFiles, Pushes, With};
 use crate::conversations::{member_view, membership};
 use crate::error::{ApiError, Conflict, StoreError};
 use crate::fanout::{push_to_conversation, push_to_users};
@@ -54,7 +55,7 @@ pub struct Typing {
 /// send pushes what is pending if it gets the conversation's push turn, else leaves its message
 /// to the holder ([`crate::push`]).
 pub async fn send(
-    ctx: &Ctx,
+    ctx: &With<impl Pushes + HoldsFiles>,
     caller: &str,
     conversation_id: &str,
     req: SendMessage,
@@ -154,7 +155,7 @@ async fn store_new(ctx: &Ctx, message: &Message, rate: &SendRate) -> Result<(), 
 
 /// The sender's uploaded attachments for this conversation, as messages carry them.
 async fn attachments(
-    ctx: &Ctx,
+    ctx: &With<impl HoldsFiles>,
     caller: &str,
     conversation_id: &str,
     ids: &[String],
@@ -214,7 +215,7 @@ async fn own_message(ctx: &Ctx, conversation_id: &str, message_id: i64) -> Resul
 
 /// Only the author edits; a deleted message cannot be edited.
 pub async fn edit(
-    ctx: &Ctx,
+    ctx: &With<impl Pushes>,
     caller: &str,
     conversation_id: &str,
     message_id: i64,
@@ -239,7 +240,7 @@ pub async fn edit(
 
 /// The author or a group's owner deletes; the message stays as a tombstone. Deleting twice is fine.
 pub async fn delete(
-    ctx: &Ctx,
+    ctx: &With<impl Pushes>,
     caller: &str,
     conversation_id: &str,
     message_id: i64,
@@ -270,7 +271,7 @@ pub async fn delete(
 
 /// Moves my read marker forward (never back); my other sockets hear of it.
 pub async fn mark_read(
-    ctx: &Ctx,
+    ctx: &With<impl Pushes>,
     caller: &str,
     conversation_id: &str,
     message_id: i64,
@@ -302,7 +303,7 @@ pub const TYPING_MEMBERS_MAX: i64 = 100;
 /// Tells the other members I am typing; nothing is stored.
 /// Typing is limited per user like sends where it is pushed; it stores nothing, so its count is a
 /// request of its own (one conditional UpdateItem).
-pub async fn typing(ctx: &Ctx, caller: &str, conversation_id: &str) -> Result<(), ApiError> {
+pub async fn typing(ctx: &With<impl Pushes>, caller: &str, conversation_id: &str) -> Result<(), ApiError> {
     let conversation = member_view(ctx, caller, conversation_id).await?;
     if conversation.member_count <= TYPING_MEMBERS_MAX {
         let limits = ctx.config.limits;

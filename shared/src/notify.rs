@@ -65,7 +65,7 @@ impl Notifier for ApiGatewayNotifier {
     }
 }
 
-/// For functions deployed without a WebSocket API: pushes go nowhere.
+/// A notifier whose pushes go nowhere (tests and benchmarks that never look at pushes).
 pub struct NoNotifier;
 
 #[async_trait]

@@ -2,11 +2,11 @@
 
 use serde::Serialize;
 
+use crate::clients::{Pushes, With};
 use crate::error::{ApiError, Conflict, StoreError};
 use crate::fanout::push_to_users;
 use crate::notify::PushError;
 use crate::store::SocketOptions;
-use crate::Ctx;
 
 /// API Gateway closes WebSocket connections after two hours; so do our records of them.
 pub const CONNECTION_TTL_MS: i64 = 2 * 60 * 60 * 1000;
@@ -21,7 +21,7 @@ pub struct UserStatus {
 /// `$connect`: records the socket, the session its token belongs to (what a revocation closes)
 /// and whether it asked for batch frames; the first one brings the user online.
 pub async fn connect(
-    ctx: &Ctx,
+    ctx: &With<impl Pushes>,
     username: &str,
     connection_id: &str,
     socket: SocketOptions<'_>,
@@ -42,7 +42,7 @@ pub async fn connect(
 }
 
 /// `$disconnect`: forgets the socket; the last one takes the user offline.
-pub async fn disconnect(ctx: &Ctx, username: &str, connection_id: &str) -> Result<(), ApiError> {
+pub async fn disconnect(ctx: &With<impl Pushes>, username: &str, connection_id: &str) -> Result<(), ApiError> {
     let now = ctx.now_ms();
     if ctx.store.remove_connection(username, connection_id, now).await? {
         announce(ctx, UserStatus { username: username.to_owned(), is_online: false, last_online: Some(now) }).await?;
@@ -51,7 +51,7 @@ pub async fn disconnect(ctx: &Ctx, username: &str, connection_id: &str) -> Resul
 }
 
 /// `user_status` to every online user who has this user as a contact.
-async fn announce(ctx: &Ctx, status: UserStatus) -> Result<(), ApiError> {
+async fn announce(ctx: &With<impl Pushes>, status: UserStatus) -> Result<(), ApiError> {
     let watchers = ctx.store.contact_of(&status.username).await?;
     if !watchers.is_empty() {
         push_to_users(ctx, &watchers, None, "user_status", &status).await;
@@ -80,10 +80,10 @@ impl Revoked<'_> {
 /// Closes the sockets of revoked sessions, so a revocation reaches live sockets at once (API
 /// Gateway then sends `$disconnect`). Called after every revocation: logout, password change,
 /// refresh-token reuse.
-pub async fn close_sessions(ctx: &Ctx, username: &str, revoked: Revoked<'_>) -> Result<(), ApiError> {
+pub async fn close_sessions(ctx: &With<impl Pushes>, username: &str, revoked: Revoked<'_>) -> Result<(), ApiError> {
     let sockets = ctx.store.sockets(username, ctx.now_ms()).await?;
     for (connection, _) in sockets.iter().filter(|(_, session)| revoked.covers(session.as_deref())) {
-        match ctx.notifier.close(connection).await {
+        match ctx.pusher().close(connection).await {
             Ok(()) => {}
             Err(PushError::Gone) => {
                 ctx.store.remove_connection(username, connection, ctx.now_ms()).await?;

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use futures_util::stream::{self, StreamExt};
 
 use crate::chat::Message;
+use crate::clients::{Pushes, With};
 use crate::error::StoreError;
 use crate::fanout::{event, forget, FANOUT_CONCURRENCY};
 use crate::notify::PushError;
@@ -37,7 +38,7 @@ pub const GAP_MS: i64 = 30_000;
 /// `None`: with a void, or by an earlier try of a retried send) and, if this call gets the push
 /// turn, pushes everything pending to the connections recorded under the conversation.
 pub async fn after_store(
-    ctx: &Ctx,
+    ctx: &With<impl Pushes>,
     conversation_id: &str,
     filled: i64,
     own: Option<&Message>,
@@ -176,7 +177,7 @@ async fn release_turn(
 /// `send_message_batch` frame when there are several. A gone connection is forgotten; one that
 /// keeps failing is closed, so its client reconnects and catches up with `after` instead of
 /// missing a message silently.
-async fn deliver(ctx: &Ctx, conversation_id: &str, targets: Vec<Target>, batch: &[Message]) {
+async fn deliver(ctx: &With<impl Pushes>, conversation_id: &str, targets: Vec<Target>, batch: &[Message]) {
     let frames: Vec<(Option<&str>, Arc<[u8]>)> =
         batch.iter().map(|m| (m.origin.as_deref(), Arc::from(event("send_message", m)))).collect();
     let frames = &frames;
@@ -199,7 +200,7 @@ async fn deliver(ctx: &Ctx, conversation_id: &str, targets: Vec<Target>, batch: 
                     }
                     Err(PushError::Failed(e)) => {
                         tracing::warn!(error = %e, connection, "push failed twice; closing the connection");
-                        let _ = ctx.notifier.close(&connection).await;
+                        let _ = ctx.pusher().close(&connection).await;
                         forget(ctx, Some(conversation_id), &user, &connection).await;
                         return;
                     }
@@ -209,11 +210,11 @@ async fn deliver(ctx: &Ctx, conversation_id: &str, targets: Vec<Target>, batch: 
         .await;
 }
 
-async fn post_with_retry(ctx: &Ctx, connection: &str, frame: &[u8]) -> Result<(), PushError> {
-    match ctx.notifier.post(connection, frame).await {
+async fn post_with_retry(ctx: &With<impl Pushes>, connection: &str, frame: &[u8]) -> Result<(), PushError> {
+    match ctx.pusher().post(connection, frame).await {
         Err(PushError::Failed(_)) => {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            ctx.notifier.post(connection, frame).await
+            ctx.pusher().post(connection, frame).await
         }
         other => other,
     }

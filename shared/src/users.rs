@@ -4,6 +4,7 @@ use serde::Deserialize;
 
 use crate::accounts;
 use crate::auth::Claims;
+use crate::clients::{HoldsFiles, Pushes, With};
 use crate::error::ApiError;
 use crate::model::{validate_date, validate_text, Email, Page, UserView, Username, NAME_MAX};
 use crate::store::UserUpdate;
@@ -44,7 +45,12 @@ pub async fn me(ctx: &Ctx, caller: &str) -> Result<UserView, ApiError> {
 }
 
 /// `source`: the client's address, for the throttle on the current-password check.
-pub async fn update_me(ctx: &Ctx, caller: &Claims, req: PatchMeRequest, source: &str) -> Result<UserView, ApiError> {
+pub async fn update_me(
+    ctx: &With<impl Pushes + HoldsFiles>,
+    caller: &Claims,
+    req: PatchMeRequest,
+    source: &str,
+) -> Result<UserView, ApiError> {
     let user = ctx.store.get_user(&caller.sub).await?.ok_or(ApiError::NotFound("user not found"))?;
     if let Some(fullname) = &req.fullname {
         validate_text("fullname", fullname, NAME_MAX)?;

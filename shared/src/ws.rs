@@ -9,9 +9,10 @@ use lambda_runtime::{service_fn, LambdaEvent};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
+use crate::clients::{Clients, With};
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::{Clients, Ctx};
+use crate::Ctx;
 
 /// One frame from a client, with who sent it (from the authorizer's context) and on which socket.
 #[derive(Debug, Clone)]
@@ -119,9 +120,9 @@ pub fn route_response(envelope: &Value) -> Value {
 }
 
 /// Runs one frame through a route handler, answers with the envelope, and logs one line.
-pub async fn respond<F, Fut>(route: &str, ctx: Ctx, event: ApiGatewayWebsocketProxyRequest, handler: F) -> Value
+pub async fn respond<X, F, Fut>(route: &str, ctx: X, event: ApiGatewayWebsocketProxyRequest, handler: F) -> Value
 where
-    F: FnOnce(Ctx, WsRequest) -> Fut,
+    F: FnOnce(X, WsRequest) -> Fut,
     Fut: Future<Output = Result<Value, ApiError>>,
 {
     use tracing::Instrument;
@@ -166,14 +167,14 @@ fn request_span(route: &str, event: &ApiGatewayWebsocketProxyRequest) -> tracing
 }
 
 /// Runs `$connect` / `$disconnect`: the status code is the answer (a 4xx refuses the handshake).
-pub async fn respond_lifecycle<F, Fut>(
+pub async fn respond_lifecycle<X, F, Fut>(
     route: &str,
-    ctx: Ctx,
+    ctx: X,
     event: ApiGatewayWebsocketProxyRequest,
     handler: F,
 ) -> Value
 where
-    F: FnOnce(Ctx, WsRequest) -> Fut,
+    F: FnOnce(X, WsRequest) -> Fut,
     Fut: Future<Output = Result<(), ApiError>>,
 {
     use tracing::Instrument;
@@ -229,15 +230,16 @@ pub async fn authorize(ctx: &Ctx, request: &ApiGatewayCustomAuthorizerRequestTyp
     }))
 }
 
-/// The whole life of a WebSocket route function: configuration, the store and `clients` once, at
-/// cold start, then `handler` for every event.
-pub async fn run<F, Fut>(route: &'static str, clients: Clients, handler: F) -> Result<(), lambda_runtime::Error>
+/// The whole life of a WebSocket route function: configuration, the store and the clients `C` its
+/// handler takes once, at cold start, then `handler` for every event.
+pub async fn run<C, F, Fut>(route: &'static str, handler: F) -> Result<(), lambda_runtime::Error>
 where
-    F: Fn(Ctx, WsRequest) -> Fut + Copy + Send + Sync + 'static,
+    C: Clients,
+    F: Fn(With<C>, WsRequest) -> Fut + Copy + Send + Sync + 'static,
     Fut: Future<Output = Result<Value, ApiError>> + Send,
 {
     crate::telemetry::init();
-    let ctx = Ctx::from_env(clients).await?;
+    let ctx = With::<C>::from_env().await?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| {
         let ctx = ctx.clone();
         async move { Ok::<_, lambda_runtime::Error>(respond(route, ctx, event.payload, handler).await) }
@@ -245,34 +247,31 @@ where
     .await
 }
 
-/// The life of a WebSocket route that reads and writes nothing (`ping`, `$default`): no store, no
-/// SDK client, so its cold start is the runtime's alone. Its handler must not use `ctx.store`.
+/// The life of a WebSocket route that reads and writes nothing (`ping`, `$default`): its handler
+/// is given the configuration alone, so its cold start is the runtime's alone.
 pub async fn run_stateless<F, Fut>(route: &'static str, handler: F) -> Result<(), lambda_runtime::Error>
 where
-    F: Fn(Ctx, WsRequest) -> Fut + Copy + Send + Sync + 'static,
+    F: Fn(std::sync::Arc<Config>, WsRequest) -> Fut + Copy + Send + Sync + 'static,
     Fut: Future<Output = Result<Value, ApiError>> + Send,
 {
     crate::telemetry::init();
-    let ctx = Ctx::without_store(Config::from_env()?);
+    let config = std::sync::Arc::new(Config::from_env()?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| {
-        let ctx = ctx.clone();
-        async move { Ok::<_, lambda_runtime::Error>(respond(route, ctx, event.payload, handler).await) }
+        let config = config.clone();
+        async move { Ok::<_, lambda_runtime::Error>(respond(route, config, event.payload, handler).await) }
     }))
     .await
 }
 
 /// The whole life of `$connect` / `$disconnect`.
-pub async fn run_lifecycle<F, Fut>(
-    route: &'static str,
-    clients: Clients,
-    handler: F,
-) -> Result<(), lambda_runtime::Error>
+pub async fn run_lifecycle<C, F, Fut>(route: &'static str, handler: F) -> Result<(), lambda_runtime::Error>
 where
-    F: Fn(Ctx, WsRequest) -> Fut + Copy + Send + Sync + 'static,
+    C: Clients,
+    F: Fn(With<C>, WsRequest) -> Fut + Copy + Send + Sync + 'static,
     Fut: Future<Output = Result<(), ApiError>> + Send,
 {
     crate::telemetry::init();
-    let ctx = Ctx::from_env(clients).await?;
+    let ctx = With::<C>::from_env().await?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| {
         let ctx = ctx.clone();
         async move { Ok::<_, lambda_runtime::Error>(respond_lifecycle(route, ctx, event.payload, handler).await) }
@@ -288,7 +287,7 @@ where
     Fut: Future<Output = Result<Value, ApiError>> + Send,
 {
     crate::telemetry::init();
-    let ctx = Ctx::from_env(Clients::STORE).await?;
+    let ctx = Ctx::from_env().await?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayCustomAuthorizerRequestTypeRequest>| {
         let ctx = ctx.clone();
         async move {

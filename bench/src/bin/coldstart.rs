@@ -18,9 +18,13 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::routing::{get, post};
 use axum::Router;
 use chathub_shared::accounts;
+use chathub_shared::blobs::NoBlobStore;
+use chathub_shared::clients::Local;
 use chathub_shared::config::Config;
+use chathub_shared::keys::{Signer, SigningKey};
+use chathub_shared::notify::NoNotifier;
 use chathub_shared::store::dynamo::{self, DynamoStore};
-use chathub_shared::Ctx;
+use chathub_shared::{Ctx, With};
 use clap::Parser;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
@@ -159,7 +163,8 @@ async fn main() {
     let secret = format!("bench-secret-{}-{}", std::process::id(), "x".repeat(32));
     let config = Config::new(secret.clone().into_bytes(), table.clone()).unwrap();
     let public_keys = serde_json::to_string(config.keys.jwks()).unwrap();
-    let private_key = config.keys.signer().map(|k| k.to_private_jwk()).unwrap_or_default();
+    let key = SigningKey::from_material(secret.as_bytes()).unwrap();
+    let private_key = key.to_private_jwk();
     let app = Router::new()
         // Secrets Manager's GetSecretValue, as the functions that issue tokens call it at cold start
         // (`AWS_ENDPOINT_URL_SECRETS_MANAGER` points the unchanged client here): answered at once,
@@ -183,6 +188,10 @@ async fn main() {
     let client = dynamo::local_client(&args.dynamodb_endpoint).await;
     dynamo::ensure_table(&client, &table).await.expect("table");
     let ctx = Ctx::new(config, Arc::new(DynamoStore::new(client, table.clone())));
+    let ctx = With {
+        ctx,
+        clients: Local { pusher: Arc::new(NoNotifier), blobs: Arc::new(NoBlobStore), signer: Signer::local(key) },
+    };
     let register = json!({"username": "alice", "password": "correct horse battery", "email": "alice@example.com"});
     let token = match accounts::register(&ctx, serde_json::from_value(register).unwrap()).await {
         Ok(tokens) => tokens.access_token,

@@ -1,13 +1,13 @@
 //! `GET /auth/verify`: is my token (bearer or cookie) good, and until when.
 
 use chathub_shared::http::{authenticate, json, Response};
-use chathub_shared::{accounts, ApiError, Ctx};
+use chathub_shared::{accounts, ApiError};
 use http::StatusCode;
 use lambda_http::Request;
 
-rest_route!("GET" "/auth/verify" => "auth-verify", chathub_shared::Clients::STORE);
+rest_route!("GET" "/auth/verify" => "auth-verify", StoreOnly);
 
-pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
+pub async fn handle(ctx: Context, req: Request) -> Result<Response, ApiError> {
     let caller = authenticate(&ctx, &req)?;
     Ok(json(StatusCode::OK, &accounts::verify(&caller)))
 }

@@ -1,13 +1,13 @@
 //! `GET /contacts?limit=&cursor=`: my contacts with presence.
 
 use chathub_shared::http::{authenticate, json, limit_param, query_param, Response};
-use chathub_shared::{contacts, ApiError, Ctx};
+use chathub_shared::{contacts, ApiError};
 use http::StatusCode;
 use lambda_http::Request;
 
-rest_route!("GET" "/contacts" => "contacts-list", chathub_shared::Clients::STORE);
+rest_route!("GET" "/contacts" => "contacts-list", StoreOnly);
 
-pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
+pub async fn handle(ctx: Context, req: Request) -> Result<Response, ApiError> {
     let caller = authenticate(&ctx, &req)?;
     let limit = limit_param(&req)?;
     let page = contacts::list(&ctx, &caller.sub, query_param(&req, "cursor").as_deref(), limit).await?;

@@ -1,12 +1,12 @@
 //! `DELETE /contacts/{username}`: remove a contact.
 
 use chathub_shared::http::{authenticate, no_content, path_param, Response};
-use chathub_shared::{contacts, ApiError, Ctx};
+use chathub_shared::{contacts, ApiError};
 use lambda_http::Request;
 
-rest_route!("DELETE" "/contacts/{username}" => "contacts-remove", chathub_shared::Clients::STORE);
+rest_route!("DELETE" "/contacts/{username}" => "contacts-remove", StoreOnly);
 
-pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
+pub async fn handle(ctx: Context, req: Request) -> Result<Response, ApiError> {
     let caller = authenticate(&ctx, &req)?;
     contacts::remove(&ctx, &caller.sub, &path_param(&req, "username")?).await?;
     Ok(no_content())

@@ -1,13 +1,13 @@
 //! `POST /conversations/{id}/members`: add members (any member).
 
 use chathub_shared::http::{authenticate, body_json, json, path_param, Response};
-use chathub_shared::{conversations, ApiError, Ctx};
+use chathub_shared::{conversations, ApiError};
 use http::StatusCode;
 use lambda_http::Request;
 
-rest_route!("POST" "/conversations/{id}/members" => "conversations-add-members", chathub_shared::Clients::PUSH);
+rest_route!("POST" "/conversations/{id}/members" => "conversations-add-members", Push);
 
-pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
+pub async fn handle(ctx: Context, req: Request) -> Result<Response, ApiError> {
     let caller = authenticate(&ctx, &req)?;
     let id = path_param(&req, "id")?;
     let conversation = conversations::add_members(&ctx, &caller.sub, &id, body_json(&req)?).await?;

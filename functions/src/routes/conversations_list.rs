@@ -1,13 +1,13 @@
 //! `GET /conversations`: my conversations, most recent activity first, with unread counts and last messages.
 
 use chathub_shared::http::{authenticate, json, limit_param, query_param, Response};
-use chathub_shared::{conversations, ApiError, Ctx};
+use chathub_shared::{conversations, ApiError};
 use http::StatusCode;
 use lambda_http::Request;
 
-rest_route!("GET" "/conversations" => "conversations-list", chathub_shared::Clients::STORE);
+rest_route!("GET" "/conversations" => "conversations-list", StoreOnly);
 
-pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
+pub async fn handle(ctx: Context, req: Request) -> Result<Response, ApiError> {
     let caller = authenticate(&ctx, &req)?;
     let limit = limit_param(&req)?;
     let page = conversations::list(&ctx, &caller.sub, query_param(&req, "cursor").as_deref(), limit).await?;

@@ -1,13 +1,13 @@
 //! `GET /conversations/{id}/members?limit=&cursor=`: the members with their roles (members only).
 
 use chathub_shared::http::{authenticate, json, limit_param, path_param, query_param, Response};
-use chathub_shared::{conversations, ApiError, Ctx};
+use chathub_shared::{conversations, ApiError};
 use http::StatusCode;
 use lambda_http::Request;
 
-rest_route!("GET" "/conversations/{id}/members" => "conversations-members", chathub_shared::Clients::STORE);
+rest_route!("GET" "/conversations/{id}/members" => "conversations-members", StoreOnly);
 
-pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
+pub async fn handle(ctx: Context, req: Request) -> Result<Response, ApiError> {
     let caller = authenticate(&ctx, &req)?;
     let limit = limit_param(&req)?;
     let id = path_param(&req, "id")?;

@@ -1,7 +1,7 @@
 //! `POST /conversations/{id}/read`: move my read marker forward.
 
 use chathub_shared::http::{authenticate, body_json, no_content, path_param, Response};
-use chathub_shared::{messages, ApiError, Ctx};
+use chathub_shared::{messages, ApiError};
 use lambda_http::Request;
 use serde::Deserialize;
 
@@ -10,9 +10,9 @@ struct Read {
     message_id: i64,
 }
 
-rest_route!("POST" "/conversations/{id}/read" => "conversations-read", chathub_shared::Clients::PUSH);
+rest_route!("POST" "/conversations/{id}/read" => "conversations-read", Push);
 
-pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
+pub async fn handle(ctx: Context, req: Request) -> Result<Response, ApiError> {
     let caller = authenticate(&ctx, &req)?;
     let read: Read = body_json(&req)?;
     messages::mark_read(&ctx, &caller.sub, &path_param(&req, "id")?, read.message_id, None).await?;

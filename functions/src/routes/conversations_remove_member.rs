@@ -1,12 +1,12 @@
 //! `DELETE /conversations/{id}/members/{username}`: leave (`me`), or the owner removes a member.
 
 use chathub_shared::http::{authenticate, no_content, path_param, Response};
-use chathub_shared::{conversations, ApiError, Ctx};
+use chathub_shared::{conversations, ApiError};
 use lambda_http::Request;
 
-rest_route!("DELETE" "/conversations/{id}/members/{username}" => "conversations-remove-member", chathub_shared::Clients::PUSH);
+rest_route!("DELETE" "/conversations/{id}/members/{username}" => "conversations-remove-member", Push);
 
-pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
+pub async fn handle(ctx: Context, req: Request) -> Result<Response, ApiError> {
     let caller = authenticate(&ctx, &req)?;
     let id = path_param(&req, "id")?;
     conversations::remove_member(&ctx, &caller.sub, &id, &path_param(&req, "username")?).await?;

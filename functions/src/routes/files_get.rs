@@ -1,14 +1,14 @@
 //! `GET /files/{file_id}`: 302 to a short-lived download URL (`?redirect=false`: the URL as JSON).
 
 use chathub_shared::http::{authenticate, json, path_param, query_param, Response};
-use chathub_shared::{files, ApiError, Ctx};
+use chathub_shared::{files, ApiError};
 use http::header::{CACHE_CONTROL, LOCATION};
 use http::StatusCode;
 use lambda_http::{Body, Request};
 
-rest_route!("GET" "/files/{file_id}" => "files-get", chathub_shared::Clients::FILES);
+rest_route!("GET" "/files/{file_id}" => "files-get", Files);
 
-pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
+pub async fn handle(ctx: Context, req: Request) -> Result<Response, ApiError> {
     let caller = authenticate(&ctx, &req)?;
     let download = files::download(&ctx, &caller.sub, &path_param(&req, "file_id")?).await?;
     match query_param(&req, "redirect").as_deref() {

@@ -1,12 +1,12 @@
 //! `DELETE /conversations/{id}/messages/{message_id}`: delete a message, leaving a tombstone (author or owner).
 
 use chathub_shared::http::{authenticate, message_id_param, no_content, path_param, Response};
-use chathub_shared::{messages, ApiError, Ctx};
+use chathub_shared::{messages, ApiError};
 use lambda_http::Request;
 
-rest_route!("DELETE" "/conversations/{id}/messages/{message_id}" => "messages-delete", chathub_shared::Clients::PUSH);
+rest_route!("DELETE" "/conversations/{id}/messages/{message_id}" => "messages-delete", Push);
 
-pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
+pub async fn handle(ctx: Context, req: Request) -> Result<Response, ApiError> {
     let caller = authenticate(&ctx, &req)?;
     let (id, message_id) = (path_param(&req, "id")?, message_id_param(&req)?);
     messages::delete(&ctx, &caller.sub, &id, message_id, None).await?;

@@ -1,7 +1,7 @@
 //! `PATCH /conversations/{id}/messages/{message_id}`: edit my message.
 
 use chathub_shared::http::{authenticate, body_json, json, message_id_param, path_param, Response};
-use chathub_shared::{messages, ApiError, Ctx};
+use chathub_shared::{messages, ApiError};
 use http::StatusCode;
 use lambda_http::Request;
 use serde::Deserialize;
@@ -11,9 +11,9 @@ struct Edit {
     content: String,
 }
 
-rest_route!("PATCH" "/conversations/{id}/messages/{message_id}" => "messages-edit", chathub_shared::Clients::PUSH);
+rest_route!("PATCH" "/conversations/{id}/messages/{message_id}" => "messages-edit", Push);
 
-pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
+pub async fn handle(ctx: Context, req: Request) -> Result<Response, ApiError> {
     let caller = authenticate(&ctx, &req)?;
     let (id, message_id) = (path_param(&req, "id")?, message_id_param(&req)?);
     let edit: Edit = body_json(&req)?;

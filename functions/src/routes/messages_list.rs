@@ -2,7 +2,7 @@
 
 use chathub_shared::http::{authenticate, json, path_param, query_param, Response};
 use chathub_shared::messages::{self, HistoryQuery};
-use chathub_shared::{ApiError, Ctx};
+use chathub_shared::ApiError;
 use http::StatusCode;
 use lambda_http::Request;
 
@@ -12,9 +12,9 @@ fn number(req: &Request, name: &str) -> Result<Option<i64>, ApiError> {
         .transpose()
 }
 
-rest_route!("GET" "/conversations/{id}/messages" => "messages-list", chathub_shared::Clients::STORE);
+rest_route!("GET" "/conversations/{id}/messages" => "messages-list", StoreOnly);
 
-pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
+pub async fn handle(ctx: Context, req: Request) -> Result<Response, ApiError> {
     let caller = authenticate(&ctx, &req)?;
     let query =
         HistoryQuery { before: number(&req, "before")?, after: number(&req, "after")?, limit: number(&req, "limit")? };

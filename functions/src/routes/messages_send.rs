@@ -1,13 +1,13 @@
 //! `POST /conversations/{id}/messages`: send a message (201; 200 with the original on a repeated `client_id`).
 
 use chathub_shared::http::{authenticate, body_json, json, path_param, Response};
-use chathub_shared::{messages, ApiError, Ctx};
+use chathub_shared::{messages, ApiError};
 use http::StatusCode;
 use lambda_http::Request;
 
-rest_route!("POST" "/conversations/{id}/messages" => "messages-send", chathub_shared::Clients::PUSH_FILES);
+rest_route!("POST" "/conversations/{id}/messages" => "messages-send", PushFiles);
 
-pub async fn handle(ctx: Ctx, req: Request) -> Result<Response, ApiError> {
+pub async fn handle(ctx: Context, req: Request) -> Result<Response, ApiError> {
     let caller = authenticate(&ctx, &req)?;
     let id = path_param(&req, "id")?;
     let (message, created) = messages::send(&ctx, &caller.sub, &id, body_json(&req)?, None).await?;

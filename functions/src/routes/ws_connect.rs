@@ -3,11 +3,11 @@
 
 use chathub_shared::store::SocketOptions;
 use chathub_shared::ws::WsRequest;
-use chathub_shared::{presence, ApiError, Ctx};
+use chathub_shared::{presence, ApiError};
 
-ws_route!("$connect" => "ws-connect", lifecycle chathub_shared::Clients::PUSH);
+ws_route!("$connect" => "ws-connect", lifecycle Push);
 
-pub async fn handle(ctx: Ctx, req: WsRequest) -> Result<(), ApiError> {
+pub async fn handle(ctx: Context, req: WsRequest) -> Result<(), ApiError> {
     let socket = SocketOptions { session: req.session.as_deref(), batch: req.batch };
     presence::connect(&ctx, &req.username, &req.connection_id, socket).await
 }

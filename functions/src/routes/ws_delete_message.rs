@@ -2,7 +2,7 @@
 
 use chathub_shared::messages;
 use chathub_shared::ws::{data, WsRequest};
-use chathub_shared::{ApiError, Ctx};
+use chathub_shared::ApiError;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -12,9 +12,9 @@ struct Fields {
     message_id: i64,
 }
 
-ws_route!("delete_message" => "ws-delete-message", chathub_shared::Clients::PUSH);
+ws_route!("delete_message" => "ws-delete-message", Push);
 
-pub async fn handle(ctx: Ctx, req: WsRequest) -> Result<Value, ApiError> {
+pub async fn handle(ctx: Context, req: WsRequest) -> Result<Value, ApiError> {
     let f: Fields = req.fields()?;
     let origin = Some(req.connection_id.as_str());
     data(&messages::delete(&ctx, &req.username, &f.conversation_id, f.message_id, origin).await?)

@@ -2,7 +2,7 @@
 
 use chathub_shared::messages;
 use chathub_shared::ws::{data, WsRequest};
-use chathub_shared::{ApiError, Ctx};
+use chathub_shared::ApiError;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -13,9 +13,9 @@ struct Fields {
     content: String,
 }
 
-ws_route!("edit_message" => "ws-edit-message", chathub_shared::Clients::PUSH);
+ws_route!("edit_message" => "ws-edit-message", Push);
 
-pub async fn handle(ctx: Ctx, req: WsRequest) -> Result<Value, ApiError> {
+pub async fn handle(ctx: Context, req: WsRequest) -> Result<Value, ApiError> {
     let f: Fields = req.fields()?;
     let origin = Some(req.connection_id.as_str());
     data(&messages::edit(&ctx, &req.username, &f.conversation_id, f.message_id, f.content, origin).await?)

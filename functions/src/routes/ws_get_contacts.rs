@@ -2,13 +2,13 @@
 
 use chathub_shared::contacts;
 use chathub_shared::ws::{data, WsRequest};
-use chathub_shared::{ApiError, Ctx};
+use chathub_shared::ApiError;
 use serde_json::json;
 use serde_json::Value;
 
-ws_route!("get_contacts" => "ws-get-contacts", chathub_shared::Clients::STORE);
+ws_route!("get_contacts" => "ws-get-contacts", StoreOnly);
 
-pub async fn handle(ctx: Ctx, req: WsRequest) -> Result<Value, ApiError> {
+pub async fn handle(ctx: Context, req: WsRequest) -> Result<Value, ApiError> {
     let usernames = contacts::all_usernames(&ctx, &req.username).await?;
     Ok(json!({ "message": format!("{} contacts", usernames.len()), "contacts": data(&usernames)? }))
 }

@@ -2,7 +2,7 @@
 
 use chathub_shared::conversations;
 use chathub_shared::ws::{data, WsRequest};
-use chathub_shared::{ApiError, Ctx};
+use chathub_shared::ApiError;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -11,9 +11,9 @@ struct Fields {
     id: String,
 }
 
-ws_route!("get_conversation_info" => "ws-get-conversation-info", chathub_shared::Clients::STORE);
+ws_route!("get_conversation_info" => "ws-get-conversation-info", StoreOnly);
 
-pub async fn handle(ctx: Ctx, req: WsRequest) -> Result<Value, ApiError> {
+pub async fn handle(ctx: Context, req: WsRequest) -> Result<Value, ApiError> {
     let fields: Fields = req.fields()?;
     data(&conversations::get(&ctx, &req.username, &fields.id).await?)
 }

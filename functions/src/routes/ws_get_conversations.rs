@@ -2,12 +2,12 @@
 
 use chathub_shared::conversations;
 use chathub_shared::ws::WsRequest;
-use chathub_shared::{ApiError, Ctx};
+use chathub_shared::ApiError;
 use serde_json::{json, Value};
 
-ws_route!("get_conversations" => "ws-get-conversations", chathub_shared::Clients::STORE);
+ws_route!("get_conversations" => "ws-get-conversations", StoreOnly);
 
-pub async fn handle(ctx: Ctx, req: WsRequest) -> Result<Value, ApiError> {
+pub async fn handle(ctx: Context, req: WsRequest) -> Result<Value, ApiError> {
     let rows = conversations::mine(&ctx, &req.username)
         .await?
         .into_iter()

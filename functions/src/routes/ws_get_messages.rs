@@ -2,7 +2,7 @@
 
 use chathub_shared::messages::{self, HistoryQuery};
 use chathub_shared::ws::{data, WsRequest};
-use chathub_shared::{ApiError, Ctx};
+use chathub_shared::ApiError;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -14,9 +14,9 @@ struct Fields {
     limit: Option<i64>,
 }
 
-ws_route!("get_messages" => "ws-get-messages", chathub_shared::Clients::STORE);
+ws_route!("get_messages" => "ws-get-messages", StoreOnly);
 
-pub async fn handle(ctx: Ctx, req: WsRequest) -> Result<Value, ApiError> {
+pub async fn handle(ctx: Context, req: WsRequest) -> Result<Value, ApiError> {
     let f: Fields = req.fields()?;
     let query = HistoryQuery { before: f.before, after: f.after, limit: f.limit };
     data(&messages::history(&ctx, &req.username, &f.conversation_id, query).await?)

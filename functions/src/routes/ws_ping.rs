@@ -1,11 +1,14 @@
 //! WebSocket `ping`: answers "pong".
 
 use chathub_shared::ws::WsRequest;
-use chathub_shared::{ApiError, Ctx};
+use chathub_shared::ApiError;
 use serde_json::Value;
 
 ws_route!("ping" => "ws-ping", stateless);
 
-pub async fn handle(_ctx: Ctx, _req: WsRequest) -> Result<Value, ApiError> {
+pub async fn handle(
+    _config: std::sync::Arc<chathub_shared::config::Config>,
+    _req: WsRequest,
+) -> Result<Value, ApiError> {
     Ok(Value::String("pong".into()))
 }

@@ -2,11 +2,11 @@
 
 use chathub_shared::users;
 use chathub_shared::ws::{data, WsRequest};
-use chathub_shared::{ApiError, Ctx};
+use chathub_shared::ApiError;
 use serde_json::Value;
 
-ws_route!("self" => "ws-self", chathub_shared::Clients::STORE);
+ws_route!("self" => "ws-self", StoreOnly);
 
-pub async fn handle(ctx: Ctx, req: WsRequest) -> Result<Value, ApiError> {
+pub async fn handle(ctx: Context, req: WsRequest) -> Result<Value, ApiError> {
     data(&users::me(&ctx, &req.username).await?)
 }

@@ -2,7 +2,7 @@
 
 use chathub_shared::messages::{self, SendMessage};
 use chathub_shared::ws::{data, WsRequest};
-use chathub_shared::{ApiError, Ctx};
+use chathub_shared::ApiError;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -13,9 +13,9 @@ struct Fields {
     message: SendMessage,
 }
 
-ws_route!("send_message" => "ws-send-message", chathub_shared::Clients::PUSH_FILES);
+ws_route!("send_message" => "ws-send-message", PushFiles);
 
-pub async fn handle(ctx: Ctx, req: WsRequest) -> Result<Value, ApiError> {
+pub async fn handle(ctx: Context, req: WsRequest) -> Result<Value, ApiError> {
     let fields: Fields = req.fields()?;
     let origin = Some(req.connection_id.as_str());
     let (message, _) = messages::send(&ctx, &req.username, &fields.conversation_id, fields.message, origin).await?;

@@ -2,7 +2,7 @@
 
 use chathub_shared::messages;
 use chathub_shared::ws::WsRequest;
-use chathub_shared::{ApiError, Ctx};
+use chathub_shared::ApiError;
 use serde::Deserialize;
 use serde_json::json;
 use serde_json::Value;
@@ -12,9 +12,9 @@ struct Fields {
     conversation_id: String,
 }
 
-ws_route!("typing" => "ws-typing", chathub_shared::Clients::PUSH);
+ws_route!("typing" => "ws-typing", Push);
 
-pub async fn handle(ctx: Ctx, req: WsRequest) -> Result<Value, ApiError> {
+pub async fn handle(ctx: Context, req: WsRequest) -> Result<Value, ApiError> {
     let f: Fields = req.fields()?;
     messages::typing(&ctx, &req.username, &f.conversation_id).await?;
     Ok(json!({}))

@@ -14,15 +14,21 @@ use aws_sdk_dynamodb::config::interceptors::{
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
 use aws_sdk_dynamodb::types::{ConsumedCapacity, ReturnConsumedCapacity};
+use chathub_shared::blobs::NoBlobStore;
+use chathub_shared::clients::Local;
 use chathub_shared::clock::{Clock, ManualClock};
 use chathub_shared::config::Config;
+use chathub_shared::keys::{Signer, SigningKey};
 use chathub_shared::model::UserRecord;
 use chathub_shared::notify::{Notifier, PushError};
 use chathub_shared::store::dynamo::{self, DynamoStore};
 use chathub_shared::store::memory::MemoryStore;
-use chathub_shared::{conversations, presence, Ctx};
+use chathub_shared::{conversations, presence, Ctx, With};
 use futures_util::stream::{self, StreamExt};
 use serde_json::{json, Value};
+
+/// The key material every domain test signs and verifies with.
+const KEY: [u8; 32] = [7u8; 32];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backing {
@@ -33,7 +39,8 @@ pub enum Backing {
 /// A context on `backing` with a recording notifier and a manual clock; on DynamoDB, also the
 /// meter of its requests and capacity units, and the table's name.
 pub struct Domain {
-    pub ctx: Ctx,
+    /// The store and every client (pushes go to `pushes`; no blob store).
+    pub ctx: With<Local>,
     pub pushes: Arc<Recorder>,
     pub clock: Arc<ManualClock>,
     pub meter: Meter,
@@ -66,9 +73,9 @@ impl Domain {
         };
         let clock = Arc::new(ManualClock::starting_now());
         let pushes = Arc::new(Recorder::default());
-        let ctx = Ctx::new(Config::new(vec![7u8; 32], table).unwrap(), store)
-            .with_clock(clock.clone() as Arc<dyn Clock>)
-            .with_notifier(pushes.clone());
+        let ctx = Ctx::new(Config::new(KEY, table).unwrap(), store).with_clock(clock.clone() as Arc<dyn Clock>);
+        let signer = Signer::local(SigningKey::from_material(&KEY).unwrap());
+        let ctx = With { ctx, clients: Local { pusher: pushes.clone(), blobs: Arc::new(NoBlobStore), signer } };
         Self { ctx, pushes, clock, meter }
     }
 
