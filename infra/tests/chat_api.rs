@@ -300,6 +300,14 @@ async fn public_conversations_are_listed_and_joinable(app: &TestApp) {
     let all = app.get("/conversations/public", &max.access).await;
     assert_eq!(all.json["items"].as_array().unwrap().len(), 3);
     app.get("/conversations/public?limit=0", &max.access).await.assert_problem(400, "invalid_request");
+    // A cursor is a position (base64url of a sort key): one from before the prefix starts at its
+    // first name, one from after it gives an empty page; never a 500 (DynamoDB refuses a start
+    // key outside the range). "YWFh" is "aaa", "enp6" is "zzz".
+    let from_before = app.get("/conversations/public?prefix=rust&cursor=YWFh", &max.access).await;
+    assert_eq!(from_before.assert_status(200)["items"].as_array().unwrap().len(), 2);
+    let from_after = app.get("/conversations/public?prefix=rust&cursor=enp6", &max.access).await;
+    assert_eq!(from_after.json, json!({"items": [], "next_cursor": null}));
+    app.get("/conversations/public?cursor=Y", &max.access).await.assert_problem(400, "invalid_request");
 
     let id = page["items"][0]["id"].as_str().unwrap();
     let joined = app.post(&format!("/conversations/{id}/join"), Some(&max.access), json!({})).await;
@@ -361,7 +369,17 @@ async fn messages_history_edit_delete_and_idempotent_sends(app: &TestApp) {
     assert_eq!(newer.json["has_more"], false);
     let everything = app.get(&format!("{messages}?after=0&limit=100"), &ola.access).await;
     assert_eq!(everything.json["messages"].as_array().unwrap().len(), 12);
-    for bad in ["?limit=101", "?limit=0", "?before=x", "?after=1&before=5", "?before=0"] {
+    // Both: the ids strictly between, oldest first, paged forward.
+    let between = app.get(&format!("{messages}?after=3&before=9&limit=3"), &ola.access).await;
+    let ids: Vec<i64> =
+        between.json["messages"].as_array().unwrap().iter().map(|m| m["id"].as_i64().unwrap()).collect();
+    assert_eq!((ids, &between.json["has_more"]), (vec![4, 5, 6], &json!(true)));
+    let rest = app.get(&format!("{messages}?after=6&before=9&limit=3"), &ola.access).await;
+    let ids: Vec<i64> = rest.json["messages"].as_array().unwrap().iter().map(|m| m["id"].as_i64().unwrap()).collect();
+    assert_eq!((ids, &rest.json["has_more"]), (vec![7, 8], &json!(false)));
+    let none = app.get(&format!("{messages}?after=5&before=6"), &ola.access).await;
+    assert_eq!((none.json["messages"].as_array().unwrap().len(), &none.json["has_more"]), (0, &json!(false)));
+    for bad in ["?limit=101", "?limit=0", "?before=x", "?before=0"] {
         app.get(&format!("{messages}{bad}"), &ola.access).await.assert_problem(400, "invalid_request");
     }
 

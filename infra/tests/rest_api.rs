@@ -550,6 +550,17 @@ async fn directory_pages_by_prefix_without_gaps(app: &TestApp) {
     let all = app.get("/users", token).await;
     assert_eq!(all.json["items"].as_array().unwrap().len(), names.len());
     assert_eq!(app.get("/users?prefix=zzz", token).await.json, json!({"items": [], "next_cursor": null}));
+    // A cursor is a position: kept while the prefix changes, the page starts after it within the
+    // prefix (before the prefix's names: from the first; after them: nothing), never a 500.
+    let names_of = |page: &Value| -> Vec<String> {
+        page["items"].as_array().unwrap().iter().map(|u| u["username"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(
+        names_of(&app.get("/users?prefix=rob&cursor=rita", token).await.assert_status(200).clone()),
+        ["rob", "roberta"]
+    );
+    assert_eq!(names_of(&app.get("/users?prefix=rob&cursor=rob", token).await.assert_status(200).clone()), ["roberta"]);
+    assert_eq!(app.get("/users?prefix=rob&cursor=sam", token).await.json, json!({"items": [], "next_cursor": null}));
 
     for bad in [
         "/users?limit=0",
@@ -654,6 +665,11 @@ async fn malformed_bodies_never_cause_a_server_error(app: &TestApp) {
             assert!(reply.status.is_client_error() || reply.status.is_success(), "{method} {path}: {}", reply.text);
         }
     }
+    // A body is an object: an array of the fields in order is not one (serde would take it).
+    let array = json!(["arrayuser", "array-password"]);
+    app.call("POST", "/auth/register", None, Some(array)).await.assert_problem(400, "invalid_request");
+    let array = json!([null, {"old_password": "x"}]);
+    app.call("PATCH", "/users/me", Some(&yan.access), Some(array)).await.assert_problem(400, "invalid_request");
     let odd_paths = ["/users/%ff%fe", "/contacts/%00", "/users/..", "/users?prefix=%ff", "/users?prefix="];
     for path in odd_paths {
         app.get(path, &yan.access).await;

@@ -126,10 +126,10 @@ pub async fn register(ctx: &With<impl Signs>, req: RegisterRequest) -> Result<To
 /// `source`: the client's address (API Gateway's `sourceIp`), for the throttle.
 pub async fn login(ctx: &With<impl Signs>, req: LoginRequest, source: &str) -> Result<TokenResponse, ApiError> {
     let identifier = req.username.or(req.email).ok_or_else(|| ApiError::invalid("username or email is required"))?;
-    if identifier.trim().is_empty() || identifier.len() > 254 {
+    if identifier.trim().is_empty() || identifier.chars().count() > 254 {
         return Err(ApiError::invalid("username or email is required"));
     }
-    if req.password.len() > 1024 {
+    if req.password.chars().count() > 1024 {
         return Err(ApiError::invalid("password must be 8-256 characters"));
     }
     // Resolve the account; an unknown one still costs a password check and counts attempts.

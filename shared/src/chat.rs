@@ -212,11 +212,13 @@ pub struct Message {
 
 /// Checks a conversation name given by a client.
 pub fn validate_name(name: &str) -> Result<String, ApiError> {
+    // Checked as given (length, control and format characters), so the OpenAPI document can state
+    // the rule exactly; stored trimmed.
+    crate::model::validate_text("name", name, CONVERSATION_NAME_MAX)?;
     let trimmed = name.trim();
     if trimmed.is_empty() {
         return Err(ApiError::invalid("name must not be empty"));
     }
-    crate::model::validate_text("name", trimmed, CONVERSATION_NAME_MAX)?;
     Ok(trimmed.to_owned())
 }
 

@@ -13,14 +13,11 @@ pub struct AddContactRequest {
 
 /// My contacts, in name order, with their presence.
 pub async fn list(ctx: &Ctx, caller: &str, cursor: Option<&str>, limit: usize) -> Result<Page<UserView>, ApiError> {
-    let after = cursor.map(crate::paging::decode_cursor).transpose()?;
+    let after = cursor.map(crate::paging::username_cursor).transpose()?;
     let page = ctx.store.list_contacts(caller, after.as_deref(), limit).await?;
     let mut users = ctx.store.get_users(&page.items).await?;
     users.sort_by(|a, b| a.username.cmp(&b.username));
-    Ok(Page {
-        items: users.iter().map(|u| u.public_view(ctx.now_ms())).collect(),
-        next_cursor: page.next_cursor.as_deref().map(crate::paging::encode_cursor),
-    })
+    Ok(Page { items: users.iter().map(|u| u.public_view(ctx.now_ms())).collect(), next_cursor: page.next_cursor })
 }
 
 /// 400 for oneself, 404 for an unknown user, 409 for a contact already.

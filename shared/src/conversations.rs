@@ -65,7 +65,10 @@ pub async fn with_members(ctx: &Ctx, conversation: &Conversation) -> Result<Conv
     Ok(conversation.view(Some(page.items.into_iter().map(|m| m.username).collect())))
 }
 
+/// The usernames a request names, lower-cased, sorted and de-duplicated; at most
+/// [`chat::MEMBERS_PER_REQUEST_MAX`] of them as given (the OpenAPI document's `maxItems`).
 fn parse_usernames(raw: &[String]) -> Result<Vec<String>, ApiError> {
+    too_many_per_request(raw.len())?;
     let mut names: Vec<String> = raw
         .iter()
         .map(|u| Username::parse(u).map(Username::into_string).map_err(|_| ApiError::NotFound("user not found")))
@@ -208,14 +211,7 @@ pub async fn list(
     cursor: Option<&str>,
     limit: usize,
 ) -> Result<Page<ConversationSummary>, ApiError> {
-    let after = cursor
-        .map(|c| {
-            let raw = crate::paging::decode_cursor_raw(c)?;
-            let (at, id) = raw.split_once(':').ok_or_else(|| ApiError::invalid("cursor is not valid"))?;
-            let at: i64 = at.parse().map_err(|_| ApiError::invalid("cursor is not valid"))?;
-            Ok::<_, ApiError>((at, id.to_owned()))
-        })
-        .transpose()?;
+    let after = cursor.map(crate::paging::activity_cursor).transpose()?;
     let conversations = mine(ctx, caller).await?;
     let start = match &after {
         Some((at, id)) => conversations
@@ -241,7 +237,7 @@ pub async fn list(
         })
         .collect();
     let next_cursor = if more {
-        page.last().map(|(c, _)| crate::paging::encode_cursor(&format!("{}:{}", c.last_activity_at, c.id)))
+        page.last().map(|(c, _)| crate::paging::activity_cursor_of(c.last_activity_at, &c.id))
     } else {
         None
     };
@@ -255,15 +251,15 @@ pub async fn public(
     cursor: Option<&str>,
     limit: usize,
 ) -> Result<Page<ConversationView>, ApiError> {
-    let prefix = prefix.trim().to_lowercase();
     if prefix.chars().count() > chat::CONVERSATION_NAME_MAX {
         return Err(ApiError::invalid("prefix is too long"));
     }
-    let after = cursor.map(crate::paging::decode_cursor_raw).transpose()?;
+    let prefix = prefix.trim().to_lowercase();
+    let after = cursor.map(crate::paging::sort_key_cursor).transpose()?;
     let page = ctx.store.list_public(&prefix, after.as_deref(), limit).await?;
     Ok(Page {
         items: page.items.iter().map(|c| c.view(None)).collect(),
-        next_cursor: page.next_cursor.as_deref().map(crate::paging::encode_cursor),
+        next_cursor: page.next_cursor.as_deref().map(crate::paging::sort_key_cursor_of),
     })
 }
 
@@ -280,12 +276,9 @@ pub async fn members(
     limit: usize,
 ) -> Result<Page<MemberView>, ApiError> {
     let conversation = member_view(ctx, caller, id).await?;
-    let after = cursor.map(crate::paging::decode_cursor_raw).transpose()?;
+    let after = cursor.map(crate::paging::username_cursor).transpose()?;
     let page = ctx.store.list_members(id, after.as_deref(), limit).await?;
-    Ok(Page {
-        items: page.items.iter().map(|m| conversation.member_view(m)).collect(),
-        next_cursor: page.next_cursor.as_deref().map(crate::paging::encode_cursor),
-    })
+    Ok(Page { items: page.items.iter().map(|m| conversation.member_view(m)).collect(), next_cursor: page.next_cursor })
 }
 
 /// Any member renames or changes the icon.

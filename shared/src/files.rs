@@ -44,6 +44,7 @@ fn current_key(file: &FileRecord) -> String {
 pub struct CreateFile {
     pub purpose: String,
     pub content_type: String,
+    #[serde(deserialize_with = "crate::model::whole_number")]
     pub size: i64,
     pub name: Option<String>,
     pub conversation_id: Option<String>,
@@ -75,7 +76,7 @@ pub async fn create(ctx: &With<impl HoldsFiles>, caller: &str, req: CreateFile) 
     let purpose =
         Purpose::parse(&req.purpose).ok_or_else(|| ApiError::invalid("purpose must be avatar, icon or attachment"))?;
     let content_type = req.content_type.trim().to_ascii_lowercase();
-    if !valid_content_type(&content_type) {
+    if req.content_type.chars().count() > 255 || !valid_content_type(&content_type) {
         return Err(ApiError::invalid("content_type must be a MIME type such as image/png"));
     }
     if let Some(name) = &req.name {

@@ -68,13 +68,15 @@ fn body_bytes(req: &Request) -> &[u8] {
     }
 }
 
-/// The request body as `T`: 413 when too large, 400 when absent, not JSON or of the wrong shape.
+/// The request body as `T`: 413 when too large, 400 when absent, not a JSON object or of the wrong
+/// shape. Every body is an object: serde would otherwise read a struct from an array of its fields
+/// in order (`[null, null]`), which no client means and the OpenAPI document does not allow.
 pub fn body_json<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
     let bytes = body_bytes(req);
     if bytes.len() > MAX_BODY_BYTES {
         return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
     }
-    if bytes.iter().all(u8::is_ascii_whitespace) {
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(ApiError::invalid("request body must be a JSON object"));
     }
     serde_json::from_slice(bytes).map_err(|e| ApiError::invalid(format!("invalid request body: {e}")))

@@ -18,6 +18,7 @@ pub const ATTACHMENTS_MAX: usize = 10;
 #[derive(Debug, Deserialize)]
 pub struct SendMessage {
     pub content: String,
+    #[serde(default, deserialize_with = "crate::model::optional_whole_number")]
     pub reply_id: Option<i64>,
     pub client_id: Option<String>,
     #[serde(default)]
@@ -189,16 +190,14 @@ async fn original_for(
     }
 }
 
-/// History: `after` (what a reconnecting client missed), `before` (older pages), or the latest.
+/// History: `after` (what a reconnecting client missed, oldest first), `before` (older pages: the
+/// latest before it), both (the ids strictly between, oldest first), or the latest.
 pub async fn history(ctx: &Ctx, caller: &str, conversation_id: &str, query: HistoryQuery) -> Result<History, ApiError> {
     let limit = match query.limit {
         None => crate::paging::DEFAULT_LIMIT,
         Some(l) if (1..=crate::paging::MAX_LIMIT as i64).contains(&l) => l as usize,
         Some(_) => return Err(ApiError::invalid("limit must be an integer from 1 to 100")),
     };
-    if query.before.is_some() && query.after.is_some() {
-        return Err(ApiError::invalid("give before or after, not both"));
-    }
     if query.before.is_some_and(|b| b < 1) || query.after.is_some_and(|a| a < 0) {
         return Err(ApiError::invalid("before and after are message ids"));
     }

@@ -49,7 +49,7 @@ pub struct Email(String);
 impl Email {
     pub fn parse(raw: &str) -> Result<Self, ApiError> {
         let lower = raw.trim().to_lowercase();
-        let ok = lower.len() <= 254
+        let ok = raw.chars().count() <= 254
             && !lower.chars().any(char::is_whitespace)
             && matches!(lower.split_once('@'), Some((local, domain))
                 if !local.is_empty() && !domain.is_empty() && !domain.contains('@')
@@ -127,6 +127,27 @@ pub fn validate_date(field: &str, value: &str) -> Result<(), ApiError> {
 /// (`None`, leave it), with `#[serde(default, deserialize_with = "crate::model::present")]`.
 pub fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
     Option::<String>::deserialize(d).map(Some)
+}
+
+/// A JSON integer, also written with a zero fraction (`1.0`, `1e3`): JSON Schema counts those as
+/// integers, so a client generated from the OpenAPI document may send them. Other fractions and
+/// values outside `i64` are refused.
+pub fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let number = serde_json::Number::deserialize(d)?;
+    if let Some(n) = number.as_i64() {
+        return Ok(n);
+    }
+    match number.as_f64() {
+        Some(f) if f.fract() == 0.0 && f >= i64::MIN as f64 && f < i64::MAX as f64 => Ok(f as i64),
+        _ => Err(serde::de::Error::custom("expected an integer")),
+    }
+}
+
+/// [`whole_number`] for an optional field (`null` or absent: `None`).
+pub fn optional_whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    #[derive(Deserialize)]
+    struct Whole(#[serde(deserialize_with = "whole_number")] i64);
+    Ok(Option::<Whole>::deserialize(d)?.map(|w| w.0))
 }
 
 /// Maximum length of `fullname`, `first_name`, `last_name` and `role`.
@@ -277,6 +298,26 @@ mod tests {
         assert!(validate_date("d", "2000-02-29").is_ok());
         for bad in ["1999-02-29", "2001-13-01", "2001-04-31", "01-01-2001", "2001-1-01", "+001-01-01"] {
             assert!(validate_date("d", bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn integers_may_carry_a_zero_fraction_and_nothing_else() {
+        #[derive(Deserialize)]
+        struct Body {
+            #[serde(deserialize_with = "whole_number")]
+            n: i64,
+            #[serde(default, deserialize_with = "optional_whole_number")]
+            m: Option<i64>,
+        }
+        let parse = |text: &str| serde_json::from_str::<Body>(text).map(|b| (b.n, b.m));
+        assert_eq!(parse(r#"{"n": 7}"#).unwrap(), (7, None));
+        assert_eq!(parse(r#"{"n": 1.0, "m": 2e3}"#).unwrap(), (1, Some(2000)));
+        assert_eq!(parse(r#"{"n": -3, "m": null}"#).unwrap(), (-3, None));
+        for bad in
+            [r#"{"n": 1.5}"#, r#"{"n": "1"}"#, r#"{"n": 1e300}"#, r#"{"n": 9223372036854775808}"#, r#"{"n": null}"#]
+        {
+            assert!(parse(bad).is_err(), "{bad}");
         }
     }
 }

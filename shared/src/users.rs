@@ -97,14 +97,11 @@ pub async fn get(ctx: &Ctx, caller: &str, username: &str) -> Result<UserView, Ap
 
 /// The directory, by username prefix, in name order.
 pub async fn list(ctx: &Ctx, prefix: &str, cursor: Option<&str>, limit: usize) -> Result<Page<UserView>, ApiError> {
-    let prefix = prefix.trim().to_ascii_lowercase();
-    if prefix.len() > 32 {
+    if prefix.chars().count() > 32 {
         return Err(ApiError::invalid("prefix must be at most 32 characters"));
     }
-    let after = cursor.map(crate::paging::decode_cursor).transpose()?;
+    let prefix = prefix.trim().to_ascii_lowercase();
+    let after = cursor.map(crate::paging::username_cursor).transpose()?;
     let page = ctx.store.list_users(&prefix, after.as_deref(), limit).await?;
-    Ok(Page {
-        items: page.items.iter().map(|u| u.public_view(ctx.now_ms())).collect(),
-        next_cursor: page.next_cursor.as_deref().map(crate::paging::encode_cursor),
-    })
+    Ok(Page { items: page.items.iter().map(|u| u.public_view(ctx.now_ms())).collect(), next_cursor: page.next_cursor })
 }

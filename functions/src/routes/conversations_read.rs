@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 #[derive(Deserialize)]
 struct Read {
+    #[serde(deserialize_with = "chathub_shared::model::whole_number")]
     message_id: i64,
 }
 

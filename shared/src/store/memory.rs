@@ -576,7 +576,11 @@ impl MessageStore for MemoryStore {
             // Nothing lies after the largest id there is.
             Some(i64::MAX) => (Vec::new(), false),
             Some(after) => {
-                let mut newer = all.range(after + 1..).filter_map(real);
+                let upper = before.unwrap_or(i64::MAX);
+                if after + 1 >= upper {
+                    return Ok((Vec::new(), false));
+                }
+                let mut newer = all.range(after + 1..upper).filter_map(real);
                 let page: Vec<Message> = newer.by_ref().take(limit).collect();
                 (page, newer.next().is_some())
             }

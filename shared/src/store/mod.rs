@@ -270,8 +270,9 @@ pub trait MessageStore: Send + Sync {
     async fn get_message(&self, conversation_id: &str, id: i64) -> Result<Option<Message>, StoreError>;
     /// The messages that exist among `keys` (conversation id, message id).
     async fn get_messages(&self, keys: &[(String, i64)]) -> Result<Vec<Message>, StoreError>;
-    /// Up to `limit` messages in id order: after `after`, or before `before`, or the latest; and
-    /// whether more lie beyond the page in that direction.
+    /// Up to `limit` messages in id order: after `after` (the first ones), before `before` (the
+    /// last ones), both (the first ones strictly between), or the latest; and whether more lie
+    /// beyond the page in that direction.
     async fn list_messages(
         &self,
         conversation_id: &str,

@@ -319,6 +319,9 @@ impl ConversationStore for DynamoStore {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Page<Conversation>, StoreError> {
+        let Some(after) = crate::paging::resume_within(prefix, after) else {
+            return Ok(Page { items: Vec::new(), next_cursor: None });
+        };
         let mut query = self
             .client
             .query()

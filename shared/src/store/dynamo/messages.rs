@@ -122,7 +122,11 @@ impl MessageStore for DynamoStore {
         let (from, to, forward) = match after {
             // Nothing lies after the largest id there is.
             Some(after) => match after.checked_add(1) {
-                Some(first) => (msg_sk(first), MSG_END.to_owned(), true),
+                Some(first) => (
+                    msg_sk(first),
+                    before.map(|b| msg_sk(b.saturating_sub(1))).unwrap_or_else(|| MSG_END.to_owned()),
+                    true,
+                ),
                 None => return Ok((Vec::new(), false)),
             },
             None => {

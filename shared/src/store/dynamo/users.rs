@@ -124,6 +124,9 @@ impl UserStore for DynamoStore {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Page<UserRecord>, StoreError> {
+        let Some(after) = crate::paging::resume_within(prefix, after) else {
+            return Ok(Page { items: Vec::new(), next_cursor: None });
+        };
         let mut query = self
             .client
             .query()
