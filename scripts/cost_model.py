@@ -19,11 +19,21 @@ USERS = 10_000
 CONNECTS = 10  # per user per day
 SENDS = 30  # per user per day
 SESSION_MINUTES = 30  # how long a connection stays open
-ROOMS = [  # (members, rooms of this size per user), 20 in all: 80% ≤ 10, 15% ≤ 100, 5% ≈ 1,000
-    (10, 16),
-    (100, 3),
-    (1000, 1),
-]
+PER_USER = 20  # conversations each user is in
+SIZES = [(10, 0.80), (100, 0.15), (1000, 0.05)]  # room size and its share: 80% ≤ 10, 15% ≤ 100, 5% ≈ 1,000
+
+
+def rooms_per_user(by):
+    """(members, conversations of this size per user), PER_USER in all. The workload's shares read
+    two ways: of each user's conversations (16 of 10 members, 3 of 100, 1 of 1,000), or of the
+    rooms that exist (80% of the rooms have 10 members; as a room of 1,000 holds a hundred times
+    the members, most memberships are then in big rooms: 2.2, 4.1 and 13.7 per user)."""
+    if by == "conversations":
+        return [(members, PER_USER * share) for members, share in SIZES]
+    weight = sum(members * share for members, share in SIZES)
+    return [(members, PER_USER * members * share / weight) for members, share in SIZES]
+
+
 ONLINE = CONNECTS * SESSION_MINUTES / (24 * 60)  # share of members online at a time
 STALE_HOURS = 2 - SESSION_MINUTES / 60  # a closed socket's record lives until 2 h after connect
 
@@ -42,7 +52,8 @@ def new_send(online):
     return 9, max(1, math.ceil(online * 130 / 4096))
 
 
-def main():
+def day(ROOMS):
+    """The table rows and the day's totals for one reading of the workload."""
     per_user_rooms = sum(n for _, n in ROOMS)
     rows = []
     totals = {"old": [0.0, 0.0, 0.0], "new": [0.0, 0.0, 0.0]}  # WCU, RCU, API Gateway messages
@@ -76,7 +87,21 @@ def main():
     totals["new"][0] += stale_hits
     totals["new"][2] += stale_hits
     minutes = connects * SESSION_MINUTES
+    return rows, totals, records, stale_hits, minutes
 
+
+def main():
+    for by, title in (
+        ("conversations", "Shares of each user's conversations (16 of 10 members, 3 of 100, 1 of 1,000)"),
+        ("rooms", "Shares of the rooms that exist (80% of rooms have 10 members; 2.2, 4.1 and 13.7 of each user's conversations)"),
+    ):
+        print(f"### {title}")
+        print()
+        report(*day(rooms_per_user(by)))
+        print()
+
+
+def report(rows, totals, records, stale_hits, minutes):
     print("| room size | rooms | sends/day | online | units per send, previous | units per send, this |")
     print("|---:|---:|---:|---:|---:|---:|")
     for members, rooms, sends, online, old_units, new_units in rows:
@@ -99,6 +124,7 @@ def main():
     print(f"| API Gateway cost (messages + {minutes / 1e6:.1f} M connection minutes) | ${totals['old'][4]:,.2f} | ${totals['new'][4]:,.2f} |")
     print(f"| of the new design's DynamoDB writes: socket records at `$connect` | | {records / 1e6:,.2f} M |")
     print(f"| of the new design's DynamoDB writes: deleting closed sockets' records | | {stale_hits / 1e6:,.2f} M |")
+    print(f"| DynamoDB cost, previous ÷ this | | **{totals['old'][3] / totals['new'][3]:.1f}×** |")
 
 
 if __name__ == "__main__":
