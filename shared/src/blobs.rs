@@ -23,20 +23,20 @@ pub struct ObjectInfo {
 
 #[derive(Debug, thiserror::Error)]
 pub enum BlobError {
-    #[error("blob store unavailable: {0}")]
-    Unavailable(String),
-    #[error("blob store: {0}")]
-    Internal(String),
+    #[error("blob store unavailable")]
+    Unavailable(#[source] crate::error::BoxError),
+    #[error("blob store error")]
+    Internal(#[source] crate::error::BoxError),
 }
 
 impl From<BlobError> for crate::ApiError {
     fn from(err: BlobError) -> Self {
         match err {
-            BlobError::Unavailable(msg) => {
-                tracing::warn!(error = %msg, "blob store unavailable");
+            err @ BlobError::Unavailable(_) => {
+                tracing::warn!(error = %crate::error::Chain(&err), "blob store unavailable");
                 Self::Unavailable { retry_after_secs: 1 }
             }
-            BlobError::Internal(msg) => Self::internal(msg),
+            err @ BlobError::Internal(_) => Self::internal(err),
         }
     }
 }
@@ -118,18 +118,22 @@ fn presigning(now_ms: i64, expires_in: Duration) -> Result<PresigningConfig, Blo
         .start_time(start)
         .expires_in(expires_in)
         .build()
-        .map_err(|e| BlobError::Internal(format!("presigning config: {e}")))
+        .map_err(|e| BlobError::Internal(e.into()))
 }
 
 fn sdk_error<E: std::error::Error + Send + Sync + 'static>(
     err: aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
 ) -> BlobError {
     use aws_sdk_s3::error::SdkError;
-    let message = aws_sdk_s3::error::DisplayErrorContext(&err).to_string();
-    match err {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => BlobError::Unavailable(message),
-        SdkError::ServiceError(ref se) if se.raw().status().as_u16() >= 500 => BlobError::Unavailable(message),
-        _ => BlobError::Internal(message),
+    let unavailable = match &err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => true,
+        SdkError::ServiceError(se) => se.raw().status().as_u16() >= 500,
+        _ => false,
+    };
+    if unavailable {
+        BlobError::Unavailable(err.into())
+    } else {
+        BlobError::Internal(err.into())
     }
 }
 

@@ -101,7 +101,7 @@ fn too_many_per_request(named: usize) -> Result<(), ApiError> {
 /// reconnect, not the join.
 async fn register_sockets(ctx: &Ctx, id: &str, usernames: &[String]) -> Vec<(String, String)> {
     ctx.store.register_connections(id, usernames, ctx.now_ms()).await.unwrap_or_else(|e| {
-        tracing::warn!(error = %e, conversation_id = id, "could not record joining members' sockets");
+        tracing::warn!(error = %crate::error::Chain(&e), conversation_id = id, "could not record joining members' sockets");
         Vec::new()
     })
 }
@@ -402,7 +402,7 @@ pub async fn remove_member(ctx: &With<impl Pushes>, caller: &str, id: &str, targ
     // The one who left hears it directly; then their sockets stop hearing the conversation.
     push_to_users(ctx, std::slice::from_ref(&target), None, "member_left", &event).await;
     if let Err(e) = ctx.store.unregister_connections(id, &target, None, ctx.now_ms()).await {
-        tracing::warn!(error = %e, conversation_id = id, "could not forget a leaving member's sockets");
+        tracing::warn!(error = %crate::error::Chain(&e), conversation_id = id, "could not forget a leaving member's sockets");
     }
     push_to_conversation(ctx, id, None, Some(&target), "member_left", &event).await;
     Ok(())

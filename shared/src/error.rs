@@ -1,9 +1,28 @@
 //! The error types: `ApiError` (what a client sees: status, stable code, detail; the HTTP edge
 //! makes it an RFC 9457 problem and the WebSocket edge its error envelope, both from here),
 //! `StoreError` (what a store adapter fails with, mapped to `ApiError` once, below) and
-//! `ConfigError` (cold start). Internal detail is logged, never sent.
+//! `ConfigError` (cold start). Internal detail is logged, never sent: a failure keeps its cause
+//! as its `source`, and logs print the whole chain with [`Chain`].
 
 use http::StatusCode;
+
+/// The cause a failure carries: an SDK error, a parse failure, or a sentence.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// An error and every cause under it, `: `-separated, for logs (`error = %Chain(&e)`).
+pub struct Chain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cause = self.0.source();
+        while let Some(err) = cause {
+            write!(f, ": {err}")?;
+            cause = err.source();
+        }
+        Ok(())
+    }
+}
 
 /// Everything a request can fail with, as the client will see it.
 #[derive(Debug, thiserror::Error)]
@@ -37,7 +56,7 @@ pub enum ApiError {
     Unavailable { retry_after_secs: u64 },
     /// 500: a bug or an unexpected dependency answer. The source is logged, never sent.
     #[error("internal error")]
-    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+    Internal(#[source] BoxError),
 }
 
 impl ApiError {
@@ -53,7 +72,7 @@ impl ApiError {
         Self::Unauthorized { code: "unauthorized", detail }
     }
 
-    pub fn internal(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+    pub fn internal(source: impl Into<BoxError>) -> Self {
         Self::Internal(source.into())
     }
 
@@ -115,11 +134,21 @@ pub enum StoreError {
     #[error("conflict: {0:?}")]
     Conflict(Conflict),
     /// Throttled or unreachable: the caller may retry.
-    #[error("store unavailable: {0}")]
-    Unavailable(String),
+    #[error("store unavailable")]
+    Unavailable(#[source] BoxError),
     /// Anything else: a bug, or an item that does not parse.
-    #[error("store error: {0}")]
-    Internal(String),
+    #[error("store error")]
+    Internal(#[source] BoxError),
+}
+
+impl StoreError {
+    pub fn unavailable(cause: impl Into<BoxError>) -> Self {
+        Self::Unavailable(cause.into())
+    }
+
+    pub fn internal(cause: impl Into<BoxError>) -> Self {
+        Self::Internal(cause.into())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,11 +212,11 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(Conflict::DirectExists | Conflict::DuplicateClientId) => {
                 Self::Conflict { code: "conflict", detail: "conflicting change; retry" }
             }
-            StoreError::Unavailable(msg) => {
-                tracing::warn!(error = %msg, "store unavailable");
+            err @ StoreError::Unavailable(_) => {
+                tracing::warn!(error = %Chain(&err), "store unavailable");
                 Self::Unavailable { retry_after_secs: 1 }
             }
-            StoreError::Internal(msg) => Self::internal(msg),
+            err @ StoreError::Internal(_) => Self::internal(err),
         }
     }
 }
@@ -202,7 +231,37 @@ pub enum ConfigError {
     #[error("token keys: {0}")]
     BadKey(&'static str),
     #[error("reading the signing key from Secrets Manager")]
-    SigningKeyUnavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    SigningKeyUnavailable(#[source] BoxError),
     #[error("environment variable {0} must be a positive whole number")]
     Invalid(&'static str),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Shaped like the SDK's: a generic error whose cause names the service's complaint.
+    #[derive(Debug, thiserror::Error)]
+    #[error("service error")]
+    struct Sdk(#[source] Service);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("ValidationException: the provided key element does not match the schema")]
+    struct Service;
+
+    #[test]
+    fn a_failure_keeps_its_cause_for_the_log_and_not_for_the_client() {
+        let err = ApiError::from(StoreError::internal(Sdk(Service)));
+        assert_eq!(
+            Chain(&err).to_string(),
+            "internal error: store error: service error: \
+             ValidationException: the provided key element does not match the schema"
+        );
+        let problem = err.problem().to_string();
+        assert!(!problem.contains("Validation") && !problem.contains("store"), "{problem}");
+
+        let busy = StoreError::unavailable(Sdk(Service));
+        assert_eq!(Chain(&busy).to_string().matches(": ").count(), 3);
+        assert!(matches!(ApiError::from(busy), ApiError::Unavailable { retry_after_secs: 1 }));
+    }
 }

@@ -80,7 +80,7 @@ pub async fn forget(ctx: &Ctx, conversation: Option<&str>, user: &str, connectio
         None => ctx.store.remove_connection(user, connection, ctx.now_ms()).await.map(|_| ()),
     };
     if let Err(e) = forgotten {
-        tracing::warn!(error = %e, connection, "could not forget a gone connection");
+        tracing::warn!(error = %crate::error::Chain(&e), connection, "could not forget a gone connection");
     }
 }
 
@@ -95,7 +95,7 @@ pub async fn push_to_users<T: Serialize>(
     let targets = match ctx.store.connections_of(usernames, ctx.now_ms()).await {
         Ok(targets) => targets,
         Err(e) => {
-            tracing::warn!(error = %e, kind, "could not look up connections; push skipped");
+            tracing::warn!(error = %crate::error::Chain(&e), kind, "could not look up connections; push skipped");
             return FanOut::default();
         }
     };
@@ -116,7 +116,7 @@ pub async fn push_to_conversation<T: Serialize>(
     let targets = match ctx.store.conversation_connections(conversation_id, ctx.now_ms()).await {
         Ok(targets) => targets,
         Err(e) => {
-            tracing::warn!(error = %e, kind, "could not look up connections; push skipped");
+            tracing::warn!(error = %crate::error::Chain(&e), kind, "could not look up connections; push skipped");
             return FanOut::default();
         }
     };

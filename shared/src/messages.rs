@@ -113,7 +113,7 @@ pub async fn send(
             // storing it twice. Without one, a retry would store it twice: the next send pushes it.
             Err(e) if message.client_id.is_some() => Err(e.into()),
             Err(e) => {
-                tracing::warn!(error = %e, id = message.id, "stored; the push waits for the next send");
+                tracing::warn!(error = %crate::error::Chain(&e), id = message.id, "stored; the push waits for the next send");
                 Ok((message, true))
             }
         },
@@ -148,7 +148,7 @@ async fn store_new(ctx: &Ctx, message: &Message, rate: &SendRate) -> Result<(), 
         let void =
             crate::store::persist("fill a message id", || ctx.store.put_void(&message.conversation_id, message.id));
         if let Err(void_error) = void.await {
-            tracing::warn!(error = %void_error, "could not fill a message id; the next pusher fills it later");
+            tracing::warn!(error = %crate::error::Chain(&void_error), "could not fill a message id; the next pusher fills it later");
         }
     }
     stored

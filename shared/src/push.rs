@@ -152,10 +152,10 @@ async fn read_round(ctx: &Ctx, conversation_id: &str, pushed: i64) -> Result<Rou
 /// Gives the turn up after a failure, keeping what was pushed, so the next signal takes over at
 /// once instead of after the lease; returns the failure.
 async fn hand_off(ctx: &Ctx, conversation_id: &str, holder: &str, pushed: i64, error: StoreError) -> StoreError {
-    tracing::warn!(conversation_id, pushed, error = %error, "push round failed; handing the turn on");
+    tracing::warn!(conversation_id, pushed, error = %crate::error::Chain(&error), "push round failed; handing the turn on");
     let release = PushRelease { pushed_id: pushed, seen_signal: None, clean: false, lease_until: 0 };
     if let Err(e) = release_turn(ctx, conversation_id, holder, release).await {
-        tracing::warn!(conversation_id, error = %e, "could not hand the push turn on; its lease will run out");
+        tracing::warn!(conversation_id, error = %crate::error::Chain(&e), "could not hand the push turn on; its lease will run out");
     }
     error
 }

@@ -26,8 +26,8 @@ where
     let mut attempt = 0;
     loop {
         match write().await {
-            Err(StoreError::Unavailable(e)) if attempt < PERSIST_RETRIES => {
-                tracing::debug!(error = %e, what, "store unavailable; trying again");
+            Err(e @ StoreError::Unavailable(_)) if attempt < PERSIST_RETRIES => {
+                tracing::debug!(error = %crate::error::Chain(&e), what, "store unavailable; trying again");
                 tokio::time::sleep(std::time::Duration::from_millis(10 << attempt)).await;
                 attempt += 1;
             }

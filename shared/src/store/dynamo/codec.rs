@@ -169,7 +169,7 @@ pub(super) fn parse_message(item: &Item) -> Result<Option<Message>, StoreError> 
                     size: req_n(m, "size")?,
                     name: opt_s(m, "name"),
                 }),
-                _ => Err(StoreError::Internal("attachment is not a map".into())),
+                _ => Err(StoreError::internal("attachment is not a map")),
             })
             .collect::<Result<_, _>>()?,
         _ => Vec::new(),
@@ -205,7 +205,7 @@ pub(super) struct ProfileSocket {
 /// `{expires_at, sid, batch}`, or its expiry alone when it was recorded before sockets knew their
 /// session.
 pub(super) fn parse_sockets(item: &Item) -> Result<Vec<ProfileSocket>, StoreError> {
-    let bad = || StoreError::Internal("connection record".into());
+    let bad = || StoreError::internal("connection record");
     let number = |v: &AV| match v {
         AV::N(v) => v.parse::<i64>().map_err(|_| bad()),
         _ => Err(bad()),
@@ -392,19 +392,19 @@ pub(super) fn opt_s(item: &Item, name: &str) -> Option<String> {
 }
 
 pub(super) fn req_s(item: &Item, name: &str) -> Result<String, StoreError> {
-    opt_s(item, name).ok_or_else(|| StoreError::Internal(format!("item lacks string {name}")))
+    opt_s(item, name).ok_or_else(|| StoreError::internal(format!("item lacks string {name}")))
 }
 
 pub(super) fn opt_n(item: &Item, name: &str) -> Result<Option<i64>, StoreError> {
     match item.get(name) {
-        Some(AV::N(v)) => v.parse().map(Some).map_err(|_| StoreError::Internal(format!("{name} is not an integer"))),
+        Some(AV::N(v)) => v.parse().map(Some).map_err(|_| StoreError::internal(format!("{name} is not an integer"))),
         None => Ok(None),
-        Some(_) => Err(StoreError::Internal(format!("{name} is not a number"))),
+        Some(_) => Err(StoreError::internal(format!("{name} is not a number"))),
     }
 }
 
 pub(super) fn req_n(item: &Item, name: &str) -> Result<i64, StoreError> {
-    opt_n(item, name)?.ok_or_else(|| StoreError::Internal(format!("item lacks number {name}")))
+    opt_n(item, name)?.ok_or_else(|| StoreError::internal(format!("item lacks number {name}")))
 }
 
 pub(super) fn parse_push_turn(item: &Item) -> Result<PushTurn, StoreError> {
@@ -440,7 +440,7 @@ pub(super) fn parse_file(item: &Item) -> Result<FileRecord, StoreError> {
     Ok(FileRecord {
         id: req_s(item, "id")?,
         owner: req_s(item, "owner")?,
-        purpose: Purpose::parse(&req_s(item, "purpose")?).ok_or(StoreError::Internal("file purpose".into()))?,
+        purpose: Purpose::parse(&req_s(item, "purpose")?).ok_or(StoreError::internal("file purpose"))?,
         content_type: req_s(item, "content_type")?,
         size: req_n(item, "size")?,
         name: opt_s(item, "name"),

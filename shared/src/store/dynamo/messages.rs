@@ -276,7 +276,7 @@ impl MessageStore for DynamoStore {
                 let id = req_s(item, "sk")?
                     .strip_prefix("MSG#")
                     .and_then(|digits| digits.parse().ok())
-                    .ok_or_else(|| StoreError::Internal("message sort key".into()))?;
+                    .ok_or_else(|| StoreError::internal("message sort key"))?;
                 Ok((id, parse_message(item)?))
             })
             .collect()

@@ -30,7 +30,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue as AV;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, ConditionCheck, Delete, DeleteRequest, GlobalSecondaryIndex, KeySchemaElement,
@@ -164,7 +164,7 @@ impl DynamoStore {
                     break;
                 }
                 if attempt == RETRIES {
-                    return Err(StoreError::Unavailable("unprocessed batch writes".into()));
+                    return Err(StoreError::unavailable("unprocessed batch writes"));
                 }
                 backoff(attempt).await;
             }
@@ -217,7 +217,7 @@ impl DynamoStore {
                 pending = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).filter(|k| !k.keys.is_empty());
                 if pending.is_some() {
                     if attempt == RETRIES {
-                        return Err(StoreError::Unavailable("unprocessed batch reads".into()));
+                        return Err(StoreError::unavailable("unprocessed batch reads"));
                     }
                     backoff(attempt).await;
                     attempt += 1;
@@ -372,7 +372,7 @@ async fn backoff(attempt: u32) {
 }
 
 fn build_error(err: aws_sdk_dynamodb::error::BuildError) -> StoreError {
-    StoreError::Internal(format!("request build: {err}"))
+    StoreError::internal(err)
 }
 
 const RETRYABLE_CODES: [&str; 6] = [
@@ -389,18 +389,18 @@ const RETRYABLE_CODES: [&str; 6] = [
 fn sdk_error<E, R>(err: SdkError<E, R>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + Send + Sync + 'static,
 {
     let retryable = match &err {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => true,
         SdkError::ServiceError(_) => err.code().is_some_and(|c| RETRYABLE_CODES.contains(&c)),
         _ => false,
     };
-    let message = format!("{}", DisplayErrorContext(&err));
+    // The SDK's error is the cause, its own causes under it (logged with error::Chain).
     if retryable {
-        StoreError::Unavailable(message)
+        StoreError::unavailable(err)
     } else {
-        StoreError::Internal(message)
+        StoreError::internal(err)
     }
 }
 
@@ -411,7 +411,7 @@ fn is_conditional_failure<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> b
 fn conditional_error<E, R>(err: SdkError<E, R>, conflict: Conflict) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + Send + Sync + 'static,
 {
     if is_conditional_failure(&err) {
         StoreError::Conflict(conflict)
@@ -422,7 +422,7 @@ where
 
 /// A cancelled transaction becomes the conflict of the first write whose condition failed
 /// (`conflicts[i]` names write `i`'s).
-fn transaction_error<R: std::fmt::Debug>(
+fn transaction_error<R: std::fmt::Debug + Send + Sync + 'static>(
     err: SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>,
     conflicts: &[Conflict],
 ) -> StoreError {
@@ -440,7 +440,7 @@ fn transaction_error<R: std::fmt::Debug>(
             matches!(r.code(), Some("TransactionConflict" | "ThrottlingError" | "ProvisionedThroughputExceeded"))
         });
         if contended {
-            return StoreError::Unavailable("transaction contended".into());
+            return StoreError::unavailable("transaction contended");
         }
     }
     sdk_error(err)

@@ -69,7 +69,7 @@ impl ThrottleStore for DynamoStore {
                 Err(_) => {}
             }
         }
-        Err(StoreError::Unavailable("attempt counter contended".into()))
+        Err(StoreError::unavailable("attempt counter contended"))
     }
 
     async fn refund_attempt(&self, key_name: &str, window_start: i64) -> Result<(), StoreError> {
