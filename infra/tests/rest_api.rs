@@ -6,6 +6,7 @@ mod support;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{json, Value};
+use support::tokens::{forge, hmac_sha256, published_key, test_seed};
 use support::{Session, TestApp};
 
 on_both_stores!(
@@ -261,45 +262,6 @@ async fn logout_revokes_one_session_or_all(app: &TestApp) {
     }
     app.post("/auth/logout", None, json!({})).await.assert_problem(401, "unauthorized");
     app.post("/auth/logout", Some(&kim.access), json!({"all": "yes"})).await.assert_problem(400, "invalid_request");
-}
-
-/// A JWT signed with the Ed25519 key of `seed`, by aws-lc-rs directly, not by the code under test.
-fn forge(header: Value, claims: Value, seed: &[u8; 32]) -> String {
-    let head = URL_SAFE_NO_PAD.encode(header.to_string());
-    let body = URL_SAFE_NO_PAD.encode(claims.to_string());
-    let pair = aws_lc_rs::signature::Ed25519KeyPair::from_seed_unchecked(seed).unwrap();
-    let signature = URL_SAFE_NO_PAD.encode(pair.sign(format!("{head}.{body}").as_bytes()));
-    format!("{head}.{body}.{signature}")
-}
-
-/// The gateway's signing seed in the tests: `TEST_SECRET` is key material, hashed into the seed.
-fn test_seed() -> [u8; 32] {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(support::TEST_SECRET).into()
-}
-
-/// HMAC-SHA256 by hand (RFC 2104): for tokens that try the HS256-with-the-public-key confusion.
-fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
-    use sha2::{Digest, Sha256};
-    let mut block = [0u8; 64];
-    if key.len() > 64 {
-        block[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        block[..key.len()].copy_from_slice(key);
-    }
-    let inner: Vec<u8> = block.iter().map(|b| b ^ 0x36).chain(message.iter().copied()).collect();
-    let inner_hash = Sha256::digest(&inner);
-    let outer: Vec<u8> = block.iter().map(|b| b ^ 0x5c).chain(inner_hash.iter().copied()).collect();
-    Sha256::digest(&outer).to_vec()
-}
-
-/// The one key of the gateway's JWK set: its kid and public key (`x`, base64url).
-async fn published_key(app: &TestApp) -> (String, String) {
-    let reply = app.call("GET", "/.well-known/jwks.json", None, None).await;
-    let set = reply.assert_status(200);
-    let keys = set["keys"].as_array().unwrap();
-    assert_eq!(keys.len(), 1, "{set}");
-    (keys[0]["kid"].as_str().unwrap().to_owned(), keys[0]["x"].as_str().unwrap().to_owned())
 }
 
 /// `GET /.well-known/jwks.json` needs no token and publishes the public key, with its kid, that

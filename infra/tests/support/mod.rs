@@ -4,6 +4,7 @@
 
 pub mod domain;
 pub mod proxy;
+pub mod tokens;
 pub mod ws;
 
 use std::sync::Arc;
