@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::ApiError;
+use crate::model::Invalid;
 
 /// Conversation names: at most 100 characters.
 pub const CONVERSATION_NAME_MAX: usize = 100;
@@ -211,25 +211,25 @@ pub struct Message {
 }
 
 /// Checks a conversation name given by a client.
-pub fn validate_name(name: &str) -> Result<String, ApiError> {
+pub fn validate_name(name: &str) -> Result<String, Invalid> {
     // Checked as given (length, control and format characters), so the OpenAPI document can state
     // the rule exactly; stored trimmed.
     crate::model::validate_text("name", name, CONVERSATION_NAME_MAX)?;
     let trimmed = name.trim();
     if trimmed.is_empty() {
-        return Err(ApiError::invalid("name must not be empty"));
+        return Err(Invalid::new("name must not be empty"));
     }
     Ok(trimmed.to_owned())
 }
 
 /// Checks message content: 1–4000 characters, or empty with attachments.
-pub fn validate_content(content: &str, has_attachments: bool) -> Result<(), ApiError> {
+pub fn validate_content(content: &str, has_attachments: bool) -> Result<(), Invalid> {
     let len = content.chars().count();
     if len > CONTENT_MAX {
-        return Err(ApiError::invalid(format!("content must be at most {CONTENT_MAX} characters")));
+        return Err(Invalid::new(format!("content must be at most {CONTENT_MAX} characters")));
     }
     if content.trim().is_empty() && !has_attachments {
-        return Err(ApiError::invalid("content must not be empty"));
+        return Err(Invalid::new("content must not be empty"));
     }
     Ok(())
 }

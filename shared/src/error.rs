@@ -1,6 +1,7 @@
 //! The error types: `ApiError` (what a client sees: status, stable code, detail; the HTTP edge
 //! makes it an RFC 9457 problem and the WebSocket edge its error envelope, both from here),
-//! `StoreError` (what a store adapter fails with, mapped to `ApiError` once, below) and
+//! `StoreError` (what a store adapter fails with, mapped to `ApiError` once, below), the domain
+//! validators' `model::Invalid` (mapped to 400 here too) and
 //! `ConfigError` (cold start). Internal detail is logged, never sent: a failure keeps its cause
 //! as its `source`, and logs print the whole chain with [`Chain`].
 
@@ -124,6 +125,12 @@ impl ApiError {
             "detail": self.to_string(),
             "code": self.code(),
         })
+    }
+}
+
+impl From<crate::model::Invalid> for ApiError {
+    fn from(err: crate::model::Invalid) -> Self {
+        Self::invalid(err.to_string())
     }
 }
 

@@ -4,7 +4,18 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::ApiError;
+/// A value that breaks a rule of the model: what the domain's validators (here, in `chat` and in
+/// `paging`) fail with. It knows nothing of HTTP: `error.rs` maps it, once, to 400
+/// `invalid_request` with this text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(String);
+
+impl Invalid {
+    pub fn new(detail: impl Into<String>) -> Self {
+        Self(detail.into())
+    }
+}
 
 /// 3–32 characters of `a-z 0-9 _ . -`, stored lower-case.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -12,12 +23,12 @@ use crate::error::ApiError;
 pub struct Username(String);
 
 impl Username {
-    pub fn parse(raw: &str) -> Result<Self, ApiError> {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let lower = raw.trim().to_ascii_lowercase();
         let len = lower.chars().count();
         let valid_chars = lower.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_.-".contains(c));
         if !(3..=32).contains(&len) || !valid_chars {
-            return Err(ApiError::invalid("username must be 3-32 characters of a-z, 0-9, '_', '.', '-'"));
+            return Err(Invalid::new("username must be 3-32 characters of a-z, 0-9, '_', '.', '-'"));
         }
         Ok(Self(lower))
     }
@@ -47,7 +58,7 @@ impl std::fmt::Display for Username {
 pub struct Email(String);
 
 impl Email {
-    pub fn parse(raw: &str) -> Result<Self, ApiError> {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let lower = raw.trim().to_lowercase();
         let ok = raw.chars().count() <= 254
             && !lower.chars().any(char::is_whitespace)
@@ -55,7 +66,7 @@ impl Email {
                 if !local.is_empty() && !domain.is_empty() && !domain.contains('@')
                     && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.'));
         if !ok {
-            return Err(ApiError::invalid("email is not a valid address"));
+            return Err(Invalid::new("email is not a valid address"));
         }
         Ok(Self(lower))
     }
@@ -70,10 +81,10 @@ impl Email {
 }
 
 /// 8–256 characters.
-pub fn validate_password(field: &str, password: &str) -> Result<(), ApiError> {
+pub fn validate_password(field: &str, password: &str) -> Result<(), Invalid> {
     let len = password.chars().count();
     if !(8..=256).contains(&len) {
-        return Err(ApiError::invalid(format!("{field} must be 8-256 characters")));
+        return Err(Invalid::new(format!("{field} must be 8-256 characters")));
     }
     Ok(())
 }
@@ -81,16 +92,16 @@ pub fn validate_password(field: &str, password: &str) -> Result<(), ApiError> {
 /// A free-text name of at most `max` characters, with no control characters and no format
 /// characters (Unicode category Cf: bidi overrides, zero-width joiners and spaces), which let one
 /// name pass for another.
-pub fn validate_text(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
+pub fn validate_text(field: &str, value: &str, max: usize) -> Result<(), Invalid> {
     use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
     if value.chars().count() > max {
-        return Err(ApiError::invalid(format!("{field} must be at most {max} characters")));
+        return Err(Invalid::new(format!("{field} must be at most {max} characters")));
     }
     if value.chars().any(char::is_control) {
-        return Err(ApiError::invalid(format!("{field} must not contain control characters")));
+        return Err(Invalid::new(format!("{field} must not contain control characters")));
     }
     if value.chars().any(|c| c.general_category() == GeneralCategory::Format) {
-        return Err(ApiError::invalid(format!(
+        return Err(Invalid::new(format!(
             "{field} must not contain invisible format characters (bidi controls, zero-width)"
         )));
     }
@@ -98,8 +109,8 @@ pub fn validate_text(field: &str, value: &str, max: usize) -> Result<(), ApiErro
 }
 
 /// A calendar date `YYYY-MM-DD` that exists (leap years included).
-pub fn validate_date(field: &str, value: &str) -> Result<(), ApiError> {
-    let bad = || ApiError::invalid(format!("{field} must be a date YYYY-MM-DD"));
+pub fn validate_date(field: &str, value: &str) -> Result<(), Invalid> {
+    let bad = || Invalid::new(format!("{field} must be a date YYYY-MM-DD"));
     let b = value.as_bytes();
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return Err(bad());

@@ -11,7 +11,7 @@ use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine;
 
-use crate::error::ApiError;
+use crate::model::Invalid;
 
 /// List limits: 1–100, default 50.
 pub const DEFAULT_LIMIT: usize = 50;
@@ -34,12 +34,12 @@ const SORT_KEY_CODEC: GeneralPurpose = GeneralPurpose::new(
         .with_decode_padding_mode(DecodePaddingMode::RequireNone),
 );
 
-fn bad() -> ApiError {
-    ApiError::invalid("cursor is not valid")
+fn bad() -> Invalid {
+    Invalid::new("cursor is not valid")
 }
 
 /// A cursor that holds a username, exactly as usernames are stored.
-pub fn username_cursor(cursor: &str) -> Result<String, ApiError> {
+pub fn username_cursor(cursor: &str) -> Result<String, Invalid> {
     match crate::model::Username::parse(cursor) {
         Ok(name) if name.as_str() == cursor => Ok(cursor.to_owned()),
         _ => Err(bad()),
@@ -47,7 +47,7 @@ pub fn username_cursor(cursor: &str) -> Result<String, ApiError> {
 }
 
 /// A cursor of my conversations: `{last_activity_at}:{id}`.
-pub fn activity_cursor(cursor: &str) -> Result<(i64, String), ApiError> {
+pub fn activity_cursor(cursor: &str) -> Result<(i64, String), Invalid> {
     let (at, id) = cursor.split_once(':').ok_or_else(bad)?;
     let digits = !at.is_empty() && at.len() <= 15 && at.bytes().all(|b| b.is_ascii_digit());
     let id_ok = (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric());
@@ -70,7 +70,7 @@ pub fn sort_key_cursor_of(key: &str) -> String {
 /// A cursor that holds a sort key: 2–[`MAX_SORT_KEY_CURSOR`] base64url characters (no padding, so
 /// never a length of 4n + 1). Bytes that are not UTF-8 stand for U+FFFD: any such cursor is a
 /// position.
-pub fn sort_key_cursor(cursor: &str) -> Result<String, ApiError> {
+pub fn sort_key_cursor(cursor: &str) -> Result<String, Invalid> {
     if cursor.len() < 2 || cursor.len() > MAX_SORT_KEY_CURSOR {
         return Err(bad());
     }
