@@ -122,24 +122,6 @@ pub struct Local {
     pub signer: Signer,
 }
 
-impl Pushes for Local {
-    fn pusher(&self) -> &dyn Notifier {
-        &*self.pusher
-    }
-}
-
-impl HoldsFiles for Local {
-    fn blobs(&self) -> &dyn BlobStore {
-        &*self.blobs
-    }
-}
-
-impl Signs for Local {
-    fn signer(&self) -> &Signer {
-        &self.signer
-    }
-}
-
 /// The store alone.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct StoreOnly;
@@ -248,47 +230,20 @@ impl Clients for PushSigning {
     }
 }
 
-impl Pushes for Push {
-    fn pusher(&self) -> &dyn Notifier {
-        &*self.pusher
-    }
+/// Each set that holds a client answers for it from its field of the same name.
+macro_rules! holds {
+    ($capability:ident::$getter:ident -> $client:ty: $($set:ty),+) => {
+        $(impl $capability for $set {
+            fn $getter(&self) -> &$client {
+                std::borrow::Borrow::<$client>::borrow(&self.$getter)
+            }
+        })+
+    };
 }
 
-impl Pushes for PushFiles {
-    fn pusher(&self) -> &dyn Notifier {
-        &*self.pusher
-    }
-}
-
-impl Pushes for PushSigning {
-    fn pusher(&self) -> &dyn Notifier {
-        &*self.pusher
-    }
-}
-
-impl HoldsFiles for Files {
-    fn blobs(&self) -> &dyn BlobStore {
-        &*self.blobs
-    }
-}
-
-impl HoldsFiles for PushFiles {
-    fn blobs(&self) -> &dyn BlobStore {
-        &*self.blobs
-    }
-}
-
-impl Signs for Signing {
-    fn signer(&self) -> &Signer {
-        &self.signer
-    }
-}
-
-impl Signs for PushSigning {
-    fn signer(&self) -> &Signer {
-        &self.signer
-    }
-}
+holds!(Pushes::pusher -> dyn Notifier: Local, Push, PushFiles, PushSigning);
+holds!(HoldsFiles::blobs -> dyn BlobStore: Local, Files, PushFiles);
+holds!(Signs::signer -> Signer: Local, Signing, PushSigning);
 
 fn pusher_from_env(shared: &SdkConfig) -> Result<Arc<dyn Notifier>, ConfigError> {
     let notifier = crate::notify::ApiGatewayNotifier::from_env(shared)
