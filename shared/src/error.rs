@@ -77,6 +77,14 @@ impl ApiError {
         Self::Internal(source.into())
     }
 
+    /// Logs an internal error's cause chain (every edge calls this where the error becomes an
+    /// answer, so the cause is logged once and never sent).
+    pub fn log_if_internal(&self) {
+        if let Self::Internal(source) = self {
+            tracing::error!(error = %Chain(source.as_ref()), "internal error");
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,

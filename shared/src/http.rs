@@ -48,9 +48,7 @@ pub fn no_content() -> Response {
 
 /// The one place an error becomes an HTTP response. Internal causes are logged here and only here.
 pub fn problem(err: &ApiError) -> Response {
-    if let ApiError::Internal(source) = err {
-        tracing::error!(error = %crate::error::Chain(source.as_ref()), "internal error");
-    }
+    err.log_if_internal();
     let body = serde_json::to_vec(&err.problem()).unwrap_or_default();
     let mut builder = http::Response::builder().status(err.status()).header(CONTENT_TYPE, "application/problem+json");
     if let Some(secs) = err.retry_after_secs() {

@@ -104,9 +104,7 @@ pub fn envelope_ok(kind: &str, data: Value, request_id: Option<Value>) -> Value 
 
 /// `{"type", "success": false, "error", "code", "request_id"?}`: the WebSocket twin of a problem.
 pub fn envelope_error(kind: &str, err: &ApiError, request_id: Option<Value>) -> Value {
-    if let ApiError::Internal(source) = err {
-        tracing::error!(error = %crate::error::Chain(source.as_ref()), "internal error");
-    }
+    err.log_if_internal();
     let mut envelope = json!({ "type": kind, "success": false, "error": err.to_string(), "code": err.code() });
     if let Some(id) = request_id {
         envelope["request_id"] = id;
@@ -185,9 +183,7 @@ where
             Ok(request) => match handler(ctx, request).await {
                 Ok(()) => 200,
                 Err(err) => {
-                    if let ApiError::Internal(source) = &err {
-                        tracing::error!(error = %crate::error::Chain(source.as_ref()), "internal error");
-                    }
+                    err.log_if_internal();
                     err.status().as_u16()
                 }
             },
