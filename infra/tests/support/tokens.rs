@@ -23,7 +23,7 @@ pub fn test_seed() -> [u8; 32] {
 }
 
 /// HMAC-SHA256 by hand (RFC 2104): for tokens that try the HS256-with-the-public-key confusion.
-pub fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
+fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
     use sha2::{Digest, Sha256};
     let mut block = [0u8; 64];
     if key.len() > 64 {
