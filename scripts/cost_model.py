@@ -46,10 +46,10 @@ def old_send(members):
 
 
 def new_send(online):
-    """(WCU, RCU): counter 1, transaction 3 items × 2 (the sender's counter, the message, the
-    sender's send-limit window), push turn claim 1 and release 1; the sockets' records (~130 B)
-    read strongly consistent."""
-    return 9, max(1, math.ceil(online * 130 / 4096))
+    """(WCU, RCU): the id counter with the push turn's claim 1, transaction 3 items × 2 (the
+    sender's counter, the message, the sender's send-limit window), the push turn's release 1;
+    the sockets' records (~130 B) read strongly consistent."""
+    return 8, max(1, math.ceil(online * 130 / 4096))
 
 
 def day(ROOMS):

@@ -1,6 +1,6 @@
 //! Rooms at scale and the push turn, on the embedded store and on DynamoDB Local, at the domain
 //! level (the services on a `Ctx`): a room of 10,000 members, a pusher that dies halfway through
-//! a fan-out, and sends under injected DynamoDB throttling.
+//! a fan-out, sends whose store is slow, and sends under injected DynamoDB throttling.
 
 mod support;
 
@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use chathub_shared::chat::Role;
 use chathub_shared::messages::{self, HistoryQuery, SendMessage};
+use chathub_shared::store::Signalled;
 use chathub_shared::{conversations, push, ApiError};
 use serde_json::json;
 use support::domain::{dynamodb_endpoint, names, Backing, Domain};
@@ -40,6 +41,7 @@ on_both_backings!(
     a_room_of_ten_thousand_members_works_end_to_end,
     a_pusher_that_dies_mid_fan_out_is_taken_over,
     sockets_that_ask_get_a_rounds_messages_in_one_frame,
+    an_id_handed_out_before_the_holder_looked_is_pushed_however_slow_its_store,
 );
 
 fn text(content: &str, client_id: Option<&str>) -> SendMessage {
@@ -257,12 +259,19 @@ async fn sockets_that_ask_get_a_rounds_messages_in_one_frame(backing: Backing) {
     };
     chathub_functions::routes::ws_connect::handle(d.ctx.narrow(), connect).await.unwrap();
 
-    // Three messages stored while nobody pushed (a round will find them all); the second came
-    // from the batching socket itself.
+    // Three messages stored before their pusher (the first id's send, which got the turn) pushes
+    // (a round will find them all); the second came from the batching socket itself.
     let rate = SendRate { window_start: 0, window_ms: 10_000, limit: 100 };
+    let mut first = None;
     for k in 1..=3 {
         let now = d.ctx.now_ms();
-        let id = d.ctx.store.allocate_message_id(&room, now).await.unwrap().last_message_id;
+        let ticket = push::Ticket::new(&d.ctx);
+        let (conversation, turn) = d.ctx.store.allocate_message_id(&room, &ticket.claim()).await.unwrap();
+        let id = conversation.last_message_id;
+        assert_eq!(matches!(turn, Signalled::Holder(_)), k == 1, "the first id comes with the push turn");
+        if k == 1 {
+            first = Some((ticket, turn));
+        }
         let message = Message {
             id,
             conversation_id: room.clone(),
@@ -278,7 +287,8 @@ async fn sockets_that_ask_get_a_rounds_messages_in_one_frame(backing: Backing) {
         };
         d.ctx.store.put_message(&message, &rate).await.unwrap();
     }
-    push::after_store(&d.ctx, &room, 3, None).await.unwrap();
+    let (ticket, turn) = first.unwrap();
+    push::after_store(&d.ctx, &room, &ticket, turn, 1, None).await.unwrap();
     assert_eq!(d.pushes.message_ids(&plain), vec![1, 2, 3], "plain sockets get one frame per message");
     let frames = d.pushes.frames(&batching);
     assert_eq!(frames.len(), 1, "{frames:?}");
@@ -297,4 +307,66 @@ async fn sockets_that_ask_get_a_rounds_messages_in_one_frame(backing: Backing) {
     assert_eq!(frames.len(), 2);
     assert_eq!(frames[1]["type"], "send_message");
     assert_eq!(frames[1]["data"]["id"], 4);
+}
+
+/// Handing out an id signals the push turn before the message is stored. A holder that sees an
+/// id handed out but not stored waits for it (and pushes it if it comes in time); if its send's
+/// store takes longer than `push::LATE`, the holder releases without it, and that send, late,
+/// signals again once stored and pushes it. Either way every socket gets every message, in order.
+async fn an_id_handed_out_before_the_holder_looked_is_pushed_however_slow_its_store(backing: Backing) {
+    use chathub_shared::chat::Message;
+    use chathub_shared::store::SendRate;
+    let d = Domain::new(backing).await;
+    let people = names("slow", 3);
+    d.users(&people).await;
+    let room = d.room(&people).await;
+    let socket = d.connect(&people[2], 0).await;
+    let rate = SendRate { window_start: 0, window_ms: 10_000, limit: 100 };
+    let message = |id: i64, sender: &str| Message {
+        id,
+        conversation_id: room.clone(),
+        sender_username: sender.to_owned(),
+        content: format!("m{id}"),
+        reply_id: None,
+        client_id: None,
+        attachments: Vec::new(),
+        sent_at: d.ctx.now_ms(),
+        edited_at: None,
+        deleted: false,
+        origin: None,
+    };
+
+    for (first_id, slow) in [(1, false), (3, true)] {
+        // A takes an id with the turn, B takes the next one; A stores and pushes while B is
+        // still storing.
+        let a = push::Ticket::new(&d.ctx);
+        let (_, a_turn) = d.ctx.store.allocate_message_id(&room, &a.claim()).await.unwrap();
+        let b = push::Ticket::new(&d.ctx);
+        let (_, b_turn) = d.ctx.store.allocate_message_id(&room, &b.claim()).await.unwrap();
+        assert!(matches!(a_turn, Signalled::Holder(_)), "the first id comes with the turn: {a_turn:?}");
+        assert_eq!(b_turn, Signalled::Held, "the next finds it held");
+        let (m_a, m_b) = (message(first_id, &people[0]), message(first_id + 1, &people[1]));
+        d.ctx.store.put_message(&m_a, &rate).await.unwrap();
+        let holder = push::after_store(&d.ctx, &room, &a, a_turn, first_id, Some(&m_a));
+        let b_stores = async {
+            // In time: well inside LATE. Slow: after the holder gave up waiting.
+            let wait = if slow { push::LATE * 2 } else { push::LATE / 10 };
+            tokio::time::sleep(wait).await;
+            d.ctx.store.put_message(&m_b, &rate).await.unwrap();
+        };
+        let (pushed, ()) = tokio::join!(holder, b_stores);
+        pushed.unwrap();
+        let expected: Vec<i64> = (1..first_id + 2).collect();
+        if slow {
+            assert_eq!(
+                d.pushes.message_ids(&socket),
+                expected[..expected.len() - 1],
+                "the holder released without the id still being stored"
+            );
+        } else {
+            assert_eq!(d.pushes.message_ids(&socket), expected, "the holder waited for the id and pushed it");
+        }
+        push::after_store(&d.ctx, &room, &b, b_turn, first_id + 1, Some(&m_b)).await.unwrap();
+        assert_eq!(d.pushes.message_ids(&socket), expected, "every message once, in id order");
+    }
 }

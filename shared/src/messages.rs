@@ -70,9 +70,11 @@ pub async fn send(
         if client_id.is_empty() || client_id.chars().count() > chat::CLIENT_ID_MAX {
             return Err(ApiError::invalid(format!("client_id must be 1-{} characters", chat::CLIENT_ID_MAX)));
         }
+        // A retry is answered from what its first try stored, without taking a new id: an id
+        // taken and then filled with a void would count as unread for every other member.
         if let Some(original) = original_for(ctx, caller, conversation_id, client_id).await? {
-            // A retry: its first try may have stored the message and failed before it was pushed.
-            crate::push::after_store(ctx, conversation_id, original.id, None).await?;
+            // Its first try may have stored the message and failed before it was pushed.
+            crate::push::signal(ctx, conversation_id, original.id, None).await?;
             return Ok((original, false));
         }
     }
@@ -81,10 +83,11 @@ pub async fn send(
     }
     let attachments = attachments(ctx, caller, conversation_id, &req.attachments).await?;
 
-    let now = ctx.now_ms();
     // Membership is checked where the message is stored, in the same transaction: a send costs
-    // no read of its own.
-    let conversation = ctx.store.allocate_message_id(conversation_id, now).await?;
+    // no read of its own. The id's write also signals the push turn (and may take it).
+    let ticket = crate::push::Ticket::new(ctx);
+    let now = ctx.now_ms();
+    let (conversation, turn) = ctx.store.allocate_message_id(conversation_id, &ticket.claim()).await?;
     let message = Message {
         id: conversation.last_message_id,
         conversation_id: conversation_id.to_owned(),
@@ -102,10 +105,11 @@ pub async fn send(
     let limits = ctx.config.limits;
     let (window_start, retry_after_secs) = limits.window(now);
     let rate = SendRate { window_start, window_ms: limits.window_ms, limit: limits.sends };
-    // From here on the id is ours: whatever happens, fill it and signal the push turn.
+    // From here on the id is ours: whatever happens, fill it, then push if the id came with the
+    // push turn.
     let stored = store_new(ctx, &message, &rate).await;
-    let pushed =
-        crate::push::after_store(ctx, conversation_id, message.id, stored.as_ref().ok().map(|_| &message)).await;
+    let own = stored.as_ref().ok().map(|_| &message);
+    let pushed = crate::push::after_store(ctx, conversation_id, &ticket, turn, message.id, own).await;
     match stored {
         Ok(()) => match pushed {
             Ok(()) => Ok((message, true)),
@@ -117,6 +121,7 @@ pub async fn send(
                 Ok((message, true))
             }
         },
+        // A race with its first try: this id is filled with a void, and the original returned.
         Err(StoreError::Conflict(Conflict::DuplicateClientId)) => {
             let client_id = message.client_id.as_deref().unwrap_or_default();
             let original = original_for(ctx, caller, conversation_id, client_id).await?;

@@ -1,15 +1,20 @@
 //! Ordered, combined delivery of a conversation's messages.
 //!
-//! Each send stores its message, then signals the conversation's push turn (a lease in the store).
-//! Whoever gets the turn pushes every stored message nobody has pushed yet, in id order: to each
-//! connection one after another, to different connections concurrently. A send that finds the
-//! turn held leaves its message to the holder and answers at once: nobody waits for, or polls,
-//! another sender's pushes. The holder releases the turn only if nothing was signalled since it
-//! last read the stored messages, so the last message of a burst never waits for the next send.
-//! A holder that dies keeps the turn until its lease runs out; the next signal then takes over.
-//! All of it runs before the send answers, because Lambda freezes a function once it has.
+//! The write that hands a send its message id also signals the conversation's push turn (a lease
+//! on the conversation's item) and takes the turn if nobody holds it. Whoever holds the turn
+//! pushes every stored message nobody has pushed yet, in id order: to each connection one after
+//! another, to different connections concurrently. A send that finds the turn held stores its
+//! message, leaves it to the holder and answers: nobody waits for, or polls, another sender's
+//! pushes. The holder releases the turn only if nothing was signalled since it last read, so the
+//! last message of a burst never waits for the next send. As the signal comes before the message
+//! is stored, a holder that finds an id handed out but not yet stored waits for it, up to
+//! [`LATE`]; a send whose store took that long signals again once stored, so a holder that
+//! stopped waiting never strands it. A holder that dies keeps the turn until its lease runs out;
+//! the next signal then takes over. All of it runs before the send answers, because Lambda
+//! freezes a function once it has.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use futures_util::stream::{self, StreamExt};
 
@@ -18,7 +23,7 @@ use crate::clients::{Pushes, With};
 use crate::error::StoreError;
 use crate::fanout::{event, forget, FANOUT_CONCURRENCY};
 use crate::notify::PushError;
-use crate::store::{persist, PushRelease, Released, Target};
+use crate::store::{persist, PushRelease, PushTurn, Released, Signalled, Target, TurnClaim};
 use crate::Ctx;
 
 /// How long a holder keeps the turn without renewing it: after that, a holder is presumed dead
@@ -33,28 +38,90 @@ pub const PAGE: usize = 50;
 /// filled, belongs to a send that died (the send functions time out after 29 s): the holder
 /// fills it with a void so the messages after it go out.
 pub const GAP_MS: i64 = 30_000;
+/// How long a holder waits for an id that was handed out (it saw the signal) to be stored before
+/// it releases the turn without it; and how long a send's store may take, counted from before
+/// it asked for its id, before the send signals again once stored. Measured as real time on each
+/// side: the holder stops waiting only after reading at least this long after it saw the id, which
+/// is after the id was handed out, so a store the holder missed took at least this long from the
+/// send's side too, and that send signals.
+pub const LATE: Duration = Duration::from_millis(1_000);
 
-/// Signals that id `filled` of `conversation_id` was filled (`own`: with the caller's message;
-/// `None`: with a void, or by an earlier try of a retried send) and, if this call gets the push
-/// turn, pushes everything pending to the connections recorded under the conversation.
+/// A send's ticket for the push turn, made right before it asks for its message id.
+pub struct Ticket {
+    holder: String,
+    asked: Instant,
+    now: i64,
+}
+
+impl Ticket {
+    pub fn new(ctx: &Ctx) -> Self {
+        Self { holder: ulid::Ulid::new().to_string(), asked: Instant::now(), now: ctx.now_ms() }
+    }
+
+    /// The claim to write with the id (or the signal).
+    pub fn claim(&self) -> TurnClaim<'_> {
+        TurnClaim { holder: &self.holder, now: self.now, lease_until: self.now + LEASE_MS }
+    }
+}
+
+/// After a send filled the id it was handed with `ticket` (`own`: with its message; `None`: a
+/// void): pushes everything pending if the id came with the turn; takes the turn over (signalling
+/// again) if its holder's lease had run out; else, if storing took [`LATE`] or more, signals
+/// again, as the holder may have stopped waiting for it.
 pub async fn after_store(
+    ctx: &With<impl Pushes>,
+    conversation_id: &str,
+    ticket: &Ticket,
+    turn: Signalled,
+    filled: i64,
+    own: Option<&Message>,
+) -> Result<(), StoreError> {
+    match turn {
+        Signalled::Holder(turn) => push(ctx, conversation_id, &ticket.holder, turn, filled, own).await,
+        Signalled::Stale => signal(ctx, conversation_id, filled, own).await,
+        Signalled::Held if ticket.asked.elapsed() >= LATE => {
+            tracing::info!(conversation_id, id = filled, "stored late; signalling the push turn again");
+            signal(ctx, conversation_id, filled, own).await
+        }
+        Signalled::Held => Ok(()),
+    }
+}
+
+/// Signals the push turn without handing out an id (`filled`: an id stored earlier, `own` its
+/// message if the caller has it) and, if this call gets the turn, pushes everything pending.
+pub async fn signal(
     ctx: &With<impl Pushes>,
     conversation_id: &str,
     filled: i64,
     own: Option<&Message>,
 ) -> Result<(), StoreError> {
-    let holder = ulid::Ulid::new().to_string();
-    let now = ctx.now_ms();
-    let Some(turn) = ctx.store.claim_push_turn(conversation_id, &holder, now, now + LEASE_MS).await? else {
-        return Ok(());
-    };
+    let ticket = Ticket::new(ctx);
+    match ctx.store.claim_push_turn(conversation_id, &ticket.claim()).await? {
+        Some(turn) => push(ctx, conversation_id, &ticket.holder, turn, filled, own).await,
+        None => Ok(()),
+    }
+}
+
+/// The holder's work: rounds of read, push, release until a release holds.
+async fn push(
+    ctx: &With<impl Pushes>,
+    conversation_id: &str,
+    holder: &str,
+    turn: PushTurn,
+    filled: i64,
+    own: Option<&Message>,
+) -> Result<(), StoreError> {
     let mut pushed = turn.pushed_id;
     let mut seen = turn.signal;
-    let mut renewed_at = now;
-    // Uncontended: the caller's signal is the only one since everything stored was last read,
+    let mut last_id = turn.last_id;
+    let mut renewed_at = ctx.now_ms();
+    // Since when the holder has waited for id `.0` (handed out, not stored yet).
+    let mut waiting: Option<(i64, Instant)> = None;
+    let mut pause = Duration::from_millis(5);
+    // Uncontended: the caller's signal is the only one since everything handed out was pushed,
     // so nothing but the caller's own message can be waiting: no need to read.
     let mut fast = match own {
-        _ if !turn.only_new_signal() => None,
+        _ if !turn.only_new_signal() || last_id > filled => None,
         _ if filled <= pushed => Some(Round { batch: Vec::new(), through: pushed, complete: true, clean: true }),
         Some(m) if filled == pushed + 1 => {
             Some(Round { batch: vec![m.clone()], through: filled, complete: true, clean: true })
@@ -63,17 +130,18 @@ pub async fn after_store(
         _ => None,
     };
     loop {
+        let read_at = Instant::now();
         let round = match fast.take() {
             Some(round) => round,
             None => match read_round(ctx, conversation_id, pushed).await {
                 Ok(round) => round,
-                Err(e) => return Err(hand_off(ctx, conversation_id, &holder, pushed, e).await),
+                Err(e) => return Err(hand_off(ctx, conversation_id, holder, pushed, e).await),
             },
         };
         if !round.batch.is_empty() {
             let targets = match ctx.store.conversation_connections(conversation_id, ctx.now_ms()).await {
                 Ok(targets) => targets,
-                Err(e) => return Err(hand_off(ctx, conversation_id, &holder, pushed, e).await),
+                Err(e) => return Err(hand_off(ctx, conversation_id, holder, pushed, e).await),
             };
             // Slow reads eat the lease: renew it right before pushing, or stop if someone took
             // over, so two holders never push at once.
@@ -84,20 +152,43 @@ pub async fn after_store(
                     clean: false,
                     lease_until: ctx.now_ms() + LEASE_MS,
                 };
-                if release_turn(ctx, conversation_id, &holder, keep).await? == Released::Lost {
+                if release_turn(ctx, conversation_id, holder, keep).await? == Released::Lost {
                     return Ok(());
                 }
+                renewed_at = ctx.now_ms();
             }
             deliver(ctx, conversation_id, targets, &round.batch).await;
         }
+        if round.through > pushed {
+            pause = Duration::from_millis(5);
+        }
         pushed = round.through;
+        // An id handed out before the holder's last look is not stored yet: its send is storing
+        // it. Wait for it (reading again) rather than release without it, up to LATE.
+        if round.complete && pushed < last_id {
+            match waiting {
+                Some((id, since)) if id == pushed + 1 && read_at.duration_since(since) >= LATE => {
+                    tracing::info!(conversation_id, id, "releasing the push turn without an id still being stored");
+                }
+                Some((id, _)) if id == pushed + 1 => {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(100));
+                    continue;
+                }
+                _ => {
+                    waiting = Some((pushed + 1, Instant::now()));
+                    tokio::time::sleep(pause).await;
+                    continue;
+                }
+            }
+        }
         let release = PushRelease {
             pushed_id: pushed,
             seen_signal: round.complete.then_some(seen),
-            clean: round.clean,
+            clean: round.clean && pushed >= last_id,
             lease_until: ctx.now_ms() + LEASE_MS,
         };
-        match release_turn(ctx, conversation_id, &holder, release).await? {
+        match release_turn(ctx, conversation_id, holder, release).await? {
             Released::Released => return Ok(()),
             Released::Lost => {
                 tracing::warn!(conversation_id, pushed, "push turn lost (lease ran out); the new holder goes on");
@@ -105,6 +196,7 @@ pub async fn after_store(
             }
             Released::Signalled(turn) => {
                 seen = turn.signal;
+                last_id = turn.last_id;
                 renewed_at = ctx.now_ms();
             }
         }

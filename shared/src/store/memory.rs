@@ -8,8 +8,8 @@ use async_trait::async_trait;
 
 use super::{
     Attempt, Attempts, Connected, ConnectionStore, ContactStore, ConversationStore, FileStore, MessageStore,
-    PushRelease, PushTurn, RefreshTokenRecord, Released, SendRate, SessionStore, SocketOptions, Target, ThrottleStore,
-    UserStore, UserUpdate,
+    PushRelease, PushTurn, RefreshTokenRecord, Released, SendRate, SessionStore, Signalled, SocketOptions, Target,
+    ThrottleStore, TurnClaim, UserStore, UserUpdate,
 };
 use crate::chat::{Conversation, Member, Message, ReadState, Visibility, MEMBERS_MAX};
 use crate::error::{Conflict, StoreError};
@@ -46,11 +46,26 @@ struct State {
     files: HashMap<String, FileRecord>,
 }
 
-/// A conversation's push turn, as the DynamoDB adapter keeps it on its `PUSH` item.
+/// A conversation's push turn, as the DynamoDB adapter keeps it on the conversation's item.
 #[derive(Default)]
 struct TurnState {
     turn: PushTurn,
     holder: Option<(String, i64)>,
+}
+
+impl TurnState {
+    /// Counts a signal and takes the turn if it is free or its lease ran out.
+    fn signal(&mut self, claim: &TurnClaim<'_>, last_id: i64) -> Option<PushTurn> {
+        self.turn.signal += 1;
+        self.turn.last_id = last_id;
+        match &self.holder {
+            Some((_, until)) if *until >= claim.now => None,
+            _ => {
+                self.holder = Some((claim.holder.to_owned(), claim.lease_until));
+                Some(self.turn)
+            }
+        }
+    }
 }
 
 #[derive(Default)]
@@ -493,17 +508,41 @@ impl ConversationStore for MemoryStore {
 
 #[async_trait]
 impl MessageStore for MemoryStore {
-    async fn allocate_message_id(&self, conversation_id: &str, now: i64) -> Result<Conversation, StoreError> {
+    async fn allocate_message_id(
+        &self,
+        conversation_id: &str,
+        claim: &TurnClaim<'_>,
+    ) -> Result<(Conversation, Signalled), StoreError> {
         let mut s = self.lock();
         let conversation = s.conversations.get_mut(conversation_id).ok_or_else(not_member)?;
         conversation.last_message_id += 1;
-        conversation.last_activity_at = now;
-        Ok(conversation.clone())
+        conversation.last_activity_at = claim.now;
+        let conversation = conversation.clone();
+        let state = s.push_turns.entry(conversation_id.to_owned()).or_default();
+        let signalled = match &state.holder {
+            Some((_, until)) if *until >= claim.now => {
+                state.turn.signal += 1;
+                Signalled::Held
+            }
+            Some(_) => {
+                state.turn.signal += 1;
+                Signalled::Stale
+            }
+            None => Signalled::Holder(state.signal(claim, conversation.last_message_id).unwrap_or_default()),
+        };
+        Ok((conversation, signalled))
     }
 
     async fn put_message(&self, message: &Message, rate: &SendRate) -> Result<(), StoreError> {
         let mut s = self.lock();
         let conversation = message.conversation_id.clone();
+        // A repeated `client_id` wins over every other refusal, as in the DynamoDB adapter: a
+        // retry gets its original back.
+        let claim =
+            message.client_id.as_ref().map(|c| (conversation.clone(), message.sender_username.clone(), c.clone()));
+        if claim.as_ref().is_some_and(|key| s.client_ids.contains_key(key)) {
+            return Err(StoreError::Conflict(Conflict::DuplicateClientId));
+        }
         if !s.is_member(&conversation, &message.sender_username) {
             return Err(not_member());
         }
@@ -520,11 +559,7 @@ impl MessageStore for MemoryStore {
         if s.messages.get(&conversation).is_some_and(|m| m.contains_key(&message.id)) {
             return Err(StoreError::Conflict(Conflict::IdTaken));
         }
-        if let Some(client_id) = &message.client_id {
-            let key = (conversation.clone(), message.sender_username.clone(), client_id.clone());
-            if s.client_ids.contains_key(&key) {
-                return Err(StoreError::Conflict(Conflict::DuplicateClientId));
-            }
+        if let Some(key) = claim {
             s.client_ids.insert(key, message.id);
         }
         if let Some(state) = s.memberships.get_mut(&(message.sender_username.clone(), conversation.clone())) {
@@ -659,20 +694,13 @@ impl MessageStore for MemoryStore {
     async fn claim_push_turn(
         &self,
         conversation_id: &str,
-        holder: &str,
-        now: i64,
-        lease_until: i64,
+        claim: &TurnClaim<'_>,
     ) -> Result<Option<PushTurn>, StoreError> {
         let mut s = self.lock();
-        let state = s.push_turns.entry(conversation_id.to_owned()).or_default();
-        state.turn.signal += 1;
-        match &state.holder {
-            Some((_, until)) if *until >= now => Ok(None),
-            _ => {
-                state.holder = Some((holder.to_owned(), lease_until));
-                Ok(Some(state.turn))
-            }
-        }
+        let Some(last_id) = s.conversations.get(conversation_id).map(|c| c.last_message_id) else {
+            return Ok(None);
+        };
+        Ok(s.push_turns.entry(conversation_id.to_owned()).or_default().signal(claim, last_id))
     }
 
     async fn release_push_turn(
@@ -682,7 +710,9 @@ impl MessageStore for MemoryStore {
         release: PushRelease,
     ) -> Result<Released, StoreError> {
         let mut s = self.lock();
+        let last_id = s.conversations.get(conversation_id).map_or(0, |c| c.last_message_id);
         let state = s.push_turns.entry(conversation_id.to_owned()).or_default();
+        state.turn.last_id = last_id;
         if state.holder.as_ref().map(|(h, _)| h.as_str()) != Some(holder) {
             return Ok(Released::Lost);
         }

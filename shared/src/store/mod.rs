@@ -248,10 +248,15 @@ pub trait ConversationStore: Send + Sync {
 /// Messages, their ids, read markers, and the order pushes go out in.
 #[async_trait]
 pub trait MessageStore: Send + Sync {
-    /// Hands out the next message id of the conversation and marks the activity
+    /// Hands out the next message id of the conversation, marks the activity, and signals the
+    /// conversation's push turn, taking it if nobody holds it, all in one write
     /// (`Conflict::NotMember` if there is no such conversation). Membership is checked where the
-    /// message is stored. Returns the conversation as updated.
-    async fn allocate_message_id(&self, conversation_id: &str, now: i64) -> Result<Conversation, StoreError>;
+    /// message is stored. Returns the conversation as updated and what the signal found.
+    async fn allocate_message_id(
+        &self,
+        conversation_id: &str,
+        claim: &TurnClaim<'_>,
+    ) -> Result<(Conversation, Signalled), StoreError>;
     /// Stores a new message (and its `client_id` claim), counting it as the sender's own, in one
     /// step that fails if the sender is no member (`Conflict::NotMember`), its `reply_id` names no
     /// message (`Conflict::Missing`), its id was filled meanwhile (`Conflict::IdTaken`), or the
@@ -307,16 +312,15 @@ pub trait MessageStore: Send + Sync {
         after: i64,
         limit: usize,
     ) -> Result<Vec<(i64, Option<Message>)>, StoreError>;
-    /// Signals that an id of the conversation has been filled (a message or a void), and takes the
-    /// conversation's push turn for `holder` until `lease_until` if nobody holds it or its
-    /// holder's lease ran out at `now`. `Some`: the caller now holds the turn and must push and
-    /// then release it; `None`: the holder will push what was signalled.
+    /// Signals the conversation's push turn without handing out an id (a retried send, or a send
+    /// whose store was slow: see [`crate::push`]), and takes the turn for `claim.holder` until
+    /// `claim.lease_until` if nobody holds it or its holder's lease ran out at `claim.now`.
+    /// `Some`: the caller now holds the turn and must push and then release it; `None`: the
+    /// holder will push what was signalled (or there is no such conversation).
     async fn claim_push_turn(
         &self,
         conversation_id: &str,
-        holder: &str,
-        now: i64,
-        lease_until: i64,
+        claim: &TurnClaim<'_>,
     ) -> Result<Option<PushTurn>, StoreError>;
     /// Records that every id up to `pushed_id` has been pushed and releases the turn, unless a
     /// fill was signalled after `seen_signal` (or none is given): then the holder keeps the turn
@@ -330,11 +334,33 @@ pub trait MessageStore: Send + Sync {
     ) -> Result<Released, StoreError>;
 }
 
+/// What handing out an id found of the push turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signalled {
+    /// The caller holds the turn: it must store its message, then push and release.
+    Holder(PushTurn),
+    /// Someone holds it with a live lease and will push what was signalled.
+    Held,
+    /// Its holder's lease ran out (it died): the caller takes it over once its message is stored
+    /// ([`MessageStore::claim_push_turn`]), so a failure there never leaves an id unfilled.
+    Stale,
+}
+
+/// Who asks for a conversation's push turn, and for how long.
+#[derive(Debug, Clone, Copy)]
+pub struct TurnClaim<'a> {
+    pub holder: &'a str,
+    pub now: i64,
+    pub lease_until: i64,
+}
+
 /// The push turn of a conversation, as its holder sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PushTurn {
     /// Every id up to this one has been pushed (or was void).
     pub pushed_id: i64,
+    /// The last id handed out so far: every id up to it will be stored (or filled with a void).
+    pub last_id: i64,
     /// Fills signalled so far.
     pub signal: i64,
     /// `signal` when the turn was last released clean (everything stored had been read).

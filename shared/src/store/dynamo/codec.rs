@@ -4,7 +4,6 @@ use super::*;
 
 pub(super) const META: &str = "META";
 /// The push turn's item under a conversation: who pushes, until when, and how far.
-pub(super) const PUSH: &str = "PUSH";
 /// Where the message range of a conversation ends (above every `MSG#` key).
 pub(super) const MSG_END: &str = "MSG$";
 
@@ -410,6 +409,7 @@ pub(super) fn req_n(item: &Item, name: &str) -> Result<i64, StoreError> {
 pub(super) fn parse_push_turn(item: &Item) -> Result<PushTurn, StoreError> {
     Ok(PushTurn {
         pushed_id: opt_n(item, "pushed_id")?.unwrap_or(0),
+        last_id: opt_n(item, "last_message_id")?.unwrap_or(0),
         signal: opt_n(item, "signal")?.unwrap_or(0),
         clean_signal: opt_n(item, "clean_signal")?.unwrap_or(0),
     })
@@ -588,8 +588,13 @@ mod tests {
         assert_eq!((socket["ttl"].clone(), socket["expires_at"].clone()), (n(7_200), n(7_200_000)));
         assert_eq!(socket["batch"], AV::Bool(true));
         assert!(!connection_item("c1", "ann", "conn", 1, false).contains_key("batch"));
-        let turn = parse_push_turn(&key(conv_pk("c1"), "PUSH")).unwrap();
-        assert_eq!((turn.pushed_id, turn.signal, turn.clean_signal), (0, 0, 0));
+        // The push turn lives on the conversation's item; a fresh one has pushed nothing.
+        let mut meta = key(conv_pk("c1"), "META");
+        let turn = parse_push_turn(&meta).unwrap();
+        assert_eq!((turn.pushed_id, turn.last_id, turn.signal, turn.clean_signal), (0, 0, 0, 0));
+        meta.insert("last_message_id".into(), n(7));
+        meta.insert("pushed_id".into(), n(5));
+        assert_eq!((parse_push_turn(&meta).unwrap().last_id, parse_push_turn(&meta).unwrap().pushed_id), (7, 5));
     }
 
     #[test]

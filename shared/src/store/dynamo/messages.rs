@@ -5,21 +5,40 @@ use super::*;
 
 #[async_trait]
 impl MessageStore for DynamoStore {
-    async fn allocate_message_id(&self, conversation_id: &str, now: i64) -> Result<Conversation, StoreError> {
+    async fn allocate_message_id(
+        &self,
+        conversation_id: &str,
+        claim: &TurnClaim<'_>,
+    ) -> Result<(Conversation, Signalled), StoreError> {
+        // The id counter and the push turn share the conversation's item (a few hundred bytes:
+        // one write unit), so handing out an id signals the turn in the same write. `pushed_id`
+        // starts at the id before this one on an item that has none yet.
         let out = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(conv_pk(conversation_id), META)))
-            .update_expression("SET last_message_id = last_message_id + :one, last_activity_at = :now")
+            .update_expression(ALLOCATE)
             .condition_expression("attribute_exists(pk)")
+            .set_expression_attribute_names(Some(push_names(&[ALLOCATE])))
             .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":now", n(claim.now))
+            .expression_attribute_values(":me", s(claim.holder))
+            .expression_attribute_values(":until", n(claim.lease_until))
             .return_values(ReturnValue::AllNew)
             .send()
             .await
             .map_err(|e| conditional_error(e, Conflict::NotMember))?;
-        parse_conversation(&out.attributes.unwrap_or_default())
+        let item = out.attributes.unwrap_or_default();
+        let conversation = parse_conversation(&item)?;
+        let signalled = if opt_s(&item, "holder").as_deref() == Some(claim.holder) {
+            Signalled::Holder(parse_push_turn(&item)?)
+        } else if opt_n(&item, "lease_until")?.unwrap_or(0) >= claim.now {
+            Signalled::Held
+        } else {
+            Signalled::Stale
+        };
+        Ok((conversation, signalled))
     }
 
     async fn put_message(&self, message: &Message, rate: &SendRate) -> Result<(), StoreError> {
@@ -285,50 +304,24 @@ impl MessageStore for DynamoStore {
     async fn claim_push_turn(
         &self,
         conversation_id: &str,
-        holder: &str,
-        now: i64,
-        lease_until: i64,
+        claim: &TurnClaim<'_>,
     ) -> Result<Option<PushTurn>, StoreError> {
         let out = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(conv_pk(conversation_id), PUSH)))
+            .set_key(Some(key(conv_pk(conversation_id), META)))
             .update_expression(CLAIM)
+            .condition_expression("attribute_exists(pk)")
             .set_expression_attribute_names(Some(push_names(&[CLAIM])))
             .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":me", s(holder))
-            .expression_attribute_values(":until", n(lease_until))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        let item = out.attributes.unwrap_or_default();
-        if opt_s(&item, "holder").as_deref() == Some(holder) {
-            return Ok(Some(parse_push_turn(&item)?));
-        }
-        let until = opt_n(&item, "lease_until")?.unwrap_or(0);
-        if until >= now {
-            return Ok(None);
-        }
-        // The holder's lease ran out (it died): take over, unless someone else just did.
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(conv_pk(conversation_id), PUSH)))
-            .update_expression(TAKE_OVER)
-            .condition_expression(TAKE_OVER_IF)
-            .set_expression_attribute_names(Some(push_names(&[TAKE_OVER, TAKE_OVER_IF])))
-            .expression_attribute_values(":me", s(holder))
-            .expression_attribute_values(":until", n(lease_until))
-            .expression_attribute_values(":old", item.get("holder").cloned().unwrap_or_else(|| s("")))
-            .expression_attribute_values(":old_until", n(until))
+            .expression_attribute_values(":me", s(claim.holder))
+            .expression_attribute_values(":until", n(claim.lease_until))
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        match result {
-            Ok(out) => Ok(Some(parse_push_turn(&out.attributes.unwrap_or_default())?)),
+        match out {
+            Ok(out) => self.take_turn(conversation_id, claim, out.attributes.unwrap_or_default()).await,
             Err(e) if is_conditional_failure(&e) => Ok(None),
             Err(e) => Err(sdk_error(e)),
         }
@@ -350,7 +343,7 @@ impl MessageStore for DynamoStore {
                 .client
                 .update_item()
                 .table_name(&self.table)
-                .set_key(Some(key(conv_pk(conversation_id), PUSH)))
+                .set_key(Some(key(conv_pk(conversation_id), META)))
                 .update_expression(update)
                 .condition_expression(RELEASE_IF)
                 .set_expression_attribute_names(Some(push_names(&[update, RELEASE_IF])))
@@ -370,7 +363,7 @@ impl MessageStore for DynamoStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(conv_pk(conversation_id), PUSH)))
+            .set_key(Some(key(conv_pk(conversation_id), META)))
             .update_expression(KEEP)
             .condition_expression(KEEP_IF)
             .set_expression_attribute_names(Some(push_names(&[KEEP, KEEP_IF])))
@@ -388,6 +381,9 @@ impl MessageStore for DynamoStore {
     }
 }
 
+const ALLOCATE: &str = "SET last_message_id = last_message_id + :one, last_activity_at = :now, \
+     #holder = if_not_exists(#holder, :me), #until = if_not_exists(#until, :until), \
+     #pushed = if_not_exists(#pushed, last_message_id) ADD #signal :one";
 const CLAIM: &str =
     "ADD #signal :one SET #holder = if_not_exists(#holder, :me), #until = if_not_exists(#until, :until)";
 const TAKE_OVER: &str = "SET #holder = :me, #until = :until";
@@ -410,4 +406,44 @@ fn push_names(expressions: &[&str]) -> HashMap<String, String> {
     .filter(|(placeholder, _)| expressions.iter().any(|e| e.contains(placeholder)))
     .map(|(placeholder, name)| (placeholder.to_owned(), name.to_owned()))
     .collect()
+}
+
+impl DynamoStore {
+    /// After a signal (`item`: the conversation's item as it wrote it): the turn if the caller got
+    /// it, or took it over from a holder whose lease ran out; `None` if someone else holds it.
+    async fn take_turn(
+        &self,
+        conversation_id: &str,
+        claim: &TurnClaim<'_>,
+        item: Item,
+    ) -> Result<Option<PushTurn>, StoreError> {
+        if opt_s(&item, "holder").as_deref() == Some(claim.holder) {
+            return Ok(Some(parse_push_turn(&item)?));
+        }
+        let until = opt_n(&item, "lease_until")?.unwrap_or(0);
+        if until >= claim.now {
+            return Ok(None);
+        }
+        // The holder's lease ran out (it died): take over, unless someone else just did.
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(conv_pk(conversation_id), META)))
+            .update_expression(TAKE_OVER)
+            .condition_expression(TAKE_OVER_IF)
+            .set_expression_attribute_names(Some(push_names(&[TAKE_OVER, TAKE_OVER_IF])))
+            .expression_attribute_values(":me", s(claim.holder))
+            .expression_attribute_values(":until", n(claim.lease_until))
+            .expression_attribute_values(":old", item.get("holder").cloned().unwrap_or_else(|| s("")))
+            .expression_attribute_values(":old_until", n(until))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(Some(parse_push_turn(&out.attributes.unwrap_or_default())?)),
+            Err(e) if is_conditional_failure(&e) => Ok(None),
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
 }

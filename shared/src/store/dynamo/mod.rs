@@ -9,10 +9,9 @@
 //! | attempt counter     | `THROTTLE#<key>`    | `ATTEMPTS`          | (TTL: its window)   |
 //! | send window         | `RATE#<username>`   | `SEND#<window start>` | (TTL: its window) |
 //! | contact             | `USER#<owner>`      | `CONTACT#<contact>` | `CONTACTOF#<contact>` / owner |
-//! | conversation        | `CONV#<id>`         | `META`              | `PUBLIC` / name#id (public only) |
+//! | conversation (id counter, push turn) | `CONV#<id>` | `META`     | `PUBLIC` / name#id (public only) |
 //! | message             | `CONV#<id>`         | `MSG#<20-digit id>` |                     |
 //! | client_id claim     | `CONV#<id>`         | `CLIENT#<sender>#<client_id>` |           |
-//! | push turn           | `CONV#<id>`         | `PUSH`              |                     |
 //! | membership          | `USER#<username>`   | `MEMBER#<conv id>`  |                     |
 //! | direct pair         | `DIRECT#<a>#<b>`    | `DIRECT`            |                     |
 //! | member (by conv)    | `CONV#<id>`         | `MEMBER#<username>` | `MEMBERS#<id>` / joined_at#username |
@@ -41,8 +40,8 @@ use aws_sdk_dynamodb::Client;
 
 use super::{
     Attempt, Attempts, Connected, ConnectionStore, ContactStore, ConversationStore, FileStore, MessageStore,
-    PushRelease, PushTurn, RefreshTokenRecord, Released, SendRate, SessionStore, SocketOptions, Target, ThrottleStore,
-    UserStore, UserUpdate,
+    PushRelease, PushTurn, RefreshTokenRecord, Released, SendRate, SessionStore, Signalled, SocketOptions, Target,
+    ThrottleStore, TurnClaim, UserStore, UserUpdate,
 };
 use crate::chat::{Attachment, Conversation, Kind, Member, Message, ReadState, Visibility, MEMBERS_MAX};
 use crate::error::{Conflict, StoreError};
@@ -432,9 +431,17 @@ fn transaction_error<R: std::fmt::Debug + Send + Sync + 'static>(
         ),
     ) = err.as_service_error()
     {
-        let failed = cancel.cancellation_reasons().iter().position(|r| r.code() == Some("ConditionalCheckFailed"));
-        if let Some(i) = failed {
-            return StoreError::Conflict(conflicts.get(i).copied().unwrap_or(Conflict::Missing));
+        // DynamoDB names every item whose condition failed; a repeated `client_id` wins over the
+        // others (a retry gets its original back, even past the send limit), else the first.
+        let failed: Vec<Conflict> = cancel
+            .cancellation_reasons()
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
+            .map(|(i, _)| conflicts.get(i).copied().unwrap_or(Conflict::Missing))
+            .collect();
+        if let Some(conflict) = failed.iter().find(|c| **c == Conflict::DuplicateClientId).or(failed.first()) {
+            return StoreError::Conflict(*conflict);
         }
         let contended = cancel.cancellation_reasons().iter().any(|r| {
             matches!(r.code(), Some("TransactionConflict" | "ThrottlingError" | "ProvisionedThroughputExceeded"))
