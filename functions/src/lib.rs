@@ -58,11 +58,13 @@ macro_rules! rest_route {
 /// Declares a WebSocket route in its module, next to `handle`: `ROUTE` (route key, function,
 /// clients), `Context`, the Lambda binary's `main` and the gateway's `dispatch`, as
 /// [`rest_route!`] does. `stateless`: `handle` is given the configuration alone; `lifecycle`:
-/// `$connect`/`$disconnect`, answered by status code.
+/// `$connect`/`$disconnect`, answered by status code; `answers_early`: a one-way route (no route
+/// response in template.yaml) whose `handle` posts its answer itself, through the management API,
+/// before it is done (`chathub_shared::ws::Answer`).
 macro_rules! ws_route {
     ($key:literal => $function:literal, stateless) => {
         pub const ROUTE: $crate::table::WsRoute =
-            $crate::table::WsRoute { route_key: $key, function: $function, needs: None };
+            $crate::table::WsRoute { route_key: $key, function: $function, needs: None, answers_early: false };
 
         /// The Lambda binary's whole life.
         pub async fn main() -> Result<(), lambda_runtime::Error> {
@@ -93,6 +95,22 @@ macro_rules! ws_route {
             chathub_shared::ws::respond_lifecycle(ROUTE.route_key, all.narrow(), event, handle).await
         }
     };
+    ($key:literal => $function:literal, answers_early $clients:ident) => {
+        ws_route!(@declare $key => $function, $clients, true);
+
+        /// The Lambda binary's whole life.
+        pub async fn main() -> Result<(), lambda_runtime::Error> {
+            chathub_shared::ws::run_early::<chathub_shared::clients::$clients, _, _>(ROUTE.route_key, handle).await
+        }
+
+        /// One event, as the local gateway runs it.
+        pub async fn dispatch(
+            all: &chathub_shared::With<chathub_shared::clients::Local>,
+            event: aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest,
+        ) -> serde_json::Value {
+            chathub_shared::ws::respond_early(ROUTE.route_key, all.narrow(), event, handle).await
+        }
+    };
     ($key:literal => $function:literal, $clients:ident) => {
         ws_route!(@declare $key => $function, $clients);
 
@@ -110,6 +128,9 @@ macro_rules! ws_route {
         }
     };
     (@declare $key:literal => $function:literal, $clients:ident) => {
+        ws_route!(@declare $key => $function, $clients, false);
+    };
+    (@declare $key:literal => $function:literal, $clients:ident, $early:literal) => {
         /// What `handle` is given: the store and the clients this route declared.
         pub type Context = chathub_shared::With<chathub_shared::clients::$clients>;
 
@@ -117,6 +138,7 @@ macro_rules! ws_route {
             route_key: $key,
             function: $function,
             needs: Some(<chathub_shared::clients::$clients as chathub_shared::clients::Clients>::NEEDS),
+            answers_early: $early,
         };
     };
 }

@@ -83,6 +83,9 @@ pub struct WsRoute {
     pub route_key: &'static str,
     pub function: &'static str,
     pub needs: Option<Needs>,
+    /// One-way in API Gateway (no route response): the handler posts its answer itself, through
+    /// the management API, as soon as it knows it (a send once its message is stored).
+    pub answers_early: bool,
 }
 
 /// The function of the WebSocket API's `$connect` REQUEST authorizer.

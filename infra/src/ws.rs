@@ -358,7 +358,11 @@ async fn serve_socket(
             c.last_active_at = now_ms();
         }
         let function = select_route(&body);
-        let route_key = WS_ROUTES.iter().find(|r| r.function == function).map(|r| r.route_key).unwrap_or("$default");
+        let route = WS_ROUTES.iter().find(|r| r.function == function);
+        let route_key = route.map(|r| r.route_key).unwrap_or("$default");
+        // A one-way route (it answers on its own, through the management API) has no route
+        // response: as on API Gateway, its Lambda's result goes nowhere.
+        let one_way = route.is_some_and(|r| r.answers_early);
         let mut event = json!({
             "requestContext": request_context(route_key, "MESSAGE", &connection_id, connected_at, Some(&authorized), &peer_ip, &user_agent),
             "body": body,
@@ -373,7 +377,7 @@ async fn serve_socket(
                 return;
             };
             let response = invoke(function, &all, event).await;
-            if let (Some(response), Some(tx)) = (response, reply_to) {
+            if let (Some(response), Some(tx), false) = (response, reply_to, one_way) {
                 if let Some(body) = response["body"].as_str() {
                     let _ = tx.send(Outbound::Frame(Message::Text(body.to_owned().into())));
                 }

@@ -42,6 +42,7 @@ on_both_backings!(
     a_pusher_that_dies_mid_fan_out_is_taken_over,
     sockets_that_ask_get_a_rounds_messages_in_one_frame,
     an_id_handed_out_before_the_holder_looked_is_pushed_however_slow_its_store,
+    a_websocket_send_is_answered_once_stored_before_its_fan_out,
 );
 
 fn text(content: &str, client_id: Option<&str>) -> SendMessage {
@@ -369,4 +370,57 @@ async fn an_id_handed_out_before_the_holder_looked_is_pushed_however_slow_its_st
         push::after_store(&d.ctx, &room, &b, b_turn, first_id + 1, Some(&m_b)).await.unwrap();
         assert_eq!(d.pushes.message_ids(&socket), expected, "every message once, in id order");
     }
+}
+
+/// The WebSocket `send_message` route answers as soon as the message is stored: with the fan-out
+/// stuck (every post after the first hangs, as a slow or dying fan-out would), the sender already
+/// has its answer (through the management API: the route is one-way), and nobody else has a
+/// push yet. A refused send is answered the same way.
+async fn a_websocket_send_is_answered_once_stored_before_its_fan_out(backing: Backing) {
+    use chathub_functions::routes::ws_send_message;
+    let d = Domain::new(backing).await;
+    let people = names("early", 4);
+    d.users(&people).await;
+    let room = d.room(&people).await;
+    let mut sockets = Vec::new();
+    for person in &people {
+        sockets.push(d.connect(person, 0).await);
+    }
+    // The route's sample event (events/), from this sender's socket.
+    let sample: serde_json::Value =
+        serde_json::from_str(include_str!("../../events/ws-send-message.json")).unwrap();
+    let frame = |connection: &str, body: serde_json::Value| {
+        let mut event = sample.clone();
+        event["requestContext"]["connectionId"] = json!(connection);
+        event["requestContext"]["authorizer"] = json!({"principalId": &people[0], "username": &people[0]});
+        event["body"] = json!(body.to_string());
+        serde_json::from_value(event).unwrap()
+    };
+
+    d.pushes.freeze_after(1);
+    let body = json!({"type": "send_message", "conversation_id": room, "content": "hi", "request_id": "r1"});
+    let sending = ws_send_message::dispatch(&d.ctx, frame(&sockets[0], body));
+    let result = tokio::time::timeout(Duration::from_millis(500), sending).await;
+    assert!(result.is_err(), "the fan-out hangs, so the function is still pushing");
+    let answers = d.pushes.frames(&sockets[0]);
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    assert_eq!(answers[0]["type"], "send_message");
+    assert_eq!(answers[0]["success"], true);
+    assert_eq!(answers[0]["request_id"], "r1");
+    assert_eq!(answers[0]["data"]["id"], 1);
+    assert_eq!(answers[0]["data"]["content"], "hi");
+    for socket in &sockets[1..] {
+        assert!(d.pushes.frames(socket).is_empty(), "{socket} got a push before the answer went out");
+    }
+
+    // A refused frame is answered too, and the Lambda's own result carries no body (the route is
+    // one-way; API Gateway would pass nothing back anyway).
+    d.pushes.thaw();
+    let body = json!({"type": "send_message", "conversation_id": room, "content": "", "request_id": "r2"});
+    let response = ws_send_message::dispatch(&d.ctx, frame(&sockets[0], body)).await;
+    assert_eq!(response, json!({"statusCode": 200}));
+    let answers = d.pushes.frames(&sockets[0]);
+    assert_eq!(answers.len(), 2, "{answers:?}");
+    assert_eq!((answers[1]["success"].clone(), answers[1]["request_id"].clone()), (json!(false), json!("r2")));
+    assert_eq!(answers[1]["code"], "invalid_request");
 }

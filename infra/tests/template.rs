@@ -98,7 +98,15 @@ fn every_websocket_route_reaches_its_function_through_an_integration() {
                 r["Type"] == "AWS::ApiGatewayV2::RouteResponse"
                     && scalar(&r["Properties"]["RouteId"]) == name.as_str().unwrap()
             });
-            assert!(responds, "{key} has no route response: its answer would never reach the client");
+            // A route that answers on its own posts its answer; a route response would send the
+            // Lambda's (empty) result as a second frame.
+            let early = WS_ROUTES.iter().any(|r| r.route_key == key && r.answers_early);
+            if early {
+                assert!(!responds, "{key} answers on its own: it must be one-way (no route response)");
+                assert!(route["Properties"]["RouteResponseSelectionExpression"].is_null(), "{key} must be one-way");
+            } else {
+                assert!(responds, "{key} has no route response: its answer would never reach the client");
+            }
         }
         in_template.insert((key, binary));
     }

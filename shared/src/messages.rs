@@ -54,7 +54,8 @@ pub struct Typing {
 /// Sends a message; returns it and whether it is new (a repeated `client_id` returns the
 /// original). Every member's live sockets but `origin` get it, in id order per conversation: the
 /// send pushes what is pending if it gets the conversation's push turn, else leaves its message
-/// to the holder ([`crate::push`]).
+/// to the holder ([`crate::push`]). The answer waits for the push (REST); the WebSocket route
+/// answers once the message is stored ([`store`], then [`Sent::push_after_answer`]).
 pub async fn send(
     ctx: &With<impl Pushes + HoldsFiles>,
     caller: &str,
@@ -62,6 +63,104 @@ pub async fn send(
     req: SendMessage,
     origin: Option<&str>,
 ) -> Result<(Message, bool), ApiError> {
+    store(ctx, caller, conversation_id, req, origin).await.push(ctx).await
+}
+
+/// A send whose message is stored (or refused), with its push still to do.
+pub struct Sent {
+    conversation_id: String,
+    outcome: Result<(Message, bool), ApiError>,
+    pending: Pending,
+}
+
+enum Pending {
+    /// No id was handed out: nothing to push.
+    Nothing,
+    /// A retry: its first try may have stored the message and failed before it was pushed.
+    Retry(i64),
+    /// A new id, filled with the message (`stored`) or a void.
+    Filled { ticket: crate::push::Ticket, turn: crate::store::Signalled, message: Box<Message>, stored: bool },
+}
+
+impl Sent {
+    fn refused(conversation_id: &str, error: ApiError) -> Self {
+        Self { conversation_id: conversation_id.to_owned(), outcome: Err(error), pending: Pending::Nothing }
+    }
+
+    /// What the send's answer says: the message and whether it is new, or why not.
+    pub fn outcome(&self) -> &Result<(Message, bool), ApiError> {
+        &self.outcome
+    }
+
+    async fn push_once(&self, ctx: &With<impl Pushes>) -> Result<(), StoreError> {
+        match &self.pending {
+            Pending::Nothing => Ok(()),
+            Pending::Retry(id) => crate::push::signal(ctx, &self.conversation_id, *id, None).await,
+            Pending::Filled { ticket, turn, message, stored } => {
+                let own = stored.then_some(message.as_ref());
+                crate::push::after_store(ctx, &self.conversation_id, ticket, *turn, message.id, own).await
+            }
+        }
+    }
+
+    /// Pushes, then answers: a message stored but maybe not pushed is refused (503) when it has a
+    /// `client_id`, so the client's retry pushes it without storing it twice; without one, a
+    /// retry would store it twice, so it is answered and the next send pushes it.
+    pub async fn push(self, ctx: &With<impl Pushes>) -> Result<(Message, bool), ApiError> {
+        let pushed = self.push_once(ctx).await;
+        match (self.outcome, pushed) {
+            (Ok(sent), Ok(())) => Ok(sent),
+            (Ok((message, _)), Err(e)) if message.client_id.is_some() => Err(e.into()),
+            (Ok(sent), Err(e)) => {
+                tracing::warn!(error = %crate::error::Chain(&e), id = sent.0.id, "stored; the push waits for the next send");
+                Ok(sent)
+            }
+            (Err(e), _) => Err(e),
+        }
+    }
+
+    /// Pushes after the answer went out: a failed push is tried again (signalling the push turn,
+    /// which a failed holder handed on) a few times, as no client retry will come for it.
+    pub async fn push_after_answer(self, ctx: &With<impl Pushes>) {
+        let mut pushed = self.push_once(ctx).await;
+        let id = match &self.pending {
+            Pending::Nothing => return,
+            Pending::Retry(id) => *id,
+            Pending::Filled { message, .. } => message.id,
+        };
+        for attempt in 0..3u32 {
+            let Err(e) = &pushed else { return };
+            tracing::warn!(error = %crate::error::Chain(e), id, attempt, "push failed after the answer; trying again");
+            tokio::time::sleep(std::time::Duration::from_millis(100 << attempt)).await;
+            pushed = crate::push::signal(ctx, &self.conversation_id, id, None).await;
+        }
+        if let Err(e) = pushed {
+            tracing::warn!(error = %crate::error::Chain(&e), id, "stored; the push waits for the next send");
+        }
+    }
+}
+
+/// Stores a message (see [`send`]) and says what to push; nothing is pushed yet.
+pub async fn store(
+    ctx: &With<impl Pushes + HoldsFiles>,
+    caller: &str,
+    conversation_id: &str,
+    req: SendMessage,
+    origin: Option<&str>,
+) -> Sent {
+    match prepare(ctx, caller, conversation_id, req, origin).await {
+        Ok(sent) => sent,
+        Err(e) => Sent::refused(conversation_id, e),
+    }
+}
+
+async fn prepare(
+    ctx: &With<impl Pushes + HoldsFiles>,
+    caller: &str,
+    conversation_id: &str,
+    req: SendMessage,
+    origin: Option<&str>,
+) -> Result<Sent, ApiError> {
     if req.attachments.len() > ATTACHMENTS_MAX {
         return Err(ApiError::invalid(format!("at most {ATTACHMENTS_MAX} attachments")));
     }
@@ -73,9 +172,8 @@ pub async fn send(
         // A retry is answered from what its first try stored, without taking a new id: an id
         // taken and then filled with a void would count as unread for every other member.
         if let Some(original) = original_for(ctx, caller, conversation_id, client_id).await? {
-            // Its first try may have stored the message and failed before it was pushed.
-            crate::push::signal(ctx, conversation_id, original.id, None).await?;
-            return Ok((original, false));
+            let pending = Pending::Retry(original.id);
+            return Ok(Sent { conversation_id: conversation_id.to_owned(), outcome: Ok((original, false)), pending });
         }
     }
     if req.reply_id.is_some_and(|r| r < 1) {
@@ -105,34 +203,28 @@ pub async fn send(
     let limits = ctx.config.limits;
     let (window_start, retry_after_secs) = limits.window(now);
     let rate = SendRate { window_start, window_ms: limits.window_ms, limit: limits.sends };
-    // From here on the id is ours: whatever happens, fill it, then push if the id came with the
-    // push turn.
+    // From here on the id is ours: whatever happens, fill it, and push if the id came with the
+    // push turn (the caller's `push`).
     let stored = store_new(ctx, &message, &rate).await;
-    let own = stored.as_ref().ok().map(|_| &message);
-    let pushed = crate::push::after_store(ctx, conversation_id, &ticket, turn, message.id, own).await;
-    match stored {
-        Ok(()) => match pushed {
-            Ok(()) => Ok((message, true)),
-            // Stored but maybe not pushed: a retry with the same client_id pushes it without
-            // storing it twice. Without one, a retry would store it twice: the next send pushes it.
-            Err(e) if message.client_id.is_some() => Err(e.into()),
-            Err(e) => {
-                tracing::warn!(error = %crate::error::Chain(&e), id = message.id, "stored; the push waits for the next send");
-                Ok((message, true))
-            }
-        },
+    let stored_ok = stored.is_ok();
+    let outcome = match stored {
+        Ok(()) => Ok((message.clone(), true)),
         // A race with its first try: this id is filled with a void, and the original returned.
         Err(StoreError::Conflict(Conflict::DuplicateClientId)) => {
             let client_id = message.client_id.as_deref().unwrap_or_default();
-            let original = original_for(ctx, caller, conversation_id, client_id).await?;
-            original.map(|m| (m, false)).ok_or(ApiError::Unavailable { retry_after_secs: 1 })
+            match original_for(ctx, caller, conversation_id, client_id).await {
+                Ok(original) => original.map(|m| (m, false)).ok_or(ApiError::Unavailable { retry_after_secs: 1 }),
+                Err(e) => Err(e),
+            }
         }
         Err(StoreError::Conflict(Conflict::Missing)) => {
             Err(ApiError::invalid("reply_id must name a message of this conversation"))
         }
         Err(StoreError::Conflict(Conflict::RateLimited)) => Err(ApiError::RateLimited { retry_after_secs }),
         Err(e) => Err(e.into()),
-    }
+    };
+    let pending = Pending::Filled { ticket, turn, message: Box::new(message), stored: stored_ok };
+    Ok(Sent { conversation_id: conversation_id.to_owned(), outcome, pending })
 }
 
 /// Stores a freshly numbered message, or a void in its place when it may not be stored.

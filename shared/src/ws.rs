@@ -154,6 +154,79 @@ where
     .await
 }
 
+/// The answer to a frame of a route that answers on its own (`ws_route!(… answers_early …)`):
+/// such a route is one-way in API Gateway (no route response), and its handler posts the
+/// envelope to the caller's socket through the management API as soon as it knows it, then goes
+/// on working (a send answers once its message is stored, then pushes). Consumed by sending, so a
+/// handler answers at most once; it returns the [`Answered`] that only sending gives.
+pub struct Answer {
+    connection_id: String,
+    kind: String,
+    request_id: Option<Value>,
+}
+
+/// Proof that a frame was answered, and whether with success.
+pub struct Answered(bool);
+
+impl Answer {
+    fn new(kind: &str, connection_id: &str, request_id: Option<Value>) -> Self {
+        Self { connection_id: connection_id.to_owned(), kind: kind.to_owned(), request_id }
+    }
+
+    /// Posts the envelope of `result` to the caller's socket (a socket already gone is left be).
+    pub async fn send(self, pusher: &dyn crate::notify::Notifier, result: Result<Value, &ApiError>) -> Answered {
+        let (envelope, ok) = match result {
+            Ok(data) => (envelope_ok(&self.kind, data, self.request_id), true),
+            Err(err) => (envelope_error(&self.kind, err, self.request_id), false),
+        };
+        if let Err(e) = pusher.post(&self.connection_id, envelope.to_string().as_bytes()).await {
+            tracing::warn!(error = %e, "could not answer on the caller's socket");
+        }
+        Answered(ok)
+    }
+}
+
+/// Runs one frame through a route that answers on its own ([`Answer`]), and logs one line. Returns
+/// what a one-way route's Lambda returns: a status and no body (API Gateway passes nothing back).
+pub async fn respond_early<C, F, Fut>(
+    route: &str,
+    ctx: With<C>,
+    event: ApiGatewayWebsocketProxyRequest,
+    handler: F,
+) -> Value
+where
+    C: crate::clients::Pushes,
+    F: FnOnce(With<C>, WsRequest, Answer) -> Fut,
+    Fut: Future<Output = Answered>,
+{
+    use tracing::Instrument;
+    let span = request_span(route, &event);
+    async move {
+        let started = Instant::now();
+        let Answered(ok) = match WsRequest::from_event(&event) {
+            Ok(request) if request.oversized => {
+                let answer = Answer::new(route, &request.connection_id, request.request_id.clone());
+                let refused = ApiError::PayloadTooLarge(crate::http::MAX_BODY_BYTES);
+                answer.send(ctx.clients.pusher(), Err(&refused)).await
+            }
+            Ok(request) => {
+                let answer = Answer::new(route, &request.connection_id, request.request_id.clone());
+                handler(ctx, request, answer).await
+            }
+            // No user on the event: API Gateway's authorizer let nobody in without one, so there
+            // is nobody to answer; log it.
+            Err(err) => {
+                envelope_error(route, &err, None);
+                Answered(false)
+            }
+        };
+        tracing::info!(route, success = ok, latency_ms = started.elapsed().as_secs_f64() * 1000.0, "message");
+        json!({ "statusCode": 200 })
+    }
+    .instrument(span)
+    .await
+}
+
 /// The span every line of a WebSocket event carries: the route, the connection and its user.
 fn request_span(route: &str, event: &ApiGatewayWebsocketProxyRequest) -> tracing::Span {
     tracing::info_span!(
@@ -239,6 +312,22 @@ where
     lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| {
         let ctx = ctx.clone();
         async move { Ok::<_, lambda_runtime::Error>(respond(route, ctx, event.payload, handler).await) }
+    }))
+    .await
+}
+
+/// The whole life of a WebSocket route that answers on its own ([`respond_early`]).
+pub async fn run_early<C, F, Fut>(route: &'static str, handler: F) -> Result<(), lambda_runtime::Error>
+where
+    C: Clients + crate::clients::Pushes,
+    F: Fn(With<C>, WsRequest, Answer) -> Fut + Copy + Send + Sync + 'static,
+    Fut: Future<Output = Answered> + Send,
+{
+    crate::telemetry::init();
+    let ctx = With::<C>::from_env().await?;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| {
+        let ctx = ctx.clone();
+        async move { Ok::<_, lambda_runtime::Error>(respond_early(route, ctx, event.payload, handler).await) }
     }))
     .await
 }

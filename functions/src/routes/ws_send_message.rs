@@ -1,10 +1,10 @@
-//! WebSocket `send_message`: send a message; every member's other sockets get it.
+//! WebSocket `send_message`: send a message; every member's other sockets get it. The answer goes
+//! out as soon as the message is stored, before the pushes (a one-way route: see `ws_route!`).
 
+use chathub_shared::clients::Pushes;
 use chathub_shared::messages::{self, SendMessage};
-use chathub_shared::ws::{data, WsRequest};
-use chathub_shared::ApiError;
+use chathub_shared::ws::{data, Answer, Answered, WsRequest};
 use serde::Deserialize;
-use serde_json::Value;
 
 #[derive(Deserialize)]
 struct Fields {
@@ -13,11 +13,24 @@ struct Fields {
     message: SendMessage,
 }
 
-ws_route!("send_message" => "ws-send-message", PushFiles);
+ws_route!("send_message" => "ws-send-message", answers_early PushFiles);
 
-pub async fn handle(ctx: Context, req: WsRequest) -> Result<Value, ApiError> {
-    let fields: Fields = req.fields()?;
+/// Answers once the message is stored (or refused), then pushes: the sender never waits for the
+/// fan-out, even when its send is the one holding the conversation's push turn.
+pub async fn handle(ctx: Context, req: WsRequest, answer: Answer) -> Answered {
+    let fields: Fields = match req.fields() {
+        Ok(fields) => fields,
+        Err(e) => return answer.send(ctx.pusher(), Err(&e)).await,
+    };
     let origin = Some(req.connection_id.as_str());
-    let (message, _) = messages::send(&ctx, &req.username, &fields.conversation_id, fields.message, origin).await?;
-    data(&message)
+    let sent = messages::store(&ctx, &req.username, &fields.conversation_id, fields.message, origin).await;
+    let answered = match sent.outcome() {
+        Ok((message, _)) => match data(message) {
+            Ok(data) => answer.send(ctx.pusher(), Ok(data)).await,
+            Err(e) => answer.send(ctx.pusher(), Err(&e)).await,
+        },
+        Err(e) => answer.send(ctx.pusher(), Err(e)).await,
+    };
+    sent.push_after_answer(&ctx).await;
+    answered
 }
