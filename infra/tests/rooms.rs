@@ -43,6 +43,7 @@ on_both_backings!(
     sockets_that_ask_get_a_rounds_messages_in_one_frame,
     an_id_handed_out_before_the_holder_looked_is_pushed_however_slow_its_store,
     a_websocket_send_is_answered_once_stored_before_its_fan_out,
+    a_holder_out_of_budget_hands_the_turn_to_the_next_send,
 );
 
 fn text(content: &str, client_id: Option<&str>) -> SendMessage {
@@ -387,8 +388,7 @@ async fn a_websocket_send_is_answered_once_stored_before_its_fan_out(backing: Ba
         sockets.push(d.connect(person, 0).await);
     }
     // The route's sample event (events/), from this sender's socket.
-    let sample: serde_json::Value =
-        serde_json::from_str(include_str!("../../events/ws-send-message.json")).unwrap();
+    let sample: serde_json::Value = serde_json::from_str(include_str!("../../events/ws-send-message.json")).unwrap();
     let frame = |connection: &str, body: serde_json::Value| {
         let mut event = sample.clone();
         event["requestContext"]["connectionId"] = json!(connection);
@@ -423,4 +423,51 @@ async fn a_websocket_send_is_answered_once_stored_before_its_fan_out(backing: Ba
     assert_eq!(answers.len(), 2, "{answers:?}");
     assert_eq!((answers[1]["success"].clone(), answers[1]["request_id"].clone()), (json!(false), json!("r2")));
     assert_eq!(answers[1]["code"], "invalid_request");
+}
+
+/// A holder whose push budget is spent (here: none at all) hands the turn on instead of going
+/// round again: the next send takes it over at once, with no lease to wait out, and pushes
+/// everything that was left, in order.
+async fn a_holder_out_of_budget_hands_the_turn_to_the_next_send(backing: Backing) {
+    use chathub_shared::chat::Message;
+    use chathub_shared::store::SendRate;
+    let mut d = Domain::new(backing).await;
+    d.ctx.ctx.config = Arc::new(chathub_shared::config::Config { push_budget_ms: 0, ..(*d.ctx.config).clone() });
+    let people = names("budget", 3);
+    d.users(&people).await;
+    let room = d.room(&people).await;
+    let socket = d.connect(&people[2], 0).await;
+    let rate = SendRate { window_start: 0, window_ms: 10_000, limit: 100 };
+    let message = |id: i64| Message {
+        id,
+        conversation_id: room.clone(),
+        sender_username: people[0].clone(),
+        content: format!("m{id}"),
+        reply_id: None,
+        client_id: None,
+        attachments: Vec::new(),
+        sent_at: d.ctx.now_ms(),
+        edited_at: None,
+        deleted: false,
+        origin: None,
+    };
+
+    // A holds the turn; B's id is handed out (a signal) while A pushes; both are stored.
+    let a = push::Ticket::new(&d.ctx);
+    let (_, a_turn) = d.ctx.store.allocate_message_id(&room, &a.claim()).await.unwrap();
+    let b = push::Ticket::new(&d.ctx);
+    let (_, b_turn) = d.ctx.store.allocate_message_id(&room, &b.claim()).await.unwrap();
+    assert_eq!(b_turn, Signalled::Held);
+    d.ctx.store.put_message(&message(1), &rate).await.unwrap();
+    d.ctx.store.put_message(&message(2), &rate).await.unwrap();
+    // A pushes what it read (its own message), finds B's signal on release, and, out of budget,
+    // hands on instead of going round for B's message.
+    push::after_store(&d.ctx, &room, &a, a_turn, 1, Some(&message(1))).await.unwrap();
+    assert_eq!(d.pushes.message_ids(&socket), vec![1], "the holder stopped after its round");
+    push::after_store(&d.ctx, &room, &b, b_turn, 2, Some(&message(2))).await.unwrap();
+    assert_eq!(d.pushes.message_ids(&socket), vec![1], "B found the turn held and left its message to it");
+
+    // The next send finds the turn handed on and takes it over at once (no lease to wait out).
+    messages::send(&d.ctx, &people[1], &room, text("three", None), None).await.unwrap();
+    assert_eq!(d.pushes.message_ids(&socket), vec![1, 2, 3], "everything left, in order");
 }

@@ -13,7 +13,13 @@ pub struct Config {
     pub table_name: String,
     /// Per-user limits on sends and typing.
     pub limits: Limits,
+    /// How long a send may push others' messages, holding its conversation's push turn, before it
+    /// hands the turn on (`PUSH_BUDGET_SECONDS`, default 20: the send functions time out at 29 s).
+    pub push_budget_ms: u64,
 }
+
+/// [`Config::push_budget_ms`] unless configured.
+pub const PUSH_BUDGET_MS: u64 = 20_000;
 
 /// Per-user limits: at most `sends` messages and `typing` typing signals in each fixed window of
 /// `window_ms` (defaults: 100 each per 10 s, a burst of 100 and then 10 a second, more than any
@@ -67,7 +73,7 @@ impl Config {
     }
 
     pub fn with_keys(keys: Keyring, table_name: impl Into<String>) -> Self {
-        Self { keys, table_name: table_name.into(), limits: Limits::default() }
+        Self { keys, table_name: table_name.into(), limits: Limits::default(), push_budget_ms: PUSH_BUDGET_MS }
     }
 
     /// A Lambda function's configuration: `JWT_PUBLIC_KEYS` (the JWK set tokens are verified with),
@@ -76,6 +82,16 @@ impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         let jwks = std::env::var("JWT_PUBLIC_KEYS").map_err(|_| ConfigError::Missing("JWT_PUBLIC_KEYS"))?;
         let table = std::env::var("TABLE_NAME").unwrap_or_else(|_| "chathub".to_owned());
-        Ok(Self { limits: Limits::from_env()?, ..Self::with_keys(Keyring::verifying(&jwks)?, table) })
+        let push_budget_ms = match std::env::var("PUSH_BUDGET_SECONDS") {
+            Ok(v) if !v.is_empty() => {
+                v.parse::<u64>()
+                    .ok()
+                    .filter(|n| (1..=900).contains(n))
+                    .ok_or(ConfigError::Invalid("PUSH_BUDGET_SECONDS"))?
+                    * 1000
+            }
+            _ => PUSH_BUDGET_MS,
+        };
+        Ok(Self { limits: Limits::from_env()?, push_budget_ms, ..Self::with_keys(Keyring::verifying(&jwks)?, table) })
     }
 }

@@ -43,8 +43,11 @@ pub const GAP_MS: i64 = 30_000;
 /// it asked for its id, before the send signals again once stored. Measured as real time on each
 /// side: the holder stops waiting only after reading at least this long after it saw the id, which
 /// is after the id was handed out, so a store the holder missed took at least this long from the
-/// send's side too, and that send signals.
-pub const LATE: Duration = Duration::from_millis(1_000);
+/// send's side too, and that send signals. On AWS a store takes milliseconds, so this matters only
+/// when DynamoDB throttles or a send died between its two writes (then each holder waits this
+/// long until the id is filled with a void, [`GAP_MS`]). Under the burst on DynamoDB Local, where
+/// stores queue for seconds, 1 s made nearly every send signal twice (docs/benchmarks.md).
+pub const LATE: Duration = Duration::from_millis(5_000);
 
 /// A send's ticket for the push turn, made right before it asks for its message id.
 pub struct Ticket {
@@ -118,6 +121,8 @@ async fn push(
     // Since when the holder has waited for id `.0` (handed out, not stored yet).
     let mut waiting: Option<(i64, Instant)> = None;
     let mut pause = Duration::from_millis(5);
+    let started = Instant::now();
+    let budget = Duration::from_millis(ctx.config.push_budget_ms);
     // Uncontended: the caller's signal is the only one since everything handed out was pushed,
     // so nothing but the caller's own message can be waiting: no need to read.
     let mut fast = match own {
@@ -192,6 +197,22 @@ async fn push(
             Released::Released => return Ok(()),
             Released::Lost => {
                 tracing::warn!(conversation_id, pushed, "push turn lost (lease ran out); the new holder goes on");
+                return Ok(());
+            }
+            Released::Signalled(turn) if started.elapsed() >= budget => {
+                // Out of time: hand the turn on (its lease ends now), so the next send takes it
+                // over at once and pushes from `pushed`, rather than this Lambda timing out
+                // mid-round and the room waiting for the lease. What was signalled since the last
+                // read waits for that send (in a room busy enough to spend the budget, one comes
+                // at once; a send whose store was slow signals again by itself).
+                tracing::info!(
+                    conversation_id,
+                    pushed,
+                    last_id = turn.last_id,
+                    "push budget spent; handing the turn on"
+                );
+                let hand_on = PushRelease { pushed_id: pushed, seen_signal: None, clean: false, lease_until: 0 };
+                release_turn(ctx, conversation_id, holder, hand_on).await?;
                 return Ok(());
             }
             Released::Signalled(turn) => {
