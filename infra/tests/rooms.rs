@@ -50,6 +50,27 @@ fn text(content: &str, client_id: Option<&str>) -> SendMessage {
     serde_json::from_value(json!({"content": content, "client_id": client_id})).unwrap()
 }
 
+/// A message as a send would store it (for scenarios that drive the store and the push turn
+/// step by step), and a send limit none of them reaches.
+fn message(room: &str, sender: &str, id: i64, content: String, sent_at: i64) -> chathub_shared::chat::Message {
+    chathub_shared::chat::Message {
+        id,
+        conversation_id: room.to_owned(),
+        sender_username: sender.to_owned(),
+        content,
+        reply_id: None,
+        client_id: None,
+        attachments: Vec::new(),
+        sent_at,
+        edited_at: None,
+        deleted: false,
+        origin: None,
+    }
+}
+
+const RATE: chathub_shared::store::SendRate =
+    chathub_shared::store::SendRate { window_start: 0, window_ms: 10_000, limit: 100 };
+
 async fn contents(d: &Domain, caller: &str, id: &str) -> Vec<(i64, String)> {
     let mut all = Vec::new();
     let mut after = 0;
@@ -240,7 +261,6 @@ async fn under_throttling_sends_are_stored_once_and_pushed_once_in_order() {
 /// exactly today's frames. A lone message is a plain `send_message` for everyone.
 async fn sockets_that_ask_get_a_rounds_messages_in_one_frame(backing: Backing) {
     use chathub_shared::chat::Message;
-    use chathub_shared::store::SendRate;
     use chathub_shared::ws::WsRequest;
     let d = Domain::new(backing).await;
     let people = names("batch", 3);
@@ -263,7 +283,6 @@ async fn sockets_that_ask_get_a_rounds_messages_in_one_frame(backing: Backing) {
 
     // Three messages stored before their pusher (the first id's send, which got the turn) pushes
     // (a round will find them all); the second came from the batching socket itself.
-    let rate = SendRate { window_start: 0, window_ms: 10_000, limit: 100 };
     let mut first = None;
     for k in 1..=3 {
         let now = d.ctx.now_ms();
@@ -275,19 +294,10 @@ async fn sockets_that_ask_get_a_rounds_messages_in_one_frame(backing: Backing) {
             first = Some((ticket, turn));
         }
         let message = Message {
-            id,
-            conversation_id: room.clone(),
-            sender_username: people[0].clone(),
-            content: format!("m{k}"),
-            reply_id: None,
-            client_id: None,
-            attachments: Vec::new(),
-            sent_at: now,
-            edited_at: None,
-            deleted: false,
             origin: (k == 2).then(|| batching.clone()),
+            ..message(&room, &people[0], id, format!("m{k}"), now)
         };
-        d.ctx.store.put_message(&message, &rate).await.unwrap();
+        d.ctx.store.put_message(&message, &RATE).await.unwrap();
     }
     let (ticket, turn) = first.unwrap();
     push::after_store(&d.ctx, &room, &ticket, turn, 1, None).await.unwrap();
@@ -316,27 +326,12 @@ async fn sockets_that_ask_get_a_rounds_messages_in_one_frame(backing: Backing) {
 /// store takes longer than `push::LATE`, the holder releases without it, and that send, late,
 /// signals again once stored and pushes it. Either way every socket gets every message, in order.
 async fn an_id_handed_out_before_the_holder_looked_is_pushed_however_slow_its_store(backing: Backing) {
-    use chathub_shared::chat::Message;
-    use chathub_shared::store::SendRate;
     let d = Domain::new(backing).await;
     let people = names("slow", 3);
     d.users(&people).await;
     let room = d.room(&people).await;
     let socket = d.connect(&people[2], 0).await;
-    let rate = SendRate { window_start: 0, window_ms: 10_000, limit: 100 };
-    let message = |id: i64, sender: &str| Message {
-        id,
-        conversation_id: room.clone(),
-        sender_username: sender.to_owned(),
-        content: format!("m{id}"),
-        reply_id: None,
-        client_id: None,
-        attachments: Vec::new(),
-        sent_at: d.ctx.now_ms(),
-        edited_at: None,
-        deleted: false,
-        origin: None,
-    };
+    let message = |id: i64, sender: &str| message(&room, sender, id, format!("m{id}"), d.ctx.now_ms());
 
     for (first_id, slow) in [(1, false), (3, true)] {
         // A takes an id with the turn, B takes the next one; A stores and pushes while B is
@@ -348,13 +343,13 @@ async fn an_id_handed_out_before_the_holder_looked_is_pushed_however_slow_its_st
         assert!(matches!(a_turn, Signalled::Holder(_)), "the first id comes with the turn: {a_turn:?}");
         assert_eq!(b_turn, Signalled::Held, "the next finds it held");
         let (m_a, m_b) = (message(first_id, &people[0]), message(first_id + 1, &people[1]));
-        d.ctx.store.put_message(&m_a, &rate).await.unwrap();
+        d.ctx.store.put_message(&m_a, &RATE).await.unwrap();
         let holder = push::after_store(&d.ctx, &room, &a, a_turn, first_id, Some(&m_a));
         let b_stores = async {
             // In time: well inside LATE. Slow: after the holder gave up waiting.
             let wait = if slow { push::LATE * 2 } else { push::LATE / 10 };
             tokio::time::sleep(wait).await;
-            d.ctx.store.put_message(&m_b, &rate).await.unwrap();
+            d.ctx.store.put_message(&m_b, &RATE).await.unwrap();
         };
         let (pushed, ()) = tokio::join!(holder, b_stores);
         pushed.unwrap();
@@ -429,28 +424,13 @@ async fn a_websocket_send_is_answered_once_stored_before_its_fan_out(backing: Ba
 /// round again: the next send takes it over at once, with no lease to wait out, and pushes
 /// everything that was left, in order.
 async fn a_holder_out_of_budget_hands_the_turn_to_the_next_send(backing: Backing) {
-    use chathub_shared::chat::Message;
-    use chathub_shared::store::SendRate;
     let mut d = Domain::new(backing).await;
     d.ctx.ctx.config = Arc::new(chathub_shared::config::Config { push_budget_ms: 0, ..(*d.ctx.config).clone() });
     let people = names("budget", 3);
     d.users(&people).await;
     let room = d.room(&people).await;
     let socket = d.connect(&people[2], 0).await;
-    let rate = SendRate { window_start: 0, window_ms: 10_000, limit: 100 };
-    let message = |id: i64| Message {
-        id,
-        conversation_id: room.clone(),
-        sender_username: people[0].clone(),
-        content: format!("m{id}"),
-        reply_id: None,
-        client_id: None,
-        attachments: Vec::new(),
-        sent_at: d.ctx.now_ms(),
-        edited_at: None,
-        deleted: false,
-        origin: None,
-    };
+    let message = |id: i64| message(&room, &people[0], id, format!("m{id}"), d.ctx.now_ms());
 
     // A holds the turn; B's id is handed out (a signal) while A pushes; both are stored.
     let a = push::Ticket::new(&d.ctx);
@@ -458,8 +438,8 @@ async fn a_holder_out_of_budget_hands_the_turn_to_the_next_send(backing: Backing
     let b = push::Ticket::new(&d.ctx);
     let (_, b_turn) = d.ctx.store.allocate_message_id(&room, &b.claim()).await.unwrap();
     assert_eq!(b_turn, Signalled::Held);
-    d.ctx.store.put_message(&message(1), &rate).await.unwrap();
-    d.ctx.store.put_message(&message(2), &rate).await.unwrap();
+    d.ctx.store.put_message(&message(1), &RATE).await.unwrap();
+    d.ctx.store.put_message(&message(2), &RATE).await.unwrap();
     // A pushes what it read (its own message), finds B's signal on release, and, out of budget,
     // hands on instead of going round for B's message.
     push::after_store(&d.ctx, &room, &a, a_turn, 1, Some(&message(1))).await.unwrap();
