@@ -181,11 +181,13 @@ def goals(sizes, cold, counts, load_data):
     if load_data:
         runs = load_data["throughput"]
         lost = sum(r["missing"] for r in runs)
+        refused = sum(r.get("refused", 0) for r in runs)
         dup = sum(r["duplicates"] for r in runs)
         order = sum(r["out_of_order"] for r in runs)
         total = sum(r["expected_deliveries"] for r in runs)
         lines.append(
-            f"- Under bursts ({len(runs)} runs, {total:,} expected deliveries): **{lost} lost, {dup} duplicated, {order} out of order**."
+            f"- Under bursts ({len(runs)} runs, {total:,} expected deliveries): **{lost} lost, {dup} duplicated, {order} out of order**"
+            + (f" ({refused} sends refused, not counted as expected)." if refused else ".")
         )
         for f in load_data["fanout"]:
             lines.append(f"- Fan-out to {f['members']} member sockets: last socket after **{f['median_last_socket_ms']:.1f} ms** (median).")

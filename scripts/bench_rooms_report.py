@@ -31,8 +31,10 @@ def spread(values, fmt="{:,.0f}"):
 
 
 def audit(runs):
+    refused = sum(r.get("refused", 0) for r in runs)
     return (
-        f"{sum(r['missing'] for r in runs)} lost, {sum(r['duplicates'] for r in runs)} duplicated, "
+        (f"{refused} refused, " if refused else "")
+        + f"{sum(r['missing'] for r in runs)} lost, {sum(r['duplicates'] for r in runs)} duplicated, "
         f"{sum(r['out_of_order'] for r in runs)} out of order"
     )
 

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use chathub_shared::blobs::S3BlobStore;
 use chathub_shared::clients::Local;
 use chathub_shared::clock::Clock;
-use chathub_shared::config::Config;
+use chathub_shared::config::{Config, Limits};
 use chathub_shared::keys::{Signer, SigningKey};
 use chathub_shared::notify::ApiGatewayNotifier;
 use chathub_shared::store::dynamo::{self, DynamoStore};
@@ -58,6 +58,9 @@ pub struct Options {
     pub cors_origins: Vec<String>,
     /// A clock other than the system's (tests move time with it).
     pub clock: Option<Arc<dyn Clock>>,
+    /// Per-user send and typing limits (`chathub-local` reads them from the environment, as the
+    /// functions do).
+    pub limits: Limits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -191,7 +194,9 @@ pub async fn start_with_management_keys(options: Options, management: sigv4::Key
         }
     };
     let key = SigningKey::from_material(&options.jwt_secret)?;
-    let mut ctx = Ctx::new(Config::new(options.jwt_secret.clone(), table)?, store);
+    let mut config = Config::new(options.jwt_secret.clone(), table)?;
+    config.limits = options.limits;
+    let mut ctx = Ctx::new(config, store);
     if let Some(clock) = &options.clock {
         ctx = ctx.with_clock(clock.clone());
     }

@@ -118,6 +118,13 @@ async fn main() -> ExitCode {
         eprintln!("chathub-local: {refused}");
         return ExitCode::FAILURE;
     }
+    let limits = match chathub_shared::config::Limits::from_env() {
+        Ok(limits) => limits,
+        Err(e) => {
+            eprintln!("chathub-local: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let store = match args.dynamodb_endpoint.filter(|e| !e.is_empty()) {
         Some(endpoint) => StoreChoice::DynamoDb { endpoint, table: args.table },
         None => StoreChoice::Embedded,
@@ -153,6 +160,7 @@ async fn main() -> ExitCode {
         jwt_secret: chathub_gateway::signing_key(args.jwt_secret),
         cors_origins: args.cors_origins,
         clock: None,
+        limits,
     };
     let management = if args.management_access_key.is_empty() || args.management_secret_key.is_empty() {
         chathub_gateway::sigv4::Keys::random()

@@ -21,6 +21,7 @@ async fn issuers_read_the_key_from_secrets_manager_and_their_tokens_verify_every
             jwt_secret: chathub_gateway::signing_key(None),
             cors_origins: vec![],
             clock: None,
+            limits: Default::default(),
         },
         sigv4::Keys::new("issuer", "issuer-secret-issuer-secret"),
     )

@@ -38,7 +38,9 @@ impl Default for Limits {
 }
 
 impl Limits {
-    fn from_env() -> Result<Self, ConfigError> {
+    /// The limits the environment sets (`SEND_LIMIT`, `TYPING_LIMIT`, `RATE_WINDOW_SECONDS`), the
+    /// defaults where it sets none.
+    pub fn from_env() -> Result<Self, ConfigError> {
         let number = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
             match std::env::var(name) {
                 Ok(v) if !v.is_empty() => v.parse::<u64>().ok().filter(|n| *n > 0).ok_or(ConfigError::Invalid(name)),

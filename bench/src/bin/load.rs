@@ -26,6 +26,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chathub_gateway::{start, BlobChoice, Gateway, Options, StoreChoice};
+use chathub_shared::config::Limits;
 use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
@@ -48,6 +49,11 @@ struct Args {
     /// Messages per fan-out size.
     #[arg(long, default_value_t = 7)]
     fanout_runs: usize,
+    /// Per-user send limit per 10 s window. The runs measure delivery, not the limit: client
+    /// u0000 is in every run and sends 10 messages in each, so a dozen runs inside one window
+    /// would pass the deployed default of 100 (sends it refuses are counted as refused).
+    #[arg(long, default_value_t = u32::MAX)]
+    send_limit: u32,
     /// Hot-room runs: a room of this many members, one socket each (0: none).
     #[arg(long, default_value_t = 0)]
     hot_room: usize,
@@ -224,6 +230,8 @@ struct Seen {
     user: usize,
     pushes: Vec<(String, i64, String, u64)>,
     answers: Vec<u64>,
+    /// The numbers `k` of its own sends (`request_id` `r{k}`) answered with an error.
+    refused: Vec<usize>,
     /// `send_message_batch` frames among them.
     frames_batched: usize,
 }
@@ -239,7 +247,7 @@ async fn collect(
     answers: usize,
     progress: Option<Arc<Vec<AtomicUsize>>>,
 ) -> Seen {
-    let mut seen = Seen { user, pushes: Vec::new(), answers: Vec::new(), frames_batched: 0 };
+    let mut seen = Seen { user, pushes: Vec::new(), answers: Vec::new(), refused: Vec::new(), frames_batched: 0 };
     while seen.pushes.len() < pushes || seen.answers.len() < answers {
         let frame = match tokio::time::timeout(PATIENCE, stream.next()).await {
             Ok(Some(Ok(Message::Text(text)))) => text,
@@ -251,6 +259,11 @@ async fn collect(
         let messages: Vec<&Value> = match value["type"].as_str() {
             _ if value.get("request_id").is_some() => {
                 seen.answers.push(at);
+                if value["success"] == false {
+                    let k: Option<usize> =
+                        value["request_id"].as_str().and_then(|r| r.strip_prefix('r')).and_then(|k| k.parse().ok());
+                    seen.refused.extend(k);
+                }
                 Vec::new()
             }
             Some("send_message") => vec![&value["data"]],
@@ -379,7 +392,19 @@ async fn burst(bench: &Arc<Bench>, clients: usize, per_client: usize, groups: Ve
         let _ = sink.close().await;
     }
 
-    // The audit and the figures.
+    // The audit and the figures. A refused send (an error answer, such as the send limit) is not
+    // stored, so nobody should get it: it is counted apart, never as lost.
+    let refused: HashSet<(usize, usize)> = seen.iter().flat_map(|s| s.refused.iter().map(|&k| (s.user, k))).collect();
+    let stored_expected: Vec<usize> = (0..clients)
+        .map(|u| {
+            plan.iter()
+                .enumerate()
+                .filter(|(sender, _)| *sender != u)
+                .flat_map(|(sender, sends)| sends.iter().enumerate().map(move |(k, id)| (sender, k, id)))
+                .filter(|(sender, k, id)| !refused.contains(&(*sender, *k)) && members_of[id].contains(&u))
+                .count()
+        })
+        .collect();
     let mut latencies = Vec::new();
     let mut answers = Vec::new();
     let (mut duplicates, mut missing, mut out_of_order) = (0usize, 0usize, 0usize);
@@ -400,7 +425,7 @@ async fn burst(bench: &Arc<Bench>, clients: usize, per_client: usize, groups: Ve
                 out_of_order += 1;
             }
         }
-        missing += expected[s.user].saturating_sub(got.len());
+        missing += stored_expected[s.user].saturating_sub(got.len());
         for (k, at) in s.answers.iter().enumerate() {
             if let Some(sent) = sent_at[s.user].get(k) {
                 answers.push(at.saturating_sub(*sent) as f64 / 1000.0);
@@ -416,7 +441,8 @@ async fn burst(bench: &Arc<Bench>, clients: usize, per_client: usize, groups: Ve
         "groups": groups_n,
         "messages": clients * per_client,
         "deliveries": deliveries,
-        "expected_deliveries": expected.iter().sum::<usize>(),
+        "expected_deliveries": stored_expected.iter().sum::<usize>(),
+        "refused": refused.len(),
         "missing": missing,
         "duplicates": duplicates,
         "out_of_order": out_of_order,
@@ -592,6 +618,7 @@ async fn main() {
         jwt_secret: secret,
         cors_origins: vec![],
         clock: None,
+        limits: Limits { sends: args.send_limit, ..Limits::default() },
     })
     .await
     .expect("gateway starts");
@@ -644,7 +671,7 @@ async fn main() {
                 result["store_requests_per_send"] = json!(requests as f64 / (clients * args.per_client) as f64);
             }
             println!(
-                "{:>7} {:>9} {:>11} {:>14.0} {:>9.1} {:>9.1} {:>9.1}  missing {} duplicates {} out of order {}",
+                "{:>7} {:>9} {:>11} {:>14.0} {:>9.1} {:>9.1} {:>9.1}  refused {} missing {} duplicates {} out of order {}",
                 clients,
                 result["messages"].as_u64().unwrap_or(0),
                 result["deliveries"].as_u64().unwrap_or(0),
@@ -652,6 +679,7 @@ async fn main() {
                 result["latency_ms"]["p50"].as_f64().unwrap_or(f64::NAN),
                 result["latency_ms"]["p95"].as_f64().unwrap_or(f64::NAN),
                 result["latency_ms"]["p99"].as_f64().unwrap_or(f64::NAN),
+                result["refused"],
                 result["missing"],
                 result["duplicates"],
                 result["out_of_order"],
@@ -665,7 +693,7 @@ async fn main() {
         for run in 0..args.hot_runs {
             let result = hot_room(&bench, args.hot_room, args.hot_per_member, run).await;
             println!(
-                "{:>9} {:>11} {:>14.0} {:>9.1} {:>9.1} {:>9.1}  answers p99 {:.1} ms  missing {} duplicates {} out of order {}",
+                "{:>9} {:>11} {:>14.0} {:>9.1} {:>9.1} {:>9.1}  answers p99 {:.1} ms  refused {} missing {} duplicates {} out of order {}",
                 result["messages"].as_u64().unwrap_or(0),
                 result["deliveries"].as_u64().unwrap_or(0),
                 result["deliveries_per_second"].as_f64().unwrap_or(f64::NAN),
@@ -673,6 +701,7 @@ async fn main() {
                 result["latency_ms"]["p95"].as_f64().unwrap_or(f64::NAN),
                 result["latency_ms"]["p99"].as_f64().unwrap_or(f64::NAN),
                 result["answer_ms"]["p99"].as_f64().unwrap_or(f64::NAN),
+                result["refused"],
                 result["missing"],
                 result["duplicates"],
                 result["out_of_order"],

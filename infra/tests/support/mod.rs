@@ -127,6 +127,7 @@ impl TestApp {
             jwt_secret: TEST_SECRET.to_vec(),
             cors_origins: vec![],
             clock: Some(clock.clone()),
+            limits: Default::default(),
         })
         .await
         .expect("gateway starts");
