@@ -166,12 +166,19 @@ struct SlowNotifier {
 
 #[async_trait::async_trait]
 impl chathub_shared::notify::Notifier for SlowNotifier {
-    async fn post(&self, connection_id: &str, payload: &[u8]) -> Result<(), chathub_shared::notify::PushError> {
+    async fn post(
+        &self,
+        connection_id: &chathub_shared::ConnectionId,
+        payload: &[u8],
+    ) -> Result<(), chathub_shared::notify::PushError> {
         tokio::time::sleep(self.latency).await;
         self.inner.post(connection_id, payload).await
     }
 
-    async fn close(&self, connection_id: &str) -> Result<(), chathub_shared::notify::PushError> {
+    async fn close(
+        &self,
+        connection_id: &chathub_shared::ConnectionId,
+    ) -> Result<(), chathub_shared::notify::PushError> {
         self.inner.close(connection_id).await
     }
 }

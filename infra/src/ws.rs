@@ -472,7 +472,11 @@ pub struct InProcessNotifier {
 
 #[async_trait::async_trait]
 impl chathub_shared::notify::Notifier for InProcessNotifier {
-    async fn post(&self, connection_id: &str, payload: &[u8]) -> Result<(), chathub_shared::notify::PushError> {
+    async fn post(
+        &self,
+        connection_id: &chathub_shared::ConnectionId,
+        payload: &[u8],
+    ) -> Result<(), chathub_shared::notify::PushError> {
         use chathub_shared::notify::PushError;
         if payload.len() > MAX_MESSAGE_BYTES {
             return Err(PushError::Failed("payload too large".into()));
@@ -484,7 +488,10 @@ impl chathub_shared::notify::Notifier for InProcessNotifier {
         }
     }
 
-    async fn close(&self, connection_id: &str) -> Result<(), chathub_shared::notify::PushError> {
+    async fn close(
+        &self,
+        connection_id: &chathub_shared::ConnectionId,
+    ) -> Result<(), chathub_shared::notify::PushError> {
         if close(&self.connections, connection_id) {
             Ok(())
         } else {

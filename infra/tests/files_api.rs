@@ -362,7 +362,7 @@ async fn a_throttled_membership_check_is_unavailable_not_not_found() {
     d.users(&members).await;
     let id = d.room(&members).await;
     let file = FileRecord {
-        id: ulid::Ulid::new().to_string(),
+        id: ulid::Ulid::new().to_string().into(),
         owner: members[0].clone(),
         purpose: Purpose::Attachment,
         content_type: "image/png".into(),

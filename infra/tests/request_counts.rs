@@ -98,13 +98,14 @@ async fn requests_and_capacity_units_per_operation() {
         conversations::create(&d.ctx, "busy", request, None).await.unwrap();
     }
     d.meter.take();
-    presence::connect(&d.ctx, "busy", "busy-0", Default::default()).await.unwrap();
+    let socket = chathub_shared::ConnectionId::new("busy-0");
+    presence::connect(&d.ctx, "busy", &socket, Default::default()).await.unwrap();
     let connect = d.meter.take();
     // Profile (UpdateItem, which returns when the user was last online), memberships (Query), the
     // socket recorded under each conversation (4 BatchWriteItem); the first socket announces
     // presence to who has the user as a contact (Query).
     report.check("$connect (in 100 conversations)", connect, 7, 110.0);
-    presence::disconnect(&d.ctx, "busy", "busy-0").await.unwrap();
+    presence::disconnect(&d.ctx, "busy", &socket).await.unwrap();
     let disconnect = d.meter.take();
     report.check("$disconnect (in 100 conversations)", disconnect, 2, 5.0);
     // One write unit per conversation recording the socket (the floor of this design), plus a few

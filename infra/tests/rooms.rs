@@ -11,7 +11,7 @@ use std::time::Duration;
 use chathub_shared::chat::Role;
 use chathub_shared::messages::{self, HistoryQuery, SendMessage};
 use chathub_shared::store::Signalled;
-use chathub_shared::{conversations, push, ApiError};
+use chathub_shared::{conversations, push, ApiError, ConnectionId, ConversationId, MessageId};
 use serde_json::json;
 use support::domain::{dynamodb_endpoint, names, Backing, Domain};
 use support::proxy::throttling_proxy;
@@ -52,10 +52,16 @@ fn text(content: &str, client_id: Option<&str>) -> SendMessage {
 
 /// A message as a send would store it (for scenarios that drive the store and the push turn
 /// step by step), and a send limit none of them reaches.
-fn message(room: &str, sender: &str, id: i64, content: String, sent_at: i64) -> chathub_shared::chat::Message {
+fn message(
+    room: &ConversationId,
+    sender: &str,
+    id: impl Into<MessageId>,
+    content: String,
+    sent_at: i64,
+) -> chathub_shared::chat::Message {
     chathub_shared::chat::Message {
-        id,
-        conversation_id: room.to_owned(),
+        id: id.into(),
+        conversation_id: room.clone(),
         sender_username: sender.to_owned(),
         content,
         reply_id: None,
@@ -71,14 +77,14 @@ fn message(room: &str, sender: &str, id: i64, content: String, sent_at: i64) -> 
 const RATE: chathub_shared::store::SendRate =
     chathub_shared::store::SendRate { window_start: 0, window_ms: 10_000, limit: 100 };
 
-async fn contents(d: &Domain, caller: &str, id: &str) -> Vec<(i64, String)> {
+async fn contents(d: &Domain, caller: &str, id: &ConversationId) -> Vec<(i64, String)> {
     let mut all = Vec::new();
     let mut after = 0;
     loop {
         let query = HistoryQuery { after: Some(after), limit: Some(100), ..Default::default() };
         let page = messages::history(&d.ctx, caller, id, query).await.unwrap();
-        all.extend(page.messages.iter().map(|m| (m.id, m.content.clone())));
-        after = page.messages.last().map(|m| m.id).unwrap_or(after);
+        all.extend(page.messages.iter().map(|m| (m.id.get(), m.content.clone())));
+        after = page.messages.last().map(|m| m.id.get()).unwrap_or(after);
         if !page.has_more {
             return all;
         }
@@ -154,7 +160,7 @@ async fn a_room_of_ten_thousand_members_works_end_to_end(backing: Backing) {
         other => panic!("a member who left cannot send: {other:?}"),
     }
     let history = contents(&d, &members[1], &id).await;
-    assert_eq!(history, vec![(1, "to everyone".to_owned()), (second.id, "after".to_owned())]);
+    assert_eq!(history, vec![(1, "to everyone".to_owned()), (second.id.get(), "after".to_owned())]);
 }
 
 /// The first send's pusher freezes halfway through its fan-out (its Lambda died): later sends
@@ -268,7 +274,7 @@ async fn sockets_that_ask_get_a_rounds_messages_in_one_frame(backing: Backing) {
     let room = d.room(&people).await;
     let plain = d.connect(&people[1], 0).await;
     // The batching socket opens through the $connect route, as the gateway passes it `?batch=1`.
-    let batching = format!("{}-batch-0", people[2]);
+    let batching = ConnectionId::new(format!("{}-batch-0", people[2]));
     let connect = WsRequest {
         route: "$connect".into(),
         username: people[2].clone(),
@@ -300,7 +306,7 @@ async fn sockets_that_ask_get_a_rounds_messages_in_one_frame(backing: Backing) {
         d.ctx.store.put_message(&message, &RATE).await.unwrap();
     }
     let (ticket, turn) = first.unwrap();
-    push::after_store(&d.ctx, &room, &ticket, turn, 1, None).await.unwrap();
+    push::after_store(&d.ctx, &room, &ticket, turn, MessageId::new(1), None).await.unwrap();
     assert_eq!(d.pushes.message_ids(&plain), vec![1, 2, 3], "plain sockets get one frame per message");
     let frames = d.pushes.frames(&batching);
     assert_eq!(frames.len(), 1, "{frames:?}");
@@ -344,7 +350,7 @@ async fn an_id_handed_out_before_the_holder_looked_is_pushed_however_slow_its_st
         assert_eq!(b_turn, Signalled::Held, "the next finds it held");
         let (m_a, m_b) = (message(first_id, &people[0]), message(first_id + 1, &people[1]));
         d.ctx.store.put_message(&m_a, &RATE).await.unwrap();
-        let holder = push::after_store(&d.ctx, &room, &a, a_turn, first_id, Some(&m_a));
+        let holder = push::after_store(&d.ctx, &room, &a, a_turn, MessageId::new(first_id), Some(&m_a));
         let b_stores = async {
             // In time: well inside LATE. Slow: after the holder gave up waiting.
             let wait = if slow { push::LATE * 2 } else { push::LATE / 10 };
@@ -363,7 +369,7 @@ async fn an_id_handed_out_before_the_holder_looked_is_pushed_however_slow_its_st
         } else {
             assert_eq!(d.pushes.message_ids(&socket), expected, "the holder waited for the id and pushed it");
         }
-        push::after_store(&d.ctx, &room, &b, b_turn, first_id + 1, Some(&m_b)).await.unwrap();
+        push::after_store(&d.ctx, &room, &b, b_turn, MessageId::new(first_id + 1), Some(&m_b)).await.unwrap();
         assert_eq!(d.pushes.message_ids(&socket), expected, "every message once, in id order");
     }
 }
@@ -442,9 +448,9 @@ async fn a_holder_out_of_budget_hands_the_turn_to_the_next_send(backing: Backing
     d.ctx.store.put_message(&message(2), &RATE).await.unwrap();
     // A pushes what it read (its own message), finds B's signal on release, and, out of budget,
     // hands on instead of going round for B's message.
-    push::after_store(&d.ctx, &room, &a, a_turn, 1, Some(&message(1))).await.unwrap();
+    push::after_store(&d.ctx, &room, &a, a_turn, MessageId::new(1), Some(&message(1))).await.unwrap();
     assert_eq!(d.pushes.message_ids(&socket), vec![1], "the holder stopped after its round");
-    push::after_store(&d.ctx, &room, &b, b_turn, 2, Some(&message(2))).await.unwrap();
+    push::after_store(&d.ctx, &room, &b, b_turn, MessageId::new(2), Some(&message(2))).await.unwrap();
     assert_eq!(d.pushes.message_ids(&socket), vec![1], "B found the turn held and left its message to it");
 
     // The next send finds the turn handed on and takes it over at once (no lease to wait out).

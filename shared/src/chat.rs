@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::ids::{ConnectionId, ConversationId, FileId, MessageId};
 use crate::model::Invalid;
 
 /// Conversation names: at most 100 characters.
@@ -57,7 +58,7 @@ impl Visibility {
 /// with the room.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Conversation {
-    pub id: String,
+    pub id: ConversationId,
     /// The name given, if any; [`Conversation::display_name`] fills in the default.
     pub name: Option<String>,
     pub kind: Kind,
@@ -66,18 +67,18 @@ pub struct Conversation {
     pub member_count: i64,
     /// The first [`PREVIEW_MAX`] members by name: what an unnamed conversation is called.
     pub member_preview: Vec<String>,
-    pub icon_file_id: Option<String>,
+    pub icon_file_id: Option<FileId>,
     pub created_at: i64,
     pub created_by: String,
     /// The highest message id handed out (0 before the first message).
-    pub last_message_id: i64,
+    pub last_message_id: MessageId,
     pub last_activity_at: i64,
 }
 
 /// A conversation as clients see it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ConversationView {
-    pub id: String,
+    pub id: ConversationId,
     pub name: String,
     pub kind: Kind,
     pub visibility: Visibility,
@@ -86,10 +87,10 @@ pub struct ConversationView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub members: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub icon_file_id: Option<String>,
+    pub icon_file_id: Option<FileId>,
     pub created_at: i64,
     pub created_by: String,
-    pub last_message_id: i64,
+    pub last_message_id: MessageId,
     pub last_activity_at: i64,
 }
 
@@ -172,21 +173,21 @@ pub fn preview(current: &[String], added: &[String], removed: Option<&str>, more
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct ReadState {
     /// Highest message id read.
-    pub last_read: i64,
+    pub last_read: MessageId,
     /// How many of my own messages have ids above `last_read` (they never count as unread).
     pub own_after_read: i64,
 }
 
 impl ReadState {
     /// Other members' messages after my marker.
-    pub fn unread_count(&self, last_message_id: i64) -> i64 {
+    pub fn unread_count(&self, last_message_id: MessageId) -> i64 {
         (last_message_id - self.last_read - self.own_after_read).max(0)
     }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Attachment {
-    pub file_id: String,
+    pub file_id: FileId,
     pub content_type: String,
     pub size: i64,
     pub name: Option<String>,
@@ -194,11 +195,11 @@ pub struct Attachment {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Message {
-    pub id: i64,
-    pub conversation_id: String,
+    pub id: MessageId,
+    pub conversation_id: ConversationId,
     pub sender_username: String,
     pub content: String,
-    pub reply_id: Option<i64>,
+    pub reply_id: Option<MessageId>,
     pub client_id: Option<String>,
     pub attachments: Vec<Attachment>,
     pub sent_at: i64,
@@ -207,7 +208,7 @@ pub struct Message {
     /// The WebSocket connection it was sent from: its push skips that one, which gets the answer.
     /// Kept with the message for whoever pushes it; never shown to clients.
     #[serde(skip)]
-    pub origin: Option<String>,
+    pub origin: Option<ConnectionId>,
 }
 
 /// Checks a conversation name given by a client.
@@ -250,7 +251,7 @@ mod tests {
             icon_file_id: None,
             created_at: 0,
             created_by: members[0].into(),
-            last_message_id: 0,
+            last_message_id: MessageId::NONE,
             last_activity_at: 0,
         }
     }
@@ -273,10 +274,11 @@ mod tests {
 
     #[test]
     fn unread_counts_exclude_my_own_messages() {
-        let state = ReadState { last_read: 3, own_after_read: 2 };
-        assert_eq!(state.unread_count(10), 5);
-        assert_eq!(ReadState { last_read: 10, own_after_read: 0 }.unread_count(10), 0);
-        assert_eq!(ReadState { last_read: 9, own_after_read: 5 }.unread_count(10), 0);
+        let id = MessageId::new;
+        let state = ReadState { last_read: id(3), own_after_read: 2 };
+        assert_eq!(state.unread_count(id(10)), 5);
+        assert_eq!(ReadState { last_read: id(10), own_after_read: 0 }.unread_count(id(10)), 0);
+        assert_eq!(ReadState { last_read: id(9), own_after_read: 5 }.unread_count(id(10)), 0);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use crate::chat::{self, Conversation, ConversationView, Kind, Member, MemberView
 use crate::clients::{HoldsFiles, Pushes, With};
 use crate::error::{ApiError, Conflict, StoreError};
 use crate::fanout::{event, fan_out, push_to_conversation, push_to_users};
+use crate::ids::{ConnectionId, ConversationId, FileId, MessageId};
 use crate::model::{Page, Username};
 use crate::Ctx;
 
@@ -25,7 +26,7 @@ pub struct CreateConversation {
 pub struct UpdateConversation {
     pub name: Option<String>,
     #[serde(default, deserialize_with = "crate::model::present")]
-    pub icon_file_id: Option<Option<String>>,
+    pub icon_file_id: Option<Option<FileId>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -43,12 +44,12 @@ pub struct ConversationSummary {
 }
 
 /// The conversation if `caller` is a member; 404 otherwise (never reveal that it exists).
-pub async fn member_view(ctx: &Ctx, caller: &str, id: &str) -> Result<Conversation, ApiError> {
+pub async fn member_view(ctx: &Ctx, caller: &str, id: &ConversationId) -> Result<Conversation, ApiError> {
     Ok(membership(ctx, caller, id).await?.0)
 }
 
 /// The conversation and the caller's read state in it, in one read; 404 for a non-member.
-pub async fn membership(ctx: &Ctx, caller: &str, id: &str) -> Result<(Conversation, ReadState), ApiError> {
+pub async fn membership(ctx: &Ctx, caller: &str, id: &ConversationId) -> Result<(Conversation, ReadState), ApiError> {
     ctx.store.member_conversation(id, caller).await?.ok_or(ApiError::NotFound("conversation not found"))
 }
 
@@ -99,9 +100,9 @@ fn too_many_per_request(named: usize) -> Result<(), ApiError> {
 /// Records the live sockets of members who just joined under the conversation, so its pushes
 /// reach them without a reconnect, and returns them. A failure costs them pushes until they
 /// reconnect, not the join.
-async fn register_sockets(ctx: &Ctx, id: &str, usernames: &[String]) -> Vec<(String, String)> {
+async fn register_sockets(ctx: &Ctx, id: &ConversationId, usernames: &[String]) -> Vec<(String, ConnectionId)> {
     ctx.store.register_connections(id, usernames, ctx.now_ms()).await.unwrap_or_else(|e| {
-        tracing::warn!(error = %crate::error::Chain(&e), conversation_id = id, "could not record joining members' sockets");
+        tracing::warn!(error = %crate::error::Chain(&e), conversation_id = %id, "could not record joining members' sockets");
         Vec::new()
     })
 }
@@ -112,7 +113,7 @@ pub async fn create(
     ctx: &With<impl Pushes>,
     caller: &str,
     req: CreateConversation,
-    origin: Option<&str>,
+    origin: Option<&ConnectionId>,
 ) -> Result<(ConversationView, bool), ApiError> {
     let mut others = parse_usernames(&req.members)?;
     others.retain(|u| u != caller);
@@ -145,7 +146,7 @@ pub async fn create(
     let mut names: Vec<String> = members.iter().map(|m| m.username.clone()).collect();
     names.sort();
     let conversation = Conversation {
-        id: ulid::Ulid::new().to_string(),
+        id: ConversationId::new(ulid::Ulid::new().to_string()),
         name,
         kind: if direct { Kind::Direct } else { Kind::Group },
         visibility,
@@ -155,7 +156,7 @@ pub async fn create(
         icon_file_id: None,
         created_at: now,
         created_by: caller.to_owned(),
-        last_message_id: 0,
+        last_message_id: MessageId::NONE,
         last_activity_at: now,
     };
     match ctx.store.create_conversation(&conversation, &members, direct_key.as_deref()).await {
@@ -171,7 +172,7 @@ pub async fn create(
     // Everyone's sockets were just recorded: push to them without reading them back.
     let sockets = register_sockets(ctx, &conversation.id, &names).await;
     let view = conversation.view(Some(names));
-    let sockets = sockets.into_iter().filter(|(_, c)| Some(c.as_str()) != origin).collect();
+    let sockets = sockets.into_iter().filter(|(_, c)| Some(c) != origin).collect();
     fan_out(ctx, Some(&conversation.id), sockets, event("conversation_created", &view)).await;
     Ok((view, true))
 }
@@ -186,9 +187,9 @@ async fn existing_direct(ctx: &Ctx, key: &str) -> Result<Option<Conversation>, A
 /// Every conversation `caller` is in, with their read state, most recent activity first (ties by
 /// id, so the order is total and cursors are exact): one Query and a BatchGetItem per 100.
 pub async fn mine(ctx: &Ctx, caller: &str) -> Result<Vec<(Conversation, ReadState)>, ApiError> {
-    let memberships: std::collections::HashMap<String, ReadState> =
+    let memberships: std::collections::HashMap<ConversationId, ReadState> =
         ctx.store.memberships(caller).await?.into_iter().collect();
-    let ids: Vec<String> = memberships.keys().cloned().collect();
+    let ids: Vec<ConversationId> = memberships.keys().cloned().collect();
     let mut conversations: Vec<(Conversation, ReadState)> = ctx
         .store
         .get_conversations(&ids)
@@ -222,8 +223,11 @@ pub async fn list(
     };
     let page: Vec<(Conversation, ReadState)> = conversations.iter().skip(start).take(limit).cloned().collect();
     let more = conversations.len() > start + page.len();
-    let last_keys: Vec<(String, i64)> =
-        page.iter().filter(|(c, _)| c.last_message_id > 0).map(|(c, _)| (c.id.clone(), c.last_message_id)).collect();
+    let last_keys: Vec<(ConversationId, MessageId)> = page
+        .iter()
+        .filter(|(c, _)| c.last_message_id > MessageId::NONE)
+        .map(|(c, _)| (c.id.clone(), c.last_message_id))
+        .collect();
     let last_messages = ctx.store.get_messages(&last_keys).await?;
     let items = page
         .iter()
@@ -263,7 +267,7 @@ pub async fn public(
     })
 }
 
-pub async fn get(ctx: &Ctx, caller: &str, id: &str) -> Result<ConversationView, ApiError> {
+pub async fn get(ctx: &Ctx, caller: &str, id: &ConversationId) -> Result<ConversationView, ApiError> {
     with_members(ctx, &member_view(ctx, caller, id).await?).await
 }
 
@@ -271,7 +275,7 @@ pub async fn get(ctx: &Ctx, caller: &str, id: &str) -> Result<ConversationView, 
 pub async fn members(
     ctx: &Ctx,
     caller: &str,
-    id: &str,
+    id: &ConversationId,
     cursor: Option<&str>,
     limit: usize,
 ) -> Result<Page<MemberView>, ApiError> {
@@ -285,7 +289,7 @@ pub async fn members(
 pub async fn update(
     ctx: &With<impl Pushes + HoldsFiles>,
     caller: &str,
-    id: &str,
+    id: &ConversationId,
     req: UpdateConversation,
 ) -> Result<ConversationView, ApiError> {
     let name = req.name.as_deref().map(chat::validate_name).transpose()?;
@@ -293,7 +297,7 @@ pub async fn update(
     if let Some(Some(file_id)) = &req.icon_file_id {
         crate::files::usable(ctx, caller, file_id, crate::files::Purpose::Icon, None).await?;
     }
-    let icon = req.icon_file_id.as_ref().map(|i| i.as_deref());
+    let icon = req.icon_file_id.as_ref().map(Option::as_ref);
     let updated = ctx.store.update_conversation(id, name.as_deref(), icon, ctx.now_ms()).await?;
     let view = with_members(ctx, &updated).await?;
     push_to_conversation(ctx, id, None, None, "conversation_updated", &view).await;
@@ -304,7 +308,7 @@ pub async fn update(
 pub async fn add_members(
     ctx: &With<impl Pushes>,
     caller: &str,
-    id: &str,
+    id: &ConversationId,
     req: AddMembers,
 ) -> Result<ConversationView, ApiError> {
     let conversation = member_view(ctx, caller, id).await?;
@@ -336,7 +340,7 @@ pub async fn add_members(
 }
 
 /// Anyone joins a public conversation; a private one is 404.
-pub async fn join(ctx: &With<impl Pushes>, caller: &str, id: &str) -> Result<ConversationView, ApiError> {
+pub async fn join(ctx: &With<impl Pushes>, caller: &str, id: &ConversationId) -> Result<ConversationView, ApiError> {
     if let Some((conversation, _)) = ctx.store.member_conversation(id, caller).await? {
         return with_members(ctx, &conversation).await;
     }
@@ -364,7 +368,7 @@ pub async fn join(ctx: &With<impl Pushes>, caller: &str, id: &str) -> Result<Con
 
 #[derive(Debug, Clone, Serialize)]
 pub struct MemberLeft {
-    pub conversation_id: String,
+    pub conversation_id: ConversationId,
     pub username: String,
     pub owner: String,
 }
@@ -372,7 +376,12 @@ pub struct MemberLeft {
 /// `target` = `me` or oneself: leave. Anyone else: the owner of a group removes them (403
 /// otherwise; nobody removes the other member of a direct conversation). When the owner leaves,
 /// the longest-standing member becomes owner.
-pub async fn remove_member(ctx: &With<impl Pushes>, caller: &str, id: &str, target: &str) -> Result<(), ApiError> {
+pub async fn remove_member(
+    ctx: &With<impl Pushes>,
+    caller: &str,
+    id: &ConversationId,
+    target: &str,
+) -> Result<(), ApiError> {
     let conversation = member_view(ctx, caller, id).await?;
     let target = if target == "me" {
         caller.to_owned()
@@ -402,7 +411,7 @@ pub async fn remove_member(ctx: &With<impl Pushes>, caller: &str, id: &str, targ
     // The one who left hears it directly; then their sockets stop hearing the conversation.
     push_to_users(ctx, std::slice::from_ref(&target), None, "member_left", &event).await;
     if let Err(e) = ctx.store.unregister_connections(id, &target, None, ctx.now_ms()).await {
-        tracing::warn!(error = %crate::error::Chain(&e), conversation_id = id, "could not forget a leaving member's sockets");
+        tracing::warn!(error = %crate::error::Chain(&e), conversation_id = %id, "could not forget a leaving member's sockets");
     }
     push_to_conversation(ctx, id, None, Some(&target), "member_left", &event).await;
     Ok(())

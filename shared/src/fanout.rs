@@ -8,6 +8,7 @@ use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 
 use crate::clients::{Pushes, With};
+use crate::ids::{ConnectionId, ConversationId};
 use crate::notify::PushError;
 use crate::Ctx;
 
@@ -36,12 +37,12 @@ pub struct FanOut {
 /// a failed push is logged and never fails the caller.
 pub async fn fan_out(
     ctx: &With<impl Pushes>,
-    conversation: Option<&str>,
-    targets: Vec<(String, String)>,
+    conversation: Option<&ConversationId>,
+    targets: Vec<(String, ConnectionId)>,
     payload: Vec<u8>,
 ) -> FanOut {
     let payload: Arc<[u8]> = payload.into();
-    let results: Vec<(String, String, Result<(), PushError>)> = stream::iter(targets)
+    let results: Vec<(String, ConnectionId, Result<(), PushError>)> = stream::iter(targets)
         .map(|(user, connection)| {
             let payload = payload.clone();
             async move {
@@ -62,7 +63,7 @@ pub async fn fan_out(
             }
             Err(PushError::Failed(e)) => {
                 report.failed += 1;
-                tracing::warn!(error = %e, connection, "push failed");
+                tracing::warn!(error = %e, %connection, "push failed");
             }
         }
     }
@@ -72,7 +73,7 @@ pub async fn fan_out(
 /// Forgets a connection that is gone (410 from the management API): where it was found. Under a
 /// conversation, only that record (the profile loses it at `$disconnect`, or it expires); found
 /// on the profile, there.
-pub async fn forget(ctx: &Ctx, conversation: Option<&str>, user: &str, connection: &str) {
+pub async fn forget(ctx: &Ctx, conversation: Option<&ConversationId>, user: &str, connection: &ConnectionId) {
     let forgotten = match conversation {
         Some(conversation) => {
             ctx.store.unregister_connections(conversation, user, Some(connection), ctx.now_ms()).await
@@ -80,7 +81,7 @@ pub async fn forget(ctx: &Ctx, conversation: Option<&str>, user: &str, connectio
         None => ctx.store.remove_connection(user, connection, ctx.now_ms()).await.map(|_| ()),
     };
     if let Err(e) = forgotten {
-        tracing::warn!(error = %crate::error::Chain(&e), connection, "could not forget a gone connection");
+        tracing::warn!(error = %crate::error::Chain(&e), %connection, "could not forget a gone connection");
     }
 }
 
@@ -88,7 +89,7 @@ pub async fn forget(ctx: &Ctx, conversation: Option<&str>, user: &str, connectio
 pub async fn push_to_users<T: Serialize>(
     ctx: &With<impl Pushes>,
     usernames: &[String],
-    skip: Option<&str>,
+    skip: Option<&ConnectionId>,
     kind: &str,
     data: &T,
 ) -> FanOut {
@@ -99,7 +100,7 @@ pub async fn push_to_users<T: Serialize>(
             return FanOut::default();
         }
     };
-    let targets = targets.into_iter().filter(|(_, c)| Some(c.as_str()) != skip).collect();
+    let targets = targets.into_iter().filter(|(_, c)| Some(c) != skip).collect();
     fan_out(ctx, None, targets, event(kind, data)).await
 }
 
@@ -107,8 +108,8 @@ pub async fn push_to_users<T: Serialize>(
 /// room's size), except the connection `skip` and the sockets of `skip_user`.
 pub async fn push_to_conversation<T: Serialize>(
     ctx: &With<impl Pushes>,
-    conversation_id: &str,
-    skip: Option<&str>,
+    conversation_id: &ConversationId,
+    skip: Option<&ConnectionId>,
     skip_user: Option<&str>,
     kind: &str,
     data: &T,
@@ -122,7 +123,7 @@ pub async fn push_to_conversation<T: Serialize>(
     };
     let targets = targets
         .into_iter()
-        .filter(|t| Some(t.connection.as_str()) != skip && Some(t.user.as_str()) != skip_user)
+        .filter(|t| Some(&t.connection) != skip && Some(t.user.as_str()) != skip_user)
         .map(|t| (t.user, t.connection))
         .collect();
     fan_out(ctx, Some(conversation_id), targets, event(kind, data)).await

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::blobs::expires_at;
 use crate::clients::{HoldsFiles, With};
 use crate::error::ApiError;
+use crate::ids::{ConversationId, FileId};
 use crate::Ctx;
 
 pub const IMAGE_MAX_BYTES: i64 = 5 * 1024 * 1024;
@@ -23,12 +24,12 @@ pub use crate::model::{FileRecord, Purpose};
 
 /// Where an upload lands. The bucket removes what is still here after a day: uploads that nothing
 /// ever referenced.
-pub fn upload_key(file_id: &str) -> String {
+pub fn upload_key(file_id: &FileId) -> String {
     format!("uploads/{file_id}")
 }
 
 /// Where a referenced file's bytes live for good.
-pub fn object_key(file_id: &str) -> String {
+pub fn object_key(file_id: &FileId) -> String {
     format!("files/{file_id}")
 }
 
@@ -47,12 +48,12 @@ pub struct CreateFile {
     #[serde(deserialize_with = "crate::model::whole_number")]
     pub size: i64,
     pub name: Option<String>,
-    pub conversation_id: Option<String>,
+    pub conversation_id: Option<ConversationId>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Upload {
-    pub file_id: String,
+    pub file_id: FileId,
     pub upload_url: String,
     pub upload_method: String,
     pub upload_headers: BTreeMap<String, String>,
@@ -109,7 +110,7 @@ pub async fn create(ctx: &With<impl HoldsFiles>, caller: &str, req: CreateFile) 
     };
     let now = ctx.now_ms();
     let record = FileRecord {
-        id: ulid::Ulid::new().to_string(),
+        id: FileId::new(ulid::Ulid::new().to_string()),
         owner: caller.to_owned(),
         purpose,
         content_type: content_type.clone(),
@@ -133,7 +134,7 @@ pub async fn create(ctx: &With<impl HoldsFiles>, caller: &str, req: CreateFile) 
 
 /// A short-lived download URL: attachments for their conversation's members only (404 to
 /// others), avatars and icons for anyone signed in.
-pub async fn download(ctx: &With<impl HoldsFiles>, caller: &str, file_id: &str) -> Result<Download, ApiError> {
+pub async fn download(ctx: &With<impl HoldsFiles>, caller: &str, file_id: &FileId) -> Result<Download, ApiError> {
     let not_found = || ApiError::NotFound("file not found");
     let file = ctx.store.get_file(file_id).await?.ok_or_else(not_found)?;
     if let Some(conversation) = &file.conversation_id {
@@ -152,7 +153,7 @@ pub async fn download(ctx: &With<impl HoldsFiles>, caller: &str, file_id: &str) 
 
 /// 404 unless `caller` is a member of conversation `id` (the store's membership read, as
 /// `conversations::member_view` makes it; files do not depend on the conversations service).
-async fn require_member(ctx: &Ctx, caller: &str, id: &str) -> Result<(), ApiError> {
+async fn require_member(ctx: &Ctx, caller: &str, id: &ConversationId) -> Result<(), ApiError> {
     match ctx.store.member_conversation(id, caller).await? {
         Some(_) => Ok(()),
         None => Err(ApiError::NotFound("conversation not found")),
@@ -187,13 +188,13 @@ fn not_uploaded(detail: &str) -> ApiError {
 pub async fn usable(
     ctx: &With<impl HoldsFiles>,
     caller: &str,
-    file_id: &str,
+    file_id: &FileId,
     purpose: Purpose,
-    conversation: Option<&str>,
+    conversation: Option<&ConversationId>,
 ) -> Result<FileRecord, ApiError> {
     let detail = format!("{file_id} is no uploaded {} of yours", purpose.as_str());
     let file = ctx.store.get_file(file_id).await?.ok_or_else(|| not_uploaded(&detail))?;
-    if file.owner != caller || file.purpose != purpose || file.conversation_id.as_deref() != conversation {
+    if file.owner != caller || file.purpose != purpose || file.conversation_id.as_ref() != conversation {
         return Err(not_uploaded(&detail));
     }
     if file.referenced {

@@ -15,6 +15,7 @@ use crate::auth::{self, Claims};
 use crate::clients::{Clients, With};
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::ids::{ConversationId, FileId, MessageId};
 use crate::paging::{DEFAULT_LIMIT, MAX_LIMIT};
 use crate::Ctx;
 
@@ -123,9 +124,19 @@ pub fn path_param(req: &Request, name: &str) -> Result<String, ApiError> {
         .ok_or_else(|| ApiError::invalid(format!("missing path parameter {name}")))
 }
 
+/// The `{id}` path parameter: a conversation's id.
+pub fn conversation_id_param(req: &Request) -> Result<ConversationId, ApiError> {
+    path_param(req, "id").map(ConversationId::from)
+}
+
+/// The `{file_id}` path parameter.
+pub fn file_id_param(req: &Request) -> Result<FileId, ApiError> {
+    path_param(req, "file_id").map(FileId::from)
+}
+
 /// The `{message_id}` path parameter: an unparsable one names no message (404).
-pub fn message_id_param(req: &Request) -> Result<i64, ApiError> {
-    path_param(req, "message_id")?.parse().map_err(|_| ApiError::NotFound("message not found"))
+pub fn message_id_param(req: &Request) -> Result<MessageId, ApiError> {
+    path_param(req, "message_id")?.parse().map(MessageId::new).map_err(|_| ApiError::NotFound("message not found"))
 }
 
 /// `?limit=`: 1–100, default 50; anything else is 400.

@@ -1,7 +1,7 @@
 //! Chathub's domain crate: the rules, the ports they need, the adapters behind those ports, and the
 //! API Gateway edges every function shares.
 //!
-//! - Domain: [`model`] (validated user and file types), [`chat`] (conversations, messages, read
+//! - Domain: [`model`] (validated user and file types), [`ids`] (typed ids), [`chat`] (conversations, messages, read
 //!   state), [`auth`] (passwords, token claims, refresh tokens), [`keys`] (the Ed25519 keys that
 //!   sign and verify access tokens), [`paging`] (limits and cursors), [`error`].
 //! - Services, one function per use case on a [`Ctx`]: [`accounts`], [`users`], [`contacts`],
@@ -30,6 +30,7 @@ pub mod error;
 pub mod fanout;
 pub mod files;
 pub mod http;
+pub mod ids;
 pub mod keys;
 pub mod messages;
 pub mod model;
@@ -45,3 +46,4 @@ pub mod ws;
 pub use clients::With;
 pub use context::Ctx;
 pub use error::ApiError;
+pub use ids::{ConnectionId, ConversationId, FileId, MessageId};

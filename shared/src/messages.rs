@@ -9,6 +9,7 @@ use crate::conversations::{member_view, membership};
 use crate::error::{ApiError, Conflict, StoreError};
 use crate::fanout::{push_to_conversation, push_to_users};
 use crate::files::Purpose;
+use crate::ids::{ConnectionId, ConversationId, FileId, MessageId};
 use crate::store::SendRate;
 use crate::Ctx;
 
@@ -18,11 +19,11 @@ pub const ATTACHMENTS_MAX: usize = 10;
 #[derive(Debug, Deserialize)]
 pub struct SendMessage {
     pub content: String,
-    #[serde(default, deserialize_with = "crate::model::optional_whole_number")]
-    pub reply_id: Option<i64>,
+    #[serde(default)]
+    pub reply_id: Option<MessageId>,
     pub client_id: Option<String>,
     #[serde(default)]
-    pub attachments: Vec<String>,
+    pub attachments: Vec<FileId>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -34,20 +35,20 @@ pub struct HistoryQuery {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct History {
-    pub conversation_id: String,
+    pub conversation_id: ConversationId,
     pub messages: Vec<Message>,
     pub has_more: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct MessageRef {
-    pub conversation_id: String,
-    pub message_id: i64,
+    pub conversation_id: ConversationId,
+    pub message_id: MessageId,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Typing {
-    pub conversation_id: String,
+    pub conversation_id: ConversationId,
     pub username: String,
 }
 
@@ -59,16 +60,16 @@ pub struct Typing {
 pub async fn send(
     ctx: &With<impl Pushes + HoldsFiles>,
     caller: &str,
-    conversation_id: &str,
+    conversation_id: &ConversationId,
     req: SendMessage,
-    origin: Option<&str>,
+    origin: Option<&ConnectionId>,
 ) -> Result<(Message, bool), ApiError> {
     store(ctx, caller, conversation_id, req, origin).await.push(ctx).await
 }
 
 /// A send whose message is stored (or refused), with its push still to do.
 pub struct Sent {
-    conversation_id: String,
+    conversation_id: ConversationId,
     outcome: Result<(Message, bool), ApiError>,
     pending: Pending,
 }
@@ -77,13 +78,13 @@ enum Pending {
     /// No id was handed out: nothing to push.
     Nothing,
     /// A retry: its first try may have stored the message and failed before it was pushed.
-    Retry(i64),
+    Retry(MessageId),
     /// A new id, filled with the message (`stored`) or a void.
     Filled { ticket: crate::push::Ticket, turn: crate::store::Signalled, message: Box<Message>, stored: bool },
 }
 
 impl Sent {
-    fn refused(conversation_id: &str, error: ApiError) -> Self {
+    fn refused(conversation_id: &ConversationId, error: ApiError) -> Self {
         Self { conversation_id: conversation_id.to_owned(), outcome: Err(error), pending: Pending::Nothing }
     }
 
@@ -112,7 +113,7 @@ impl Sent {
             (Ok(sent), Ok(())) => Ok(sent),
             (Ok((message, _)), Err(e)) if message.client_id.is_some() => Err(e.into()),
             (Ok(sent), Err(e)) => {
-                tracing::warn!(error = %crate::error::Chain(&e), id = sent.0.id, "stored; the push waits for the next send");
+                tracing::warn!(error = %crate::error::Chain(&e), id = sent.0.id.get(), "stored; the push waits for the next send");
                 Ok(sent)
             }
             (Err(e), _) => Err(e),
@@ -130,12 +131,12 @@ impl Sent {
         };
         for attempt in 0..3u32 {
             let Err(e) = &pushed else { return };
-            tracing::warn!(error = %crate::error::Chain(e), id, attempt, "push failed after the answer; trying again");
+            tracing::warn!(error = %crate::error::Chain(e), id = id.get(), attempt, "push failed after the answer; trying again");
             tokio::time::sleep(std::time::Duration::from_millis(100 << attempt)).await;
             pushed = crate::push::signal(ctx, &self.conversation_id, id, None).await;
         }
         if let Err(e) = pushed {
-            tracing::warn!(error = %crate::error::Chain(&e), id, "stored; the push waits for the next send");
+            tracing::warn!(error = %crate::error::Chain(&e), id = id.get(), "stored; the push waits for the next send");
         }
     }
 }
@@ -144,9 +145,9 @@ impl Sent {
 pub async fn store(
     ctx: &With<impl Pushes + HoldsFiles>,
     caller: &str,
-    conversation_id: &str,
+    conversation_id: &ConversationId,
     req: SendMessage,
-    origin: Option<&str>,
+    origin: Option<&ConnectionId>,
 ) -> Sent {
     match prepare(ctx, caller, conversation_id, req, origin).await {
         Ok(sent) => sent,
@@ -157,9 +158,9 @@ pub async fn store(
 async fn prepare(
     ctx: &With<impl Pushes + HoldsFiles>,
     caller: &str,
-    conversation_id: &str,
+    conversation_id: &ConversationId,
     req: SendMessage,
-    origin: Option<&str>,
+    origin: Option<&ConnectionId>,
 ) -> Result<Sent, ApiError> {
     if req.attachments.len() > ATTACHMENTS_MAX {
         return Err(ApiError::invalid(format!("at most {ATTACHMENTS_MAX} attachments")));
@@ -176,7 +177,7 @@ async fn prepare(
             return Ok(Sent { conversation_id: conversation_id.to_owned(), outcome: Ok((original, false)), pending });
         }
     }
-    if req.reply_id.is_some_and(|r| r < 1) {
+    if req.reply_id.is_some_and(|r| r < MessageId::new(1)) {
         return Err(ApiError::invalid("reply_id must name a message of this conversation"));
     }
     let attachments = attachments(ctx, caller, conversation_id, &req.attachments).await?;
@@ -197,7 +198,7 @@ async fn prepare(
         sent_at: now,
         edited_at: None,
         deleted: false,
-        origin: origin.map(str::to_owned),
+        origin: origin.cloned(),
     };
     // The sender's send limit is counted in the same write that stores the message.
     let limits = ctx.config.limits;
@@ -255,8 +256,8 @@ async fn store_new(ctx: &Ctx, message: &Message, rate: &SendRate) -> Result<(), 
 async fn attachments(
     ctx: &With<impl HoldsFiles>,
     caller: &str,
-    conversation_id: &str,
-    ids: &[String],
+    conversation_id: &ConversationId,
+    ids: &[FileId],
 ) -> Result<Vec<Attachment>, ApiError> {
     let mut seen = std::collections::HashSet::new();
     let mut attachments = Vec::with_capacity(ids.len());
@@ -278,7 +279,7 @@ async fn attachments(
 async fn original_for(
     ctx: &Ctx,
     caller: &str,
-    conversation_id: &str,
+    conversation_id: &ConversationId,
     client_id: &str,
 ) -> Result<Option<Message>, ApiError> {
     match ctx.store.message_id_for_client_id(conversation_id, caller, client_id).await? {
@@ -289,7 +290,12 @@ async fn original_for(
 
 /// History: `after` (what a reconnecting client missed, oldest first), `before` (older pages: the
 /// latest before it), both (the ids strictly between, oldest first), or the latest.
-pub async fn history(ctx: &Ctx, caller: &str, conversation_id: &str, query: HistoryQuery) -> Result<History, ApiError> {
+pub async fn history(
+    ctx: &Ctx,
+    caller: &str,
+    conversation_id: &ConversationId,
+    query: HistoryQuery,
+) -> Result<History, ApiError> {
     let limit = match query.limit {
         None => crate::paging::DEFAULT_LIMIT,
         Some(l) if (1..=crate::paging::MAX_LIMIT as i64).contains(&l) => l as usize,
@@ -301,11 +307,12 @@ pub async fn history(ctx: &Ctx, caller: &str, conversation_id: &str, query: Hist
     if ctx.store.read_state(caller, conversation_id).await?.is_none() {
         return Err(ApiError::NotFound("conversation not found"));
     }
-    let (messages, has_more) = ctx.store.list_messages(conversation_id, query.before, query.after, limit).await?;
+    let (before, after) = (query.before.map(MessageId::new), query.after.map(MessageId::new));
+    let (messages, has_more) = ctx.store.list_messages(conversation_id, before, after, limit).await?;
     Ok(History { conversation_id: conversation_id.to_owned(), messages, has_more })
 }
 
-async fn own_message(ctx: &Ctx, conversation_id: &str, message_id: i64) -> Result<Message, ApiError> {
+async fn own_message(ctx: &Ctx, conversation_id: &ConversationId, message_id: MessageId) -> Result<Message, ApiError> {
     ctx.store.get_message(conversation_id, message_id).await?.ok_or(ApiError::NotFound("message not found"))
 }
 
@@ -313,10 +320,10 @@ async fn own_message(ctx: &Ctx, conversation_id: &str, message_id: i64) -> Resul
 pub async fn edit(
     ctx: &With<impl Pushes>,
     caller: &str,
-    conversation_id: &str,
-    message_id: i64,
+    conversation_id: &ConversationId,
+    message_id: MessageId,
     content: String,
-    origin: Option<&str>,
+    origin: Option<&ConnectionId>,
 ) -> Result<Message, ApiError> {
     chat::validate_content(&content, false)?;
     member_view(ctx, caller, conversation_id).await?;
@@ -338,9 +345,9 @@ pub async fn edit(
 pub async fn delete(
     ctx: &With<impl Pushes>,
     caller: &str,
-    conversation_id: &str,
-    message_id: i64,
-    origin: Option<&str>,
+    conversation_id: &ConversationId,
+    message_id: MessageId,
+    origin: Option<&ConnectionId>,
 ) -> Result<MessageRef, ApiError> {
     let conversation = member_view(ctx, caller, conversation_id).await?;
     let mut message = own_message(ctx, conversation_id, message_id).await?;
@@ -369,12 +376,12 @@ pub async fn delete(
 pub async fn mark_read(
     ctx: &With<impl Pushes>,
     caller: &str,
-    conversation_id: &str,
-    message_id: i64,
-    origin: Option<&str>,
+    conversation_id: &ConversationId,
+    message_id: MessageId,
+    origin: Option<&ConnectionId>,
 ) -> Result<MessageRef, ApiError> {
     let (conversation, state) = membership(ctx, caller, conversation_id).await?;
-    if message_id < 1 || message_id > conversation.last_message_id {
+    if message_id < MessageId::new(1) || message_id > conversation.last_message_id {
         return Err(ApiError::invalid("message_id must name a message of this conversation"));
     }
     let reference = MessageRef { conversation_id: conversation_id.to_owned(), message_id };
@@ -399,7 +406,7 @@ pub const TYPING_MEMBERS_MAX: i64 = 100;
 /// Tells the other members I am typing; nothing is stored.
 /// Typing is limited per user like sends where it is pushed; it stores nothing, so its count is a
 /// request of its own (one conditional UpdateItem).
-pub async fn typing(ctx: &With<impl Pushes>, caller: &str, conversation_id: &str) -> Result<(), ApiError> {
+pub async fn typing(ctx: &With<impl Pushes>, caller: &str, conversation_id: &ConversationId) -> Result<(), ApiError> {
     let conversation = member_view(ctx, caller, conversation_id).await?;
     if conversation.member_count <= TYPING_MEMBERS_MAX {
         let limits = ctx.config.limits;

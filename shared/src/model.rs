@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::ids::{ConnectionId, ConversationId, FileId};
+
 /// A value that breaks a rule of the model: what the domain's validators (here, in `chat` and in
 /// `paging`) fail with. It knows nothing of HTTP: `error.rs` maps it, once, to 400
 /// `invalid_request` with this text.
@@ -136,23 +138,11 @@ pub fn validate_date(field: &str, value: &str) -> Result<(), Invalid> {
 
 /// For PATCH bodies: tells a field given as `null` (`Some(None)`, clear it) from an absent one
 /// (`None`, leave it), with `#[serde(default, deserialize_with = "crate::model::present")]`.
-pub fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
+pub fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }
 
-/// A JSON integer, also written with a zero fraction (`1.0`, `1e3`): JSON Schema counts those as
-/// integers, so a client generated from the OpenAPI document may send them. Other fractions and
-/// values outside `i64` are refused.
-pub fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
-    let number = serde_json::Number::deserialize(d)?;
-    if let Some(n) = number.as_i64() {
-        return Ok(n);
-    }
-    match number.as_f64() {
-        Some(f) if f.fract() == 0.0 && f >= i64::MIN as f64 && f < i64::MAX as f64 => Ok(f as i64),
-        _ => Err(serde::de::Error::custom("expected an integer")),
-    }
-}
+pub use crate::ids::whole_number;
 
 /// [`whole_number`] for an optional field (`null` or absent: `None`).
 pub fn optional_whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
@@ -175,11 +165,11 @@ pub struct UserRecord {
     pub last_name: Option<String>,
     pub role: Option<String>,
     pub date_of_birth: Option<String>,
-    pub avatar_file_id: Option<String>,
+    pub avatar_file_id: Option<FileId>,
     pub created_at: i64,
     pub last_online: Option<i64>,
     /// Open WebSocket connections: connection id → when it expires (ms). Online while one is live.
-    pub connections: BTreeMap<String, i64>,
+    pub connections: BTreeMap<ConnectionId, i64>,
 }
 
 /// A user as clients see it. `email` and `date_of_birth` only on one's own profile.
@@ -198,7 +188,7 @@ pub struct UserView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub date_of_birth: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub avatar_file_id: Option<String>,
+    pub avatar_file_id: Option<FileId>,
     pub is_online: bool,
     pub last_online: Option<i64>,
     pub created_at: i64,
@@ -206,7 +196,7 @@ pub struct UserView {
 
 impl UserRecord {
     /// Live connections at `now`.
-    pub fn live_connections(&self, now: i64) -> impl Iterator<Item = &String> {
+    pub fn live_connections(&self, now: i64) -> impl Iterator<Item = &ConnectionId> {
         self.connections.iter().filter(move |(_, expires)| **expires > now).map(|(id, _)| id)
     }
 
@@ -271,14 +261,14 @@ impl Purpose {
 /// A file as declared by its uploader.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FileRecord {
-    pub id: String,
+    pub id: FileId,
     pub owner: String,
     pub purpose: Purpose,
     pub content_type: String,
     pub size: i64,
     pub name: Option<String>,
     /// Attachments belong to a conversation.
-    pub conversation_id: Option<String>,
+    pub conversation_id: Option<ConversationId>,
     pub created_at: i64,
     /// Referenced somewhere (avatar, icon, message): its bytes moved from `uploads/` to `files/`.
     pub referenced: bool,

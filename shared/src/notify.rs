@@ -4,6 +4,8 @@
 use async_trait::async_trait;
 use aws_sdk_apigatewaymanagement::primitives::Blob;
 
+use crate::ids::ConnectionId;
+
 #[derive(Debug, thiserror::Error)]
 pub enum PushError {
     /// The connection is gone (410): forget it.
@@ -15,8 +17,8 @@ pub enum PushError {
 
 #[async_trait]
 pub trait Notifier: Send + Sync {
-    async fn post(&self, connection_id: &str, payload: &[u8]) -> Result<(), PushError>;
-    async fn close(&self, connection_id: &str) -> Result<(), PushError>;
+    async fn post(&self, connection_id: &ConnectionId, payload: &[u8]) -> Result<(), PushError>;
+    async fn close(&self, connection_id: &ConnectionId) -> Result<(), PushError>;
 }
 
 /// API Gateway's management API (`PostToConnection`, `DeleteConnection`).
@@ -48,16 +50,23 @@ impl ApiGatewayNotifier {
 
 #[async_trait]
 impl Notifier for ApiGatewayNotifier {
-    async fn post(&self, connection_id: &str, payload: &[u8]) -> Result<(), PushError> {
-        match self.client.post_to_connection().connection_id(connection_id).data(Blob::new(payload)).send().await {
+    async fn post(&self, connection_id: &ConnectionId, payload: &[u8]) -> Result<(), PushError> {
+        match self
+            .client
+            .post_to_connection()
+            .connection_id(connection_id.as_str())
+            .data(Blob::new(payload))
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) if e.as_service_error().is_some_and(|se| se.is_gone_exception()) => Err(PushError::Gone),
             Err(e) => Err(PushError::Failed(aws_sdk_apigatewaymanagement::error::DisplayErrorContext(&e).to_string())),
         }
     }
 
-    async fn close(&self, connection_id: &str) -> Result<(), PushError> {
-        match self.client.delete_connection().connection_id(connection_id).send().await {
+    async fn close(&self, connection_id: &ConnectionId) -> Result<(), PushError> {
+        match self.client.delete_connection().connection_id(connection_id.as_str()).send().await {
             Ok(_) => Ok(()),
             Err(e) if e.as_service_error().is_some_and(|se| se.is_gone_exception()) => Err(PushError::Gone),
             Err(e) => Err(PushError::Failed(aws_sdk_apigatewaymanagement::error::DisplayErrorContext(&e).to_string())),
@@ -70,12 +79,12 @@ pub struct NoNotifier;
 
 #[async_trait]
 impl Notifier for NoNotifier {
-    async fn post(&self, connection_id: &str, _payload: &[u8]) -> Result<(), PushError> {
-        tracing::debug!(connection_id, "no WebSocket management endpoint configured; push dropped");
+    async fn post(&self, connection_id: &ConnectionId, _payload: &[u8]) -> Result<(), PushError> {
+        tracing::debug!(%connection_id, "no WebSocket management endpoint configured; push dropped");
         Ok(())
     }
 
-    async fn close(&self, _connection_id: &str) -> Result<(), PushError> {
+    async fn close(&self, _connection_id: &ConnectionId) -> Result<(), PushError> {
         Ok(())
     }
 }

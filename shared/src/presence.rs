@@ -5,6 +5,7 @@ use serde::Serialize;
 use crate::clients::{Pushes, With};
 use crate::error::{ApiError, Conflict, StoreError};
 use crate::fanout::push_to_users;
+use crate::ids::ConnectionId;
 use crate::notify::PushError;
 use crate::store::SocketOptions;
 
@@ -23,7 +24,7 @@ pub struct UserStatus {
 pub async fn connect(
     ctx: &With<impl Pushes>,
     username: &str,
-    connection_id: &str,
+    connection_id: &ConnectionId,
     socket: SocketOptions<'_>,
 ) -> Result<(), ApiError> {
     let now = ctx.now_ms();
@@ -42,7 +43,7 @@ pub async fn connect(
 }
 
 /// `$disconnect`: forgets the socket; the last one takes the user offline.
-pub async fn disconnect(ctx: &With<impl Pushes>, username: &str, connection_id: &str) -> Result<(), ApiError> {
+pub async fn disconnect(ctx: &With<impl Pushes>, username: &str, connection_id: &ConnectionId) -> Result<(), ApiError> {
     let now = ctx.now_ms();
     if ctx.store.remove_connection(username, connection_id, now).await? {
         announce(ctx, UserStatus { username: username.to_owned(), is_online: false, last_online: Some(now) }).await?;
@@ -89,7 +90,7 @@ pub async fn close_sessions(ctx: &With<impl Pushes>, username: &str, revoked: Re
                 ctx.store.remove_connection(username, connection, ctx.now_ms()).await?;
             }
             Err(PushError::Failed(e)) => {
-                tracing::warn!(error = %e, connection, "could not close a revoked session's socket")
+                tracing::warn!(error = %e, %connection, "could not close a revoked session's socket")
             }
         }
     }

@@ -22,6 +22,7 @@ use crate::chat::Message;
 use crate::clients::{Pushes, With};
 use crate::error::StoreError;
 use crate::fanout::{event, forget, FANOUT_CONCURRENCY};
+use crate::ids::{ConnectionId, ConversationId, MessageId};
 use crate::notify::PushError;
 use crate::store::{persist, PushRelease, PushTurn, Released, Signalled, Target, TurnClaim};
 use crate::Ctx;
@@ -73,17 +74,17 @@ impl Ticket {
 /// again, as the holder may have stopped waiting for it.
 pub async fn after_store(
     ctx: &With<impl Pushes>,
-    conversation_id: &str,
+    conversation_id: &ConversationId,
     ticket: &Ticket,
     turn: Signalled,
-    filled: i64,
+    filled: MessageId,
     own: Option<&Message>,
 ) -> Result<(), StoreError> {
     match turn {
         Signalled::Holder(turn) => push(ctx, conversation_id, &ticket.holder, turn, filled, own).await,
         Signalled::Stale => signal(ctx, conversation_id, filled, own).await,
         Signalled::Held if ticket.asked.elapsed() >= LATE => {
-            tracing::info!(conversation_id, id = filled, "stored late; signalling the push turn again");
+            tracing::info!(%conversation_id, id = filled.get(), "stored late; signalling the push turn again");
             signal(ctx, conversation_id, filled, own).await
         }
         Signalled::Held => Ok(()),
@@ -94,8 +95,8 @@ pub async fn after_store(
 /// message if the caller has it) and, if this call gets the turn, pushes everything pending.
 pub async fn signal(
     ctx: &With<impl Pushes>,
-    conversation_id: &str,
-    filled: i64,
+    conversation_id: &ConversationId,
+    filled: MessageId,
     own: Option<&Message>,
 ) -> Result<(), StoreError> {
     let ticket = Ticket::new(ctx);
@@ -108,10 +109,10 @@ pub async fn signal(
 /// The holder's work: rounds of read, push, release until a release holds.
 async fn push(
     ctx: &With<impl Pushes>,
-    conversation_id: &str,
+    conversation_id: &ConversationId,
     holder: &str,
     turn: PushTurn,
-    filled: i64,
+    filled: MessageId,
     own: Option<&Message>,
 ) -> Result<(), StoreError> {
     let mut pushed = turn.pushed_id;
@@ -119,7 +120,7 @@ async fn push(
     let mut last_id = turn.last_id;
     let mut renewed_at = ctx.now_ms();
     // Since when the holder has waited for id `.0` (handed out, not stored yet).
-    let mut waiting: Option<(i64, Instant)> = None;
+    let mut waiting: Option<(MessageId, Instant)> = None;
     let mut pause = Duration::from_millis(5);
     let started = Instant::now();
     let budget = Duration::from_millis(ctx.config.push_budget_ms);
@@ -173,7 +174,7 @@ async fn push(
         if round.complete && pushed < last_id {
             match waiting {
                 Some((id, since)) if id == pushed + 1 && read_at.duration_since(since) >= LATE => {
-                    tracing::info!(conversation_id, id, "releasing the push turn without an id still being stored");
+                    tracing::info!(%conversation_id, id = id.get(), "releasing the push turn without an id still being stored");
                 }
                 Some((id, _)) if id == pushed + 1 => {
                     tokio::time::sleep(pause).await;
@@ -196,7 +197,7 @@ async fn push(
         match release_turn(ctx, conversation_id, holder, release).await? {
             Released::Released => return Ok(()),
             Released::Lost => {
-                tracing::warn!(conversation_id, pushed, "push turn lost (lease ran out); the new holder goes on");
+                tracing::warn!(%conversation_id, pushed = pushed.get(), "push turn lost (lease ran out); the new holder goes on");
                 return Ok(());
             }
             Released::Signalled(turn) if started.elapsed() >= budget => {
@@ -206,9 +207,9 @@ async fn push(
                 // read waits for that send (in a room busy enough to spend the budget, one comes
                 // at once; a send whose store was slow signals again by itself).
                 tracing::info!(
-                    conversation_id,
-                    pushed,
-                    last_id = turn.last_id,
+                    %conversation_id,
+                    pushed = pushed.get(),
+                    last_id = turn.last_id.get(),
                     "push budget spent; handing the turn on"
                 );
                 let hand_on = PushRelease { pushed_id: pushed, seen_signal: None, clean: false, lease_until: 0 };
@@ -229,7 +230,7 @@ struct Round {
     /// Messages in id order, voids left out.
     batch: Vec<Message>,
     /// Every id up to this one is in the batch or void.
-    through: i64,
+    through: MessageId,
     /// Nothing stored lies beyond `through` unread (a full page does not say).
     complete: bool,
     /// Complete, and no gap: everything stored has been read.
@@ -239,7 +240,7 @@ struct Round {
 /// Reads what is stored after `pushed` and takes the run of consecutive ids from `pushed + 1`.
 /// Stops at the first id not yet filled: its send is still storing it and will signal; one that
 /// has been missing for [`GAP_MS`] is filled with a void here.
-async fn read_round(ctx: &Ctx, conversation_id: &str, pushed: i64) -> Result<Round, StoreError> {
+async fn read_round(ctx: &Ctx, conversation_id: &ConversationId, pushed: MessageId) -> Result<Round, StoreError> {
     loop {
         let stored = ctx.store.stored_after(conversation_id, pushed, PAGE).await?;
         let full = stored.len() == PAGE;
@@ -253,7 +254,7 @@ async fn read_round(ctx: &Ctx, conversation_id: &str, pushed: i64) -> Result<Rou
         let beyond: Vec<Message> = rest.filter_map(|(_, m)| m).collect();
         let oldest_beyond = beyond.iter().map(|m| m.sent_at).min();
         if oldest_beyond.is_some_and(|sent_at| ctx.now_ms() - sent_at > GAP_MS) {
-            tracing::warn!(conversation_id, id = next, "filling an id its send never stored");
+            tracing::warn!(%conversation_id, id = next.get(), "filling an id its send never stored");
             persist("fill a message id", || ctx.store.put_void(conversation_id, next)).await?;
             continue;
         }
@@ -264,11 +265,17 @@ async fn read_round(ctx: &Ctx, conversation_id: &str, pushed: i64) -> Result<Rou
 
 /// Gives the turn up after a failure, keeping what was pushed, so the next signal takes over at
 /// once instead of after the lease; returns the failure.
-async fn hand_off(ctx: &Ctx, conversation_id: &str, holder: &str, pushed: i64, error: StoreError) -> StoreError {
-    tracing::warn!(conversation_id, pushed, error = %crate::error::Chain(&error), "push round failed; handing the turn on");
+async fn hand_off(
+    ctx: &Ctx,
+    conversation_id: &ConversationId,
+    holder: &str,
+    pushed: MessageId,
+    error: StoreError,
+) -> StoreError {
+    tracing::warn!(%conversation_id, pushed = pushed.get(), error = %crate::error::Chain(&error), "push round failed; handing the turn on");
     let release = PushRelease { pushed_id: pushed, seen_signal: None, clean: false, lease_until: 0 };
     if let Err(e) = release_turn(ctx, conversation_id, holder, release).await {
-        tracing::warn!(conversation_id, error = %crate::error::Chain(&e), "could not hand the push turn on; its lease will run out");
+        tracing::warn!(%conversation_id, error = %crate::error::Chain(&e), "could not hand the push turn on; its lease will run out");
     }
     error
 }
@@ -277,7 +284,7 @@ async fn hand_off(ctx: &Ctx, conversation_id: &str, holder: &str, pushed: i64, e
 /// the next holder pushes it again.
 async fn release_turn(
     ctx: &Ctx,
-    conversation_id: &str,
+    conversation_id: &ConversationId,
     holder: &str,
     release: PushRelease,
 ) -> Result<Released, StoreError> {
@@ -290,13 +297,13 @@ async fn release_turn(
 /// `send_message_batch` frame when there are several. A gone connection is forgotten; one that
 /// keeps failing is closed, so its client reconnects and catches up with `after` instead of
 /// missing a message silently.
-async fn deliver(ctx: &With<impl Pushes>, conversation_id: &str, targets: Vec<Target>, batch: &[Message]) {
-    let frames: Vec<(Option<&str>, Arc<[u8]>)> =
-        batch.iter().map(|m| (m.origin.as_deref(), Arc::from(event("send_message", m)))).collect();
+async fn deliver(ctx: &With<impl Pushes>, conversation_id: &ConversationId, targets: Vec<Target>, batch: &[Message]) {
+    let frames: Vec<(Option<&ConnectionId>, Arc<[u8]>)> =
+        batch.iter().map(|m| (m.origin.as_ref(), Arc::from(event("send_message", m)))).collect();
     let frames = &frames;
     stream::iter(targets)
         .for_each_concurrent(FANOUT_CONCURRENCY, |Target { user, connection, batch: batches }| async move {
-            let mine: Vec<usize> = (0..frames.len()).filter(|&i| frames[i].0 != Some(connection.as_str())).collect();
+            let mine: Vec<usize> = (0..frames.len()).filter(|&i| frames[i].0 != Some(&connection)).collect();
             let combined: Vec<Arc<[u8]>> = if batches && mine.len() > 1 {
                 let messages: Vec<&Message> = mine.iter().map(|&i| &batch[i]).collect();
                 let data = serde_json::json!({ "conversation_id": conversation_id, "messages": messages });
@@ -312,7 +319,7 @@ async fn deliver(ctx: &With<impl Pushes>, conversation_id: &str, targets: Vec<Ta
                         return;
                     }
                     Err(PushError::Failed(e)) => {
-                        tracing::warn!(error = %e, connection, "push failed twice; closing the connection");
+                        tracing::warn!(error = %e, %connection, "push failed twice; closing the connection");
                         let _ = ctx.pusher().close(&connection).await;
                         forget(ctx, Some(conversation_id), &user, &connection).await;
                         return;
@@ -323,7 +330,7 @@ async fn deliver(ctx: &With<impl Pushes>, conversation_id: &str, targets: Vec<Ta
         .await;
 }
 
-async fn post_with_retry(ctx: &With<impl Pushes>, connection: &str, frame: &[u8]) -> Result<(), PushError> {
+async fn post_with_retry(ctx: &With<impl Pushes>, connection: &ConnectionId, frame: &[u8]) -> Result<(), PushError> {
     match ctx.pusher().post(connection, frame).await {
         Err(PushError::Failed(_)) => {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;

@@ -6,6 +6,7 @@ use crate::accounts;
 use crate::auth::Claims;
 use crate::clients::{HoldsFiles, Pushes, With};
 use crate::error::ApiError;
+use crate::ids::FileId;
 use crate::model::{validate_date, validate_text, Email, Page, UserView, Username, NAME_MAX};
 use crate::store::UserUpdate;
 use crate::Ctx;
@@ -27,7 +28,7 @@ pub struct PatchMeRequest {
     #[serde(default, deserialize_with = "crate::model::present")]
     pub date_of_birth: Option<Option<String>>,
     #[serde(default, deserialize_with = "crate::model::present")]
-    pub avatar_file_id: Option<Option<String>>,
+    pub avatar_file_id: Option<Option<FileId>>,
     pub current_password: Option<String>,
     pub new_password: Option<String>,
 }

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use crate::clients::{Clients, With};
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::ids::ConnectionId;
 use crate::Ctx;
 
 /// One frame from a client, with who sent it (from the authorizer's context) and on which socket.
@@ -24,7 +25,7 @@ pub struct WsRequest {
     pub session: Option<String>,
     /// At `$connect`: the client asked for batch frames (`?batch=1`).
     pub batch: bool,
-    pub connection_id: String,
+    pub connection_id: ConnectionId,
     /// The frame's JSON (`Value::Null` when it was not JSON).
     pub body: Value,
     pub request_id: Option<Value>,
@@ -58,7 +59,8 @@ impl WsRequest {
             .and_then(Value::as_str)
             .filter(|sid| !sid.is_empty())
             .map(str::to_owned);
-        let connection_id = context.connection_id.clone().ok_or(ApiError::invalid("no connection id"))?;
+        let connection_id =
+            context.connection_id.clone().map(ConnectionId::new).ok_or(ApiError::invalid("no connection id"))?;
         let batch = matches!(event.query_string_parameters.first("batch"), Some("1" | "true"));
         let raw = event.body.as_deref().unwrap_or("");
         let body: Value = serde_json::from_str(raw).unwrap_or(Value::Null);
@@ -160,7 +162,7 @@ where
 /// on working (a send answers once its message is stored, then pushes). Consumed by sending, so a
 /// handler answers at most once; it returns the [`Answered`] that only sending gives.
 pub struct Answer {
-    connection_id: String,
+    connection_id: ConnectionId,
     kind: String,
     request_id: Option<Value>,
 }
@@ -169,8 +171,8 @@ pub struct Answer {
 pub struct Answered(bool);
 
 impl Answer {
-    fn new(kind: &str, connection_id: &str, request_id: Option<Value>) -> Self {
-        Self { connection_id: connection_id.to_owned(), kind: kind.to_owned(), request_id }
+    fn new(kind: &str, connection_id: &ConnectionId, request_id: Option<Value>) -> Self {
+        Self { connection_id: connection_id.clone(), kind: kind.to_owned(), request_id }
     }
 
     /// Posts the envelope of `result` to the caller's socket (a socket already gone is left be).

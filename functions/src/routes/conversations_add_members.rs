@@ -1,6 +1,6 @@
 //! `POST /conversations/{id}/members`: add members (any member).
 
-use chathub_shared::http::{authenticate, body_json, json, path_param, Response};
+use chathub_shared::http::{authenticate, body_json, conversation_id_param, json, Response};
 use chathub_shared::{conversations, ApiError};
 use http::StatusCode;
 use lambda_http::Request;
@@ -9,7 +9,7 @@ rest_route!("POST" "/conversations/{id}/members" => "conversations-add-members",
 
 pub async fn handle(ctx: Context, req: Request) -> Result<Response, ApiError> {
     let caller = authenticate(&ctx, &req)?;
-    let id = path_param(&req, "id")?;
+    let id = conversation_id_param(&req)?;
     let conversation = conversations::add_members(&ctx, &caller.sub, &id, body_json(&req)?).await?;
     Ok(json(StatusCode::OK, &conversation))
 }

@@ -1,6 +1,6 @@
 //! `GET /conversations/{id}/messages`: history: `before`, `after` (catch-up), `limit`.
 
-use chathub_shared::http::{authenticate, json, path_param, query_param, Response};
+use chathub_shared::http::{authenticate, conversation_id_param, json, query_param, Response};
 use chathub_shared::messages::{self, HistoryQuery};
 use chathub_shared::ApiError;
 use http::StatusCode;
@@ -18,6 +18,6 @@ pub async fn handle(ctx: Context, req: Request) -> Result<Response, ApiError> {
     let caller = authenticate(&ctx, &req)?;
     let query =
         HistoryQuery { before: number(&req, "before")?, after: number(&req, "after")?, limit: number(&req, "limit")? };
-    let history = messages::history(&ctx, &caller.sub, &path_param(&req, "id")?, query).await?;
+    let history = messages::history(&ctx, &caller.sub, &conversation_id_param(&req)?, query).await?;
     Ok(json(StatusCode::OK, &history))
 }

@@ -2,13 +2,13 @@
 
 use chathub_shared::conversations;
 use chathub_shared::ws::{data, WsRequest};
-use chathub_shared::ApiError;
+use chathub_shared::{ApiError, ConversationId};
 use serde::Deserialize;
 use serde_json::Value;
 
 #[derive(Deserialize)]
 struct Fields {
-    id: String,
+    id: ConversationId,
 }
 
 ws_route!("get_conversation_info" => "ws-get-conversation-info", StoreOnly);

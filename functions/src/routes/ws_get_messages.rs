@@ -3,12 +3,13 @@
 use chathub_shared::messages::{self, HistoryQuery};
 use chathub_shared::ws::{data, WsRequest};
 use chathub_shared::ApiError;
+use chathub_shared::ConversationId;
 use serde::Deserialize;
 use serde_json::Value;
 
 #[derive(Deserialize)]
 struct Fields {
-    conversation_id: String,
+    conversation_id: ConversationId,
     before: Option<i64>,
     after: Option<i64>,
     limit: Option<i64>,

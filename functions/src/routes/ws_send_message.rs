@@ -4,11 +4,12 @@
 use chathub_shared::clients::Pushes;
 use chathub_shared::messages::{self, SendMessage};
 use chathub_shared::ws::{data, Answer, Answered, WsRequest};
+use chathub_shared::ConversationId;
 use serde::Deserialize;
 
 #[derive(Deserialize)]
 struct Fields {
-    conversation_id: String,
+    conversation_id: ConversationId,
     #[serde(flatten)]
     message: SendMessage,
 }
@@ -22,7 +23,7 @@ pub async fn handle(ctx: Context, req: WsRequest, answer: Answer) -> Answered {
         Ok(fields) => fields,
         Err(e) => return answer.send(ctx.pusher(), Err(&e)).await,
     };
-    let origin = Some(req.connection_id.as_str());
+    let origin = Some(&req.connection_id);
     let sent = messages::store(&ctx, &req.username, &fields.conversation_id, fields.message, origin).await;
     let answered = match sent.outcome() {
         Ok((message, _)) => match data(message) {

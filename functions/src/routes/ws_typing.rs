@@ -3,13 +3,14 @@
 use chathub_shared::messages;
 use chathub_shared::ws::WsRequest;
 use chathub_shared::ApiError;
+use chathub_shared::ConversationId;
 use serde::Deserialize;
 use serde_json::json;
 use serde_json::Value;
 
 #[derive(Deserialize)]
 struct Fields {
-    conversation_id: String,
+    conversation_id: ConversationId,
 }
 
 ws_route!("typing" => "ws-typing", Push);

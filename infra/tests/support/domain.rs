@@ -24,6 +24,7 @@ use chathub_shared::notify::{Notifier, PushError};
 use chathub_shared::store::dynamo::{self, DynamoStore};
 use chathub_shared::store::memory::MemoryStore;
 use chathub_shared::{conversations, presence, Ctx, With};
+use chathub_shared::{ConnectionId, ConversationId};
 use futures_util::stream::{self, StreamExt};
 use serde_json::{json, Value};
 
@@ -90,7 +91,7 @@ impl Domain {
 
     /// A group of `members` (the first owns it), created with the first 1,000 and grown 1,000 at
     /// a time, as clients would.
-    pub async fn room(&self, members: &[String]) -> String {
+    pub async fn room(&self, members: &[String]) -> ConversationId {
         let owner = &members[0];
         let mut rest = members[1..].chunks(1000);
         let first = rest.next().map(<[String]>::to_vec).unwrap_or_default();
@@ -104,16 +105,16 @@ impl Domain {
     }
 
     /// Opens a socket for `username` (what `$connect` does); its id is `<username>-<n>`.
-    pub async fn connect(&self, username: &str, n: usize) -> String {
-        let connection = format!("{username}-{n}");
+    pub async fn connect(&self, username: &str, n: usize) -> ConnectionId {
+        let connection = ConnectionId::new(format!("{username}-{n}"));
         presence::connect(&self.ctx, username, &connection, Default::default()).await.unwrap();
         connection
     }
 
     /// The same for a socket that asked for batch frames (`?batch=1`); its id is
     /// `<username>-batch-<n>`.
-    pub async fn connect_batch(&self, username: &str, n: usize) -> String {
-        let connection = format!("{username}-batch-{n}");
+    pub async fn connect_batch(&self, username: &str, n: usize) -> ConnectionId {
+        let connection = ConnectionId::new(format!("{username}-batch-{n}"));
         let socket = chathub_shared::store::SocketOptions { session: None, batch: true };
         presence::connect(&self.ctx, username, &connection, socket).await.unwrap();
         connection
@@ -187,7 +188,7 @@ impl Recorder {
 
 #[async_trait]
 impl Notifier for Recorder {
-    async fn post(&self, connection_id: &str, payload: &[u8]) -> Result<(), PushError> {
+    async fn post(&self, connection_id: &ConnectionId, payload: &[u8]) -> Result<(), PushError> {
         if self.frozen.load(Ordering::SeqCst) {
             let n = self.posts.fetch_add(1, Ordering::SeqCst);
             if n >= self.freeze_after.load(Ordering::SeqCst) {
@@ -195,11 +196,11 @@ impl Notifier for Recorder {
             }
         }
         let frame: Value = serde_json::from_slice(payload).unwrap();
-        self.frames.lock().unwrap().entry(connection_id.to_owned()).or_default().push(frame);
+        self.frames.lock().unwrap().entry(connection_id.to_string()).or_default().push(frame);
         Ok(())
     }
 
-    async fn close(&self, _connection_id: &str) -> Result<(), PushError> {
+    async fn close(&self, _connection_id: &ConnectionId) -> Result<(), PushError> {
         Ok(())
     }
 }

@@ -13,6 +13,7 @@ use super::{
 };
 use crate::chat::{Conversation, Member, Message, ReadState, Visibility, MEMBERS_MAX};
 use crate::error::{Conflict, StoreError};
+use crate::ids::{ConnectionId, ConversationId, FileId, MessageId};
 use crate::model::FileRecord;
 use crate::model::{Page, UserRecord};
 
@@ -27,23 +28,23 @@ struct State {
     /// (sender, window start) → sends counted in that window
     sends: HashMap<(String, i64), u32>,
     contacts: HashMap<String, BTreeMap<String, i64>>,
-    conversations: HashMap<String, Conversation>,
-    direct: HashMap<String, String>,
+    conversations: HashMap<ConversationId, Conversation>,
+    direct: HashMap<String, ConversationId>,
     /// (username, conversation id) → read state
-    memberships: BTreeMap<(String, String), ReadState>,
+    memberships: BTreeMap<(String, ConversationId), ReadState>,
     /// conversation id → username → joined_at
-    members: HashMap<String, BTreeMap<String, i64>>,
+    members: HashMap<ConversationId, BTreeMap<String, i64>>,
     /// connection id → (the session it was opened with, whether it asked for batch frames)
-    socket_options: HashMap<String, (Option<String>, bool)>,
+    socket_options: HashMap<ConnectionId, (Option<String>, bool)>,
     /// conversation id → connection id → (username, expires_at, batch): connections recorded under it
-    conversation_connections: HashMap<String, BTreeMap<String, (String, i64, bool)>>,
+    conversation_connections: HashMap<ConversationId, BTreeMap<ConnectionId, (String, i64, bool)>>,
     /// conversation id → id → message (`None`: a void id)
-    messages: HashMap<String, BTreeMap<i64, Option<Message>>>,
+    messages: HashMap<ConversationId, BTreeMap<MessageId, Option<Message>>>,
     /// (conversation id, sender, client id) → message id
-    client_ids: HashMap<(String, String, String), i64>,
+    client_ids: HashMap<(ConversationId, String, String), MessageId>,
     /// conversation id → its push turn
-    push_turns: HashMap<String, TurnState>,
-    files: HashMap<String, FileRecord>,
+    push_turns: HashMap<ConversationId, TurnState>,
+    files: HashMap<FileId, FileRecord>,
 }
 
 /// A conversation's push turn, as the DynamoDB adapter keeps it on the conversation's item.
@@ -55,7 +56,7 @@ struct TurnState {
 
 impl TurnState {
     /// Counts a signal and takes the turn if it is free or its lease ran out.
-    fn signal(&mut self, claim: &TurnClaim<'_>, last_id: i64) -> Option<PushTurn> {
+    fn signal(&mut self, claim: &TurnClaim<'_>, last_id: MessageId) -> Option<PushTurn> {
         self.turn.signal += 1;
         self.turn.last_id = last_id;
         match &self.holder {
@@ -85,7 +86,7 @@ impl MemoryStore {
     }
 }
 
-fn set_opt(field: &mut Option<String>, change: &Option<Option<String>>) {
+fn set_opt<T: Clone>(field: &mut Option<T>, change: &Option<Option<T>>) {
     if let Some(value) = change {
         field.clone_from(value);
     }
@@ -313,9 +314,12 @@ impl State {
     }
 
     /// The conversations `username` is in, with the read state there.
-    fn memberships_of<'a>(&'a self, username: &'a str) -> impl Iterator<Item = (&'a String, &'a ReadState)> + 'a {
+    fn memberships_of<'a>(
+        &'a self,
+        username: &'a str,
+    ) -> impl Iterator<Item = (&'a ConversationId, &'a ReadState)> + 'a {
         self.memberships
-            .range((username.to_owned(), String::new())..)
+            .range((username.to_owned(), ConversationId::default())..)
             .take_while(move |((user, _), _)| user == username)
             .map(|((_, conversation), state)| (conversation, state))
     }
@@ -344,17 +348,17 @@ impl ConversationStore for MemoryStore {
         Ok(())
     }
 
-    async fn direct_conversation(&self, direct_key: &str) -> Result<Option<String>, StoreError> {
+    async fn direct_conversation(&self, direct_key: &str) -> Result<Option<ConversationId>, StoreError> {
         Ok(self.lock().direct.get(direct_key).cloned())
     }
 
-    async fn get_conversation(&self, id: &str) -> Result<Option<Conversation>, StoreError> {
+    async fn get_conversation(&self, id: &ConversationId) -> Result<Option<Conversation>, StoreError> {
         Ok(self.lock().conversations.get(id).cloned())
     }
 
     async fn member_conversation(
         &self,
-        id: &str,
+        id: &ConversationId,
         username: &str,
     ) -> Result<Option<(Conversation, ReadState)>, StoreError> {
         let s = self.lock();
@@ -362,26 +366,35 @@ impl ConversationStore for MemoryStore {
         Ok(s.conversations.get(id).cloned().zip(state))
     }
 
-    async fn get_conversations(&self, ids: &[String]) -> Result<Vec<Conversation>, StoreError> {
+    async fn get_conversations(&self, ids: &[ConversationId]) -> Result<Vec<Conversation>, StoreError> {
         let s = self.lock();
         Ok(ids.iter().filter_map(|id| s.conversations.get(id).cloned()).collect())
     }
 
-    async fn memberships(&self, username: &str) -> Result<Vec<(String, ReadState)>, StoreError> {
+    async fn memberships(&self, username: &str) -> Result<Vec<(ConversationId, ReadState)>, StoreError> {
         let s = self.lock();
         Ok(s.memberships_of(username).map(|(conversation, state)| (conversation.clone(), *state)).collect())
     }
 
-    async fn read_state(&self, username: &str, conversation_id: &str) -> Result<Option<ReadState>, StoreError> {
+    async fn read_state(
+        &self,
+        username: &str,
+        conversation_id: &ConversationId,
+    ) -> Result<Option<ReadState>, StoreError> {
         Ok(self.lock().memberships.get(&(username.to_owned(), conversation_id.to_owned())).copied())
     }
 
-    async fn members_among(&self, id: &str, usernames: &[String]) -> Result<Vec<String>, StoreError> {
+    async fn members_among(&self, id: &ConversationId, usernames: &[String]) -> Result<Vec<String>, StoreError> {
         let s = self.lock();
         Ok(usernames.iter().filter(|u| s.is_member(id, u)).cloned().collect())
     }
 
-    async fn list_members(&self, id: &str, after: Option<&str>, limit: usize) -> Result<Page<Member>, StoreError> {
+    async fn list_members(
+        &self,
+        id: &ConversationId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<Member>, StoreError> {
         let s = self.lock();
         let Some(members) = s.members.get(id) else {
             return Ok(Page { items: Vec::new(), next_cursor: None });
@@ -395,7 +408,7 @@ impl ConversationStore for MemoryStore {
         Ok(Page { items, next_cursor })
     }
 
-    async fn longest_standing(&self, id: &str, except: &str) -> Result<Option<String>, StoreError> {
+    async fn longest_standing(&self, id: &ConversationId, except: &str) -> Result<Option<String>, StoreError> {
         let s = self.lock();
         Ok(s.members.get(id).and_then(|members| {
             members
@@ -408,9 +421,9 @@ impl ConversationStore for MemoryStore {
 
     async fn update_conversation(
         &self,
-        id: &str,
+        id: &ConversationId,
         name: Option<&str>,
-        icon_file_id: Option<Option<&str>>,
+        icon_file_id: Option<Option<&FileId>>,
         now: i64,
     ) -> Result<Conversation, StoreError> {
         let mut s = self.lock();
@@ -419,7 +432,7 @@ impl ConversationStore for MemoryStore {
             conversation.name = Some(name.to_owned());
         }
         if let Some(icon) = icon_file_id {
-            conversation.icon_file_id = icon.map(str::to_owned);
+            conversation.icon_file_id = icon.cloned();
         }
         conversation.last_activity_at = now;
         Ok(conversation.clone())
@@ -427,7 +440,7 @@ impl ConversationStore for MemoryStore {
 
     async fn add_members(
         &self,
-        id: &str,
+        id: &ConversationId,
         caller: Option<&str>,
         members: &[Member],
         preview: &[String],
@@ -510,7 +523,7 @@ impl ConversationStore for MemoryStore {
 impl MessageStore for MemoryStore {
     async fn allocate_message_id(
         &self,
-        conversation_id: &str,
+        conversation_id: &ConversationId,
         claim: &TurnClaim<'_>,
     ) -> Result<(Conversation, Signalled), StoreError> {
         let mut s = self.lock();
@@ -571,47 +584,52 @@ impl MessageStore for MemoryStore {
         Ok(())
     }
 
-    async fn put_void(&self, conversation_id: &str, id: i64) -> Result<(), StoreError> {
+    async fn put_void(&self, conversation_id: &ConversationId, id: MessageId) -> Result<(), StoreError> {
         self.lock().messages.entry(conversation_id.to_owned()).or_default().entry(id).or_insert(None);
         Ok(())
     }
 
     async fn message_id_for_client_id(
         &self,
-        conversation_id: &str,
+        conversation_id: &ConversationId,
         sender: &str,
         client_id: &str,
-    ) -> Result<Option<i64>, StoreError> {
+    ) -> Result<Option<MessageId>, StoreError> {
         let key = (conversation_id.to_owned(), sender.to_owned(), client_id.to_owned());
         Ok(self.lock().client_ids.get(&key).copied())
     }
 
-    async fn get_message(&self, conversation_id: &str, id: i64) -> Result<Option<Message>, StoreError> {
+    async fn get_message(
+        &self,
+        conversation_id: &ConversationId,
+        id: MessageId,
+    ) -> Result<Option<Message>, StoreError> {
         Ok(self.lock().messages.get(conversation_id).and_then(|m| m.get(&id)).cloned().flatten())
     }
 
-    async fn get_messages(&self, keys: &[(String, i64)]) -> Result<Vec<Message>, StoreError> {
+    async fn get_messages(&self, keys: &[(ConversationId, MessageId)]) -> Result<Vec<Message>, StoreError> {
         let s = self.lock();
         Ok(keys.iter().filter_map(|(c, id)| s.messages.get(c).and_then(|m| m.get(id)).cloned().flatten()).collect())
     }
 
     async fn list_messages(
         &self,
-        conversation_id: &str,
-        before: Option<i64>,
-        after: Option<i64>,
+        conversation_id: &ConversationId,
+        before: Option<MessageId>,
+        after: Option<MessageId>,
         limit: usize,
     ) -> Result<(Vec<Message>, bool), StoreError> {
         let s = self.lock();
         let Some(all) = s.messages.get(conversation_id) else {
             return Ok((Vec::new(), false));
         };
-        let real = |(_, m): (&i64, &Option<Message>)| m.clone();
+        let real = |(_, m): (&MessageId, &Option<Message>)| m.clone();
+        let last = MessageId::new(i64::MAX);
         let (mut page, more): (Vec<Message>, bool) = match after {
             // Nothing lies after the largest id there is.
-            Some(i64::MAX) => (Vec::new(), false),
+            Some(after) if after == last => (Vec::new(), false),
             Some(after) => {
-                let upper = before.unwrap_or(i64::MAX);
+                let upper = before.unwrap_or(last);
                 if after + 1 >= upper {
                     return Ok((Vec::new(), false));
                 }
@@ -620,7 +638,7 @@ impl MessageStore for MemoryStore {
                 (page, newer.next().is_some())
             }
             None => {
-                let upper = before.unwrap_or(i64::MAX);
+                let upper = before.unwrap_or(last);
                 let mut older = all.range(..upper).rev().filter_map(real);
                 let page: Vec<Message> = older.by_ref().take(limit).collect();
                 (page, older.next().is_some())
@@ -648,8 +666,8 @@ impl MessageStore for MemoryStore {
     async fn mark_read(
         &self,
         username: &str,
-        conversation_id: &str,
-        message_id: i64,
+        conversation_id: &ConversationId,
+        message_id: MessageId,
         own_after_read: i64,
     ) -> Result<bool, StoreError> {
         let mut s = self.lock();
@@ -663,10 +681,10 @@ impl MessageStore for MemoryStore {
 
     async fn count_own_messages(
         &self,
-        conversation_id: &str,
+        conversation_id: &ConversationId,
         username: &str,
-        after: i64,
-        through: i64,
+        after: MessageId,
+        through: MessageId,
     ) -> Result<i64, StoreError> {
         let s = self.lock();
         let Some(all) = s.messages.get(conversation_id) else {
@@ -680,20 +698,20 @@ impl MessageStore for MemoryStore {
 
     async fn stored_after(
         &self,
-        conversation_id: &str,
-        after: i64,
+        conversation_id: &ConversationId,
+        after: MessageId,
         limit: usize,
-    ) -> Result<Vec<(i64, Option<Message>)>, StoreError> {
+    ) -> Result<Vec<(MessageId, Option<Message>)>, StoreError> {
         let s = self.lock();
         let Some(all) = s.messages.get(conversation_id) else {
             return Ok(Vec::new());
         };
-        Ok(all.range(after.saturating_add(1)..).take(limit).map(|(id, m)| (*id, m.clone())).collect())
+        Ok(all.range(after + 1..).take(limit).map(|(id, m)| (*id, m.clone())).collect())
     }
 
     async fn claim_push_turn(
         &self,
-        conversation_id: &str,
+        conversation_id: &ConversationId,
         claim: &TurnClaim<'_>,
     ) -> Result<Option<PushTurn>, StoreError> {
         let mut s = self.lock();
@@ -705,12 +723,12 @@ impl MessageStore for MemoryStore {
 
     async fn release_push_turn(
         &self,
-        conversation_id: &str,
+        conversation_id: &ConversationId,
         holder: &str,
         release: PushRelease,
     ) -> Result<Released, StoreError> {
         let mut s = self.lock();
-        let last_id = s.conversations.get(conversation_id).map_or(0, |c| c.last_message_id);
+        let last_id = s.conversations.get(conversation_id).map_or(MessageId::NONE, |c| c.last_message_id);
         let state = s.push_turns.entry(conversation_id.to_owned()).or_default();
         state.turn.last_id = last_id;
         if state.holder.as_ref().map(|(h, _)| h.as_str()) != Some(holder) {
@@ -734,7 +752,7 @@ impl ConnectionStore for MemoryStore {
     async fn add_connection(
         &self,
         username: &str,
-        connection_id: &str,
+        connection_id: &ConnectionId,
         socket: &SocketOptions<'_>,
         now: i64,
         expires_at: i64,
@@ -749,7 +767,7 @@ impl ConnectionStore for MemoryStore {
         user.connections.retain(|_, expires| *expires > now);
         user.connections.insert(connection_id.to_owned(), expires_at);
         s.socket_options.insert(connection_id.to_owned(), (socket.session.map(str::to_owned), batch));
-        let conversations: Vec<String> = s.memberships_of(username).map(|(c, _)| c.clone()).collect();
+        let conversations: Vec<ConversationId> = s.memberships_of(username).map(|(c, _)| c.clone()).collect();
         for conversation in conversations {
             s.conversation_connections
                 .entry(conversation)
@@ -759,7 +777,12 @@ impl ConnectionStore for MemoryStore {
         Ok(connected)
     }
 
-    async fn remove_connection(&self, username: &str, connection_id: &str, now: i64) -> Result<bool, StoreError> {
+    async fn remove_connection(
+        &self,
+        username: &str,
+        connection_id: &ConnectionId,
+        now: i64,
+    ) -> Result<bool, StoreError> {
         let mut s = self.lock();
         let Some(user) = s.users.get_mut(username) else {
             return Ok(false);
@@ -773,16 +796,16 @@ impl ConnectionStore for MemoryStore {
         Ok(none_left)
     }
 
-    async fn sockets(&self, username: &str, now: i64) -> Result<Vec<(String, Option<String>)>, StoreError> {
+    async fn sockets(&self, username: &str, now: i64) -> Result<Vec<(ConnectionId, Option<String>)>, StoreError> {
         let s = self.lock();
         let Some(user) = s.users.get(username) else {
             return Ok(Vec::new());
         };
-        let session = |c: &String| s.socket_options.get(c).and_then(|(session, _)| session.clone());
+        let session = |c: &ConnectionId| s.socket_options.get(c).and_then(|(session, _)| session.clone());
         Ok(user.live_connections(now).map(|c| (c.clone(), session(c))).collect())
     }
 
-    async fn connections_of(&self, usernames: &[String], now: i64) -> Result<Vec<(String, String)>, StoreError> {
+    async fn connections_of(&self, usernames: &[String], now: i64) -> Result<Vec<(String, ConnectionId)>, StoreError> {
         let s = self.lock();
         Ok(usernames
             .iter()
@@ -791,7 +814,11 @@ impl ConnectionStore for MemoryStore {
             .collect())
     }
 
-    async fn conversation_connections(&self, conversation_id: &str, now: i64) -> Result<Vec<Target>, StoreError> {
+    async fn conversation_connections(
+        &self,
+        conversation_id: &ConversationId,
+        now: i64,
+    ) -> Result<Vec<Target>, StoreError> {
         let s = self.lock();
         Ok(s.conversation_connections
             .get(conversation_id)
@@ -811,12 +838,12 @@ impl ConnectionStore for MemoryStore {
 
     async fn register_connections(
         &self,
-        conversation_id: &str,
+        conversation_id: &ConversationId,
         usernames: &[String],
         now: i64,
-    ) -> Result<Vec<(String, String)>, StoreError> {
+    ) -> Result<Vec<(String, ConnectionId)>, StoreError> {
         let mut s = self.lock();
-        let live: Vec<(String, String, i64)> = usernames
+        let live: Vec<(String, ConnectionId, i64)> = usernames
             .iter()
             .filter_map(|u| s.users.get(u))
             .flat_map(|user| {
@@ -837,9 +864,9 @@ impl ConnectionStore for MemoryStore {
 
     async fn unregister_connections(
         &self,
-        conversation_id: &str,
+        conversation_id: &ConversationId,
         username: &str,
-        connection_id: Option<&str>,
+        connection_id: Option<&ConnectionId>,
         _now: i64,
     ) -> Result<(), StoreError> {
         let mut s = self.lock();
@@ -865,11 +892,11 @@ impl FileStore for MemoryStore {
         Ok(())
     }
 
-    async fn get_file(&self, id: &str) -> Result<Option<FileRecord>, StoreError> {
+    async fn get_file(&self, id: &FileId) -> Result<Option<FileRecord>, StoreError> {
         Ok(self.lock().files.get(id).cloned())
     }
 
-    async fn mark_file_referenced(&self, id: &str) -> Result<(), StoreError> {
+    async fn mark_file_referenced(&self, id: &FileId) -> Result<(), StoreError> {
         if let Some(file) = self.lock().files.get_mut(id) {
             file.referenced = true;
         }

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 
 use crate::chat::{Conversation, Member, Message, ReadState};
 use crate::error::StoreError;
+use crate::ids::{ConnectionId, ConversationId, FileId, MessageId};
 use crate::model::FileRecord;
 use crate::model::{Page, UserRecord};
 
@@ -45,7 +46,7 @@ pub struct UserUpdate {
     pub last_name: Option<Option<String>>,
     pub role: Option<Option<String>>,
     pub date_of_birth: Option<Option<String>>,
-    pub avatar_file_id: Option<Option<String>>,
+    pub avatar_file_id: Option<Option<FileId>>,
     pub password_hash: Option<String>,
 }
 
@@ -73,7 +74,7 @@ pub struct SocketOptions<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub user: String,
-    pub connection: String,
+    pub connection: ConnectionId,
     /// It takes several messages of the conversation in one frame.
     pub batch: bool,
 }
@@ -186,32 +187,41 @@ pub trait ConversationStore: Send + Sync {
         direct_key: Option<&str>,
     ) -> Result<(), StoreError>;
     /// The id of the direct conversation claimed under `direct_key`.
-    async fn direct_conversation(&self, direct_key: &str) -> Result<Option<String>, StoreError>;
-    async fn get_conversation(&self, id: &str) -> Result<Option<Conversation>, StoreError>;
+    async fn direct_conversation(&self, direct_key: &str) -> Result<Option<ConversationId>, StoreError>;
+    async fn get_conversation(&self, id: &ConversationId) -> Result<Option<Conversation>, StoreError>;
     /// The conversation and `username`'s read state in it, if `username` is a member (one read).
     async fn member_conversation(
         &self,
-        id: &str,
+        id: &ConversationId,
         username: &str,
     ) -> Result<Option<(Conversation, ReadState)>, StoreError>;
     /// The conversations that exist among `ids`, in no particular order.
-    async fn get_conversations(&self, ids: &[String]) -> Result<Vec<Conversation>, StoreError>;
+    async fn get_conversations(&self, ids: &[ConversationId]) -> Result<Vec<Conversation>, StoreError>;
     /// Every conversation `username` is a member of, with their read state.
-    async fn memberships(&self, username: &str) -> Result<Vec<(String, ReadState)>, StoreError>;
-    async fn read_state(&self, username: &str, conversation_id: &str) -> Result<Option<ReadState>, StoreError>;
+    async fn memberships(&self, username: &str) -> Result<Vec<(ConversationId, ReadState)>, StoreError>;
+    async fn read_state(
+        &self,
+        username: &str,
+        conversation_id: &ConversationId,
+    ) -> Result<Option<ReadState>, StoreError>;
     /// Which of `usernames` are members.
-    async fn members_among(&self, id: &str, usernames: &[String]) -> Result<Vec<String>, StoreError>;
+    async fn members_among(&self, id: &ConversationId, usernames: &[String]) -> Result<Vec<String>, StoreError>;
     /// Members in name order, after `after`.
-    async fn list_members(&self, id: &str, after: Option<&str>, limit: usize) -> Result<Page<Member>, StoreError>;
+    async fn list_members(
+        &self,
+        id: &ConversationId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<Member>, StoreError>;
     /// The member who has been in longest (ties by name), other than `except`.
-    async fn longest_standing(&self, id: &str, except: &str) -> Result<Option<String>, StoreError>;
+    async fn longest_standing(&self, id: &ConversationId, except: &str) -> Result<Option<String>, StoreError>;
     /// Renames and/or changes the icon of an existing conversation (`Conflict::NotMember` if it
     /// does not exist; the caller checked membership).
     async fn update_conversation(
         &self,
-        id: &str,
+        id: &ConversationId,
         name: Option<&str>,
-        icon_file_id: Option<Option<&str>>,
+        icon_file_id: Option<Option<&FileId>>,
         now: i64,
     ) -> Result<Conversation, StoreError>;
     /// Adds members (none of them members yet: `Conflict::AlreadyMember`), if `caller` is one
@@ -220,7 +230,7 @@ pub trait ConversationStore: Send + Sync {
     /// member preview afterwards. Returns the conversation as updated.
     async fn add_members(
         &self,
-        id: &str,
+        id: &ConversationId,
         caller: Option<&str>,
         members: &[Member],
         preview: &[String],
@@ -254,7 +264,7 @@ pub trait MessageStore: Send + Sync {
     /// message is stored. Returns the conversation as updated and what the signal found.
     async fn allocate_message_id(
         &self,
-        conversation_id: &str,
+        conversation_id: &ConversationId,
         claim: &TurnClaim<'_>,
     ) -> Result<(Conversation, Signalled), StoreError>;
     /// Stores a new message (and its `client_id` claim), counting it as the sender's own, in one
@@ -265,24 +275,25 @@ pub trait MessageStore: Send + Sync {
     /// rides in the same step, so the limit costs no request of its own.
     async fn put_message(&self, message: &Message, rate: &SendRate) -> Result<(), StoreError>;
     /// Fills an id whose message was not stored (a lost `client_id` race), so ids stay dense.
-    async fn put_void(&self, conversation_id: &str, id: i64) -> Result<(), StoreError>;
+    async fn put_void(&self, conversation_id: &ConversationId, id: MessageId) -> Result<(), StoreError>;
     async fn message_id_for_client_id(
         &self,
-        conversation_id: &str,
+        conversation_id: &ConversationId,
         sender: &str,
         client_id: &str,
-    ) -> Result<Option<i64>, StoreError>;
-    async fn get_message(&self, conversation_id: &str, id: i64) -> Result<Option<Message>, StoreError>;
+    ) -> Result<Option<MessageId>, StoreError>;
+    async fn get_message(&self, conversation_id: &ConversationId, id: MessageId)
+        -> Result<Option<Message>, StoreError>;
     /// The messages that exist among `keys` (conversation id, message id).
-    async fn get_messages(&self, keys: &[(String, i64)]) -> Result<Vec<Message>, StoreError>;
+    async fn get_messages(&self, keys: &[(ConversationId, MessageId)]) -> Result<Vec<Message>, StoreError>;
     /// Up to `limit` messages in id order: after `after` (the first ones), before `before` (the
     /// last ones), both (the first ones strictly between), or the latest; and whether more lie
     /// beyond the page in that direction.
     async fn list_messages(
         &self,
-        conversation_id: &str,
-        before: Option<i64>,
-        after: Option<i64>,
+        conversation_id: &ConversationId,
+        before: Option<MessageId>,
+        after: Option<MessageId>,
         limit: usize,
     ) -> Result<(Vec<Message>, bool), StoreError>;
     /// Replaces a stored message (an edit or a tombstone), unless it is a tombstone already
@@ -292,26 +303,26 @@ pub trait MessageStore: Send + Sync {
     async fn mark_read(
         &self,
         username: &str,
-        conversation_id: &str,
-        message_id: i64,
+        conversation_id: &ConversationId,
+        message_id: MessageId,
         own_after_read: i64,
     ) -> Result<bool, StoreError>;
     /// How many of `username`'s messages have ids in `(after, through]`.
     async fn count_own_messages(
         &self,
-        conversation_id: &str,
+        conversation_id: &ConversationId,
         username: &str,
-        after: i64,
-        through: i64,
+        after: MessageId,
+        through: MessageId,
     ) -> Result<i64, StoreError>;
     /// Stored ids after `after` in id order, at most `limit`, read consistently: each a message
     /// (with its origin connection) or `None` for a void id. What a pusher has to push.
     async fn stored_after(
         &self,
-        conversation_id: &str,
-        after: i64,
+        conversation_id: &ConversationId,
+        after: MessageId,
         limit: usize,
-    ) -> Result<Vec<(i64, Option<Message>)>, StoreError>;
+    ) -> Result<Vec<(MessageId, Option<Message>)>, StoreError>;
     /// Signals the conversation's push turn without handing out an id (a retried send, or a send
     /// whose store was slow: see [`crate::push`]), and takes the turn for `claim.holder` until
     /// `claim.lease_until` if nobody holds it or its holder's lease ran out at `claim.now`.
@@ -319,7 +330,7 @@ pub trait MessageStore: Send + Sync {
     /// holder will push what was signalled (or there is no such conversation).
     async fn claim_push_turn(
         &self,
-        conversation_id: &str,
+        conversation_id: &ConversationId,
         claim: &TurnClaim<'_>,
     ) -> Result<Option<PushTurn>, StoreError>;
     /// Records that every id up to `pushed_id` has been pushed and releases the turn, unless a
@@ -328,7 +339,7 @@ pub trait MessageStore: Send + Sync {
     /// [`PushTurn::only_new_signal`]. `Lost` when the caller no longer holds the turn.
     async fn release_push_turn(
         &self,
-        conversation_id: &str,
+        conversation_id: &ConversationId,
         holder: &str,
         release: PushRelease,
     ) -> Result<Released, StoreError>;
@@ -358,9 +369,9 @@ pub struct TurnClaim<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PushTurn {
     /// Every id up to this one has been pushed (or was void).
-    pub pushed_id: i64,
+    pub pushed_id: MessageId,
     /// The last id handed out so far: every id up to it will be stored (or filled with a void).
-    pub last_id: i64,
+    pub last_id: MessageId,
     /// Fills signalled so far.
     pub signal: i64,
     /// `signal` when the turn was last released clean (everything stored had been read).
@@ -379,7 +390,7 @@ impl PushTurn {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PushRelease {
     /// Every id up to this one has been pushed.
-    pub pushed_id: i64,
+    pub pushed_id: MessageId,
     /// Release if the signal count is still this; `None`: keep the turn whatever it is.
     pub seen_signal: Option<i64>,
     /// The holder read everything that was stored: no message is left above `pushed_id`.
@@ -411,37 +422,46 @@ pub trait ConnectionStore: Send + Sync {
     async fn add_connection(
         &self,
         username: &str,
-        connection_id: &str,
+        connection_id: &ConnectionId,
         socket: &SocketOptions<'_>,
         now: i64,
         expires_at: i64,
     ) -> Result<Connected, StoreError>;
     /// The user's live connections with the session each was opened with (strongly
     /// consistent): what a revocation closes.
-    async fn sockets(&self, username: &str, now: i64) -> Result<Vec<(String, Option<String>)>, StoreError>;
+    async fn sockets(&self, username: &str, now: i64) -> Result<Vec<(ConnectionId, Option<String>)>, StoreError>;
     /// Forgets a connection on the profile; returns whether the user has no live one left (then
     /// `last_online` is `now`). The records under conversations are left to expire, or to be
     /// forgotten when a push finds the connection gone: that keeps `$disconnect` cheap.
-    async fn remove_connection(&self, username: &str, connection_id: &str, now: i64) -> Result<bool, StoreError>;
+    async fn remove_connection(
+        &self,
+        username: &str,
+        connection_id: &ConnectionId,
+        now: i64,
+    ) -> Result<bool, StoreError>;
     /// Live connections of each of `usernames`: (username, connection id) pairs.
-    async fn connections_of(&self, usernames: &[String], now: i64) -> Result<Vec<(String, String)>, StoreError>;
+    async fn connections_of(&self, usernames: &[String], now: i64) -> Result<Vec<(String, ConnectionId)>, StoreError>;
     /// Live connections recorded under a conversation.
-    async fn conversation_connections(&self, conversation_id: &str, now: i64) -> Result<Vec<Target>, StoreError>;
+    async fn conversation_connections(
+        &self,
+        conversation_id: &ConversationId,
+        now: i64,
+    ) -> Result<Vec<Target>, StoreError>;
     /// Records the live connections of `usernames` under the conversation (they joined it), and
     /// returns them.
     async fn register_connections(
         &self,
-        conversation_id: &str,
+        conversation_id: &ConversationId,
         usernames: &[String],
         now: i64,
-    ) -> Result<Vec<(String, String)>, StoreError>;
+    ) -> Result<Vec<(String, ConnectionId)>, StoreError>;
     /// Forgets connections recorded under the conversation: those of `username` (who left), or
     /// the one given (gone).
     async fn unregister_connections(
         &self,
-        conversation_id: &str,
+        conversation_id: &ConversationId,
         username: &str,
-        connection_id: Option<&str>,
+        connection_id: Option<&ConnectionId>,
         now: i64,
     ) -> Result<(), StoreError>;
     /// Who has `username` as a contact.
@@ -460,8 +480,8 @@ pub struct Connected {
 #[async_trait]
 pub trait FileStore: Send + Sync {
     async fn put_file(&self, file: &FileRecord) -> Result<(), StoreError>;
-    async fn get_file(&self, id: &str) -> Result<Option<FileRecord>, StoreError>;
-    async fn mark_file_referenced(&self, id: &str) -> Result<(), StoreError>;
+    async fn get_file(&self, id: &FileId) -> Result<Option<FileRecord>, StoreError>;
+    async fn mark_file_referenced(&self, id: &FileId) -> Result<(), StoreError>;
 }
 
 /// Everything, for the functions' shared context.

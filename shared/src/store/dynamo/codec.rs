@@ -11,8 +11,8 @@ pub(super) fn conv_pk(id: &str) -> String {
     format!("CONV#{id}")
 }
 
-pub(super) fn msg_sk(id: i64) -> String {
-    format!("MSG#{:020}", id.max(0))
+pub(super) fn msg_sk(id: MessageId) -> String {
+    format!("MSG#{:020}", id.get().max(0))
 }
 
 pub(super) fn member_sk(conversation_id: &str) -> String {
@@ -53,7 +53,7 @@ pub(super) fn conversation_item(c: &Conversation) -> Item {
     }
     item.insert("created_at".into(), n(c.created_at));
     item.insert("created_by".into(), s(&c.created_by));
-    item.insert("last_message_id".into(), n(c.last_message_id));
+    item.insert("last_message_id".into(), n(c.last_message_id.get()));
     item.insert("last_activity_at".into(), n(c.last_activity_at));
     if c.visibility == Visibility::Public {
         item.insert("gsi1pk".into(), s("PUBLIC"));
@@ -68,17 +68,17 @@ pub(super) fn parse_conversation(item: &Item) -> Result<Conversation, StoreError
         _ => Vec::new(),
     };
     Ok(Conversation {
-        id: req_s(item, "id")?,
+        id: req_s(item, "id")?.into(),
         name: opt_s(item, "name"),
         kind: if req_s(item, "kind")? == "direct" { Kind::Direct } else { Kind::Group },
         visibility: if req_s(item, "visibility")? == "public" { Visibility::Public } else { Visibility::Private },
         owner: req_s(item, "owner")?,
         member_count: opt_n(item, "member_count")?.unwrap_or(0),
         member_preview,
-        icon_file_id: opt_s(item, "icon_file_id"),
+        icon_file_id: opt_s(item, "icon_file_id").map(FileId::from),
         created_at: req_n(item, "created_at")?,
         created_by: req_s(item, "created_by")?,
-        last_message_id: req_n(item, "last_message_id")?,
+        last_message_id: MessageId::new(req_n(item, "last_message_id")?),
         last_activity_at: req_n(item, "last_activity_at")?,
     })
 }
@@ -109,19 +109,19 @@ pub(super) fn membership_item(username: &str, conversation_id: &str, joined_at: 
 
 pub(super) fn parse_read_state(item: &Item) -> Result<ReadState, StoreError> {
     Ok(ReadState {
-        last_read: opt_n(item, "last_read")?.unwrap_or(0),
+        last_read: MessageId::new(opt_n(item, "last_read")?.unwrap_or(0)),
         own_after_read: opt_n(item, "own_after_read")?.unwrap_or(0),
     })
 }
 
 pub(super) fn message_item(m: &Message) -> Item {
     let mut item = key(conv_pk(&m.conversation_id), &msg_sk(m.id));
-    item.insert("id".into(), n(m.id));
+    item.insert("id".into(), n(m.id.get()));
     item.insert("conversation_id".into(), s(&m.conversation_id));
     item.insert("sender".into(), s(&m.sender_username));
     item.insert("content".into(), s(&m.content));
     if let Some(reply) = m.reply_id {
-        item.insert("reply_id".into(), n(reply));
+        item.insert("reply_id".into(), n(reply.get()));
     }
     if let Some(client_id) = &m.client_id {
         item.insert("client_id".into(), s(client_id));
@@ -163,7 +163,7 @@ pub(super) fn parse_message(item: &Item) -> Result<Option<Message>, StoreError> 
             .iter()
             .map(|a| match a {
                 AV::M(m) => Ok(Attachment {
-                    file_id: req_s(m, "file_id")?,
+                    file_id: req_s(m, "file_id")?.into(),
                     content_type: req_s(m, "content_type")?,
                     size: req_n(m, "size")?,
                     name: opt_s(m, "name"),
@@ -174,27 +174,27 @@ pub(super) fn parse_message(item: &Item) -> Result<Option<Message>, StoreError> 
         _ => Vec::new(),
     };
     Ok(Some(Message {
-        id: req_n(item, "id")?,
-        conversation_id: req_s(item, "conversation_id")?,
+        id: MessageId::new(req_n(item, "id")?),
+        conversation_id: req_s(item, "conversation_id")?.into(),
         sender_username: req_s(item, "sender")?,
         content: req_s(item, "content")?,
-        reply_id: opt_n(item, "reply_id")?,
+        reply_id: opt_n(item, "reply_id")?.map(MessageId::new),
         client_id: opt_s(item, "client_id"),
         attachments,
         sent_at: req_n(item, "sent_at")?,
         edited_at: opt_n(item, "edited_at")?,
         deleted: matches!(item.get("deleted"), Some(AV::Bool(true))),
-        origin: opt_s(item, "origin"),
+        origin: opt_s(item, "origin").map(ConnectionId::from),
     }))
 }
 
-pub(super) fn parse_connections(item: &Item) -> Result<std::collections::BTreeMap<String, i64>, StoreError> {
+pub(super) fn parse_connections(item: &Item) -> Result<std::collections::BTreeMap<ConnectionId, i64>, StoreError> {
     Ok(parse_sockets(item)?.into_iter().map(|s| (s.connection, s.expires_at)).collect())
 }
 
 /// A socket as the profile records it.
 pub(super) struct ProfileSocket {
-    pub(super) connection: String,
+    pub(super) connection: ConnectionId,
     pub(super) expires_at: i64,
     pub(super) session: Option<String>,
     pub(super) batch: bool,
@@ -217,14 +217,14 @@ pub(super) fn parse_sockets(item: &Item) -> Result<Vec<ProfileSocket>, StoreErro
                     let expires = fields.get("expires_at").ok_or_else(bad).and_then(number)?;
                     let batch = matches!(fields.get("batch"), Some(AV::Bool(true)));
                     Ok(ProfileSocket {
-                        connection: id.clone(),
+                        connection: ConnectionId::new(id.as_str()),
                         expires_at: expires,
                         session: opt_s(fields, "sid"),
                         batch,
                     })
                 }
                 other => Ok(ProfileSocket {
-                    connection: id.clone(),
+                    connection: ConnectionId::new(id.as_str()),
                     expires_at: number(other)?,
                     session: None,
                     batch: false,
@@ -304,18 +304,23 @@ pub(super) fn user_item(user: &UserRecord) -> Item {
     item.insert("password_hash".into(), s(&user.password_hash));
     item.insert("fullname".into(), s(&user.fullname));
     item.insert("created_at".into(), n(user.created_at));
-    item.insert("connections".into(), AV::M(user.connections.iter().map(|(id, exp)| (id.clone(), n(*exp))).collect()));
+    item.insert(
+        "connections".into(),
+        AV::M(user.connections.iter().map(|(id, exp)| (id.to_string(), n(*exp))).collect()),
+    );
     for (name, value) in [
         ("email", &user.email),
         ("first_name", &user.first_name),
         ("last_name", &user.last_name),
         ("role", &user.role),
         ("date_of_birth", &user.date_of_birth),
-        ("avatar_file_id", &user.avatar_file_id),
     ] {
         if let Some(value) = value {
             item.insert(name.into(), s(value));
         }
+    }
+    if let Some(avatar) = &user.avatar_file_id {
+        item.insert("avatar_file_id".into(), s(avatar));
     }
     if let Some(at) = user.last_online {
         item.insert("last_online".into(), n(at));
@@ -358,7 +363,7 @@ pub(super) fn parse_user(item: &Item) -> Result<UserRecord, StoreError> {
         last_name: opt_s(item, "last_name"),
         role: opt_s(item, "role"),
         date_of_birth: opt_s(item, "date_of_birth"),
-        avatar_file_id: opt_s(item, "avatar_file_id"),
+        avatar_file_id: opt_s(item, "avatar_file_id").map(FileId::from),
         created_at: req_n(item, "created_at")?,
         last_online: opt_n(item, "last_online")?,
         connections: parse_connections(item)?,
@@ -408,8 +413,8 @@ pub(super) fn req_n(item: &Item, name: &str) -> Result<i64, StoreError> {
 
 pub(super) fn parse_push_turn(item: &Item) -> Result<PushTurn, StoreError> {
     Ok(PushTurn {
-        pushed_id: opt_n(item, "pushed_id")?.unwrap_or(0),
-        last_id: opt_n(item, "last_message_id")?.unwrap_or(0),
+        pushed_id: MessageId::new(opt_n(item, "pushed_id")?.unwrap_or(0)),
+        last_id: MessageId::new(opt_n(item, "last_message_id")?.unwrap_or(0)),
         signal: opt_n(item, "signal")?.unwrap_or(0),
         clean_signal: opt_n(item, "clean_signal")?.unwrap_or(0),
     })
@@ -438,13 +443,13 @@ pub(super) fn file_item(file: &FileRecord) -> Item {
 
 pub(super) fn parse_file(item: &Item) -> Result<FileRecord, StoreError> {
     Ok(FileRecord {
-        id: req_s(item, "id")?,
+        id: req_s(item, "id")?.into(),
         owner: req_s(item, "owner")?,
         purpose: Purpose::parse(&req_s(item, "purpose")?).ok_or(StoreError::internal("file purpose"))?,
         content_type: req_s(item, "content_type")?,
         size: req_n(item, "size")?,
         name: opt_s(item, "name"),
-        conversation_id: opt_s(item, "conversation_id"),
+        conversation_id: opt_s(item, "conversation_id").map(ConversationId::from),
         created_at: req_n(item, "created_at")?,
         referenced: matches!(item.get("referenced"), Some(AV::Bool(true))),
     })
@@ -463,10 +468,10 @@ mod tests {
             owner: "ann".into(),
             member_count: 3,
             member_preview: vec!["ann".into(), "bob".into(), "cy".into()],
-            icon_file_id: name.map(|_| "01J0ICON".to_owned()),
+            icon_file_id: name.map(|_| FileId::new("01J0ICON")),
             created_at: 1_700_000_000_000,
             created_by: "ann".into(),
-            last_message_id: 42,
+            last_message_id: MessageId::new(42),
             last_activity_at: 1_700_000_100_000,
         }
     }
@@ -474,9 +479,10 @@ mod tests {
     #[test]
     fn keys_are_the_documented_ones() {
         assert_eq!(conv_pk("c1"), "CONV#c1");
-        assert_eq!(msg_sk(7), "MSG#00000000000000000007");
-        assert!(msg_sk(9) < msg_sk(10), "message keys sort by id");
-        assert_eq!(msg_sk(-1), msg_sk(0));
+        let id = MessageId::new;
+        assert_eq!(msg_sk(id(7)), "MSG#00000000000000000007");
+        assert!(msg_sk(id(9)) < msg_sk(id(10)), "message keys sort by id");
+        assert_eq!(msg_sk(id(-1)), msg_sk(id(0)));
         assert_eq!(member_sk("c1"), "MEMBER#c1");
         assert_eq!(member_of_sk("ann"), "MEMBER#ann");
         assert_eq!(members_gsi_pk("c1"), "MEMBERS#c1");
@@ -503,7 +509,7 @@ mod tests {
             avatar_file_id: None,
             created_at: 5,
             last_online: Some(6),
-            connections: [("c1".to_owned(), 99)].into(),
+            connections: [(ConnectionId::new("c1"), 99)].into(),
         };
         let item = user_item(&user);
         assert_eq!((item["gsi1pk"].clone(), item["sk"].clone()), (s(USER_DIRECTORY), s(PROFILE)));
@@ -536,17 +542,17 @@ mod tests {
         assert_eq!(parse_member(&item).unwrap(), member);
         assert_eq!(item["gsi1sk"], s("000000000000012#bob"), "members index by join time");
         let fresh = parse_read_state(&membership_item("bob", "c1", 12)).unwrap();
-        assert_eq!(fresh, ReadState { last_read: 0, own_after_read: 0 });
+        assert_eq!(fresh, ReadState { last_read: MessageId::NONE, own_after_read: 0 });
     }
 
     #[test]
     fn messages_round_trip_and_voids_are_none() {
         let message = Message {
-            id: 3,
+            id: MessageId::new(3),
             conversation_id: "c1".into(),
             sender_username: "ann".into(),
             content: "hi".into(),
-            reply_id: Some(1),
+            reply_id: Some(MessageId::new(1)),
             client_id: Some("k".into()),
             attachments: vec![Attachment {
                 file_id: "f".into(),
@@ -560,7 +566,7 @@ mod tests {
             origin: Some("conn".into()),
         };
         let item = message_item(&message);
-        assert_eq!(item["sk"], s(&msg_sk(3)));
+        assert_eq!(item["sk"], s(&msg_sk(MessageId::new(3))));
         assert_eq!(parse_message(&item).unwrap(), Some(message.clone()));
         let tombstone = Message { content: String::new(), attachments: vec![], deleted: true, ..message };
         assert_eq!(parse_message(&message_item(&tombstone)).unwrap(), Some(tombstone));
@@ -591,10 +597,14 @@ mod tests {
         // The push turn lives on the conversation's item; a fresh one has pushed nothing.
         let mut meta = key(conv_pk("c1"), "META");
         let turn = parse_push_turn(&meta).unwrap();
-        assert_eq!((turn.pushed_id, turn.last_id, turn.signal, turn.clean_signal), (0, 0, 0, 0));
+        let none = MessageId::NONE;
+        assert_eq!((turn.pushed_id, turn.last_id, turn.signal, turn.clean_signal), (none, none, 0, 0));
         meta.insert("last_message_id".into(), n(7));
         meta.insert("pushed_id".into(), n(5));
-        assert_eq!((parse_push_turn(&meta).unwrap().last_id, parse_push_turn(&meta).unwrap().pushed_id), (7, 5));
+        assert_eq!(
+            (parse_push_turn(&meta).unwrap().last_id, parse_push_turn(&meta).unwrap().pushed_id),
+            (MessageId::new(7), MessageId::new(5))
+        );
     }
 
     #[test]
@@ -616,7 +626,7 @@ mod tests {
         item.remove("password_hash");
         assert!(matches!(parse_user(&item), Err(StoreError::Internal(_))));
         let mut item = message_item(&Message {
-            id: 1,
+            id: MessageId::new(1),
             conversation_id: "c".into(),
             sender_username: "a".into(),
             content: "x".into(),

@@ -8,7 +8,7 @@ impl ConnectionStore for DynamoStore {
     async fn add_connection(
         &self,
         username: &str,
-        connection_id: &str,
+        connection_id: &ConnectionId,
         options: &SocketOptions<'_>,
         now: i64,
         expires_at: i64,
@@ -29,7 +29,7 @@ impl ConnectionStore for DynamoStore {
             .set_key(Some(key(user_pk(username), PROFILE)))
             .update_expression("SET connections.#c = :socket")
             .condition_expression("attribute_exists(pk)")
-            .expression_attribute_names("#c", connection_id)
+            .expression_attribute_names("#c", connection_id.as_str())
             .expression_attribute_values(":socket", AV::M(socket))
             .return_values(ReturnValue::AllOld)
             .send()
@@ -46,7 +46,12 @@ impl ConnectionStore for DynamoStore {
         Ok(Connected { first: !before.values().any(|exp| *exp > now), last_online: opt_n(&profile, "last_online")? })
     }
 
-    async fn remove_connection(&self, username: &str, connection_id: &str, now: i64) -> Result<bool, StoreError> {
+    async fn remove_connection(
+        &self,
+        username: &str,
+        connection_id: &ConnectionId,
+        now: i64,
+    ) -> Result<bool, StoreError> {
         let result = self
             .client
             .update_item()
@@ -54,7 +59,7 @@ impl ConnectionStore for DynamoStore {
             .set_key(Some(key(user_pk(username), PROFILE)))
             .update_expression("REMOVE connections.#c SET last_online = :now")
             .condition_expression("attribute_exists(connections.#c)")
-            .expression_attribute_names("#c", connection_id)
+            .expression_attribute_names("#c", connection_id.as_str())
             .expression_attribute_values(":now", n(now))
             .return_values(ReturnValue::AllNew)
             .send()
@@ -68,7 +73,7 @@ impl ConnectionStore for DynamoStore {
         Ok(!after.values().any(|exp| *exp > now))
     }
 
-    async fn sockets(&self, username: &str, now: i64) -> Result<Vec<(String, Option<String>)>, StoreError> {
+    async fn sockets(&self, username: &str, now: i64) -> Result<Vec<(ConnectionId, Option<String>)>, StoreError> {
         let profile = self.get(user_pk(username), PROFILE).await?.unwrap_or_default();
         Ok(parse_sockets(&profile)?
             .into_iter()
@@ -77,7 +82,7 @@ impl ConnectionStore for DynamoStore {
             .collect())
     }
 
-    async fn connections_of(&self, usernames: &[String], now: i64) -> Result<Vec<(String, String)>, StoreError> {
+    async fn connections_of(&self, usernames: &[String], now: i64) -> Result<Vec<(String, ConnectionId)>, StoreError> {
         let keys = usernames.iter().map(|u| key(user_pk(u), PROFILE)).collect();
         let projection = ("#u, connections", names(&[("#u", "username")]));
         let items = self.batch_get(keys, Some(projection)).await?;
@@ -93,11 +98,15 @@ impl ConnectionStore for DynamoStore {
         Ok(found)
     }
 
-    async fn conversation_connections(&self, conversation_id: &str, now: i64) -> Result<Vec<Target>, StoreError> {
+    async fn conversation_connections(
+        &self,
+        conversation_id: &ConversationId,
+        now: i64,
+    ) -> Result<Vec<Target>, StoreError> {
         let mut found = Vec::new();
         for item in self.query_prefix(conv_pk(conversation_id), CONNECTION_OF).await? {
             if opt_n(&item, "expires_at")?.unwrap_or(0) > now {
-                let connection = req_s(&item, "sk")?.trim_start_matches(CONNECTION_OF).to_owned();
+                let connection = ConnectionId::new(req_s(&item, "sk")?.trim_start_matches(CONNECTION_OF));
                 let batch = matches!(item.get("batch"), Some(AV::Bool(true)));
                 found.push(Target { user: req_s(&item, "username")?, connection, batch });
             }
@@ -107,10 +116,10 @@ impl ConnectionStore for DynamoStore {
 
     async fn register_connections(
         &self,
-        conversation_id: &str,
+        conversation_id: &ConversationId,
         usernames: &[String],
         now: i64,
-    ) -> Result<Vec<(String, String)>, StoreError> {
+    ) -> Result<Vec<(String, ConnectionId)>, StoreError> {
         // Strongly consistent, against a `$connect` racing the join: it writes the profile, then
         // reads the memberships; this writes the memberships, then reads the profiles. One of
         // the two sees the other, so the socket is recorded either way.
@@ -138,13 +147,13 @@ impl ConnectionStore for DynamoStore {
 
     async fn unregister_connections(
         &self,
-        conversation_id: &str,
+        conversation_id: &ConversationId,
         username: &str,
-        connection_id: Option<&str>,
+        connection_id: Option<&ConnectionId>,
         _now: i64,
     ) -> Result<(), StoreError> {
-        let connections: Vec<String> = match connection_id {
-            Some(connection) => vec![connection.to_owned()],
+        let connections: Vec<ConnectionId> = match connection_id {
+            Some(connection) => vec![connection.clone()],
             None => match self.get(user_pk(username), PROFILE).await? {
                 Some(profile) => parse_connections(&profile)?.into_keys().collect(),
                 None => Vec::new(),

@@ -118,20 +118,20 @@ impl ConversationStore for DynamoStore {
         self.put_members(&conversation.id, rest, MembersFirst::default(), conversation.created_at).await
     }
 
-    async fn direct_conversation(&self, direct_key: &str) -> Result<Option<String>, StoreError> {
+    async fn direct_conversation(&self, direct_key: &str) -> Result<Option<ConversationId>, StoreError> {
         match self.get(format!("DIRECT#{direct_key}"), "DIRECT").await? {
-            Some(item) => Ok(Some(req_s(&item, "conversation_id")?)),
+            Some(item) => Ok(Some(req_s(&item, "conversation_id")?.into())),
             None => Ok(None),
         }
     }
 
-    async fn get_conversation(&self, id: &str) -> Result<Option<Conversation>, StoreError> {
+    async fn get_conversation(&self, id: &ConversationId) -> Result<Option<Conversation>, StoreError> {
         self.get(conv_pk(id), META).await?.map(|item| parse_conversation(&item)).transpose()
     }
 
     async fn member_conversation(
         &self,
-        id: &str,
+        id: &ConversationId,
         username: &str,
     ) -> Result<Option<(Conversation, ReadState)>, StoreError> {
         let items = self.get_consistent(vec![key(conv_pk(id), META), key(user_pk(username), &member_sk(id))]).await?;
@@ -143,30 +143,39 @@ impl ConversationStore for DynamoStore {
         }
     }
 
-    async fn get_conversations(&self, ids: &[String]) -> Result<Vec<Conversation>, StoreError> {
+    async fn get_conversations(&self, ids: &[ConversationId]) -> Result<Vec<Conversation>, StoreError> {
         let keys = ids.iter().map(|id| key(conv_pk(id), META)).collect();
         self.batch_get(keys, None).await?.iter().map(parse_conversation).collect()
     }
 
-    async fn memberships(&self, username: &str) -> Result<Vec<(String, ReadState)>, StoreError> {
+    async fn memberships(&self, username: &str) -> Result<Vec<(ConversationId, ReadState)>, StoreError> {
         self.query_prefix(user_pk(username), "MEMBER#")
             .await?
             .iter()
-            .map(|item| Ok((req_s(item, "conversation_id")?, parse_read_state(item)?)))
+            .map(|item| Ok((req_s(item, "conversation_id")?.into(), parse_read_state(item)?)))
             .collect()
     }
 
-    async fn read_state(&self, username: &str, conversation_id: &str) -> Result<Option<ReadState>, StoreError> {
+    async fn read_state(
+        &self,
+        username: &str,
+        conversation_id: &ConversationId,
+    ) -> Result<Option<ReadState>, StoreError> {
         self.get(user_pk(username), &member_sk(conversation_id)).await?.map(|i| parse_read_state(&i)).transpose()
     }
 
-    async fn members_among(&self, id: &str, usernames: &[String]) -> Result<Vec<String>, StoreError> {
+    async fn members_among(&self, id: &ConversationId, usernames: &[String]) -> Result<Vec<String>, StoreError> {
         let keys = usernames.iter().map(|u| key(conv_pk(id), &member_of_sk(u))).collect();
         let projection = ("#u", names(&[("#u", "username")]));
         self.batch_get(keys, Some(projection)).await?.iter().map(|i| req_s(i, "username")).collect()
     }
 
-    async fn list_members(&self, id: &str, after: Option<&str>, limit: usize) -> Result<Page<Member>, StoreError> {
+    async fn list_members(
+        &self,
+        id: &ConversationId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<Member>, StoreError> {
         let start = after.map(|a| key(conv_pk(id), &member_of_sk(a)));
         let out = self
             .client
@@ -190,7 +199,7 @@ impl ConversationStore for DynamoStore {
         Ok(Page { items, next_cursor })
     }
 
-    async fn longest_standing(&self, id: &str, except: &str) -> Result<Option<String>, StoreError> {
+    async fn longest_standing(&self, id: &ConversationId, except: &str) -> Result<Option<String>, StoreError> {
         let out = self
             .client
             .query()
@@ -213,9 +222,9 @@ impl ConversationStore for DynamoStore {
 
     async fn update_conversation(
         &self,
-        id: &str,
+        id: &ConversationId,
         name: Option<&str>,
-        icon_file_id: Option<Option<&str>>,
+        icon_file_id: Option<Option<&FileId>>,
         now: i64,
     ) -> Result<Conversation, StoreError> {
         let mut expr = UpdateExpr::default();
@@ -259,7 +268,7 @@ impl ConversationStore for DynamoStore {
 
     async fn add_members(
         &self,
-        id: &str,
+        id: &ConversationId,
         caller: Option<&str>,
         members: &[Member],
         preview: &[String],

@@ -17,12 +17,12 @@ impl FileStore for DynamoStore {
         Ok(())
     }
 
-    async fn get_file(&self, id: &str) -> Result<Option<FileRecord>, StoreError> {
+    async fn get_file(&self, id: &FileId) -> Result<Option<FileRecord>, StoreError> {
         let Some(item) = self.get(file_pk(id), "FILE").await? else { return Ok(None) };
         parse_file(&item).map(Some)
     }
 
-    async fn mark_file_referenced(&self, id: &str) -> Result<(), StoreError> {
+    async fn mark_file_referenced(&self, id: &FileId) -> Result<(), StoreError> {
         self.client
             .update_item()
             .table_name(&self.table)

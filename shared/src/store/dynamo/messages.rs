@@ -7,7 +7,7 @@ use super::*;
 impl MessageStore for DynamoStore {
     async fn allocate_message_id(
         &self,
-        conversation_id: &str,
+        conversation_id: &ConversationId,
         claim: &TurnClaim<'_>,
     ) -> Result<(Conversation, Signalled), StoreError> {
         // The id counter and the push turn share the conversation's item (a few hundred bytes:
@@ -83,7 +83,7 @@ impl MessageStore for DynamoStore {
         if let Some(client_id) = &message.client_id {
             let mut claim =
                 key(conv_pk(&message.conversation_id), &format!("CLIENT#{}#{client_id}", message.sender_username));
-            claim.insert("message_id".into(), n(message.id));
+            claim.insert("message_id".into(), n(message.id.get()));
             writes.push(put(&self.table, claim, "attribute_not_exists(pk)")?);
             reasons.push(Conflict::DuplicateClientId);
         }
@@ -91,7 +91,7 @@ impl MessageStore for DynamoStore {
         Ok(())
     }
 
-    async fn put_void(&self, conversation_id: &str, id: i64) -> Result<(), StoreError> {
+    async fn put_void(&self, conversation_id: &ConversationId, id: MessageId) -> Result<(), StoreError> {
         let mut item = key(conv_pk(conversation_id), &msg_sk(id));
         item.insert("is_void".into(), AV::Bool(true));
         let result = self
@@ -111,21 +111,25 @@ impl MessageStore for DynamoStore {
 
     async fn message_id_for_client_id(
         &self,
-        conversation_id: &str,
+        conversation_id: &ConversationId,
         sender: &str,
         client_id: &str,
-    ) -> Result<Option<i64>, StoreError> {
+    ) -> Result<Option<MessageId>, StoreError> {
         match self.get(conv_pk(conversation_id), &format!("CLIENT#{sender}#{client_id}")).await? {
-            Some(item) => Ok(Some(req_n(&item, "message_id")?)),
+            Some(item) => Ok(Some(MessageId::new(req_n(&item, "message_id")?))),
             None => Ok(None),
         }
     }
 
-    async fn get_message(&self, conversation_id: &str, id: i64) -> Result<Option<Message>, StoreError> {
+    async fn get_message(
+        &self,
+        conversation_id: &ConversationId,
+        id: MessageId,
+    ) -> Result<Option<Message>, StoreError> {
         Ok(self.get(conv_pk(conversation_id), &msg_sk(id)).await?.map(|i| parse_message(&i)).transpose()?.flatten())
     }
 
-    async fn get_messages(&self, keys: &[(String, i64)]) -> Result<Vec<Message>, StoreError> {
+    async fn get_messages(&self, keys: &[(ConversationId, MessageId)]) -> Result<Vec<Message>, StoreError> {
         let keys = keys.iter().map(|(c, id)| key(conv_pk(c), &msg_sk(*id))).collect();
         let items = self.batch_get(keys, None).await?;
         Ok(items.iter().map(parse_message).collect::<Result<Vec<_>, _>>()?.into_iter().flatten().collect())
@@ -133,24 +137,28 @@ impl MessageStore for DynamoStore {
 
     async fn list_messages(
         &self,
-        conversation_id: &str,
-        before: Option<i64>,
-        after: Option<i64>,
+        conversation_id: &ConversationId,
+        before: Option<MessageId>,
+        after: Option<MessageId>,
         limit: usize,
     ) -> Result<(Vec<Message>, bool), StoreError> {
         let (from, to, forward) = match after {
             // Nothing lies after the largest id there is.
-            Some(after) => match after.checked_add(1) {
+            Some(after) => match after.get().checked_add(1) {
                 Some(first) => (
-                    msg_sk(first),
-                    before.map(|b| msg_sk(b.saturating_sub(1))).unwrap_or_else(|| MSG_END.to_owned()),
+                    msg_sk(MessageId::new(first)),
+                    before
+                        .map(|b| msg_sk(MessageId::new(b.get().saturating_sub(1))))
+                        .unwrap_or_else(|| MSG_END.to_owned()),
                     true,
                 ),
                 None => return Ok((Vec::new(), false)),
             },
-            None => {
-                (msg_sk(0), before.map(|b| msg_sk(b.saturating_sub(1))).unwrap_or_else(|| MSG_END.to_owned()), false)
-            }
+            None => (
+                msg_sk(MessageId::NONE),
+                before.map(|b| msg_sk(MessageId::new(b.get().saturating_sub(1)))).unwrap_or_else(|| MSG_END.to_owned()),
+                false,
+            ),
         };
         if from > to {
             return Ok((Vec::new(), false));
@@ -211,8 +219,8 @@ impl MessageStore for DynamoStore {
     async fn mark_read(
         &self,
         username: &str,
-        conversation_id: &str,
-        message_id: i64,
+        conversation_id: &ConversationId,
+        message_id: MessageId,
         own_after_read: i64,
     ) -> Result<bool, StoreError> {
         let result = self
@@ -222,7 +230,7 @@ impl MessageStore for DynamoStore {
             .set_key(Some(key(user_pk(username), &member_sk(conversation_id))))
             .update_expression("SET last_read = :id, own_after_read = :own")
             .condition_expression("attribute_exists(pk) AND last_read < :id")
-            .expression_attribute_values(":id", n(message_id))
+            .expression_attribute_values(":id", n(message_id.get()))
             .expression_attribute_values(":own", n(own_after_read))
             .send()
             .await;
@@ -235,10 +243,10 @@ impl MessageStore for DynamoStore {
 
     async fn count_own_messages(
         &self,
-        conversation_id: &str,
+        conversation_id: &ConversationId,
         username: &str,
-        after: i64,
-        through: i64,
+        after: MessageId,
+        through: MessageId,
     ) -> Result<i64, StoreError> {
         if through <= after {
             return Ok(0);
@@ -271,17 +279,17 @@ impl MessageStore for DynamoStore {
 
     async fn stored_after(
         &self,
-        conversation_id: &str,
-        after: i64,
+        conversation_id: &ConversationId,
+        after: MessageId,
         limit: usize,
-    ) -> Result<Vec<(i64, Option<Message>)>, StoreError> {
+    ) -> Result<Vec<(MessageId, Option<Message>)>, StoreError> {
         let out = self
             .client
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
             .expression_attribute_values(":pk", AV::S(conv_pk(conversation_id)))
-            .expression_attribute_values(":from", AV::S(msg_sk(after.saturating_add(1))))
+            .expression_attribute_values(":from", AV::S(msg_sk(after + 1)))
             .expression_attribute_values(":to", s(MSG_END))
             .consistent_read(true)
             .limit(limit as i32)
@@ -295,6 +303,7 @@ impl MessageStore for DynamoStore {
                 let id = req_s(item, "sk")?
                     .strip_prefix("MSG#")
                     .and_then(|digits| digits.parse().ok())
+                    .map(MessageId::new)
                     .ok_or_else(|| StoreError::internal("message sort key"))?;
                 Ok((id, parse_message(item)?))
             })
@@ -303,7 +312,7 @@ impl MessageStore for DynamoStore {
 
     async fn claim_push_turn(
         &self,
-        conversation_id: &str,
+        conversation_id: &ConversationId,
         claim: &TurnClaim<'_>,
     ) -> Result<Option<PushTurn>, StoreError> {
         let out = self
@@ -329,7 +338,7 @@ impl MessageStore for DynamoStore {
 
     async fn release_push_turn(
         &self,
-        conversation_id: &str,
+        conversation_id: &ConversationId,
         holder: &str,
         release: PushRelease,
     ) -> Result<Released, StoreError> {
@@ -348,7 +357,7 @@ impl MessageStore for DynamoStore {
                 .condition_expression(RELEASE_IF)
                 .set_expression_attribute_names(Some(push_names(&[update, RELEASE_IF])))
                 .expression_attribute_values(":me", s(holder))
-                .expression_attribute_values(":pushed", n(release.pushed_id))
+                .expression_attribute_values(":pushed", n(release.pushed_id.get()))
                 .expression_attribute_values(":seen", n(seen))
                 .send()
                 .await;
@@ -368,7 +377,7 @@ impl MessageStore for DynamoStore {
             .condition_expression(KEEP_IF)
             .set_expression_attribute_names(Some(push_names(&[KEEP, KEEP_IF])))
             .expression_attribute_values(":me", s(holder))
-            .expression_attribute_values(":pushed", n(release.pushed_id))
+            .expression_attribute_values(":pushed", n(release.pushed_id.get()))
             .expression_attribute_values(":until", n(release.lease_until))
             .return_values(ReturnValue::AllNew)
             .send()

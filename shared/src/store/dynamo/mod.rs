@@ -45,6 +45,7 @@ use super::{
 };
 use crate::chat::{Attachment, Conversation, Kind, Member, Message, ReadState, Visibility, MEMBERS_MAX};
 use crate::error::{Conflict, StoreError};
+use crate::ids::{ConnectionId, ConversationId, FileId, MessageId};
 use crate::model::{FileRecord, Purpose};
 use crate::model::{Page, UserRecord};
 

@@ -46,13 +46,17 @@ impl UserStore for DynamoStore {
             ("last_name", &update.last_name),
             ("role", &update.role),
             ("date_of_birth", &update.date_of_birth),
-            ("avatar_file_id", &update.avatar_file_id),
         ] {
             match change {
                 Some(Some(value)) => expr.set(name, s(value)),
                 Some(None) => expr.remove(name),
                 None => {}
             }
+        }
+        match &update.avatar_file_id {
+            Some(Some(value)) => expr.set("avatar_file_id", s(value)),
+            Some(None) => expr.remove("avatar_file_id"),
+            None => {}
         }
         if expr.is_empty() {
             return Ok(current.clone());
