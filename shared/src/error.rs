@@ -1,11 +1,11 @@
-//! The error types: `ApiError` (what a client sees: status, stable code, detail; the HTTP edge
-//! makes it an RFC 9457 problem and the WebSocket edge its error envelope, both from here),
+//! The error types: `ApiError` (what a use case fails with, as the client will be told: its kind,
+//! stable code and detail, and nothing of HTTP; the HTTP edge maps it to a status and an RFC 9457
+//! problem, `http::status` and `http::problem`, and the WebSocket edge to its error envelope,
+//! `ws::envelope_error`),
 //! `StoreError` (what a store adapter fails with, mapped to `ApiError` once, below), the domain
 //! validators' `model::Invalid` (mapped to 400 here too) and
 //! `ConfigError` (cold start). Internal detail is logged, never sent: a failure keeps its cause
 //! as its `source`, and logs print the whole chain with [`Chain`].
-
-use http::StatusCode;
 
 /// The cause a failure carries: an SDK error, a parse failure, or a sentence.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -25,37 +25,38 @@ impl std::fmt::Display for Chain<'_> {
     }
 }
 
-/// Everything a request can fail with, as the client will see it.
+/// Everything a use case can fail with, as the client will be told (the HTTP status each kind
+/// becomes is `http::status`'s business).
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    /// 400: malformed JSON, missing or invalid fields.
+    /// Malformed JSON, missing or invalid fields.
     #[error("{detail}")]
     BadRequest { code: &'static str, detail: String },
-    /// 401: missing, invalid or expired credentials.
+    /// Missing, invalid or expired credentials.
     #[error("{detail}")]
     Unauthorized { code: &'static str, detail: &'static str },
-    /// 403: authenticated, but not allowed.
+    /// Authenticated, but not allowed.
     #[error("{0}")]
     Forbidden(&'static str),
-    /// 404: unknown, or not visible to the caller.
+    /// Unknown, or not visible to the caller.
     #[error("{0}")]
     NotFound(&'static str),
-    /// 409: conflicts with what is stored.
+    /// Conflicts with what is stored.
     #[error("{detail}")]
     Conflict { code: &'static str, detail: &'static str },
-    /// 413: request body too large.
+    /// A request body or frame too large.
     #[error("request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
-    /// 429: too many attempts; retry after the given seconds.
+    /// Too many attempts; retry after the given seconds.
     #[error("too many failed attempts; retry later")]
     TooManyRequests { retry_after_secs: u64 },
-    /// 429: the user's send or typing limit; retry after the given seconds.
+    /// The user's send or typing limit; retry after the given seconds.
     #[error("too many messages; retry later")]
     RateLimited { retry_after_secs: u64 },
-    /// 503: a dependency is throttled or down.
+    /// A dependency is throttled or down.
     #[error("service temporarily unavailable")]
     Unavailable { retry_after_secs: u64 },
-    /// 500: a bug or an unexpected dependency answer. The source is logged, never sent.
+    /// A bug or an unexpected dependency answer. The source is logged, never sent.
     #[error("internal error")]
     Internal(#[source] BoxError),
 }
@@ -85,20 +86,6 @@ impl ApiError {
         }
     }
 
-    pub fn status(&self) -> StatusCode {
-        match self {
-            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
-            Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::Conflict { .. } => StatusCode::CONFLICT,
-            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::TooManyRequests { .. } | Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
     /// The stable machine-readable code clients switch on.
     pub fn code(&self) -> &'static str {
         match self {
@@ -121,18 +108,6 @@ impl ApiError {
             | Self::Unavailable { retry_after_secs } => Some(*retry_after_secs),
             _ => None,
         }
-    }
-
-    /// The RFC 9457 body. Internal errors say nothing of their cause.
-    pub fn problem(&self) -> serde_json::Value {
-        let status = self.status();
-        serde_json::json!({
-            "type": "about:blank",
-            "title": status.canonical_reason().unwrap_or("Error"),
-            "status": status.as_u16(),
-            "detail": self.to_string(),
-            "code": self.code(),
-        })
     }
 }
 
@@ -272,8 +247,8 @@ mod tests {
             "internal error: store error: service error: \
              ValidationException: the provided key element does not match the schema"
         );
-        let problem = err.problem().to_string();
-        assert!(!problem.contains("Validation") && !problem.contains("store"), "{problem}");
+        // What a client sees: the detail and the code, never the cause.
+        assert_eq!((err.to_string(), err.code()), ("internal error".to_owned(), "internal_error"));
 
         let busy = StoreError::unavailable(Sdk(Service));
         assert_eq!(Chain(&busy).to_string().matches(": ").count(), 3);

@@ -47,11 +47,39 @@ pub fn no_content() -> Response {
     http::Response::builder().status(StatusCode::NO_CONTENT).body(Body::Empty).unwrap_or_default()
 }
 
+/// The HTTP status of a failure: the one place the domain's errors meet HTTP (the WebSocket edge
+/// uses it for `$connect`, whose status refuses the handshake).
+pub fn status(err: &ApiError) -> StatusCode {
+    match err {
+        ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+        ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+        ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+        ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+        ApiError::Conflict { .. } => StatusCode::CONFLICT,
+        ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+        ApiError::TooManyRequests { .. } | ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+        ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// The RFC 9457 body of a failure. Internal errors say nothing of their cause.
+pub fn problem_body(err: &ApiError) -> serde_json::Value {
+    let status = status(err);
+    serde_json::json!({
+        "type": "about:blank",
+        "title": status.canonical_reason().unwrap_or("Error"),
+        "status": status.as_u16(),
+        "detail": err.to_string(),
+        "code": err.code(),
+    })
+}
+
 /// The one place an error becomes an HTTP response. Internal causes are logged here and only here.
 pub fn problem(err: &ApiError) -> Response {
     err.log_if_internal();
-    let body = serde_json::to_vec(&err.problem()).unwrap_or_default();
-    let mut builder = http::Response::builder().status(err.status()).header(CONTENT_TYPE, "application/problem+json");
+    let body = serde_json::to_vec(&problem_body(err)).unwrap_or_default();
+    let mut builder = http::Response::builder().status(status(err)).header(CONTENT_TYPE, "application/problem+json");
     if let Some(secs) = err.retry_after_secs() {
         builder = builder.header(RETRY_AFTER, secs.to_string());
     }

@@ -259,10 +259,10 @@ where
                 Ok(()) => 200,
                 Err(err) => {
                     err.log_if_internal();
-                    err.status().as_u16()
+                    crate::http::status(&err).as_u16()
                 }
             },
-            Err(err) => err.status().as_u16(),
+            Err(err) => crate::http::status(&err).as_u16(),
         };
         tracing::info!(route, status, latency_ms = started.elapsed().as_secs_f64() * 1000.0, "connection");
         json!({ "statusCode": status })

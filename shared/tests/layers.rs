@@ -104,6 +104,16 @@ fn the_domain_does_not_reach_the_edges_and_the_store_reaches_no_service() {
     for validators in ["model", "paging", "chat"] {
         assert!(!graph[validators].contains("error"), "{validators} fails with ApiError, not model::Invalid");
     }
+    // Nothing below the edges knows HTTP: the status of a failure is the HTTP edge's mapping.
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    for module in services.iter().chain(&["auth", "chat", "error", "ids", "model", "paging"]) {
+        let text = std::fs::read_to_string(src.join(format!("{module}.rs"))).unwrap();
+        let code: String =
+            text.split("#[cfg(test)]").next().unwrap().lines().map(|l| l.split("//").next().unwrap()).collect();
+        for http in ["http::", "StatusCode", "lambda_http"] {
+            assert!(!code.contains(http), "{module} knows HTTP ({http})");
+        }
+    }
     let store = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store");
     let memory = std::fs::read_to_string(store.join("memory.rs")).unwrap();
     assert!(!memory.contains("dynamo::"), "the in-memory adapter uses the DynamoDB one");
