@@ -481,7 +481,7 @@ impl chathub_shared::notify::Notifier for InProcessNotifier {
         if payload.len() > MAX_MESSAGE_BYTES {
             return Err(PushError::Failed("payload too large".into()));
         }
-        if deliver(&self.connections, connection_id, payload) {
+        if deliver(&self.connections, connection_id.as_str(), payload) {
             Ok(())
         } else {
             Err(PushError::Gone)
@@ -492,7 +492,7 @@ impl chathub_shared::notify::Notifier for InProcessNotifier {
         &self,
         connection_id: &chathub_shared::ConnectionId,
     ) -> Result<(), chathub_shared::notify::PushError> {
-        if close(&self.connections, connection_id) {
+        if close(&self.connections, connection_id.as_str()) {
             Ok(())
         } else {
             Err(chathub_shared::notify::PushError::Gone)

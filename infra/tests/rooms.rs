@@ -153,7 +153,7 @@ async fn a_room_of_ten_thousand_members_works_end_to_end(backing: Backing) {
     assert_eq!(view.member_count, 9_998);
     assert_eq!(view.owner, members[1], "the creator's first member has been in longest");
     let (second, _) = messages::send(&d.ctx, &members[1], &id, text("after", None), None).await.unwrap();
-    assert_eq!(d.pushes.message_ids(&format!("{leaver}-0")), vec![first.id], "a member who left hears no more");
+    assert_eq!(d.pushes.message_ids(format!("{leaver}-0")), vec![first.id], "a member who left hears no more");
     assert_eq!(d.pushes.message_ids(&sockets[2]), vec![first.id, second.id]);
     match messages::send(&d.ctx, &leaver, &id, text("still here?", None), None).await {
         Err(ApiError::NotFound(_)) => {}
@@ -390,7 +390,7 @@ async fn a_websocket_send_is_answered_once_stored_before_its_fan_out(backing: Ba
     }
     // The route's sample event (events/), from this sender's socket.
     let sample: serde_json::Value = serde_json::from_str(include_str!("../../events/ws-send-message.json")).unwrap();
-    let frame = |connection: &str, body: serde_json::Value| {
+    let frame = |connection: &ConnectionId, body: serde_json::Value| {
         let mut event = sample.clone();
         event["requestContext"]["connectionId"] = json!(connection);
         event["requestContext"]["authorizer"] = json!({"principalId": &people[0], "username": &people[0]});

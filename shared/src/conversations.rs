@@ -241,7 +241,7 @@ pub async fn list(
         })
         .collect();
     let next_cursor = if more {
-        page.last().map(|(c, _)| crate::paging::activity_cursor_of(c.last_activity_at, &c.id))
+        page.last().map(|(c, _)| crate::paging::activity_cursor_of(c.last_activity_at, c.id.as_str()))
     } else {
         None
     };

@@ -3,9 +3,10 @@
 //! is parsed once at the edge (a path parameter, a body field, the WebSocket event) or read from
 //! the store; the JSON and the stored form are the plain string or number, unchanged.
 //!
-//! The string ids dereference to `&str` for building keys and log fields; nothing converts a
-//! `&str` into one but an explicit `new` (or `From<String>` where a stored or generated value is
-//! taken as it is).
+//! Nothing converts implicitly in either direction: an id gives its text with `as_str()` (store
+//! keys) or `Display` (logs), and text becomes an id by `new` or `From` where it is parsed from a
+//! request or read back from the store. So a `ConversationId` cannot stand in for a username
+//! (`&str`) any more than a username for it.
 
 use std::fmt;
 
@@ -29,14 +30,6 @@ macro_rules! string_id {
 
             pub fn into_string(self) -> String {
                 self.0
-            }
-        }
-
-        impl std::ops::Deref for $name {
-            type Target = str;
-
-            fn deref(&self) -> &str {
-                &self.0
             }
         }
 

@@ -171,18 +171,18 @@ impl Recorder {
     }
 
     /// The `send_message` ids each connection got, in arrival order.
-    pub fn message_ids(&self, connection: &str) -> Vec<i64> {
+    pub fn message_ids(&self, connection: impl AsRef<str>) -> Vec<i64> {
         let frames = self.frames.lock().unwrap();
         frames
-            .get(connection)
+            .get(connection.as_ref())
             .map(|f| {
                 f.iter().filter(|v| v["type"] == "send_message").map(|v| v["data"]["id"].as_i64().unwrap()).collect()
             })
             .unwrap_or_default()
     }
 
-    pub fn frames(&self, connection: &str) -> Vec<Value> {
-        self.frames.lock().unwrap().get(connection).cloned().unwrap_or_default()
+    pub fn frames(&self, connection: impl AsRef<str>) -> Vec<Value> {
+        self.frames.lock().unwrap().get(connection.as_ref()).cloned().unwrap_or_default()
     }
 }
 

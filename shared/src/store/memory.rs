@@ -309,7 +309,7 @@ fn not_member() -> StoreError {
 }
 
 impl State {
-    fn is_member(&self, id: &str, username: &str) -> bool {
+    fn is_member(&self, id: &ConversationId, username: &str) -> bool {
         self.members.get(id).is_some_and(|m| m.contains_key(username))
     }
 

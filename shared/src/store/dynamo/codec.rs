@@ -7,7 +7,7 @@ pub(super) const META: &str = "META";
 /// Where the message range of a conversation ends (above every `MSG#` key).
 pub(super) const MSG_END: &str = "MSG$";
 
-pub(super) fn conv_pk(id: &str) -> String {
+pub(super) fn conv_pk(id: &ConversationId) -> String {
     format!("CONV#{id}")
 }
 
@@ -15,7 +15,7 @@ pub(super) fn msg_sk(id: MessageId) -> String {
     format!("MSG#{:020}", id.get().max(0))
 }
 
-pub(super) fn member_sk(conversation_id: &str) -> String {
+pub(super) fn member_sk(conversation_id: &ConversationId) -> String {
     format!("MEMBER#{conversation_id}")
 }
 
@@ -26,7 +26,7 @@ pub(super) fn member_of_sk(username: &str) -> String {
     format!("{MEMBER_OF}{username}")
 }
 
-pub(super) fn members_gsi_pk(conversation_id: &str) -> String {
+pub(super) fn members_gsi_pk(conversation_id: &ConversationId) -> String {
     format!("MEMBERS#{conversation_id}")
 }
 
@@ -39,7 +39,7 @@ pub(super) fn names(pairs: &[(&str, &str)]) -> HashMap<String, String> {
 
 pub(super) fn conversation_item(c: &Conversation) -> Item {
     let mut item = key(conv_pk(&c.id), META);
-    item.insert("id".into(), s(&c.id));
+    item.insert("id".into(), s(c.id.as_str()));
     if let Some(name) = &c.name {
         item.insert("name".into(), s(name));
     }
@@ -49,7 +49,7 @@ pub(super) fn conversation_item(c: &Conversation) -> Item {
     item.insert("member_count".into(), n(c.member_count));
     item.insert("member_preview".into(), AV::L(c.member_preview.iter().map(|m| s(m)).collect()));
     if let Some(icon) = &c.icon_file_id {
-        item.insert("icon_file_id".into(), s(icon));
+        item.insert("icon_file_id".into(), s(icon.as_str()));
     }
     item.insert("created_at".into(), n(c.created_at));
     item.insert("created_by".into(), s(&c.created_by));
@@ -84,7 +84,7 @@ pub(super) fn parse_conversation(item: &Item) -> Result<Conversation, StoreError
 }
 
 /// A member under its conversation, also indexed by join time (who has been in longest).
-pub(super) fn member_item(conversation_id: &str, member: &Member) -> Item {
+pub(super) fn member_item(conversation_id: &ConversationId, member: &Member) -> Item {
     let mut item = key(conv_pk(conversation_id), &member_of_sk(&member.username));
     item.insert("username".into(), s(&member.username));
     item.insert("joined_at".into(), n(member.joined_at));
@@ -98,9 +98,9 @@ pub(super) fn parse_member(item: &Item) -> Result<Member, StoreError> {
 }
 
 /// A member under the user: my conversations and my read state there.
-pub(super) fn membership_item(username: &str, conversation_id: &str, joined_at: i64) -> Item {
+pub(super) fn membership_item(username: &str, conversation_id: &ConversationId, joined_at: i64) -> Item {
     let mut item = key(user_pk(username), &member_sk(conversation_id));
-    item.insert("conversation_id".into(), s(conversation_id));
+    item.insert("conversation_id".into(), s(conversation_id.as_str()));
     item.insert("joined_at".into(), n(joined_at));
     item.insert("last_read".into(), n(0));
     item.insert("own_after_read".into(), n(0));
@@ -117,7 +117,7 @@ pub(super) fn parse_read_state(item: &Item) -> Result<ReadState, StoreError> {
 pub(super) fn message_item(m: &Message) -> Item {
     let mut item = key(conv_pk(&m.conversation_id), &msg_sk(m.id));
     item.insert("id".into(), n(m.id.get()));
-    item.insert("conversation_id".into(), s(&m.conversation_id));
+    item.insert("conversation_id".into(), s(m.conversation_id.as_str()));
     item.insert("sender".into(), s(&m.sender_username));
     item.insert("content".into(), s(&m.content));
     if let Some(reply) = m.reply_id {
@@ -131,7 +131,7 @@ pub(super) fn message_item(m: &Message) -> Item {
         .iter()
         .map(|a| {
             let mut map = HashMap::from([
-                ("file_id".to_owned(), s(&a.file_id)),
+                ("file_id".to_owned(), s(a.file_id.as_str())),
                 ("content_type".to_owned(), s(&a.content_type)),
                 ("size".to_owned(), n(a.size)),
             ]);
@@ -148,7 +148,7 @@ pub(super) fn message_item(m: &Message) -> Item {
     }
     item.insert("deleted".into(), AV::Bool(m.deleted));
     if let Some(origin) = &m.origin {
-        item.insert("origin".into(), s(origin));
+        item.insert("origin".into(), s(origin.as_str()));
     }
     item
 }
@@ -237,9 +237,9 @@ pub(super) fn parse_sockets(item: &Item) -> Result<Vec<ProfileSocket>, StoreErro
 
 /// A connection recorded under a conversation (TTL'd like the connection itself).
 pub(super) fn connection_item(
-    conversation_id: &str,
+    conversation_id: &ConversationId,
     username: &str,
-    connection_id: &str,
+    connection_id: &ConnectionId,
     expires_at: i64,
     batch: bool,
 ) -> Item {
@@ -320,7 +320,7 @@ pub(super) fn user_item(user: &UserRecord) -> Item {
         }
     }
     if let Some(avatar) = &user.avatar_file_id {
-        item.insert("avatar_file_id".into(), s(avatar));
+        item.insert("avatar_file_id".into(), s(avatar.as_str()));
     }
     if let Some(at) = user.last_online {
         item.insert("last_online".into(), n(at));
@@ -420,13 +420,13 @@ pub(super) fn parse_push_turn(item: &Item) -> Result<PushTurn, StoreError> {
     })
 }
 
-pub(super) fn file_pk(id: &str) -> String {
+pub(super) fn file_pk(id: &FileId) -> String {
     format!("FILE#{id}")
 }
 
 pub(super) fn file_item(file: &FileRecord) -> Item {
     let mut item = key(file_pk(&file.id), "FILE");
-    item.insert("id".into(), s(&file.id));
+    item.insert("id".into(), s(file.id.as_str()));
     item.insert("owner".into(), s(&file.owner));
     item.insert("purpose".into(), s(file.purpose.as_str()));
     item.insert("content_type".into(), s(&file.content_type));
@@ -435,7 +435,7 @@ pub(super) fn file_item(file: &FileRecord) -> Item {
         item.insert("name".into(), s(name));
     }
     if let Some(conversation) = &file.conversation_id {
-        item.insert("conversation_id".into(), s(conversation));
+        item.insert("conversation_id".into(), s(conversation.as_str()));
     }
     item.insert("created_at".into(), n(file.created_at));
     item
@@ -478,19 +478,19 @@ mod tests {
 
     #[test]
     fn keys_are_the_documented_ones() {
-        assert_eq!(conv_pk("c1"), "CONV#c1");
+        assert_eq!(conv_pk(&"c1".into()), "CONV#c1");
         let id = MessageId::new;
         assert_eq!(msg_sk(id(7)), "MSG#00000000000000000007");
         assert!(msg_sk(id(9)) < msg_sk(id(10)), "message keys sort by id");
         assert_eq!(msg_sk(id(-1)), msg_sk(id(0)));
-        assert_eq!(member_sk("c1"), "MEMBER#c1");
+        assert_eq!(member_sk(&"c1".into()), "MEMBER#c1");
         assert_eq!(member_of_sk("ann"), "MEMBER#ann");
-        assert_eq!(members_gsi_pk("c1"), "MEMBERS#c1");
+        assert_eq!(members_gsi_pk(&"c1".into()), "MEMBERS#c1");
         assert_eq!(
             (user_pk("ann"), email_pk("a@x.io"), refresh_pk("ab")),
             ("USER#ann".into(), "EMAIL#a@x.io".into(), "REFRESH#ab".into())
         );
-        assert_eq!((throttle_pk("t"), file_pk("f")), ("THROTTLE#t".into(), "FILE#f".into()));
+        assert_eq!((throttle_pk("t"), file_pk(&"f".into())), ("THROTTLE#t".into(), "FILE#f".into()));
         assert_eq!(rate_key("ann", 10_000), key("RATE#ann".into(), "SEND#10000"));
         assert_eq!(key("P".into(), "S"), HashMap::from([("pk".into(), s("P")), ("sk".into(), s("S"))]));
     }
@@ -538,10 +538,10 @@ mod tests {
             assert_eq!(indexed, expected, "{c:?}");
         }
         let member = Member { username: "bob".into(), joined_at: 12 };
-        let item = member_item("c1", &member);
+        let item = member_item(&"c1".into(), &member);
         assert_eq!(parse_member(&item).unwrap(), member);
         assert_eq!(item["gsi1sk"], s("000000000000012#bob"), "members index by join time");
-        let fresh = parse_read_state(&membership_item("bob", "c1", 12)).unwrap();
+        let fresh = parse_read_state(&membership_item("bob", &"c1".into(), 12)).unwrap();
         assert_eq!(fresh, ReadState { last_read: MessageId::NONE, own_after_read: 0 });
     }
 
@@ -588,14 +588,14 @@ mod tests {
             referenced: false,
         };
         assert_eq!(parse_file(&file_item(&file)).unwrap(), file);
-        let socket = connection_item("c1", "ann", "conn", 7_200_000, true);
+        let socket = connection_item(&"c1".into(), "ann", &"conn".into(), 7_200_000, true);
         assert_eq!(socket["sk"], s("CONN#conn"));
         // DynamoDB's TTL is in seconds; the record's own expiry in milliseconds.
         assert_eq!((socket["ttl"].clone(), socket["expires_at"].clone()), (n(7_200), n(7_200_000)));
         assert_eq!(socket["batch"], AV::Bool(true));
-        assert!(!connection_item("c1", "ann", "conn", 1, false).contains_key("batch"));
+        assert!(!connection_item(&"c1".into(), "ann", &"conn".into(), 1, false).contains_key("batch"));
         // The push turn lives on the conversation's item; a fresh one has pushed nothing.
-        let mut meta = key(conv_pk("c1"), "META");
+        let mut meta = key(conv_pk(&"c1".into()), "META");
         let turn = parse_push_turn(&meta).unwrap();
         let none = MessageId::NONE;
         assert_eq!((turn.pushed_id, turn.last_id, turn.signal, turn.clean_signal), (none, none, 0, 0));

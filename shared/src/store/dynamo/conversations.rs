@@ -12,7 +12,7 @@ impl DynamoStore {
     /// The first carries `first_update` (more to set) and `check` (a ConditionCheck with its reason).
     async fn put_members(
         &self,
-        id: &str,
+        id: &ConversationId,
         members: &[Member],
         first: MembersFirst<'_>,
         now: i64,
@@ -110,7 +110,7 @@ impl ConversationStore for DynamoStore {
         }
         if let Some(direct) = direct_key {
             let mut item = key(format!("DIRECT#{direct}"), "DIRECT");
-            item.insert("conversation_id".into(), s(&conversation.id));
+            item.insert("conversation_id".into(), s(conversation.id.as_str()));
             writes.push(put(&self.table, item, "attribute_not_exists(pk)")?);
             reasons.push(Conflict::DirectExists);
         }
@@ -233,7 +233,7 @@ impl ConversationStore for DynamoStore {
             expr.set("name", s(name));
         }
         match icon_file_id {
-            Some(Some(icon)) => expr.set("icon_file_id", s(icon)),
+            Some(Some(icon)) => expr.set("icon_file_id", s(icon.as_str())),
             Some(None) => expr.remove("icon_file_id"),
             None => {}
         }
@@ -346,8 +346,8 @@ impl ConversationStore for DynamoStore {
                 .expression_attribute_values(":prefix", s(prefix))
         };
         if let Some(after) = after {
-            let id = after.rsplit('#').next().unwrap_or_default();
-            let mut start = key(conv_pk(id), META);
+            let id = ConversationId::new(after.rsplit('#').next().unwrap_or_default());
+            let mut start = key(conv_pk(&id), META);
             start.insert("gsi1pk".into(), s("PUBLIC"));
             start.insert("gsi1sk".into(), s(after));
             query = query.set_exclusive_start_key(Some(start));

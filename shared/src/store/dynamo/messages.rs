@@ -422,7 +422,7 @@ impl DynamoStore {
     /// it, or took it over from a holder whose lease ran out; `None` if someone else holds it.
     async fn take_turn(
         &self,
-        conversation_id: &str,
+        conversation_id: &ConversationId,
         claim: &TurnClaim<'_>,
         item: Item,
     ) -> Result<Option<PushTurn>, StoreError> {

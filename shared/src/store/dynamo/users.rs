@@ -54,7 +54,7 @@ impl UserStore for DynamoStore {
             }
         }
         match &update.avatar_file_id {
-            Some(Some(value)) => expr.set("avatar_file_id", s(value)),
+            Some(Some(value)) => expr.set("avatar_file_id", s(value.as_str())),
             Some(None) => expr.remove("avatar_file_id"),
             None => {}
         }
