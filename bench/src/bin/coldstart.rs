@@ -176,6 +176,11 @@ async fn main() {
                 async move { ([("content-type", "application/x-amz-json-1.1")], body) }
             }),
         )
+        // API Gateway's management API (`PostToConnection`, `DeleteConnection`), as the functions
+        // that push or answer early call it: accepted at once, like the Secrets Manager stand-in.
+        // (Pointing them at a closed port made every post fail through the SDK's retries: a
+        // WebSocket send's first answer took 1.5 s, none of it the function's.)
+        .route("/@connections/{id}", post(|| async { StatusCode::OK }).delete(|| async { StatusCode::NO_CONTENT }))
         .route("/2018-06-01/runtime/invocation/next", get(next))
         .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
         .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
@@ -274,7 +279,7 @@ async fn main() {
                 .env("JWT_SIGNING_KEY_SECRET", SIGNING_KEY_SECRET)
                 .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", format!("http://{runtime_api}"))
                 .env("BUCKET_NAME", "chathub-bench")
-                .env("WEBSOCKET_MANAGEMENT_ENDPOINT", "http://127.0.0.1:9")
+                .env("WEBSOCKET_MANAGEMENT_ENDPOINT", format!("http://{runtime_api}"))
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
