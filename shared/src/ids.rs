@@ -27,20 +27,10 @@ macro_rules! string_id {
             pub fn as_str(&self) -> &str {
                 &self.0
             }
-
-            pub fn into_string(self) -> String {
-                self.0
-            }
         }
 
         impl AsRef<str> for $name {
             fn as_ref(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl std::borrow::Borrow<str> for $name {
-            fn borrow(&self) -> &str {
                 &self.0
             }
         }
@@ -60,18 +50,6 @@ macro_rules! string_id {
         impl From<&str> for $name {
             fn from(id: &str) -> Self {
                 Self(id.to_owned())
-            }
-        }
-
-        impl PartialEq<str> for $name {
-            fn eq(&self, other: &str) -> bool {
-                self.0 == other
-            }
-        }
-
-        impl PartialEq<&str> for $name {
-            fn eq(&self, other: &&str) -> bool {
-                self.0 == *other
             }
         }
     };
@@ -130,7 +108,7 @@ impl MessageId {
     }
 }
 
-/// An id compares with its number (`id == 3`, `id > 0`), as in history and in assertions.
+/// An id equals its number (`id == 3`), as in history and in assertions.
 impl PartialEq<i64> for MessageId {
     fn eq(&self, other: &i64) -> bool {
         self.0 == *other
@@ -140,12 +118,6 @@ impl PartialEq<i64> for MessageId {
 impl PartialEq<MessageId> for i64 {
     fn eq(&self, other: &MessageId) -> bool {
         *self == other.0
-    }
-}
-
-impl PartialOrd<i64> for MessageId {
-    fn partial_cmp(&self, other: &i64) -> Option<std::cmp::Ordering> {
-        self.0.partial_cmp(other)
     }
 }
 

@@ -144,13 +144,6 @@ pub fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> R
 
 pub use crate::ids::whole_number;
 
-/// [`whole_number`] for an optional field (`null` or absent: `None`).
-pub fn optional_whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    #[derive(Deserialize)]
-    struct Whole(#[serde(deserialize_with = "whole_number")] i64);
-    Ok(Option::<Whole>::deserialize(d)?.map(|w| w.0))
-}
-
 /// Maximum length of `fullname`, `first_name`, `last_name` and `role`.
 pub const NAME_MAX: usize = 100;
 
@@ -308,10 +301,11 @@ mod tests {
         struct Body {
             #[serde(deserialize_with = "whole_number")]
             n: i64,
-            #[serde(default, deserialize_with = "optional_whole_number")]
-            m: Option<i64>,
+            // An optional id (as `reply_id`): `MessageId` reads the same whole numbers.
+            #[serde(default)]
+            m: Option<crate::ids::MessageId>,
         }
-        let parse = |text: &str| serde_json::from_str::<Body>(text).map(|b| (b.n, b.m));
+        let parse = |text: &str| serde_json::from_str::<Body>(text).map(|b| (b.n, b.m.map(|m| m.get())));
         assert_eq!(parse(r#"{"n": 7}"#).unwrap(), (7, None));
         assert_eq!(parse(r#"{"n": 1.0, "m": 2e3}"#).unwrap(), (1, Some(2000)));
         assert_eq!(parse(r#"{"n": -3, "m": null}"#).unwrap(), (-3, None));

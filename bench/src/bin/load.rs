@@ -342,16 +342,21 @@ async fn burst(bench: &Arc<Bench>, clients: usize, per_client: usize, groups: Ve
         })
         .collect();
     let members_of: HashMap<&String, &Vec<usize>> = groups.iter().map(|(id, m)| (id, m)).collect();
-    let expected: Vec<usize> = (0..clients)
-        .map(|u| {
-            plan.iter()
-                .enumerate()
-                .filter(|(sender, _)| *sender != u)
-                .flat_map(|(_, sends)| sends.iter())
-                .filter(|id| members_of[id].contains(&u))
-                .count()
-        })
-        .collect();
+    // Pushes each client should get: every other member's sends to its groups, but those refused
+    // (numbered `(sender, k)`).
+    let expected_with = |refused: &HashSet<(usize, usize)>| -> Vec<usize> {
+        (0..clients)
+            .map(|u| {
+                plan.iter()
+                    .enumerate()
+                    .filter(|(sender, _)| *sender != u)
+                    .flat_map(|(sender, sends)| sends.iter().enumerate().map(move |(k, id)| (sender, k, id)))
+                    .filter(|(sender, k, id)| !refused.contains(&(*sender, *k)) && members_of[id].contains(&u))
+                    .count()
+            })
+            .collect()
+    };
+    let expected = expected_with(&HashSet::new());
 
     let mut sinks = Vec::new();
     let mut readers = tokio::task::JoinSet::new();
@@ -395,16 +400,7 @@ async fn burst(bench: &Arc<Bench>, clients: usize, per_client: usize, groups: Ve
     // The audit and the figures. A refused send (an error answer, such as the send limit) is not
     // stored, so nobody should get it: it is counted apart, never as lost.
     let refused: HashSet<(usize, usize)> = seen.iter().flat_map(|s| s.refused.iter().map(|&k| (s.user, k))).collect();
-    let stored_expected: Vec<usize> = (0..clients)
-        .map(|u| {
-            plan.iter()
-                .enumerate()
-                .filter(|(sender, _)| *sender != u)
-                .flat_map(|(sender, sends)| sends.iter().enumerate().map(move |(k, id)| (sender, k, id)))
-                .filter(|(sender, k, id)| !refused.contains(&(*sender, *k)) && members_of[id].contains(&u))
-                .count()
-        })
-        .collect();
+    let stored_expected = expected_with(&refused);
     let mut latencies = Vec::new();
     let mut answers = Vec::new();
     let (mut duplicates, mut missing, mut out_of_order) = (0usize, 0usize, 0usize);

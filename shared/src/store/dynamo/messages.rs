@@ -142,23 +142,12 @@ impl MessageStore for DynamoStore {
         after: Option<MessageId>,
         limit: usize,
     ) -> Result<(Vec<Message>, bool), StoreError> {
-        let (from, to, forward) = match after {
+        let to = before.map(|b| msg_sk(b - 1)).unwrap_or_else(|| MSG_END.to_owned());
+        let (from, forward) = match after {
             // Nothing lies after the largest id there is.
-            Some(after) => match after.get().checked_add(1) {
-                Some(first) => (
-                    msg_sk(MessageId::new(first)),
-                    before
-                        .map(|b| msg_sk(MessageId::new(b.get().saturating_sub(1))))
-                        .unwrap_or_else(|| MSG_END.to_owned()),
-                    true,
-                ),
-                None => return Ok((Vec::new(), false)),
-            },
-            None => (
-                msg_sk(MessageId::NONE),
-                before.map(|b| msg_sk(MessageId::new(b.get().saturating_sub(1)))).unwrap_or_else(|| MSG_END.to_owned()),
-                false,
-            ),
+            Some(after) if after == i64::MAX => return Ok((Vec::new(), false)),
+            Some(after) => (msg_sk(after + 1), true),
+            None => (msg_sk(MessageId::NONE), false),
         };
         if from > to {
             return Ok((Vec::new(), false));
