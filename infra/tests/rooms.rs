@@ -43,7 +43,7 @@ on_both_backings!(
     sockets_that_ask_get_a_rounds_messages_in_one_frame,
     an_id_handed_out_before_the_holder_looked_is_pushed_however_slow_its_store,
     a_websocket_send_is_answered_once_stored_before_its_fan_out,
-    a_holder_out_of_budget_hands_the_turn_to_the_next_send,
+    a_holder_out_of_budget_retires_and_the_sends_after_take_the_turn,
 );
 
 fn text(content: &str, client_id: Option<&str>) -> SendMessage {
@@ -426,12 +426,16 @@ async fn a_websocket_send_is_answered_once_stored_before_its_fan_out(backing: Ba
     assert_eq!(answers[1]["code"], "invalid_request");
 }
 
-/// A holder whose push budget is spent (here: none at all) hands the turn on instead of going
-/// round again: the next send takes it over at once, with no lease to wait out, and pushes
-/// everything that was left, in order.
-async fn a_holder_out_of_budget_hands_the_turn_to_the_next_send(backing: Backing) {
+/// A holder whose push budget is spent (here: none at all) and that finds new signals retires
+/// instead of going round for ever: it pushes everything handed out before it retired, the sends
+/// that signalled before that leave their messages to it (the lost wake-up of the old hand-on:
+/// B's message waited for the room's next send), and the sends that signal while it retires find
+/// the turn `Retiring`, wait for its release without pushing beside it, and push their own
+/// messages themselves. Every message reaches the socket once, in id order, without another send.
+async fn a_holder_out_of_budget_retires_and_the_sends_after_take_the_turn(backing: Backing) {
     let mut d = Domain::new(backing).await;
     d.ctx.ctx.config = Arc::new(chathub_shared::config::Config { push_budget_ms: 0, ..(*d.ctx.config).clone() });
+    let d = Arc::new(d);
     let people = names("budget", 3);
     d.users(&people).await;
     let room = d.room(&people).await;
@@ -446,14 +450,46 @@ async fn a_holder_out_of_budget_hands_the_turn_to_the_next_send(backing: Backing
     assert_eq!(b_turn, Signalled::Held);
     d.ctx.store.put_message(&message(1), &RATE).await.unwrap();
     d.ctx.store.put_message(&message(2), &RATE).await.unwrap();
-    // A pushes what it read (its own message), finds B's signal on release, and, out of budget,
-    // hands on instead of going round for B's message.
-    push::after_store(&d.ctx, &room, &a, a_turn, MessageId::new(1), Some(&message(1))).await.unwrap();
-    assert_eq!(d.pushes.message_ids(&socket), vec![1], "the holder stopped after its round");
+    // B leaves its message to A, as a holder was there when it signalled.
     push::after_store(&d.ctx, &room, &b, b_turn, MessageId::new(2), Some(&message(2))).await.unwrap();
-    assert_eq!(d.pushes.message_ids(&socket), vec![1], "B found the turn held and left its message to it");
 
-    // The next send finds the turn handed on and takes it over at once (no lease to wait out).
-    messages::send(&d.ctx, &people[1], &room, text("three", None), None).await.unwrap();
-    assert_eq!(d.pushes.message_ids(&socket), vec![1, 2, 3], "everything left, in order");
+    // A pushes its own message, finds B's signal on release and, out of budget, retires; its
+    // last round's post (B's message) is held back.
+    d.pushes.hold_after(1);
+    let holder = {
+        let (d, room, m1) = (d.clone(), room.clone(), message(1));
+        tokio::spawn(async move { push::after_store(&d.ctx, &room, &a, a_turn, MessageId::new(1), Some(&m1)).await })
+    };
+    for _ in 0..2_000 {
+        if d.pushes.waiting() > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(d.pushes.waiting(), 1, "A's last round is pushing B's message");
+    assert_eq!(d.pushes.message_ids(&socket), vec![1]);
+
+    // C signals while A retires: it finds the turn retiring, stores, and waits for A's release
+    // rather than pushing beside it.
+    let c = push::Ticket::new(&d.ctx);
+    let (_, c_turn) = d.ctx.store.allocate_message_id(&room, &c.claim()).await.unwrap();
+    assert_eq!(c_turn, Signalled::Retiring);
+    d.ctx.store.put_message(&message(3), &RATE).await.unwrap();
+    let successor = {
+        let (d, room, m3) = (d.clone(), room.clone(), message(3));
+        tokio::spawn(async move { push::after_store(&d.ctx, &room, &c, c_turn, MessageId::new(3), Some(&m3)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!successor.is_finished(), "C waits while A still holds the turn");
+    assert_eq!(d.pushes.waiting(), 1, "nothing pushed beside the retiring holder");
+    assert_eq!(d.pushes.message_ids(&socket), vec![1]);
+
+    d.pushes.let_go();
+    tokio::time::timeout(Duration::from_secs(30), holder).await.unwrap().unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(30), successor).await.unwrap().unwrap().unwrap();
+    assert_eq!(d.pushes.message_ids(&socket), vec![1, 2, 3], "every message once, in order, with no send after");
+
+    // The turn is free again: the next send takes it at once.
+    messages::send(&d.ctx, &people[1], &room, text("four", None), None).await.unwrap();
+    assert_eq!(d.pushes.message_ids(&socket), vec![1, 2, 3, 4]);
 }

@@ -14,7 +14,8 @@ pub struct Config {
     /// Per-user limits on sends and typing.
     pub limits: Limits,
     /// How long a send may push others' messages, holding its conversation's push turn, before it
-    /// hands the turn on (`PUSH_BUDGET_SECONDS`, default 20: the send functions time out at 29 s).
+    /// retires: it pushes what was handed out so far and leaves the rest to the sends after it
+    /// (`PUSH_BUDGET_SECONDS`, default 20: the send functions time out at 29 s).
     pub push_budget_ms: u64,
 }
 

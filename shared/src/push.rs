@@ -10,8 +10,9 @@
 //! is stored, a holder that finds an id handed out but not yet stored waits for it, up to
 //! [`LATE`]; a send whose store took that long signals again once stored, so a holder that
 //! stopped waiting never strands it. A holder that dies keeps the turn until its lease runs out;
-//! the next signal then takes over. All of it runs before the send answers, because Lambda
-//! freezes a function once it has.
+//! the next signal then takes over. A holder whose time budget is spent retires: it pushes what
+//! was handed out before it retired, and the sends that signal meanwhile take the turn after it.
+//! All of it runs before the send answers, because Lambda freezes a function once it has.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,7 +25,7 @@ use crate::error::StoreError;
 use crate::fanout::{event, forget, FANOUT_CONCURRENCY};
 use crate::ids::{ConnectionId, ConversationId, MessageId};
 use crate::notify::PushError;
-use crate::store::{persist, PushRelease, PushTurn, Released, Signalled, Target, TurnClaim};
+use crate::store::{persist, PushRelease, PushTurn, ReleaseMode, Released, Signalled, Target, TurnClaim};
 use crate::Ctx;
 
 /// How long a holder keeps the turn without renewing it: after that, a holder is presumed dead
@@ -81,8 +82,9 @@ pub async fn after_store(
     own: Option<&Message>,
 ) -> Result<(), StoreError> {
     match turn {
-        Signalled::Holder(turn) => push(ctx, conversation_id, &ticket.holder, turn, filled, own).await,
+        Signalled::Holder(turn) => push(ctx, conversation_id, &ticket.holder, turn, filled, own, ticket.asked).await,
         Signalled::Stale => signal(ctx, conversation_id, filled, own).await,
+        Signalled::Retiring => succeed(ctx, conversation_id, filled, own, ticket.asked).await,
         Signalled::Held if ticket.asked.elapsed() >= LATE => {
             tracing::info!(%conversation_id, id = filled.get(), "stored late; signalling the push turn again");
             signal(ctx, conversation_id, filled, own).await
@@ -101,12 +103,48 @@ pub async fn signal(
 ) -> Result<(), StoreError> {
     let ticket = Ticket::new(ctx);
     match ctx.store.claim_push_turn(conversation_id, &ticket.claim()).await? {
-        Some(turn) => push(ctx, conversation_id, &ticket.holder, turn, filled, own).await,
-        None => Ok(()),
+        Signalled::Holder(turn) => push(ctx, conversation_id, &ticket.holder, turn, filled, own, ticket.asked).await,
+        Signalled::Retiring => succeed(ctx, conversation_id, filled, own, ticket.asked).await,
+        Signalled::Held | Signalled::Stale => Ok(()),
     }
 }
 
-/// The holder's work: rounds of read, push, release until a release holds.
+/// A send that signalled a retiring holder (see [`push`]'s budget): that holder pushes only what
+/// was handed out before it retired, so this send claims the turn itself, again and again until
+/// the retiring holder has released it (its last round: milliseconds, or its lease's end if it
+/// died). Then it holds the turn, or finds a holder that claimed it after its own id was handed
+/// out and so pushes it. The only polling in the push turn, and only by the sends that signal
+/// during a retiring holder's last round.
+async fn succeed(
+    ctx: &With<impl Pushes>,
+    conversation_id: &ConversationId,
+    filled: MessageId,
+    own: Option<&Message>,
+    since: Instant,
+) -> Result<(), StoreError> {
+    let mut pause = Duration::from_millis(5);
+    loop {
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(100));
+        let ticket = Ticket::new(ctx);
+        match ctx.store.claim_push_turn(conversation_id, &ticket.claim()).await? {
+            Signalled::Holder(turn) => {
+                return push(ctx, conversation_id, &ticket.holder, turn, filled, own, since).await
+            }
+            Signalled::Retiring => continue,
+            Signalled::Held | Signalled::Stale => return Ok(()),
+        }
+    }
+}
+
+/// The holder's work: rounds of read, push, release until a release holds. `since`: when the
+/// send began, from which its push budget counts.
+///
+/// A holder whose budget is spent and that finds new signals at its release retires instead of
+/// going round again: it marks the turn retiring, makes its last rounds through the ids handed
+/// out before that mark, and releases the turn whatever was signalled since. A send that signals
+/// after the mark finds the turn [`Signalled::Retiring`] and claims it itself once stored
+/// ([`succeed`]), so the end of a burst is never left for the room's next send.
 async fn push(
     ctx: &With<impl Pushes>,
     conversation_id: &ConversationId,
@@ -114,6 +152,7 @@ async fn push(
     turn: PushTurn,
     filled: MessageId,
     own: Option<&Message>,
+    since: Instant,
 ) -> Result<(), StoreError> {
     let mut pushed = turn.pushed_id;
     let mut seen = turn.signal;
@@ -122,8 +161,9 @@ async fn push(
     // Since when the holder has waited for id `.0` (handed out, not stored yet).
     let mut waiting: Option<(MessageId, Instant)> = None;
     let mut pause = Duration::from_millis(5);
-    let started = Instant::now();
     let budget = Duration::from_millis(ctx.config.push_budget_ms);
+    // Retired: push only through `last_id` as it was at the mark, then release.
+    let mut retired = false;
     // Uncontended: the caller's signal is the only one since everything handed out was pushed,
     // so nothing but the caller's own message can be waiting: no need to read.
     let mut fast = match own {
@@ -152,12 +192,8 @@ async fn push(
             // Slow reads eat the lease: renew it right before pushing, or stop if someone took
             // over, so two holders never push at once.
             if ctx.now_ms() - renewed_at > LEASE_MS / 4 {
-                let keep = PushRelease {
-                    pushed_id: pushed,
-                    seen_signal: None,
-                    clean: false,
-                    lease_until: ctx.now_ms() + LEASE_MS,
-                };
+                let keep =
+                    PushRelease { pushed_id: pushed, mode: ReleaseMode::Keep, lease_until: ctx.now_ms() + LEASE_MS };
                 if release_turn(ctx, conversation_id, holder, keep).await? == Released::Lost {
                     return Ok(());
                 }
@@ -188,33 +224,41 @@ async fn push(
                 }
             }
         }
-        let release = PushRelease {
-            pushed_id: pushed,
-            seen_signal: round.complete.then_some(seen),
-            clean: round.clean && pushed >= last_id,
-            lease_until: ctx.now_ms() + LEASE_MS,
+        let mode = if !round.complete {
+            ReleaseMode::Keep
+        } else if retired {
+            ReleaseMode::Release
+        } else {
+            ReleaseMode::IfQuiet { seen, clean: round.clean && pushed >= last_id }
         };
+        let release = PushRelease { pushed_id: pushed, mode, lease_until: ctx.now_ms() + LEASE_MS };
         match release_turn(ctx, conversation_id, holder, release).await? {
             Released::Released => return Ok(()),
             Released::Lost => {
                 tracing::warn!(%conversation_id, pushed = pushed.get(), "push turn lost (lease ran out); the new holder goes on");
                 return Ok(());
             }
-            Released::Signalled(turn) if started.elapsed() >= budget => {
-                // Out of time: hand the turn on (its lease ends now), so the next send takes it
-                // over at once and pushes from `pushed`, rather than this Lambda timing out
-                // mid-round and the room waiting for the lease. What was signalled since the last
-                // read waits for that send (in a room busy enough to spend the budget, one comes
-                // at once; a send whose store was slow signals again by itself).
-                tracing::info!(
-                    %conversation_id,
-                    pushed = pushed.get(),
-                    last_id = turn.last_id.get(),
-                    "push budget spent; handing the turn on"
-                );
-                let hand_on = PushRelease { pushed_id: pushed, seen_signal: None, clean: false, lease_until: 0 };
-                release_turn(ctx, conversation_id, holder, hand_on).await?;
-                return Ok(());
+            Released::Signalled(_) if retired => {}
+            Released::Signalled(_) if since.elapsed() >= budget => {
+                // Out of time: retire rather than this Lambda timing out mid-round and the room
+                // waiting for the lease. The mark tells every later signal to claim the turn
+                // itself once this holder is done; this holder pushes what was handed out before.
+                let retire =
+                    PushRelease { pushed_id: pushed, mode: ReleaseMode::Retire, lease_until: ctx.now_ms() + LEASE_MS };
+                match release_turn(ctx, conversation_id, holder, retire).await? {
+                    Released::Signalled(turn) => {
+                        tracing::info!(
+                            %conversation_id,
+                            pushed = pushed.get(),
+                            last_id = turn.last_id.get(),
+                            "push budget spent; retiring after the ids handed out so far"
+                        );
+                        retired = true;
+                        last_id = turn.last_id;
+                        renewed_at = ctx.now_ms();
+                    }
+                    Released::Released | Released::Lost => return Ok(()),
+                }
             }
             Released::Signalled(turn) => {
                 seen = turn.signal;
@@ -273,7 +317,7 @@ async fn hand_off(
     error: StoreError,
 ) -> StoreError {
     tracing::warn!(%conversation_id, pushed = pushed.get(), error = %crate::error::Chain(&error), "push round failed; handing the turn on");
-    let release = PushRelease { pushed_id: pushed, seen_signal: None, clean: false, lease_until: 0 };
+    let release = PushRelease { pushed_id: pushed, mode: ReleaseMode::Keep, lease_until: 0 };
     if let Err(e) = release_turn(ctx, conversation_id, holder, release).await {
         tracing::warn!(%conversation_id, error = %crate::error::Chain(&e), "could not hand the push turn on; its lease will run out");
     }

@@ -149,13 +149,18 @@ pub fn dynamodb_endpoint() -> String {
 }
 
 /// A notifier that records every frame per connection. `freeze` makes every later post hang
-/// forever, as a pusher whose Lambda died mid fan-out would.
+/// forever, as a pusher whose Lambda died mid fan-out would; `hold` makes later posts wait until
+/// `let_go`, as a slow fan-out would.
 #[derive(Default)]
 pub struct Recorder {
     frames: Mutex<HashMap<String, Vec<Value>>>,
     frozen: AtomicBool,
     freeze_after: AtomicUsize,
     posts: AtomicUsize,
+    holding: AtomicBool,
+    hold_after: AtomicUsize,
+    held_posts: AtomicUsize,
+    waiting: AtomicUsize,
 }
 
 impl Recorder {
@@ -168,6 +173,24 @@ impl Recorder {
 
     pub fn thaw(&self) {
         self.frozen.store(false, Ordering::SeqCst);
+    }
+
+    /// From the `n`-th post on (counting from now), posts wait until [`Recorder::let_go`] (for
+    /// at most a minute).
+    pub fn hold_after(&self, n: usize) {
+        self.held_posts.store(0, Ordering::SeqCst);
+        self.waiting.store(0, Ordering::SeqCst);
+        self.hold_after.store(n, Ordering::SeqCst);
+        self.holding.store(true, Ordering::SeqCst);
+    }
+
+    /// How many posts are waiting for [`Recorder::let_go`].
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::SeqCst)
+    }
+
+    pub fn let_go(&self) {
+        self.holding.store(false, Ordering::SeqCst);
     }
 
     /// The `send_message` ids each connection got, in arrival order.
@@ -194,6 +217,18 @@ impl Notifier for Recorder {
             if n >= self.freeze_after.load(Ordering::SeqCst) {
                 std::future::pending::<()>().await;
             }
+        }
+        if self.holding.load(Ordering::SeqCst)
+            && self.held_posts.fetch_add(1, Ordering::SeqCst) >= self.hold_after.load(Ordering::SeqCst)
+        {
+            self.waiting.fetch_add(1, Ordering::SeqCst);
+            for _ in 0..30_000 {
+                if !self.holding.load(Ordering::SeqCst) {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            }
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
         }
         let frame: Value = serde_json::from_slice(payload).unwrap();
         self.frames.lock().unwrap().entry(connection_id.to_string()).or_default().push(frame);

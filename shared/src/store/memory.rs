@@ -8,8 +8,8 @@ use async_trait::async_trait;
 
 use super::{
     Attempt, Attempts, Connected, ConnectionStore, ContactStore, ConversationStore, FileStore, MessageStore,
-    PushRelease, PushTurn, RefreshTokenRecord, Released, SendRate, SessionStore, Signalled, SocketOptions, Target,
-    ThrottleStore, TurnClaim, UserStore, UserUpdate,
+    PushRelease, PushTurn, RefreshTokenRecord, ReleaseMode, Released, SendRate, SessionStore, Signalled, SocketOptions,
+    Target, ThrottleStore, TurnClaim, UserStore, UserUpdate,
 };
 use crate::chat::{Conversation, Member, Message, ReadState, Visibility, MEMBERS_MAX};
 use crate::error::{Conflict, StoreError};
@@ -51,21 +51,29 @@ struct State {
 #[derive(Default)]
 struct TurnState {
     turn: PushTurn,
+    /// Who holds the turn, and until when.
     holder: Option<(String, i64)>,
+    /// The holder is retiring (see [`Signalled::Retiring`]).
+    retiring: bool,
 }
 
 impl TurnState {
-    /// Counts a signal and takes the turn if it is free or its lease ran out.
-    fn signal(&mut self, claim: &TurnClaim<'_>, last_id: MessageId) -> Option<PushTurn> {
+    /// Counts a signal, and gives the turn to `claim` if it is free.
+    fn signal(&mut self, claim: &TurnClaim<'_>, last_id: MessageId) -> Signalled {
         self.turn.signal += 1;
         self.turn.last_id = last_id;
         match &self.holder {
-            Some((_, until)) if *until >= claim.now => None,
-            _ => {
-                self.holder = Some((claim.holder.to_owned(), claim.lease_until));
-                Some(self.turn)
-            }
+            Some((_, until)) if *until >= claim.now && self.retiring => Signalled::Retiring,
+            Some((_, until)) if *until >= claim.now => Signalled::Held,
+            Some(_) => Signalled::Stale,
+            None => self.take(claim),
         }
+    }
+
+    fn take(&mut self, claim: &TurnClaim<'_>) -> Signalled {
+        self.holder = Some((claim.holder.to_owned(), claim.lease_until));
+        self.retiring = false;
+        Signalled::Holder(self.turn)
     }
 }
 
@@ -532,17 +540,7 @@ impl MessageStore for MemoryStore {
         conversation.last_activity_at = claim.now;
         let conversation = conversation.clone();
         let state = s.push_turns.entry(conversation_id.to_owned()).or_default();
-        let signalled = match &state.holder {
-            Some((_, until)) if *until >= claim.now => {
-                state.turn.signal += 1;
-                Signalled::Held
-            }
-            Some(_) => {
-                state.turn.signal += 1;
-                Signalled::Stale
-            }
-            None => Signalled::Holder(state.signal(claim, conversation.last_message_id).unwrap_or_default()),
-        };
+        let signalled = state.signal(claim, conversation.last_message_id);
         Ok((conversation, signalled))
     }
 
@@ -713,12 +711,17 @@ impl MessageStore for MemoryStore {
         &self,
         conversation_id: &ConversationId,
         claim: &TurnClaim<'_>,
-    ) -> Result<Option<PushTurn>, StoreError> {
+    ) -> Result<Signalled, StoreError> {
         let mut s = self.lock();
         let Some(last_id) = s.conversations.get(conversation_id).map(|c| c.last_message_id) else {
-            return Ok(None);
+            return Ok(Signalled::Held);
         };
-        Ok(s.push_turns.entry(conversation_id.to_owned()).or_default().signal(claim, last_id))
+        let state = s.push_turns.entry(conversation_id.to_owned()).or_default();
+        Ok(match state.signal(claim, last_id) {
+            // The holder's lease ran out (it died): take over.
+            Signalled::Stale => state.take(claim),
+            other => other,
+        })
     }
 
     async fn release_push_turn(
@@ -735,14 +738,21 @@ impl MessageStore for MemoryStore {
             return Ok(Released::Lost);
         }
         state.turn.pushed_id = state.turn.pushed_id.max(release.pushed_id);
-        if release.seen_signal != Some(state.turn.signal) {
-            state.holder = Some((holder.to_owned(), release.lease_until));
-            return Ok(Released::Signalled(state.turn));
-        }
-        if release.clean {
-            state.turn.clean_signal = state.turn.signal;
+        match release.mode {
+            ReleaseMode::IfQuiet { seen, clean } if seen == state.turn.signal => {
+                if clean {
+                    state.turn.clean_signal = state.turn.signal;
+                }
+            }
+            ReleaseMode::Release => {}
+            mode => {
+                state.holder = Some((holder.to_owned(), release.lease_until));
+                state.retiring |= mode == ReleaseMode::Retire;
+                return Ok(Released::Signalled(state.turn));
+            }
         }
         state.holder = None;
+        state.retiring = false;
         Ok(Released::Released)
     }
 }

@@ -323,20 +323,21 @@ pub trait MessageStore: Send + Sync {
         after: MessageId,
         limit: usize,
     ) -> Result<Vec<(MessageId, Option<Message>)>, StoreError>;
-    /// Signals the conversation's push turn without handing out an id (a retried send, or a send
-    /// whose store was slow: see [`crate::push`]), and takes the turn for `claim.holder` until
-    /// `claim.lease_until` if nobody holds it or its holder's lease ran out at `claim.now`.
-    /// `Some`: the caller now holds the turn and must push and then release it; `None`: the
-    /// holder will push what was signalled (or there is no such conversation).
+    /// Signals the conversation's push turn without handing out an id (a retried send, a send
+    /// whose store was slow, or the successor of a retiring holder: see [`crate::push`]), and
+    /// takes the turn for `claim.holder` until `claim.lease_until` if nobody holds it or its
+    /// holder's lease ran out at `claim.now` (so never [`Signalled::Stale`]). `Holder`: the caller
+    /// now holds the turn and must push and then release it; `Held`: the holder will push what
+    /// was signalled (or there is no such conversation); `Retiring`: it will not, and the caller
+    /// claims again once it is released.
     async fn claim_push_turn(
         &self,
         conversation_id: &ConversationId,
         claim: &TurnClaim<'_>,
-    ) -> Result<Option<PushTurn>, StoreError>;
-    /// Records that every id up to `pushed_id` has been pushed and releases the turn, unless a
-    /// fill was signalled after `seen_signal` (or none is given): then the holder keeps the turn
-    /// until `lease_until` and gets it as it is now. A `clean` release lets later claims trust
-    /// [`PushTurn::only_new_signal`]. `Lost` when the caller no longer holds the turn.
+    ) -> Result<Signalled, StoreError>;
+    /// Records that every id up to `pushed_id` has been pushed and releases or keeps the turn as
+    /// `release.mode` says; a kept turn is held until `lease_until` and comes back as it is now.
+    /// `Lost` when the caller no longer holds the turn.
     async fn release_push_turn(
         &self,
         conversation_id: &ConversationId,
@@ -352,6 +353,11 @@ pub enum Signalled {
     Holder(PushTurn),
     /// Someone holds it with a live lease and will push what was signalled.
     Held,
+    /// Someone holds it with a live lease but is retiring (its push budget is spent): it pushes
+    /// only the ids handed out before it retired, so the caller, once its message is stored,
+    /// claims the turn itself as soon as the retiring holder releases it
+    /// ([`MessageStore::claim_push_turn`]).
+    Retiring,
     /// Its holder's lease ran out (it died): the caller takes it over once its message is stored
     /// ([`MessageStore::claim_push_turn`]), so a failure there never leaves an id unfilled.
     Stale,
@@ -391,13 +397,28 @@ impl PushTurn {
 pub struct PushRelease {
     /// Every id up to this one has been pushed.
     pub pushed_id: MessageId,
-    /// Release if the signal count is still this; `None`: keep the turn whatever it is.
-    pub seen_signal: Option<i64>,
-    /// The holder read everything that was stored: no message is left above `pushed_id`.
-    pub clean: bool,
+    pub mode: ReleaseMode,
     /// Until when the holder keeps the turn if it does not release it (in the past: anyone who
     /// signals next takes it over).
     pub lease_until: i64,
+}
+
+/// Whether a release gives the turn up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReleaseMode {
+    /// Release if the signal count is still `seen` (nothing was signalled since the holder
+    /// read), else keep the turn. `clean`: the holder read everything that was stored, no
+    /// message is left above `pushed_id`, which lets later claims trust
+    /// [`PushTurn::only_new_signal`].
+    IfQuiet { seen: i64, clean: bool },
+    /// Keep the turn whatever was signalled.
+    Keep,
+    /// Keep the turn and mark it retiring: from now on a signal finds it
+    /// [`Signalled::Retiring`], and its send claims the turn itself once this holder is done.
+    Retire,
+    /// Release whatever was signalled: a retiring holder that pushed everything handed out
+    /// before it retired (the sends that signalled since claim the turn themselves).
+    Release,
 }
 
 /// How a release went.

@@ -31,14 +31,7 @@ impl MessageStore for DynamoStore {
             .map_err(|e| conditional_error(e, Conflict::NotMember))?;
         let item = out.attributes.unwrap_or_default();
         let conversation = parse_conversation(&item)?;
-        let signalled = if opt_s(&item, "holder").as_deref() == Some(claim.holder) {
-            Signalled::Holder(parse_push_turn(&item)?)
-        } else if opt_n(&item, "lease_until")?.unwrap_or(0) >= claim.now {
-            Signalled::Held
-        } else {
-            Signalled::Stale
-        };
-        Ok((conversation, signalled))
+        Ok((conversation, found_turn(&item, claim)?))
     }
 
     async fn put_message(&self, message: &Message, rate: &SendRate) -> Result<(), StoreError> {
@@ -303,7 +296,7 @@ impl MessageStore for DynamoStore {
         &self,
         conversation_id: &ConversationId,
         claim: &TurnClaim<'_>,
-    ) -> Result<Option<PushTurn>, StoreError> {
+    ) -> Result<Signalled, StoreError> {
         let out = self
             .client
             .update_item()
@@ -320,7 +313,7 @@ impl MessageStore for DynamoStore {
             .await;
         match out {
             Ok(out) => self.take_turn(conversation_id, claim, out.attributes.unwrap_or_default()).await,
-            Err(e) if is_conditional_failure(&e) => Ok(None),
+            Err(e) if is_conditional_failure(&e) => Ok(Signalled::Held),
             Err(e) => Err(sdk_error(e)),
         }
     }
@@ -331,40 +324,50 @@ impl MessageStore for DynamoStore {
         holder: &str,
         release: PushRelease,
     ) -> Result<Released, StoreError> {
-        if let Some(seen) = release.seen_signal {
-            let update = if release.clean {
-                "REMOVE #holder, #until SET #pushed = :pushed, #clean = :seen"
+        let release_if = match release.mode {
+            ReleaseMode::IfQuiet { seen, clean } => Some((Some(seen), clean)),
+            ReleaseMode::Release => Some((None, false)),
+            ReleaseMode::Keep | ReleaseMode::Retire => None,
+        };
+        if let Some((seen, clean)) = release_if {
+            let update = if clean {
+                "REMOVE #holder, #until, #retiring SET #pushed = :pushed, #clean = :seen"
             } else {
-                "REMOVE #holder, #until SET #pushed = :pushed"
+                "REMOVE #holder, #until, #retiring SET #pushed = :pushed"
             };
-            let released = self
+            let condition = if seen.is_some() { RELEASE_IF } else { KEEP_IF };
+            let mut request = self
                 .client
                 .update_item()
                 .table_name(&self.table)
                 .set_key(Some(key(conv_pk(conversation_id), META)))
                 .update_expression(update)
-                .condition_expression(RELEASE_IF)
-                .set_expression_attribute_names(Some(push_names(&[update, RELEASE_IF])))
+                .condition_expression(condition)
+                .set_expression_attribute_names(Some(push_names(&[update, condition])))
                 .expression_attribute_values(":me", s(holder))
-                .expression_attribute_values(":pushed", n(release.pushed_id.get()))
-                .expression_attribute_values(":seen", n(seen))
-                .send()
-                .await;
+                .expression_attribute_values(":pushed", n(release.pushed_id.get()));
+            if let Some(seen) = seen {
+                request = request.expression_attribute_values(":seen", n(seen));
+            }
+            let released = request.send().await;
             match released {
                 Ok(_) => return Ok(Released::Released),
+                // A retiring holder's release fails only when the turn is no longer its own.
+                Err(e) if is_conditional_failure(&e) && seen.is_none() => return Ok(Released::Lost),
                 Err(e) if is_conditional_failure(&e) => {}
                 Err(e) => return Err(sdk_error(e)),
             }
         }
         // Signalled meanwhile (or no longer ours): keep the turn, recording the progress.
+        let keep = if release.mode == ReleaseMode::Retire { RETIRE } else { KEEP };
         let kept = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(conv_pk(conversation_id), META)))
-            .update_expression(KEEP)
+            .update_expression(keep)
             .condition_expression(KEEP_IF)
-            .set_expression_attribute_names(Some(push_names(&[KEEP, KEEP_IF])))
+            .set_expression_attribute_names(Some(push_names(&[keep, KEEP_IF])))
             .expression_attribute_values(":me", s(holder))
             .expression_attribute_values(":pushed", n(release.pushed_id.get()))
             .expression_attribute_values(":until", n(release.lease_until))
@@ -384,10 +387,11 @@ const ALLOCATE: &str = "SET last_message_id = last_message_id + :one, last_activ
      #pushed = if_not_exists(#pushed, last_message_id) ADD #signal :one";
 const CLAIM: &str =
     "ADD #signal :one SET #holder = if_not_exists(#holder, :me), #until = if_not_exists(#until, :until)";
-const TAKE_OVER: &str = "SET #holder = :me, #until = :until";
+const TAKE_OVER: &str = "SET #holder = :me, #until = :until REMOVE #retiring";
 const TAKE_OVER_IF: &str = "#holder = :old AND #until = :old_until";
 const RELEASE_IF: &str = "#holder = :me AND #signal = :seen";
 const KEEP: &str = "SET #pushed = :pushed, #until = :until";
+const RETIRE: &str = "SET #pushed = :pushed, #until = :until, #retiring = :me";
 const KEEP_IF: &str = "#holder = :me";
 
 /// The push-turn item's attribute placeholders that `expressions` use (some names are reserved
@@ -399,6 +403,7 @@ fn push_names(expressions: &[&str]) -> HashMap<String, String> {
         ("#until", "lease_until"),
         ("#pushed", "pushed_id"),
         ("#clean", "clean_signal"),
+        ("#retiring", "retiring"),
     ]
     .into_iter()
     .filter(|(placeholder, _)| expressions.iter().any(|e| e.contains(placeholder)))
@@ -408,20 +413,18 @@ fn push_names(expressions: &[&str]) -> HashMap<String, String> {
 
 impl DynamoStore {
     /// After a signal (`item`: the conversation's item as it wrote it): the turn if the caller got
-    /// it, or took it over from a holder whose lease ran out; `None` if someone else holds it.
+    /// it, or took it over from a holder whose lease ran out; else how someone else holds it.
     async fn take_turn(
         &self,
         conversation_id: &ConversationId,
         claim: &TurnClaim<'_>,
         item: Item,
-    ) -> Result<Option<PushTurn>, StoreError> {
-        if opt_s(&item, "holder").as_deref() == Some(claim.holder) {
-            return Ok(Some(parse_push_turn(&item)?));
+    ) -> Result<Signalled, StoreError> {
+        let found = found_turn(&item, claim)?;
+        if found != Signalled::Stale {
+            return Ok(found);
         }
         let until = opt_n(&item, "lease_until")?.unwrap_or(0);
-        if until >= claim.now {
-            return Ok(None);
-        }
         // The holder's lease ran out (it died): take over, unless someone else just did.
         let result = self
             .client
@@ -439,9 +442,23 @@ impl DynamoStore {
             .send()
             .await;
         match result {
-            Ok(out) => Ok(Some(parse_push_turn(&out.attributes.unwrap_or_default())?)),
-            Err(e) if is_conditional_failure(&e) => Ok(None),
+            Ok(out) => Ok(Signalled::Holder(parse_push_turn(&out.attributes.unwrap_or_default())?)),
+            // Someone else just took it over, and pushes what was signalled.
+            Err(e) if is_conditional_failure(&e) => Ok(Signalled::Held),
             Err(e) => Err(sdk_error(e)),
         }
     }
+}
+
+/// What a signal found of the push turn (`item`: the conversation's item as the signal wrote it).
+fn found_turn(item: &Item, claim: &TurnClaim<'_>) -> Result<Signalled, StoreError> {
+    Ok(if opt_s(item, "holder").as_deref() == Some(claim.holder) {
+        Signalled::Holder(parse_push_turn(item)?)
+    } else if opt_n(item, "lease_until")?.unwrap_or(0) < claim.now {
+        Signalled::Stale
+    } else if item.contains_key("retiring") {
+        Signalled::Retiring
+    } else {
+        Signalled::Held
+    })
 }

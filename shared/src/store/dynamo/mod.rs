@@ -40,8 +40,8 @@ use aws_sdk_dynamodb::Client;
 
 use super::{
     Attempt, Attempts, Connected, ConnectionStore, ContactStore, ConversationStore, FileStore, MessageStore,
-    PushRelease, PushTurn, RefreshTokenRecord, Released, SendRate, SessionStore, Signalled, SocketOptions, Target,
-    ThrottleStore, TurnClaim, UserStore, UserUpdate,
+    PushRelease, PushTurn, RefreshTokenRecord, ReleaseMode, Released, SendRate, SessionStore, Signalled, SocketOptions,
+    Target, ThrottleStore, TurnClaim, UserStore, UserUpdate,
 };
 use crate::chat::{Attachment, Conversation, Kind, Member, Message, ReadState, Visibility, MEMBERS_MAX};
 use crate::error::{Conflict, StoreError};
