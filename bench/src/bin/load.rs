@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chathub_gateway::{start, BlobChoice, Gateway, Options, StoreChoice};
-use chathub_shared::config::Limits;
+use chathub_shared::config::Limits; // gateway-limits
 use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
@@ -614,7 +614,7 @@ async fn main() {
         jwt_secret: secret,
         cors_origins: vec![],
         clock: None,
-        limits: Limits { sends: args.send_limit, ..Limits::default() },
+        limits: Limits { sends: args.send_limit, ..Limits::default() }, // gateway-limits
     })
     .await
     .expect("gateway starts");
