@@ -75,8 +75,14 @@ def size_table(sizes):
 
 
 def counts_table(counts):
-    rows = ["| operation | DynamoDB requests (counted) |", "|---|---:|"]
-    rows += [f"| {c['operation']} | {c['requests']} |" for c in counts]
+    rows = [
+        "| operation | DynamoDB requests (counted) | write units | read units | units |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    rows += [
+        f"| {c['operation']} | {c['requests']} | {c.get('write_units', 0):g} | {c.get('read_units', 0):g} | {c.get('units', 0):g} |"
+        for c in counts
+    ]
     return "\n".join(rows)
 
 
@@ -254,7 +260,10 @@ def main():
             "## DynamoDB requests per operation (counted)",
             "",
             "Counted by an SDK interceptor on DynamoDB Local (`infra/tests/request_counts.rs`, which also asserts them in "
-            "the test suite). Goal for send_message: ≤ 3 + one BatchGetItem per 100 members.",
+            "the test suite), with the capacity units DynamoDB Local reports (`ReturnConsumedCapacity=TOTAL`; it bills a "
+            "transaction's writes once, AWS twice). Goals (issue 10): a send with 20 members online ≤ 9 units in a room of "
+            "10, ≤ 25 in one of 1,000, ≤ 30 in one of 10,000, and ≤ 4 + ⌈online / 100⌉ requests; `$connect` + "
+            "`$disconnect` ≤ 1 unit per conversation of the user.",
             "",
             counts_table(counts),
         ]

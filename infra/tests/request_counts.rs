@@ -113,6 +113,40 @@ async fn requests_and_capacity_units_per_operation() {
     let both = connect.units() + disconnect.units();
     assert!(both <= 110.0, "$connect + $disconnect in 100 conversations: {both} units");
 
+    // The same user in 100 direct conversations: their sockets are found on the two members'
+    // profiles when something is pushed, so `$connect` records nothing under them.
+    let d = Domain::new(Backing::Dynamo).await;
+    let others = names("peer", 100);
+    d.users(&others).await;
+    d.users(&["busy".to_owned()]).await;
+    for other in &others {
+        let request = serde_json::from_value(json!({"members": [other]})).unwrap();
+        let (view, _) = conversations::create(&d.ctx, "busy", request, None).await.unwrap();
+        assert_eq!(view.kind, chathub_shared::chat::Kind::Direct);
+    }
+    d.meter.take();
+    let socket = chathub_shared::ConnectionId::new("busy-0");
+    presence::connect(&d.ctx, "busy", &socket, Default::default()).await.unwrap();
+    let connect = d.meter.take();
+    // Profile (UpdateItem), memberships (Query), presence (Query): no record written.
+    report.check("$connect (in 100 direct conversations)", connect, 3, 10.0);
+    presence::disconnect(&d.ctx, "busy", &socket).await.unwrap();
+    let disconnect = d.meter.take();
+    report.check("$disconnect (in 100 direct conversations)", disconnect, 2, 5.0);
+    let both = connect.units() + disconnect.units();
+    assert!(both <= 15.0, "$connect + $disconnect in 100 direct conversations: {both} units");
+    // A send in one of them, both members online: the id with the push turn (UpdateItem), the
+    // message (TransactWriteItems), the conversation's socket records and roster (Query), the
+    // two profiles (BatchGetItem, strongly consistent), the release (UpdateItem).
+    let direct = conversations::mine(&d.ctx, "busy").await.unwrap()[0].0.id.clone();
+    let peer = conversations::get(&d.ctx, "busy", &direct).await.unwrap().members.unwrap();
+    let peer = peer.iter().find(|m| *m != "busy").unwrap().clone();
+    presence::connect(&d.ctx, "busy", &socket, Default::default()).await.unwrap();
+    d.connect(&peer, 0).await;
+    d.meter.take();
+    messages::send(&d.ctx, "busy", &direct, message("hello", None), None).await.unwrap();
+    report.check("send_message (direct conversation, both online)", d.meter.take(), 5, 9.0);
+
     if let Ok(out) = std::env::var("CHATHUB_REQUEST_COUNTS_OUT") {
         std::fs::write(out, serde_json::to_string_pretty(&report.0).unwrap()).unwrap();
     }

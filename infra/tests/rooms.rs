@@ -44,6 +44,8 @@ on_both_backings!(
     an_id_handed_out_before_the_holder_looked_is_pushed_however_slow_its_store,
     a_websocket_send_is_answered_once_stored_before_its_fan_out,
     a_holder_out_of_budget_retires_and_the_sends_after_take_the_turn,
+    a_direct_conversation_finds_its_sockets_on_its_members_profiles,
+    a_gone_socket_is_forgotten_where_it_was_found,
 );
 
 fn text(content: &str, client_id: Option<&str>) -> SendMessage {
@@ -492,4 +494,84 @@ async fn a_holder_out_of_budget_retires_and_the_sends_after_take_the_turn(backin
     // The turn is free again: the next send takes it at once.
     messages::send(&d.ctx, &people[1], &room, text("four", None), None).await.unwrap();
     assert_eq!(d.pushes.message_ids(&socket), vec![1, 2, 3, 4]);
+}
+
+/// A direct conversation records no socket under it: its pushes find the two members' sockets on
+/// their profiles. Sockets opened before and after it was created get its messages (but the one a
+/// message came from); the member who leaves gets nothing more, the one who stays still does, on
+/// every socket.
+async fn a_direct_conversation_finds_its_sockets_on_its_members_profiles(backing: Backing) {
+    let d = Domain::new(backing).await;
+    let people = names("pair", 3);
+    d.users(&people).await;
+    let (ann, bob) = (&people[0], &people[1]);
+    let ann_before = d.connect(ann, 0).await;
+    // Ann is also in a group with someone else, whose sockets must not get the direct messages.
+    let group = d.room(&[ann.clone(), people[2].clone()]).await;
+    let other = d.connect(&people[2], 0).await;
+    let request = serde_json::from_value(json!({"members": [bob]})).unwrap();
+    let (view, created) = conversations::create(&d.ctx, ann, request, None).await.unwrap();
+    assert!(created);
+    assert_eq!(view.kind, chathub_shared::chat::Kind::Direct);
+    let room = view.id;
+    let ann_after = d.connect(ann, 1).await;
+    let bob_after = d.connect(bob, 0).await;
+
+    messages::send(&d.ctx, ann, &room, text("hi", None), Some(&ann_before)).await.unwrap();
+    assert_eq!(d.pushes.message_ids(&ann_before), Vec::<i64>::new(), "the socket it came from has its answer");
+    assert_eq!(d.pushes.message_ids(&ann_after), vec![1]);
+    assert_eq!(d.pushes.message_ids(&bob_after), vec![1]);
+    messages::send(&d.ctx, bob, &room, text("hello", None), None).await.unwrap();
+    assert_eq!(d.pushes.message_ids(&ann_before), vec![2]);
+    assert_eq!(d.pushes.message_ids(&ann_after), vec![1, 2]);
+    assert_eq!(d.pushes.message_ids(&bob_after), vec![1, 2]);
+
+    conversations::remove_member(&d.ctx, bob, &room, "me").await.unwrap();
+    messages::send(&d.ctx, ann, &room, text("still there?", None), None).await.unwrap();
+    assert_eq!(d.pushes.message_ids(&bob_after), vec![1, 2], "the one who left gets nothing more");
+    assert_eq!(d.pushes.message_ids(&ann_after), vec![1, 2, 3]);
+    assert_eq!(d.pushes.message_ids(&ann_before), vec![2, 3]);
+
+    // The group's sockets are still recorded as before, and hear only the group.
+    messages::send(&d.ctx, ann, &group, text("group", None), None).await.unwrap();
+    assert_eq!(d.pushes.message_ids(&other), vec![1]);
+    assert_eq!(d.pushes.message_ids(&ann_after), vec![1, 2, 3, 1]);
+}
+
+/// A socket closed without a `$disconnect` answers 410 to pushes: a group's push forgets its
+/// record under the group, a direct conversation's push forgets it on the profile (where it found
+/// it), so neither pushes to it again.
+async fn a_gone_socket_is_forgotten_where_it_was_found(backing: Backing) {
+    let d = Domain::new(backing).await;
+    let people = names("gone", 2);
+    d.users(&people).await;
+    let (ann, bob) = (&people[0], &people[1]);
+    let group = d.room(&people).await;
+    let request = serde_json::from_value(json!({"members": [bob]})).unwrap();
+    let direct = conversations::create(&d.ctx, ann, request, None).await.unwrap().0.id;
+    let live = d.connect(bob, 0).await;
+    let gone = d.connect(bob, 1).await;
+    d.pushes.make_gone(&gone);
+    let now = d.ctx.now_ms();
+    let recorded = |targets: Vec<chathub_shared::store::Target>| -> Vec<String> {
+        let mut sockets: Vec<String> = targets.into_iter().map(|t| t.connection.to_string()).collect();
+        sockets.sort();
+        sockets
+    };
+    let both = vec![live.to_string(), gone.to_string()];
+    assert_eq!(recorded(d.ctx.store.conversation_connections(&group, now).await.unwrap()), both);
+
+    messages::send(&d.ctx, ann, &group, text("to the group", None), None).await.unwrap();
+    assert_eq!(d.pushes.message_ids(&live), vec![1]);
+    assert_eq!(recorded(d.ctx.store.conversation_connections(&group, now).await.unwrap()), vec![live.to_string()]);
+    let on_profile: Vec<ConnectionId> =
+        d.ctx.store.sockets(bob, now).await.unwrap().into_iter().map(|(c, _)| c).collect();
+    assert_eq!(on_profile.len(), 2, "a group's push forgets the record only: {on_profile:?}");
+
+    messages::send(&d.ctx, ann, &direct, text("to bob", None), None).await.unwrap();
+    assert_eq!(d.pushes.message_ids(&live), vec![1, 1]);
+    let on_profile: Vec<ConnectionId> =
+        d.ctx.store.sockets(bob, now).await.unwrap().into_iter().map(|(c, _)| c).collect();
+    assert_eq!(on_profile, vec![live.clone()], "a direct conversation's push forgets it on the profile");
+    assert_eq!(recorded(d.ctx.store.conversation_connections(&direct, now).await.unwrap()), vec![live.to_string()]);
 }

@@ -28,6 +28,19 @@ pub enum Kind {
     Group,
 }
 
+/// How the live sockets of a conversation are found when something is pushed to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sockets {
+    /// A record per live socket under the conversation, written at `$connect` (and when a member
+    /// joins): a push reads them with one Query, whatever the room's size.
+    #[default]
+    Recorded,
+    /// Through the members' profiles, read at push time: direct conversations, whose two members
+    /// never change but by leaving, so a push reads at most two profiles and `$connect` writes
+    /// nothing for them.
+    OnProfiles,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Visibility {
@@ -73,6 +86,7 @@ pub struct Conversation {
     /// The highest message id handed out (0 before the first message).
     pub last_message_id: MessageId,
     pub last_activity_at: i64,
+    pub sockets: Sockets,
 }
 
 /// A conversation as clients see it.
@@ -253,6 +267,7 @@ mod tests {
             created_by: members[0].into(),
             last_message_id: MessageId::NONE,
             last_activity_at: 0,
+            sockets: Sockets::Recorded,
         }
     }
 

@@ -5,7 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::chat::{self, Conversation, ConversationView, Kind, Member, MemberView, Message, ReadState, Visibility};
+use crate::chat::{
+    self, Conversation, ConversationView, Kind, Member, MemberView, Message, ReadState, Sockets, Visibility,
+};
 use crate::clients::{HoldsFiles, Pushes, With};
 use crate::error::{ApiError, Conflict, StoreError};
 use crate::fanout::{event, fan_out, push_to_conversation, push_to_users};
@@ -100,8 +102,9 @@ fn too_many_per_request(named: usize) -> Result<(), ApiError> {
 /// Records the live sockets of members who just joined under the conversation, so its pushes
 /// reach them without a reconnect, and returns them. A failure costs them pushes until they
 /// reconnect, not the join.
-async fn register_sockets(ctx: &Ctx, id: &ConversationId, usernames: &[String]) -> Vec<(String, ConnectionId)> {
-    ctx.store.register_connections(id, usernames, ctx.now_ms()).await.unwrap_or_else(|e| {
+async fn register_sockets(ctx: &Ctx, conversation: &Conversation, usernames: &[String]) -> Vec<(String, ConnectionId)> {
+    ctx.store.register_connections(conversation, usernames, ctx.now_ms()).await.unwrap_or_else(|e| {
+        let id = &conversation.id;
         tracing::warn!(error = %crate::error::Chain(&e), conversation_id = %id, "could not record joining members' sockets");
         Vec::new()
     })
@@ -158,6 +161,9 @@ pub async fn create(
         created_by: caller.to_owned(),
         last_message_id: MessageId::NONE,
         last_activity_at: now,
+        // A direct conversation's two members never change but by leaving: a push reads their
+        // profiles (two read units) rather than every `$connect` writing a record under it.
+        sockets: if direct { Sockets::OnProfiles } else { Sockets::Recorded },
     };
     match ctx.store.create_conversation(&conversation, &members, direct_key.as_deref()).await {
         Ok(()) => {}
@@ -170,10 +176,12 @@ pub async fn create(
         Err(e) => return Err(e.into()),
     }
     // Everyone's sockets were just recorded: push to them without reading them back.
-    let sockets = register_sockets(ctx, &conversation.id, &names).await;
+    let sockets = register_sockets(ctx, &conversation, &names).await;
     let view = conversation.view(Some(names));
     let sockets = sockets.into_iter().filter(|(_, c)| Some(c) != origin).collect();
-    fan_out(ctx, Some(&conversation.id), sockets, event("conversation_created", &view)).await;
+    // Recorded under a group (forgotten there if gone); a direct conversation's are on the profiles.
+    let found_under = (conversation.sockets == Sockets::Recorded).then_some(&conversation.id);
+    fan_out(ctx, found_under, sockets, event("conversation_created", &view)).await;
     Ok((view, true))
 }
 
@@ -333,7 +341,7 @@ pub async fn add_members(
         StoreError::Conflict(Conflict::AlreadyMember) => ApiError::Unavailable { retry_after_secs: 1 },
         other => other.into(),
     })?;
-    register_sockets(ctx, id, &new).await;
+    register_sockets(ctx, &updated, &new).await;
     let view = with_members(ctx, &updated).await?;
     push_to_conversation(ctx, id, None, None, "member_joined", &view).await;
     Ok(view)
@@ -360,7 +368,7 @@ pub async fn join(ctx: &With<impl Pushes>, caller: &str, id: &ConversationId) ->
         Err(StoreError::Conflict(Conflict::AlreadyMember)) => return get(ctx, caller, id).await,
         Err(e) => return Err(e.into()),
     };
-    register_sockets(ctx, id, &[caller.to_owned()]).await;
+    register_sockets(ctx, &updated, &[caller.to_owned()]).await;
     let view = with_members(ctx, &updated).await?;
     push_to_conversation(ctx, id, None, None, "member_joined", &view).await;
     Ok(view)
@@ -410,8 +418,12 @@ pub async fn remove_member(
     };
     // The one who left hears it directly; then their sockets stop hearing the conversation.
     push_to_users(ctx, std::slice::from_ref(&target), None, "member_left", &event).await;
-    if let Err(e) = ctx.store.unregister_connections(id, &target, None, ctx.now_ms()).await {
-        tracing::warn!(error = %crate::error::Chain(&e), conversation_id = %id, "could not forget a leaving member's sockets");
+    // Their sockets' records under a group go; a direct conversation's roster lost the name in
+    // the leave's own write.
+    if conversation.sockets == Sockets::Recorded {
+        if let Err(e) = ctx.store.unregister_connections(id, &target, None, ctx.now_ms()).await {
+            tracing::warn!(error = %crate::error::Chain(&e), conversation_id = %id, "could not forget a leaving member's sockets");
+        }
     }
     push_to_conversation(ctx, id, None, Some(&target), "member_left", &event).await;
     Ok(())

@@ -32,6 +32,18 @@ pub struct FanOut {
     pub failed: usize,
 }
 
+impl std::ops::Add for FanOut {
+    type Output = Self;
+
+    fn add(self, other: Self) -> Self {
+        Self {
+            delivered: self.delivered + other.delivered,
+            gone: self.gone + other.gone,
+            failed: self.failed + other.failed,
+        }
+    }
+}
+
 /// Pushes `payload` to every (username, connection) target, `FANOUT_CONCURRENCY` at a time. A
 /// connection that is gone is forgotten (also under `conversation`, where the targets were found);
 /// a failed push is logged and never fails the caller.
@@ -121,10 +133,17 @@ pub async fn push_to_conversation<T: Serialize>(
             return FanOut::default();
         }
     };
-    let targets = targets
+    // Those recorded under the conversation are forgotten there if gone, those found on a
+    // profile (a direct conversation's) on the profile.
+    let (on_profiles, recorded): (Vec<_>, Vec<_>) = targets
         .into_iter()
         .filter(|t| Some(&t.connection) != skip && Some(t.user.as_str()) != skip_user)
-        .map(|t| (t.user, t.connection))
-        .collect();
-    fan_out(ctx, Some(conversation_id), targets, event(kind, data)).await
+        .partition(|t| t.on_profile);
+    let pairs = |targets: Vec<crate::store::Target>| targets.into_iter().map(|t| (t.user, t.connection)).collect();
+    let payload = event(kind, data);
+    let (recorded, on_profiles) = tokio::join!(
+        fan_out(ctx, Some(conversation_id), pairs(recorded), payload.clone()),
+        fan_out(ctx, None, pairs(on_profiles), payload),
+    );
+    recorded + on_profiles
 }

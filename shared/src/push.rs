@@ -346,7 +346,9 @@ async fn deliver(ctx: &With<impl Pushes>, conversation_id: &ConversationId, targ
         batch.iter().map(|m| (m.origin.as_ref(), Arc::from(event("send_message", m)))).collect();
     let frames = &frames;
     stream::iter(targets)
-        .for_each_concurrent(FANOUT_CONCURRENCY, |Target { user, connection, batch: batches }| async move {
+        .for_each_concurrent(FANOUT_CONCURRENCY, |Target { user, connection, batch: batches, on_profile }| async move {
+            // Where it was found is where a gone connection is forgotten.
+            let found_under = (!on_profile).then_some(conversation_id);
             let mine: Vec<usize> = (0..frames.len()).filter(|&i| frames[i].0 != Some(&connection)).collect();
             let combined: Vec<Arc<[u8]>> = if batches && mine.len() > 1 {
                 let messages: Vec<&Message> = mine.iter().map(|&i| &batch[i]).collect();
@@ -359,13 +361,13 @@ async fn deliver(ctx: &With<impl Pushes>, conversation_id: &ConversationId, targ
                 match post_with_retry(ctx, &connection, frame).await {
                     Ok(()) => {}
                     Err(PushError::Gone) => {
-                        forget(ctx, Some(conversation_id), &user, &connection).await;
+                        forget(ctx, found_under, &user, &connection).await;
                         return;
                     }
                     Err(PushError::Failed(e)) => {
                         tracing::warn!(error = %e, %connection, "push failed twice; closing the connection");
                         let _ = ctx.pusher().close(&connection).await;
-                        forget(ctx, Some(conversation_id), &user, &connection).await;
+                        forget(ctx, found_under, &user, &connection).await;
                         return;
                     }
                 }

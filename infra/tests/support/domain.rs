@@ -161,6 +161,7 @@ pub struct Recorder {
     hold_after: AtomicUsize,
     held_posts: AtomicUsize,
     waiting: AtomicUsize,
+    gone: Mutex<std::collections::HashSet<String>>,
 }
 
 impl Recorder {
@@ -193,6 +194,12 @@ impl Recorder {
         self.holding.store(false, Ordering::SeqCst);
     }
 
+    /// From now on posts to `connection` answer 410 Gone, as for a socket closed without a
+    /// `$disconnect`.
+    pub fn make_gone(&self, connection: &ConnectionId) {
+        self.gone.lock().unwrap().insert(connection.to_string());
+    }
+
     /// The `send_message` ids each connection got, in arrival order.
     pub fn message_ids(&self, connection: impl AsRef<str>) -> Vec<i64> {
         let frames = self.frames.lock().unwrap();
@@ -212,6 +219,9 @@ impl Recorder {
 #[async_trait]
 impl Notifier for Recorder {
     async fn post(&self, connection_id: &ConnectionId, payload: &[u8]) -> Result<(), PushError> {
+        if self.gone.lock().unwrap().contains(connection_id.as_str()) {
+            return Err(PushError::Gone);
+        }
         if self.frozen.load(Ordering::SeqCst) {
             let n = self.posts.fetch_add(1, Ordering::SeqCst);
             if n >= self.freeze_after.load(Ordering::SeqCst) {

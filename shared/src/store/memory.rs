@@ -11,7 +11,7 @@ use super::{
     PushRelease, PushTurn, RefreshTokenRecord, ReleaseMode, Released, SendRate, SessionStore, Signalled, SocketOptions,
     Target, ThrottleStore, TurnClaim, UserStore, UserUpdate,
 };
-use crate::chat::{Conversation, Member, Message, ReadState, Visibility, MEMBERS_MAX};
+use crate::chat::{Conversation, Member, Message, ReadState, Sockets, Visibility, MEMBERS_MAX};
 use crate::error::{Conflict, StoreError};
 use crate::ids::{ConnectionId, ConversationId, FileId, MessageId};
 use crate::model::FileRecord;
@@ -777,7 +777,11 @@ impl ConnectionStore for MemoryStore {
         user.connections.retain(|_, expires| *expires > now);
         user.connections.insert(connection_id.to_owned(), expires_at);
         s.socket_options.insert(connection_id.to_owned(), (socket.session.map(str::to_owned), batch));
-        let conversations: Vec<ConversationId> = s.memberships_of(username).map(|(c, _)| c.clone()).collect();
+        let conversations: Vec<ConversationId> = s
+            .memberships_of(username)
+            .map(|(c, _)| c.clone())
+            .filter(|c| s.conversations.get(c).is_some_and(|c| c.sockets == Sockets::Recorded))
+            .collect();
         for conversation in conversations {
             s.conversation_connections
                 .entry(conversation)
@@ -830,7 +834,8 @@ impl ConnectionStore for MemoryStore {
         now: i64,
     ) -> Result<Vec<Target>, StoreError> {
         let s = self.lock();
-        Ok(s.conversation_connections
+        let mut found: Vec<Target> = s
+            .conversation_connections
             .get(conversation_id)
             .map(|connections| {
                 connections
@@ -840,18 +845,33 @@ impl ConnectionStore for MemoryStore {
                         user: user.clone(),
                         connection: connection.clone(),
                         batch: *batch,
+                        on_profile: false,
                     })
                     .collect()
             })
-            .unwrap_or_default())
+            .unwrap_or_default();
+        if s.conversations.get(conversation_id).is_some_and(|c| c.sockets == Sockets::OnProfiles) {
+            let members = s.members.get(conversation_id).into_iter().flat_map(|m| m.keys());
+            for user in members.filter_map(|u| s.users.get(u)) {
+                for connection in user.live_connections(now) {
+                    if !found.iter().any(|t| &t.connection == connection) {
+                        let batch = s.socket_options.get(connection).is_some_and(|(_, batch)| *batch);
+                        let (user, connection) = (user.username.clone(), connection.clone());
+                        found.push(Target { user, connection, batch, on_profile: true });
+                    }
+                }
+            }
+        }
+        Ok(found)
     }
 
     async fn register_connections(
         &self,
-        conversation_id: &ConversationId,
+        conversation: &Conversation,
         usernames: &[String],
         now: i64,
     ) -> Result<Vec<(String, ConnectionId)>, StoreError> {
+        let conversation_id = &conversation.id;
         let mut s = self.lock();
         let live: Vec<(String, ConnectionId, i64)> = usernames
             .iter()
@@ -865,9 +885,11 @@ impl ConnectionStore for MemoryStore {
             .collect();
         let batch: Vec<bool> =
             live.iter().map(|(_, c, _)| s.socket_options.get(c).is_some_and(|(_, batch)| *batch)).collect();
-        let recorded = s.conversation_connections.entry(conversation_id.to_owned()).or_default();
-        for ((user, connection, expires), batch) in live.iter().zip(batch) {
-            recorded.insert(connection.clone(), (user.clone(), *expires, batch));
+        if conversation.sockets == Sockets::Recorded {
+            let recorded = s.conversation_connections.entry(conversation_id.to_owned()).or_default();
+            for ((user, connection, expires), batch) in live.iter().zip(batch) {
+                recorded.insert(connection.clone(), (user.clone(), *expires, batch));
+            }
         }
         Ok(live.into_iter().map(|(user, connection, _)| (user, connection)).collect())
     }

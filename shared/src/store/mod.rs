@@ -70,13 +70,16 @@ pub struct SocketOptions<'a> {
     pub batch: bool,
 }
 
-/// A live connection recorded under a conversation: where its pushes go.
+/// A live connection of a conversation: where its pushes go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub user: String,
     pub connection: ConnectionId,
     /// It takes several messages of the conversation in one frame.
     pub batch: bool,
+    /// Found on the user's profile (a direct conversation's), not recorded under the
+    /// conversation: if it is gone, it is forgotten there.
+    pub on_profile: bool,
 }
 
 /// A sender's send limit: at most `limit` sends in the fixed window starting at `window_start`
@@ -438,8 +441,8 @@ pub enum Released {
 #[async_trait]
 pub trait ConnectionStore: Send + Sync {
     /// Records a connection (and the session it was opened with) on the profile and under every
-    /// conversation of the user; returns whether it is the user's first live one, and when the
-    /// user was last online.
+    /// conversation of the user whose sockets are recorded ([`crate::chat::Sockets`]); returns
+    /// whether it is the user's first live one, and when the user was last online.
     async fn add_connection(
         &self,
         username: &str,
@@ -462,17 +465,18 @@ pub trait ConnectionStore: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// Live connections of each of `usernames`: (username, connection id) pairs.
     async fn connections_of(&self, usernames: &[String], now: i64) -> Result<Vec<(String, ConnectionId)>, StoreError>;
-    /// Live connections recorded under a conversation.
+    /// Live connections of a conversation: those recorded under it, or, for one whose sockets are
+    /// found on its members' profiles ([`crate::chat::Sockets`]), those on the profiles.
     async fn conversation_connections(
         &self,
         conversation_id: &ConversationId,
         now: i64,
     ) -> Result<Vec<Target>, StoreError>;
-    /// Records the live connections of `usernames` under the conversation (they joined it), and
-    /// returns them.
+    /// Records the live connections of `usernames` under the conversation (they joined it; a
+    /// conversation whose sockets are on the profiles records nothing), and returns them.
     async fn register_connections(
         &self,
-        conversation_id: &ConversationId,
+        conversation: &Conversation,
         usernames: &[String],
         now: i64,
     ) -> Result<Vec<(String, ConnectionId)>, StoreError>;

@@ -55,6 +55,9 @@ pub(super) fn conversation_item(c: &Conversation) -> Item {
     item.insert("created_by".into(), s(&c.created_by));
     item.insert("last_message_id".into(), n(c.last_message_id.get()));
     item.insert("last_activity_at".into(), n(c.last_activity_at));
+    if c.sockets == Sockets::OnProfiles {
+        item.insert("sockets".into(), s(ON_PROFILES));
+    }
     if c.visibility == Visibility::Public {
         item.insert("gsi1pk".into(), s("PUBLIC"));
         item.insert("gsi1sk".into(), s(&c.public_sort_key()));
@@ -80,8 +83,25 @@ pub(super) fn parse_conversation(item: &Item) -> Result<Conversation, StoreError
         created_by: req_s(item, "created_by")?,
         last_message_id: MessageId::new(req_n(item, "last_message_id")?),
         last_activity_at: req_n(item, "last_activity_at")?,
+        sockets: on_profiles(item),
     })
 }
+
+/// `sockets` on a conversation and on its memberships: the conversation's live sockets are found
+/// through its members' profiles (none recorded under it). Absent: recorded (every conversation
+/// created before direct ones moved to profiles stays recorded).
+pub(super) const ON_PROFILES: &str = "profiles";
+
+pub(super) fn on_profiles(item: &Item) -> Sockets {
+    match item.get("sockets") {
+        Some(AV::S(how)) if how == ON_PROFILES => Sockets::OnProfiles,
+        _ => Sockets::Recorded,
+    }
+}
+
+/// The members of a conversation whose sockets are found through their profiles, under the
+/// conversation beside the socket records (so the one Query that reads those finds it too).
+pub(super) const ROSTER: &str = "CONN#~ROSTER";
 
 /// A member under its conversation, also indexed by join time (who has been in longest).
 pub(super) fn member_item(conversation_id: &ConversationId, member: &Member) -> Item {
@@ -97,9 +117,18 @@ pub(super) fn parse_member(item: &Item) -> Result<Member, StoreError> {
     Ok(Member { username: req_s(item, "username")?, joined_at: req_n(item, "joined_at")? })
 }
 
-/// A member under the user: my conversations and my read state there.
-pub(super) fn membership_item(username: &str, conversation_id: &ConversationId, joined_at: i64) -> Item {
+/// A member under the user: my conversations and my read state there, and whether `$connect`
+/// records my sockets under the conversation.
+pub(super) fn membership_item(
+    username: &str,
+    conversation_id: &ConversationId,
+    joined_at: i64,
+    sockets: Sockets,
+) -> Item {
     let mut item = key(user_pk(username), &member_sk(conversation_id));
+    if sockets == Sockets::OnProfiles {
+        item.insert("sockets".into(), s(ON_PROFILES));
+    }
     item.insert("conversation_id".into(), s(conversation_id.as_str()));
     item.insert("joined_at".into(), n(joined_at));
     item.insert("last_read".into(), n(0));
@@ -473,6 +502,7 @@ mod tests {
             created_by: "ann".into(),
             last_message_id: MessageId::new(42),
             last_activity_at: 1_700_000_100_000,
+            sockets: if kind == Kind::Direct { Sockets::OnProfiles } else { Sockets::Recorded },
         }
     }
 
@@ -541,7 +571,7 @@ mod tests {
         let item = member_item(&"c1".into(), &member);
         assert_eq!(parse_member(&item).unwrap(), member);
         assert_eq!(item["gsi1sk"], s("000000000000012#bob"), "members index by join time");
-        let fresh = parse_read_state(&membership_item("bob", &"c1".into(), 12)).unwrap();
+        let fresh = parse_read_state(&membership_item("bob", &"c1".into(), 12, Sockets::Recorded)).unwrap();
         assert_eq!(fresh, ReadState { last_read: MessageId::NONE, own_after_read: 0 });
     }
 

@@ -37,11 +37,15 @@ impl ConnectionStore for DynamoStore {
             .map_err(|e| conditional_error(e, Conflict::Missing))?;
         let profile = out.attributes.unwrap_or_default();
         let before = parse_connections(&profile)?;
-        let conversations = self.memberships(username).await?;
-        let records = conversations
-            .iter()
-            .map(|(conversation, _)| connection_item(conversation, username, connection_id, expires_at, options.batch))
-            .collect();
+        // Strongly consistent, after the profile's write: see `register_connections`. Conversations
+        // whose sockets are found on the profiles (direct ones) get no record.
+        let mut records = Vec::new();
+        for membership in self.query_prefix(user_pk(username), "MEMBER#").await? {
+            if on_profiles(&membership) == Sockets::Recorded {
+                let conversation = ConversationId::new(req_s(&membership, "conversation_id")?);
+                records.push(connection_item(&conversation, username, connection_id, expires_at, options.batch));
+            }
+        }
         self.batch_put(records).await?;
         Ok(Connected { first: !before.values().any(|exp| *exp > now), last_online: opt_n(&profile, "last_online")? })
     }
@@ -103,12 +107,33 @@ impl ConnectionStore for DynamoStore {
         conversation_id: &ConversationId,
         now: i64,
     ) -> Result<Vec<Target>, StoreError> {
+        // One Query finds the records and, for a conversation whose sockets are on its members'
+        // profiles, the roster of those members; their profiles are then read strongly
+        // consistent (a `$connect` writes the profile before its client reads history, so a
+        // message stored after that is pushed after the profile can be seen).
         let mut found = Vec::new();
+        let mut roster = Vec::new();
         for item in self.query_prefix(conv_pk(conversation_id), CONNECTION_OF).await? {
-            if opt_n(&item, "expires_at")?.unwrap_or(0) > now {
+            if opt_s(&item, "sk").as_deref() == Some(ROSTER) {
+                if let Some(AV::Ss(members)) = item.get("members") {
+                    roster.extend(members.iter().cloned());
+                }
+            } else if opt_n(&item, "expires_at")?.unwrap_or(0) > now {
                 let connection = ConnectionId::new(req_s(&item, "sk")?.trim_start_matches(CONNECTION_OF));
                 let batch = matches!(item.get("batch"), Some(AV::Bool(true)));
-                found.push(Target { user: req_s(&item, "username")?, connection, batch });
+                found.push(Target { user: req_s(&item, "username")?, connection, batch, on_profile: false });
+            }
+        }
+        if !roster.is_empty() {
+            let keys = roster.iter().map(|u| key(user_pk(u), PROFILE)).collect();
+            for profile in self.get_consistent(keys).await? {
+                let user = req_s(&profile, "username")?;
+                for socket in parse_sockets(&profile)? {
+                    if socket.expires_at > now && !found.iter().any(|t| t.connection == socket.connection) {
+                        let (connection, batch) = (socket.connection, socket.batch);
+                        found.push(Target { user: user.clone(), connection, batch, on_profile: true });
+                    }
+                }
             }
         }
         Ok(found)
@@ -116,10 +141,11 @@ impl ConnectionStore for DynamoStore {
 
     async fn register_connections(
         &self,
-        conversation_id: &ConversationId,
+        conversation: &Conversation,
         usernames: &[String],
         now: i64,
     ) -> Result<Vec<(String, ConnectionId)>, StoreError> {
+        let conversation_id = &conversation.id;
         // Strongly consistent, against a `$connect` racing the join: it writes the profile, then
         // reads the memberships; this writes the memberships, then reads the profiles. One of
         // the two sees the other, so the socket is recorded either way.
@@ -141,7 +167,9 @@ impl ConnectionStore for DynamoStore {
                 }
             }
         }
-        self.batch_put(records).await?;
+        if conversation.sockets == Sockets::Recorded {
+            self.batch_put(records).await?;
+        }
         Ok(live)
     }
 

@@ -65,7 +65,8 @@ impl DynamoStore {
                 writes.push(put(&self.table, member_item(id, member), "attribute_not_exists(pk)")?);
                 writes.push(put(
                     &self.table,
-                    membership_item(&member.username, id, member.joined_at),
+                    // Members added later join group rooms only, whose sockets are recorded.
+                    membership_item(&member.username, id, member.joined_at, Sockets::Recorded),
                     "attribute_not_exists(pk)",
                 )?);
                 reasons.extend([Conflict::AlreadyMember, Conflict::AlreadyMember]);
@@ -103,10 +104,16 @@ impl ConversationStore for DynamoStore {
             writes.push(put(&self.table, member_item(&conversation.id, member), "attribute_not_exists(pk)")?);
             writes.push(put(
                 &self.table,
-                membership_item(&member.username, &conversation.id, member.joined_at),
+                membership_item(&member.username, &conversation.id, member.joined_at, conversation.sockets),
                 "attribute_not_exists(pk)",
             )?);
             reasons.extend([Conflict::Missing, Conflict::Missing]);
+        }
+        if conversation.sockets == Sockets::OnProfiles {
+            let mut roster = key(conv_pk(&conversation.id), ROSTER);
+            roster.insert("members".into(), AV::Ss(first.iter().map(|m| m.username.clone()).collect()));
+            writes.push(put(&self.table, roster, "attribute_not_exists(pk)")?);
+            reasons.push(Conflict::Missing);
         }
         if let Some(direct) = direct_key {
             let mut item = key(format!("DIRECT#{direct}"), "DIRECT");
@@ -314,12 +321,25 @@ impl ConversationStore for DynamoStore {
                 .map(|d| TransactWriteItem::builder().delete(d).build())
                 .map_err(build_error)
         };
-        let writes = vec![
+        let mut writes = vec![
             TransactWriteItem::builder().update(update).build(),
             delete(conv_pk(&expected.id), &member_of_sk(username))?,
             delete(user_pk(username), &member_sk(&expected.id))?,
         ];
-        self.transact(writes, &[Conflict::Missing, Conflict::Missing, Conflict::Missing]).await
+        if expected.sockets == Sockets::OnProfiles {
+            // Pushes stop reaching the one who left in the same write.
+            let roster = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(conv_pk(&expected.id), ROSTER)))
+                .update_expression("DELETE members :me")
+                .condition_expression("attribute_exists(pk)")
+                .expression_attribute_values(":me", AV::Ss(vec![username.to_owned()]))
+                .build()
+                .map_err(build_error)?;
+            writes.push(TransactWriteItem::builder().update(roster).build());
+        }
+        let reasons = vec![Conflict::Missing; writes.len()];
+        self.transact(writes, &reasons).await
     }
 
     async fn list_public(

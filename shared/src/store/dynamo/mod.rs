@@ -43,7 +43,7 @@ use super::{
     PushRelease, PushTurn, RefreshTokenRecord, ReleaseMode, Released, SendRate, SessionStore, Signalled, SocketOptions,
     Target, ThrottleStore, TurnClaim, UserStore, UserUpdate,
 };
-use crate::chat::{Attachment, Conversation, Kind, Member, Message, ReadState, Visibility, MEMBERS_MAX};
+use crate::chat::{Attachment, Conversation, Kind, Member, Message, ReadState, Sockets, Visibility, MEMBERS_MAX};
 use crate::error::{Conflict, StoreError};
 use crate::ids::{ConnectionId, ConversationId, FileId, MessageId};
 use crate::model::{FileRecord, Purpose};
