@@ -123,6 +123,10 @@ async fn succeed(
     since: Instant,
 ) -> Result<(), StoreError> {
     let mut pause = Duration::from_millis(5);
+    // A retiring holder's last rounds push only what was handed out before it retired, and its
+    // lease runs out at most LEASE_MS after its last round: past that, something is wrong, and
+    // this send stops waiting rather than spend its Lambda's time (the next send pushes it).
+    let give_up = Instant::now() + Duration::from_millis(LEASE_MS as u64) + LATE;
     loop {
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_millis(100));
@@ -131,7 +135,11 @@ async fn succeed(
             Signalled::Holder(turn) => {
                 return push(ctx, conversation_id, &ticket.holder, turn, filled, own, since).await
             }
-            Signalled::Retiring => continue,
+            Signalled::Retiring if Instant::now() < give_up => continue,
+            Signalled::Retiring => {
+                tracing::warn!(%conversation_id, id = filled.get(), "the retiring holder never released the push turn; leaving the message to the next send");
+                return Ok(());
+            }
             Signalled::Held | Signalled::Stale => return Ok(()),
         }
     }
