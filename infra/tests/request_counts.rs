@@ -6,6 +6,7 @@
 
 mod support;
 
+use chathub_shared::chat::Kind;
 use chathub_shared::messages::{self, HistoryQuery, SendMessage};
 use chathub_shared::{accounts, conversations, presence};
 use serde_json::json;
@@ -35,6 +36,39 @@ impl Report {
             "units": got.units(),
         }));
     }
+}
+
+/// Measures `$connect` and `$disconnect` of a user `busy` in 100 conversations with one other
+/// member each (`request` makes each, of kind `made`, from the other's name): `connect_requests`
+/// exactly, `$connect` within `connect_units` and both together within `both_units`. Returns the
+/// domain, with `busy` disconnected.
+async fn busy_in_100_conversations(
+    report: &mut Report,
+    (label, made): (&str, Kind),
+    request: impl Fn(&str) -> serde_json::Value,
+    connect_requests: usize,
+    (connect_units, both_units): (f64, f64),
+) -> Domain {
+    let d = Domain::new(Backing::Dynamo).await;
+    let others = names("peer", 100);
+    d.users(&others).await;
+    d.users(&["busy".to_owned()]).await;
+    for other in &others {
+        let request = serde_json::from_value(request(other)).unwrap();
+        let (view, _) = conversations::create(&d.ctx, "busy", request, None).await.unwrap();
+        assert_eq!(view.kind, made);
+    }
+    d.meter.take();
+    let socket = chathub_shared::ConnectionId::new("busy-0");
+    presence::connect(&d.ctx, "busy", &socket, Default::default()).await.unwrap();
+    let connect = d.meter.take();
+    report.check(&format!("$connect (in 100 {label})"), connect, connect_requests, connect_units);
+    presence::disconnect(&d.ctx, "busy", &socket).await.unwrap();
+    let disconnect = d.meter.take();
+    report.check(&format!("$disconnect (in 100 {label})"), disconnect, 2, 5.0);
+    let both = connect.units() + disconnect.units();
+    assert!(both <= both_units, "$connect + $disconnect in 100 {label}: {both} units");
+    d
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -89,52 +123,20 @@ async fn requests_and_capacity_units_per_operation() {
     }
 
     // $connect and $disconnect of a user in 100 conversations (with one other member each).
-    let d = Domain::new(Backing::Dynamo).await;
-    let others = names("peer", 100);
-    d.users(&others).await;
-    d.users(&["busy".to_owned()]).await;
-    for other in &others {
-        let request = serde_json::from_value(json!({"name": format!("with {other}"), "members": [other]})).unwrap();
-        conversations::create(&d.ctx, "busy", request, None).await.unwrap();
-    }
-    d.meter.take();
-    let socket = chathub_shared::ConnectionId::new("busy-0");
-    presence::connect(&d.ctx, "busy", &socket, Default::default()).await.unwrap();
-    let connect = d.meter.take();
     // Profile (UpdateItem, which returns when the user was last online), memberships (Query), the
     // socket recorded under each conversation (4 BatchWriteItem); the first socket announces
-    // presence to who has the user as a contact (Query).
-    report.check("$connect (in 100 conversations)", connect, 7, 110.0);
-    presence::disconnect(&d.ctx, "busy", &socket).await.unwrap();
-    let disconnect = d.meter.take();
-    report.check("$disconnect (in 100 conversations)", disconnect, 2, 5.0);
-    // One write unit per conversation recording the socket (the floor of this design), plus a few
-    // for the profile, the memberships and presence.
-    let both = connect.units() + disconnect.units();
-    assert!(both <= 110.0, "$connect + $disconnect in 100 conversations: {both} units");
-
+    // presence to who has the user as a contact (Query). One write unit per conversation
+    // recording the socket (the floor of this design), plus a few for the profile, the
+    // memberships and presence.
+    let groups = |other: &str| json!({"name": format!("with {other}"), "members": [other]});
+    busy_in_100_conversations(&mut report, ("conversations", Kind::Group), groups, 7, (110.0, 110.0)).await;
     // The same user in 100 direct conversations: their sockets are found on the two members'
-    // profiles when something is pushed, so `$connect` records nothing under them.
-    let d = Domain::new(Backing::Dynamo).await;
-    let others = names("peer", 100);
-    d.users(&others).await;
-    d.users(&["busy".to_owned()]).await;
-    for other in &others {
-        let request = serde_json::from_value(json!({"members": [other]})).unwrap();
-        let (view, _) = conversations::create(&d.ctx, "busy", request, None).await.unwrap();
-        assert_eq!(view.kind, chathub_shared::chat::Kind::Direct);
-    }
-    d.meter.take();
+    // profiles when something is pushed, so `$connect` records nothing under them: profile
+    // (UpdateItem), memberships (Query), presence (Query).
+    let directs = |other: &str| json!({"members": [other]});
+    let d =
+        busy_in_100_conversations(&mut report, ("direct conversations", Kind::Direct), directs, 3, (10.0, 15.0)).await;
     let socket = chathub_shared::ConnectionId::new("busy-0");
-    presence::connect(&d.ctx, "busy", &socket, Default::default()).await.unwrap();
-    let connect = d.meter.take();
-    // Profile (UpdateItem), memberships (Query), presence (Query): no record written.
-    report.check("$connect (in 100 direct conversations)", connect, 3, 10.0);
-    presence::disconnect(&d.ctx, "busy", &socket).await.unwrap();
-    let disconnect = d.meter.take();
-    report.check("$disconnect (in 100 direct conversations)", disconnect, 2, 5.0);
-    let both = connect.units() + disconnect.units();
-    assert!(both <= 15.0, "$connect + $disconnect in 100 direct conversations: {both} units");
     // A send in one of them, both members online: the id with the push turn (UpdateItem), the
     // message (TransactWriteItems), the conversation's socket records and roster (Query), the
     // two profiles (BatchGetItem, strongly consistent), the release (UpdateItem).

@@ -496,6 +496,15 @@ async fn a_holder_out_of_budget_retires_and_the_sends_after_take_the_turn(backin
     assert_eq!(d.pushes.message_ids(&socket), vec![1, 2, 3, 4]);
 }
 
+/// Creates the direct conversation of `from` with `to`.
+async fn direct(d: &Domain, from: &str, to: &str) -> ConversationId {
+    let request = serde_json::from_value(json!({"members": [to]})).unwrap();
+    let (view, created) = conversations::create(&d.ctx, from, request, None).await.unwrap();
+    assert!(created);
+    assert_eq!(view.kind, chathub_shared::chat::Kind::Direct);
+    view.id
+}
+
 /// A direct conversation records no socket under it: its pushes find the two members' sockets on
 /// their profiles. Sockets opened before and after it was created get its messages (but the one a
 /// message came from); the member who leaves gets nothing more, the one who stays still does, on
@@ -509,11 +518,7 @@ async fn a_direct_conversation_finds_its_sockets_on_its_members_profiles(backing
     // Ann is also in a group with someone else, whose sockets must not get the direct messages.
     let group = d.room(&[ann.clone(), people[2].clone()]).await;
     let other = d.connect(&people[2], 0).await;
-    let request = serde_json::from_value(json!({"members": [bob]})).unwrap();
-    let (view, created) = conversations::create(&d.ctx, ann, request, None).await.unwrap();
-    assert!(created);
-    assert_eq!(view.kind, chathub_shared::chat::Kind::Direct);
-    let room = view.id;
+    let room = direct(&d, ann, bob).await;
     let ann_after = d.connect(ann, 1).await;
     let bob_after = d.connect(bob, 0).await;
 
@@ -547,8 +552,7 @@ async fn a_gone_socket_is_forgotten_where_it_was_found(backing: Backing) {
     d.users(&people).await;
     let (ann, bob) = (&people[0], &people[1]);
     let group = d.room(&people).await;
-    let request = serde_json::from_value(json!({"members": [bob]})).unwrap();
-    let direct = conversations::create(&d.ctx, ann, request, None).await.unwrap().0.id;
+    let direct = direct(&d, ann, bob).await;
     let live = d.connect(bob, 0).await;
     let gone = d.connect(bob, 1).await;
     d.pushes.make_gone(&gone);

@@ -178,10 +178,14 @@ pub async fn create(
     // Everyone's sockets were just recorded: push to them without reading them back.
     let sockets = register_sockets(ctx, &conversation, &names).await;
     let view = conversation.view(Some(names));
-    let sockets = sockets.into_iter().filter(|(_, c)| Some(c) != origin).collect();
-    // Recorded under a group (forgotten there if gone); a direct conversation's are on the profiles.
-    let found_under = (conversation.sockets == Sockets::Recorded).then_some(&conversation.id);
-    fan_out(ctx, found_under, sockets, event("conversation_created", &view)).await;
+    // Just recorded under a group; a direct conversation's are on the profiles.
+    let on_profile = conversation.sockets == Sockets::OnProfiles;
+    let sockets = sockets
+        .into_iter()
+        .filter(|(_, c)| Some(c) != origin)
+        .map(|(user, connection)| crate::store::Target { user, connection, batch: false, on_profile })
+        .collect();
+    fan_out(ctx, Some(&conversation.id), sockets, event("conversation_created", &view)).await;
     Ok((view, true))
 }
 

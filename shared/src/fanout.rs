@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::clients::{Pushes, With};
 use crate::ids::{ConnectionId, ConversationId};
 use crate::notify::PushError;
+use crate::store::Target;
 use crate::Ctx;
 
 /// Pushes in flight at once for one fan-out. A connection takes one post after another, so a
@@ -32,50 +33,38 @@ pub struct FanOut {
     pub failed: usize,
 }
 
-impl std::ops::Add for FanOut {
-    type Output = Self;
-
-    fn add(self, other: Self) -> Self {
-        Self {
-            delivered: self.delivered + other.delivered,
-            gone: self.gone + other.gone,
-            failed: self.failed + other.failed,
-        }
-    }
-}
-
-/// Pushes `payload` to every (username, connection) target, `FANOUT_CONCURRENCY` at a time. A
-/// connection that is gone is forgotten (also under `conversation`, where the targets were found);
-/// a failed push is logged and never fails the caller.
+/// Pushes `payload` to every target, `FANOUT_CONCURRENCY` at a time. A connection that is gone
+/// is forgotten where it was found ([`Target::found_under`]: under `conversation`, or on the
+/// profile); a failed push is logged and never fails the caller.
 pub async fn fan_out(
     ctx: &With<impl Pushes>,
     conversation: Option<&ConversationId>,
-    targets: Vec<(String, ConnectionId)>,
+    targets: Vec<Target>,
     payload: Vec<u8>,
 ) -> FanOut {
     let payload: Arc<[u8]> = payload.into();
-    let results: Vec<(String, ConnectionId, Result<(), PushError>)> = stream::iter(targets)
-        .map(|(user, connection)| {
+    let results: Vec<(Target, Result<(), PushError>)> = stream::iter(targets)
+        .map(|target| {
             let payload = payload.clone();
             async move {
-                let result = ctx.pusher().post(&connection, &payload).await;
-                (user, connection, result)
+                let result = ctx.pusher().post(&target.connection, &payload).await;
+                (target, result)
             }
         })
         .buffer_unordered(FANOUT_CONCURRENCY)
         .collect()
         .await;
     let mut report = FanOut::default();
-    for (user, connection, result) in results {
+    for (target, result) in results {
         match result {
             Ok(()) => report.delivered += 1,
             Err(PushError::Gone) => {
                 report.gone += 1;
-                forget(ctx, conversation, &user, &connection).await;
+                forget(ctx, target.found_under(conversation), &target.user, &target.connection).await;
             }
             Err(PushError::Failed(e)) => {
                 report.failed += 1;
-                tracing::warn!(error = %e, %connection, "push failed");
+                tracing::warn!(error = %e, connection = %target.connection, "push failed");
             }
         }
     }
@@ -112,7 +101,7 @@ pub async fn push_to_users<T: Serialize>(
             return FanOut::default();
         }
     };
-    let targets = targets.into_iter().filter(|(_, c)| Some(c) != skip).collect();
+    let targets = targets.into_iter().filter(|(_, c)| Some(c) != skip).map(|(u, c)| Target::on_profile(u, c)).collect();
     fan_out(ctx, None, targets, event(kind, data)).await
 }
 
@@ -133,17 +122,7 @@ pub async fn push_to_conversation<T: Serialize>(
             return FanOut::default();
         }
     };
-    // Those recorded under the conversation are forgotten there if gone, those found on a
-    // profile (a direct conversation's) on the profile.
-    let (on_profiles, recorded): (Vec<_>, Vec<_>) = targets
-        .into_iter()
-        .filter(|t| Some(&t.connection) != skip && Some(t.user.as_str()) != skip_user)
-        .partition(|t| t.on_profile);
-    let pairs = |targets: Vec<crate::store::Target>| targets.into_iter().map(|t| (t.user, t.connection)).collect();
-    let payload = event(kind, data);
-    let (recorded, on_profiles) = tokio::join!(
-        fan_out(ctx, Some(conversation_id), pairs(recorded), payload.clone()),
-        fan_out(ctx, None, pairs(on_profiles), payload),
-    );
-    recorded + on_profiles
+    let targets =
+        targets.into_iter().filter(|t| Some(&t.connection) != skip && Some(t.user.as_str()) != skip_user).collect();
+    fan_out(ctx, Some(conversation_id), targets, event(kind, data)).await
 }

@@ -354,9 +354,9 @@ async fn deliver(ctx: &With<impl Pushes>, conversation_id: &ConversationId, targ
         batch.iter().map(|m| (m.origin.as_ref(), Arc::from(event("send_message", m)))).collect();
     let frames = &frames;
     stream::iter(targets)
-        .for_each_concurrent(FANOUT_CONCURRENCY, |Target { user, connection, batch: batches, on_profile }| async move {
-            // Where it was found is where a gone connection is forgotten.
-            let found_under = (!on_profile).then_some(conversation_id);
+        .for_each_concurrent(FANOUT_CONCURRENCY, |target| async move {
+            let found_under = target.found_under(Some(conversation_id));
+            let Target { user, connection, batch: batches, .. } = target;
             let mine: Vec<usize> = (0..frames.len()).filter(|&i| frames[i].0 != Some(&connection)).collect();
             let combined: Vec<Arc<[u8]>> = if batches && mine.len() > 1 {
                 let messages: Vec<&Message> = mine.iter().map(|&i| &batch[i]).collect();

@@ -321,6 +321,21 @@ impl State {
         self.members.get(id).is_some_and(|m| m.contains_key(username))
     }
 
+    /// The live sockets of `usernames`: (user, connection, expiry, whether it asked for batch
+    /// frames).
+    fn live_sockets(&self, usernames: &[String], now: i64) -> Vec<(String, ConnectionId, i64, bool)> {
+        usernames
+            .iter()
+            .filter_map(|u| self.users.get(u))
+            .flat_map(|user| {
+                user.connections.iter().filter(|(_, expires)| **expires > now).map(|(c, expires)| {
+                    let batch = self.socket_options.get(c).is_some_and(|(_, batch)| *batch);
+                    (user.username.clone(), c.clone(), *expires, batch)
+                })
+            })
+            .collect()
+    }
+
     /// The conversations `username` is in, with the read state there.
     fn memberships_of<'a>(
         &'a self,
@@ -851,14 +866,11 @@ impl ConnectionStore for MemoryStore {
             })
             .unwrap_or_default();
         if s.conversations.get(conversation_id).is_some_and(|c| c.sockets == Sockets::OnProfiles) {
-            let members = s.members.get(conversation_id).into_iter().flat_map(|m| m.keys());
-            for user in members.filter_map(|u| s.users.get(u)) {
-                for connection in user.live_connections(now) {
-                    if !found.iter().any(|t| &t.connection == connection) {
-                        let batch = s.socket_options.get(connection).is_some_and(|(_, batch)| *batch);
-                        let (user, connection) = (user.username.clone(), connection.clone());
-                        found.push(Target { user, connection, batch, on_profile: true });
-                    }
+            let members: Vec<String> =
+                s.members.get(conversation_id).into_iter().flat_map(|m| m.keys().cloned()).collect();
+            for (user, connection, _, batch) in s.live_sockets(&members, now) {
+                if !found.iter().any(|t| t.connection == connection) {
+                    found.push(Target { user, connection, batch, on_profile: true });
                 }
             }
         }
@@ -873,25 +885,14 @@ impl ConnectionStore for MemoryStore {
     ) -> Result<Vec<(String, ConnectionId)>, StoreError> {
         let conversation_id = &conversation.id;
         let mut s = self.lock();
-        let live: Vec<(String, ConnectionId, i64)> = usernames
-            .iter()
-            .filter_map(|u| s.users.get(u))
-            .flat_map(|user| {
-                user.connections
-                    .iter()
-                    .filter(|(_, expires)| **expires > now)
-                    .map(|(c, expires)| (user.username.clone(), c.clone(), *expires))
-            })
-            .collect();
-        let batch: Vec<bool> =
-            live.iter().map(|(_, c, _)| s.socket_options.get(c).is_some_and(|(_, batch)| *batch)).collect();
+        let live = s.live_sockets(usernames, now);
         if conversation.sockets == Sockets::Recorded {
             let recorded = s.conversation_connections.entry(conversation_id.to_owned()).or_default();
-            for ((user, connection, expires), batch) in live.iter().zip(batch) {
-                recorded.insert(connection.clone(), (user.clone(), *expires, batch));
+            for (user, connection, expires, batch) in &live {
+                recorded.insert(connection.clone(), (user.clone(), *expires, *batch));
             }
         }
-        Ok(live.into_iter().map(|(user, connection, _)| (user, connection)).collect())
+        Ok(live.into_iter().map(|(user, connection, _, _)| (user, connection)).collect())
     }
 
     async fn unregister_connections(

@@ -82,6 +82,19 @@ pub struct Target {
     pub on_profile: bool,
 }
 
+impl Target {
+    /// A connection found on its user's profile.
+    pub fn on_profile(user: String, connection: ConnectionId) -> Self {
+        Self { user, connection, batch: false, on_profile: true }
+    }
+
+    /// Where a gone connection is forgotten: under `conversation` if it was recorded there, else
+    /// (`None`) on the profile.
+    pub fn found_under<'a>(&self, conversation: Option<&'a ConversationId>) -> Option<&'a ConversationId> {
+        conversation.filter(|_| !self.on_profile)
+    }
+}
+
 /// A sender's send limit: at most `limit` sends in the fixed window starting at `window_start`
 /// (`window_ms` long).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -124,16 +124,10 @@ impl ConnectionStore for DynamoStore {
                 found.push(Target { user: req_s(&item, "username")?, connection, batch, on_profile: false });
             }
         }
-        if !roster.is_empty() {
-            let keys = roster.iter().map(|u| key(user_pk(u), PROFILE)).collect();
-            for profile in self.get_consistent(keys).await? {
-                let user = req_s(&profile, "username")?;
-                for socket in parse_sockets(&profile)? {
-                    if socket.expires_at > now && !found.iter().any(|t| t.connection == socket.connection) {
-                        let (connection, batch) = (socket.connection, socket.batch);
-                        found.push(Target { user: user.clone(), connection, batch, on_profile: true });
-                    }
-                }
+        for (user, socket) in self.live_sockets(&roster, now).await? {
+            if !found.iter().any(|t| t.connection == socket.connection) {
+                let (connection, batch) = (socket.connection, socket.batch);
+                found.push(Target { user, connection, batch, on_profile: true });
             }
         }
         Ok(found)
@@ -145,32 +139,20 @@ impl ConnectionStore for DynamoStore {
         usernames: &[String],
         now: i64,
     ) -> Result<Vec<(String, ConnectionId)>, StoreError> {
-        let conversation_id = &conversation.id;
         // Strongly consistent, against a `$connect` racing the join: it writes the profile, then
         // reads the memberships; this writes the memberships, then reads the profiles. One of
         // the two sees the other, so the socket is recorded either way.
-        let keys: Vec<Item> = usernames.iter().map(|u| key(user_pk(u), PROFILE)).collect();
-        let mut records = Vec::new();
-        let mut live = Vec::new();
-        for item in self.get_consistent(keys).await? {
-            let user = req_s(&item, "username")?;
-            for socket in parse_sockets(&item)? {
-                if socket.expires_at > now {
-                    records.push(connection_item(
-                        conversation_id,
-                        &user,
-                        &socket.connection,
-                        socket.expires_at,
-                        socket.batch,
-                    ));
-                    live.push((user.clone(), socket.connection));
-                }
-            }
-        }
+        let live = self.live_sockets(usernames, now).await?;
         if conversation.sockets == Sockets::Recorded {
+            let records = live
+                .iter()
+                .map(|(user, socket)| {
+                    connection_item(&conversation.id, user, &socket.connection, socket.expires_at, socket.batch)
+                })
+                .collect();
             self.batch_put(records).await?;
         }
-        Ok(live)
+        Ok(live.into_iter().map(|(user, socket)| (user, socket.connection)).collect())
     }
 
     async fn unregister_connections(
@@ -214,5 +196,19 @@ impl ConnectionStore for DynamoStore {
                 _ => return Ok(owners),
             }
         }
+    }
+}
+
+impl DynamoStore {
+    /// The live sockets on the profiles of `usernames`, read strongly consistent (so a socket whose
+    /// `$connect` wrote its profile before this read is among them).
+    async fn live_sockets(&self, usernames: &[String], now: i64) -> Result<Vec<(String, ProfileSocket)>, StoreError> {
+        let keys = usernames.iter().map(|u| key(user_pk(u), PROFILE)).collect();
+        let mut live = Vec::new();
+        for profile in self.get_consistent(keys).await? {
+            let user = req_s(&profile, "username")?;
+            live.extend(parse_sockets(&profile)?.into_iter().filter(|s| s.expires_at > now).map(|s| (user.clone(), s)));
+        }
+        Ok(live)
     }
 }
