@@ -2,7 +2,7 @@
 
 Usage: bench_rooms_report.py RESULTS_DIR BENCHMARKS_MD
 
-RESULTS_DIR holds machine.json, hot-{base,head}-N.json, burst-{base,head}.json and
+RESULTS_DIR holds machine.json, hot-{base,head}-N.json, burst-{base,head}-N.json and
 simulated-head.json (the load driver's output). The section sits between the markers below and
 is replaced as a whole; the rest of the file (the full `scripts/bench` run) is left as it is.
 """
@@ -74,44 +74,65 @@ def hot_section(results):
     ]
 
 
+def burst_runs(results, side):
+    """Every counted burst of one build: burst-SIDE-N.json (rounds), or burst-SIDE.json (older runs)."""
+    runs = []
+    for path in sorted(results.glob(f"burst-{side}-*.json")) or [results / f"burst-{side}.json"]:
+        runs += (load(path) or {}).get("throughput", [])
+    return runs
+
+
 def burst_section(results):
-    rows = [
-        "| build | DynamoDB requests per send | answer p50 / p99 / max ms | delivery p50 / p99 ms | deliveries/s | audit |",
-        "|---|---:|---:|---:|---:|---|",
-    ]
-    found = False
-    for side, label in (("base", "baseline"), ("head", "this commit")):
-        data = load(results / f"burst-{side}.json")
-        if not data:
-            continue
-        found = True
-        for r in data["throughput"]:
-            rows.append(
-                f"| {label} | {r.get('store_requests_per_send', float('nan')):.1f} | {r['answer_ms']['p50']:,.0f} / "
-                f"{r['answer_ms']['p99']:,.0f} / {r['answer_ms'].get('max', float('nan')):,.0f} | {r['latency_ms']['p50']:,.0f} / "
-                f"{r['latency_ms']['p99']:,.0f} | {r['deliveries_per_second']:,.0f} | {audit([r])} |"
-            )
-    if not found:
+    sides = {side: burst_runs(results, side) for side in ("base", "head")}
+    if not sides["base"] and not sides["head"]:
         return []
+    rows = [
+        "| build | runs | DynamoDB requests per send | answer p50 ms | answer p99 ms | answer max ms | delivery p50 ms "
+        "| delivery p99 ms | deliveries/s | audit |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
     operations = []
     for side, label in (("base", "baseline"), ("head", "this commit")):
-        data = load(results / f"burst-{side}.json")
-        for r in (data or {}).get("throughput", []):
-            ops = r.get("store_operations")
-            if ops:
-                sends = r["messages"]
-                listed = ", ".join(f"{op} {n / sends:.2f}" for op, n in sorted(ops.items(), key=lambda kv: -kv[1]))
-                operations.append(f"- {label}: {listed}")
+        runs = sides[side]
+        if not runs:
+            continue
+        ms = lambda key, q: spread([r[key].get(q, float("nan")) for r in runs])  # noqa: E731
+        rows.append(
+            f"| {label} | {len(runs)} | {spread([r.get('store_requests_per_send', float('nan')) for r in runs], '{:.1f}')} "
+            f"| {ms('answer_ms', 'p50')} | {ms('answer_ms', 'p99')} | {ms('answer_ms', 'max')} | {ms('latency_ms', 'p50')} "
+            f"| {ms('latency_ms', 'p99')} | {spread([r['deliveries_per_second'] for r in runs])} | {audit(runs)} |"
+        )
+        totals, sends = {}, 0
+        for r in runs:
+            sends += r["messages"]
+            for op, n in (r.get("store_operations") or {}).items():
+                totals[op] = totals.get(op, 0) + n
+        if totals:
+            listed = ", ".join(f"{op} {n / sends:.2f}" for op, n in sorted(totals.items(), key=lambda kv: -kv[1]))
+            operations.append(f"- {label}: {listed}")
+    ratio = []
+    if sides["base"] and sides["head"]:
+        p99 = {s: statistics.median(r["latency_ms"]["p99"] for r in sides[s]) for s in sides}
+        answers = [r["answer_ms"].get("max", float("nan")) for r in sides["head"]]
+        ratio = [
+            "",
+            f"**Delivery p99, this commit against the baseline (medians): {p99['head']:,.0f} ms against "
+            f"{p99['base']:,.0f} ms, {p99['head'] / p99['base']:.2f}×; this commit's slowest answer in any run "
+            f"{max(answers):,.0f} ms.**",
+        ]
     return [
         "### Burst on DynamoDB Local",
         "",
-        "40 users in 10 overlapping groups of 8, 1,600 `send_message` frames at once, on DynamoDB Local. Requests per "
-        "send are everything the gateway sent to DynamoDB during the run (creating the groups and connecting the "
-        "sockets included), divided by the sends.",
+        "40 users in 10 overlapping groups of 8, 1,600 `send_message` frames at once, on DynamoDB Local. A warm-up "
+        "burst (not counted) runs first, as the first burst after DynamoDB Local starts is always slower; then rounds "
+        "alternate which build goes first. Medians over the runs, (min–max). Requests per send are everything the "
+        "gateway sent to DynamoDB during a run (creating the groups and connecting the sockets included), divided by "
+        "the sends.",
         "",
         *rows,
-        *(["", "Requests per send by operation (a status in brackets: those that failed, and were retried or "
-           "answered):", "", *operations] if operations else []),
+        *ratio,
+        *(["", "Requests per send by operation, over all runs (a status in brackets: those that failed, and were "
+           "retried or answered):", "", *operations] if operations else []),
     ]
 
 
