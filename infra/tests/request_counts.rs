@@ -38,14 +38,14 @@ impl Report {
     }
 }
 
-/// Measures `$connect` and `$disconnect` of a user `busy` in 100 conversations with one other
-/// member each (`request` makes each, of kind `made`, from the other's name): `connect_requests`
-/// exactly, `$connect` within `connect_units` and both together within `both_units`. Returns the
-/// domain, with `busy` disconnected.
+/// Measures `$connect` and `$disconnect` of a user `busy` in 100 conversations with 100 others
+/// (`request` makes the i-th, of kind `made`, from the others and i): `connect_requests` exactly,
+/// `$connect` within `connect_units` and both together within `both_units`. Returns the domain,
+/// with `busy` disconnected.
 async fn busy_in_100_conversations(
     report: &mut Report,
     (label, made): (&str, Kind),
-    request: impl Fn(&str) -> serde_json::Value,
+    request: impl Fn(&[String], usize) -> serde_json::Value,
     connect_requests: usize,
     (connect_units, both_units): (f64, f64),
 ) -> Domain {
@@ -53,8 +53,8 @@ async fn busy_in_100_conversations(
     let others = names("peer", 100);
     d.users(&others).await;
     d.users(&["busy".to_owned()]).await;
-    for other in &others {
-        let request = serde_json::from_value(request(other)).unwrap();
+    for i in 0..others.len() {
+        let request = serde_json::from_value(request(&others, i)).unwrap();
         let (view, _) = conversations::create(&d.ctx, "busy", request, None).await.unwrap();
         assert_eq!(view.kind, made);
     }
@@ -122,18 +122,37 @@ async fn requests_and_capacity_units_per_operation() {
         report.check(&format!("get_messages ({members} members)"), d.meter.take(), 2, 4.0);
     }
 
-    // $connect and $disconnect of a user in 100 conversations (with one other member each).
+    // $connect and $disconnect of a user in 100 groups of 5 (past a roster's size: recorded).
     // Profile (UpdateItem, which returns when the user was last online), memberships (Query), the
     // socket recorded under each conversation (4 BatchWriteItem); the first socket announces
     // presence to who has the user as a contact (Query). One write unit per conversation
     // recording the socket (the floor of this design), plus a few for the profile, the
     // memberships and presence.
-    let groups = |other: &str| json!({"name": format!("with {other}"), "members": [other]});
-    busy_in_100_conversations(&mut report, ("conversations", Kind::Group), groups, 7, (110.0, 110.0)).await;
+    let others =
+        |of: &[String], i: usize, n: usize| -> Vec<String> { (0..n).map(|k| of[(i + k) % of.len()].clone()).collect() };
+    assert_eq!(chathub_shared::chat::ROSTER_MAX, 4, "groups of 5 are past the roster's size, of 3 within it");
+    let groups = |of: &[String], i: usize| json!({"name": format!("five {i}"), "members": others(of, i, 4)});
+    busy_in_100_conversations(&mut report, ("groups of 5", Kind::Group), groups, 7, (110.0, 110.0)).await;
+    // The same user in 100 groups of 3: on their roster, so found on the profiles like a direct
+    // conversation's members (below), and `$connect` records nothing under them.
+    let small = |of: &[String], i: usize| json!({"name": format!("three {i}"), "members": others(of, i, 2)});
+    let d = busy_in_100_conversations(&mut report, ("groups of 3", Kind::Group), small, 3, (10.0, 15.0)).await;
+    // A send in a group of 4 (a full roster), all online: the id with the push turn (UpdateItem),
+    // the message (TransactWriteItems), the roster (Query), the four profiles (BatchGetItem,
+    // strongly consistent), the release (UpdateItem): within a room of 10's budget.
+    let four = names("four", 4);
+    d.users(&four).await;
+    let room = d.room(&four).await;
+    for member in &four {
+        d.connect(member, 0).await;
+    }
+    d.meter.take();
+    messages::send(&d.ctx, &four[0], &room, message("hello", None), None).await.unwrap();
+    report.check("send_message (group of 4 on its roster, all online)", d.meter.take(), 5, 9.0);
     // The same user in 100 direct conversations: their sockets are found on the two members'
     // profiles when something is pushed, so `$connect` records nothing under them: profile
     // (UpdateItem), memberships (Query), presence (Query).
-    let directs = |other: &str| json!({"members": [other]});
+    let directs = |of: &[String], i: usize| json!({"members": [of[i]]});
     let d =
         busy_in_100_conversations(&mut report, ("direct conversations", Kind::Direct), directs, 3, (10.0, 15.0)).await;
     let socket = chathub_shared::ConnectionId::new("busy-0");

@@ -45,6 +45,7 @@ on_both_backings!(
     a_websocket_send_is_answered_once_stored_before_its_fan_out,
     a_holder_out_of_budget_retires_and_the_sends_after_take_the_turn,
     a_direct_conversation_finds_its_sockets_on_its_members_profiles,
+    a_small_group_finds_its_roster_on_their_profiles_and_records_who_joins_past_it,
     a_gone_socket_is_forgotten_where_it_was_found,
 );
 
@@ -537,10 +538,74 @@ async fn a_direct_conversation_finds_its_sockets_on_its_members_profiles(backing
     assert_eq!(d.pushes.message_ids(&ann_after), vec![1, 2, 3]);
     assert_eq!(d.pushes.message_ids(&ann_before), vec![2, 3]);
 
-    // The group's sockets are still recorded as before, and hear only the group.
+    // The group (on a roster of its own) hears only the group.
     messages::send(&d.ctx, ann, &group, text("group", None), None).await.unwrap();
     assert_eq!(d.pushes.message_ids(&other), vec![1]);
     assert_eq!(d.pushes.message_ids(&ann_after), vec![1, 2, 3, 1]);
+}
+
+/// A group created with at most `ROSTER_MAX` members finds them on their profiles, like a direct
+/// conversation; members added while it stays that small join the roster, those who join past it
+/// are recorded (their sockets opened before the join as well as after). Every socket, found
+/// either way, gets every message in order but the ones sent from it; whoever leaves, from the
+/// roster or recorded, hears nothing more.
+async fn a_small_group_finds_its_roster_on_their_profiles_and_records_who_joins_past_it(backing: Backing) {
+    use chathub_shared::chat::ROSTER_MAX;
+    let d = Domain::new(backing).await;
+    let people = names("small", ROSTER_MAX + 2);
+    d.users(&people).await;
+    let first = &people[..ROSTER_MAX - 1];
+    let a0 = d.connect(&people[0], 0).await;
+    let b0 = d.connect(&people[1], 0).await;
+    let room = d.room(first).await;
+    let c0 = d.connect(&people[2], 0).await;
+    // (socket, found on the profile) for every socket the room's push would reach.
+    let found = || async {
+        let targets = d.ctx.store.conversation_connections(&room, d.ctx.now_ms()).await.unwrap();
+        let mut found: Vec<(String, bool)> =
+            targets.into_iter().map(|t| (t.connection.to_string(), t.on_profile)).collect();
+        found.sort();
+        found
+    };
+    let on = |sockets: &[&ConnectionId], profile: bool| -> Vec<(String, bool)> {
+        sockets.iter().map(|s| (s.to_string(), profile)).collect()
+    };
+    assert_eq!(found().await, on(&[&a0, &b0, &c0], true), "no socket recorded, before or after creation");
+    messages::send(&d.ctx, &people[0], &room, text("one", None), Some(&a0)).await.unwrap();
+
+    // One more fills the roster: found on the profile too, with the socket it had before.
+    let d0 = d.connect(&people[3], 0).await;
+    let add = |who: &[String]| serde_json::from_value(json!({"usernames": who})).unwrap();
+    conversations::add_members(&d.ctx, &people[0], &room, add(&people[3..4])).await.unwrap();
+    assert_eq!(found().await, on(&[&a0, &b0, &c0, &d0], true));
+    messages::send(&d.ctx, &people[1], &room, text("two", None), None).await.unwrap();
+
+    // Past it: recorded, whether the socket opened before the join or after.
+    let e0 = d.connect(&people[4], 0).await;
+    conversations::add_members(&d.ctx, &people[0], &room, add(&people[4..])).await.unwrap();
+    let f0 = d.connect(&people[5], 0).await;
+    let mut expected = [on(&[&a0, &b0, &c0, &d0], true), on(&[&e0, &f0], false)].concat();
+    expected.sort();
+    assert_eq!(found().await, expected, "the roster stays as it was; who joined past it is recorded");
+    messages::send(&d.ctx, &people[5], &room, text("three", None), Some(&f0)).await.unwrap();
+    for (socket, ids) in [(&a0, vec![2, 3]), (&b0, vec![1, 2, 3]), (&c0, vec![1, 2, 3]), (&d0, vec![2, 3])] {
+        assert_eq!(d.pushes.message_ids(socket), ids, "{socket}");
+    }
+    assert_eq!(d.pushes.message_ids(&e0), vec![3]);
+    assert_eq!(d.pushes.message_ids(&f0), Vec::<i64>::new(), "the socket it came from has its answer");
+
+    // Leaving, from the roster or recorded: nothing more for them; the rest hear on.
+    conversations::remove_member(&d.ctx, &people[2], &room, "me").await.unwrap();
+    conversations::remove_member(&d.ctx, &people[4], &room, "me").await.unwrap();
+    let mut expected = [on(&[&a0, &b0, &d0], true), on(&[&f0], false)].concat();
+    expected.sort();
+    assert_eq!(found().await, expected);
+    messages::send(&d.ctx, &people[0], &room, text("four", None), None).await.unwrap();
+    assert_eq!(d.pushes.message_ids(&c0), vec![1, 2, 3], "who left the roster gets nothing more");
+    assert_eq!(d.pushes.message_ids(&e0), vec![3], "who left the records gets nothing more");
+    for socket in [&a0, &b0, &d0, &f0] {
+        assert_eq!(d.pushes.message_ids(socket).last(), Some(&4), "{socket}");
+    }
 }
 
 /// A socket closed without a `$disconnect` answers 410 to pushes: a group's push forgets its
@@ -548,7 +613,8 @@ async fn a_direct_conversation_finds_its_sockets_on_its_members_profiles(backing
 /// it), so neither pushes to it again.
 async fn a_gone_socket_is_forgotten_where_it_was_found(backing: Backing) {
     let d = Domain::new(backing).await;
-    let people = names("gone", 2);
+    // A group past a roster's size, so its sockets are recorded.
+    let people = names("gone", chathub_shared::chat::ROSTER_MAX + 1);
     d.users(&people).await;
     let (ann, bob) = (&people[0], &people[1]);
     let group = d.room(&people).await;

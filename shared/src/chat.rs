@@ -28,17 +28,50 @@ pub enum Kind {
     Group,
 }
 
-/// How the live sockets of a conversation are found when something is pushed to it.
+/// How the live sockets of a conversation (on a conversation), or of some of its members (on
+/// their memberships), are found when something is pushed to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Sockets {
     /// A record per live socket under the conversation, written at `$connect` (and when a member
     /// joins): a push reads them with one Query, whatever the room's size.
     #[default]
     Recorded,
-    /// Through the members' profiles, read at push time: direct conversations, whose two members
-    /// never change but by leaving, so a push reads at most two profiles and `$connect` writes
-    /// nothing for them.
+    /// Through the members' profiles, read at push time. On a conversation: it has a roster of
+    /// such members, at most [`ROSTER_MAX`] (a push reads their profiles, and `$connect` writes
+    /// nothing for them): direct conversations, and groups created that small; members who
+    /// join once it has more are recorded. On a membership: this member is on the roster.
     OnProfiles,
+}
+
+/// The most members a conversation finds on their profiles (its roster): a push reads one profile
+/// per roster member (1 read unit), so a send in such a room costs what one in a recorded room
+/// does plus at most this many units (a send in a room of 10 stays within 9 units), while
+/// `$connect` writes no record for them (one write unit per conversation of the user saved on
+/// every connection).
+pub const ROSTER_MAX: usize = 4;
+
+impl Sockets {
+    /// How members who join `conversation` (now with `members_before` members) are found: on the
+    /// roster while it stays within [`ROSTER_MAX`] (a race of two joins may take it a member or two
+    /// over; that costs a read unit per push, nothing else), recorded after.
+    pub fn for_joining(conversation: &Conversation, joining: usize) -> Sockets {
+        let within = conversation.member_count.max(0) as usize + joining <= ROSTER_MAX;
+        if conversation.sockets == Sockets::OnProfiles && within {
+            Sockets::OnProfiles
+        } else {
+            Sockets::Recorded
+        }
+    }
+
+    /// How the sockets of a conversation created with `members` are found: a direct one's and a
+    /// small group's on the profiles.
+    pub fn for_new(direct: bool, members: usize) -> Sockets {
+        if direct || members <= ROSTER_MAX {
+            Sockets::OnProfiles
+        } else {
+            Sockets::Recorded
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

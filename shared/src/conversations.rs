@@ -102,9 +102,13 @@ fn too_many_per_request(named: usize) -> Result<(), ApiError> {
 /// Records the live sockets of members who just joined under the conversation, so its pushes
 /// reach them without a reconnect, and returns them. A failure costs them pushes until they
 /// reconnect, not the join.
-async fn register_sockets(ctx: &Ctx, conversation: &Conversation, usernames: &[String]) -> Vec<(String, ConnectionId)> {
-    ctx.store.register_connections(conversation, usernames, ctx.now_ms()).await.unwrap_or_else(|e| {
-        let id = &conversation.id;
+async fn register_sockets(
+    ctx: &Ctx,
+    id: &ConversationId,
+    usernames: &[String],
+    sockets: Sockets,
+) -> Vec<(String, ConnectionId)> {
+    ctx.store.register_connections(id, usernames, sockets, ctx.now_ms()).await.unwrap_or_else(|e| {
         tracing::warn!(error = %crate::error::Chain(&e), conversation_id = %id, "could not record joining members' sockets");
         Vec::new()
     })
@@ -161,9 +165,10 @@ pub async fn create(
         created_by: caller.to_owned(),
         last_message_id: MessageId::NONE,
         last_activity_at: now,
-        // A direct conversation's two members never change but by leaving: a push reads their
-        // profiles (two read units) rather than every `$connect` writing a record under it.
-        sockets: if direct { Sockets::OnProfiles } else { Sockets::Recorded },
+        // A direct conversation's two members never change but by leaving, and a small group's
+        // roster is small: a push reads their profiles (a read unit each) rather than every
+        // `$connect` writing a record under it.
+        sockets: Sockets::for_new(direct, members.len()),
     };
     match ctx.store.create_conversation(&conversation, &members, direct_key.as_deref()).await {
         Ok(()) => {}
@@ -176,9 +181,9 @@ pub async fn create(
         Err(e) => return Err(e.into()),
     }
     // Everyone's sockets were just recorded: push to them without reading them back.
-    let sockets = register_sockets(ctx, &conversation, &names).await;
+    let sockets = register_sockets(ctx, &conversation.id, &names, conversation.sockets).await;
     let view = conversation.view(Some(names));
-    // Just recorded under a group; a direct conversation's are on the profiles.
+    // Just recorded under the conversation, or all on the roster.
     let on_profile = conversation.sockets == Sockets::OnProfiles;
     let sockets = sockets
         .into_iter()
@@ -341,11 +346,13 @@ pub async fn add_members(
     let now = ctx.now_ms();
     let members: Vec<Member> = new.iter().map(|u| Member { username: u.clone(), joined_at: now }).collect();
     let preview = chat::preview(&conversation.member_preview, &new, None, &[]);
-    let updated = ctx.store.add_members(id, Some(caller), &members, &preview, now).await.map_err(|e| match e {
+    let sockets = Sockets::for_joining(&conversation, new.len());
+    let added = ctx.store.add_members(id, Some(caller), &members, sockets, &preview, now).await;
+    let updated = added.map_err(|e| match e {
         StoreError::Conflict(Conflict::AlreadyMember) => ApiError::Unavailable { retry_after_secs: 1 },
         other => other.into(),
     })?;
-    register_sockets(ctx, &updated, &new).await;
+    register_sockets(ctx, id, &new, sockets).await;
     let view = with_members(ctx, &updated).await?;
     push_to_conversation(ctx, id, None, None, "member_joined", &view).await;
     Ok(view)
@@ -366,13 +373,14 @@ pub async fn join(ctx: &With<impl Pushes>, caller: &str, id: &ConversationId) ->
     let now = ctx.now_ms();
     let me = [Member { username: caller.to_owned(), joined_at: now }];
     let preview = chat::preview(&conversation.member_preview, &[caller.to_owned()], None, &[]);
-    let updated = match ctx.store.add_members(id, None, &me, &preview, now).await {
+    let sockets = Sockets::for_joining(&conversation, 1);
+    let updated = match ctx.store.add_members(id, None, &me, sockets, &preview, now).await {
         Ok(updated) => updated,
         // Joined twice at once: the other join did it.
         Err(StoreError::Conflict(Conflict::AlreadyMember)) => return get(ctx, caller, id).await,
         Err(e) => return Err(e.into()),
     };
-    register_sockets(ctx, &updated, &[caller.to_owned()]).await;
+    register_sockets(ctx, id, &[caller.to_owned()], sockets).await;
     let view = with_members(ctx, &updated).await?;
     push_to_conversation(ctx, id, None, None, "member_joined", &view).await;
     Ok(view)
@@ -422,9 +430,9 @@ pub async fn remove_member(
     };
     // The one who left hears it directly; then their sockets stop hearing the conversation.
     push_to_users(ctx, std::slice::from_ref(&target), None, "member_left", &event).await;
-    // Their sockets' records under a group go; a direct conversation's roster lost the name in
-    // the leave's own write.
-    if conversation.sockets == Sockets::Recorded {
+    // Their sockets' records go (a roster lost the name in the leave's own write; a group member
+    // may be recorded beside a roster, a direct conversation's members are all on it).
+    if conversation.sockets == Sockets::Recorded || conversation.kind == Kind::Group {
         if let Err(e) = ctx.store.unregister_connections(id, &target, None, ctx.now_ms()).await {
             tracing::warn!(error = %crate::error::Chain(&e), conversation_id = %id, "could not forget a leaving member's sockets");
         }

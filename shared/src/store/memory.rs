@@ -38,6 +38,8 @@ struct State {
     socket_options: HashMap<ConnectionId, (Option<String>, bool)>,
     /// conversation id → connection id → (username, expires_at, batch): connections recorded under it
     conversation_connections: HashMap<ConversationId, BTreeMap<ConnectionId, (String, i64, bool)>>,
+    /// conversation id → the members found on their profiles (its roster, [`Sockets::OnProfiles`])
+    rosters: HashMap<ConversationId, BTreeSet<String>>,
     /// conversation id → id → message (`None`: a void id)
     messages: HashMap<ConversationId, BTreeMap<MessageId, Option<Message>>>,
     /// (conversation id, sender, client id) → message id
@@ -367,6 +369,9 @@ impl ConversationStore for MemoryStore {
             s.memberships.insert((member.username.clone(), conversation.id.clone()), ReadState::default());
         }
         s.members.insert(conversation.id.clone(), members.iter().map(|m| (m.username.clone(), m.joined_at)).collect());
+        if conversation.sockets == Sockets::OnProfiles {
+            s.rosters.insert(conversation.id.clone(), members.iter().map(|m| m.username.clone()).collect());
+        }
         s.conversations.insert(conversation.id.clone(), conversation.clone());
         Ok(())
     }
@@ -466,6 +471,7 @@ impl ConversationStore for MemoryStore {
         id: &ConversationId,
         caller: Option<&str>,
         members: &[Member],
+        sockets: Sockets,
         preview: &[String],
         now: i64,
     ) -> Result<Conversation, StoreError> {
@@ -487,6 +493,9 @@ impl ConversationStore for MemoryStore {
         for member in members {
             s.memberships.insert((member.username.clone(), id.to_owned()), ReadState::default());
             s.members.entry(id.to_owned()).or_default().insert(member.username.clone(), member.joined_at);
+            if sockets == Sockets::OnProfiles {
+                s.rosters.entry(id.to_owned()).or_default().insert(member.username.clone());
+            }
         }
         let conversation = s.conversations.get_mut(id).ok_or_else(not_member)?;
         conversation.member_count += members.len() as i64;
@@ -516,6 +525,9 @@ impl ConversationStore for MemoryStore {
         s.memberships.remove(&(username.to_owned(), expected.id.clone()));
         if let Some(members) = s.members.get_mut(&expected.id) {
             members.remove(username);
+        }
+        if let Some(roster) = s.rosters.get_mut(&expected.id) {
+            roster.remove(username);
         }
         Ok(())
     }
@@ -795,7 +807,7 @@ impl ConnectionStore for MemoryStore {
         let conversations: Vec<ConversationId> = s
             .memberships_of(username)
             .map(|(c, _)| c.clone())
-            .filter(|c| s.conversations.get(c).is_some_and(|c| c.sockets == Sockets::Recorded))
+            .filter(|c| !s.rosters.get(c).is_some_and(|roster| roster.contains(username)))
             .collect();
         for conversation in conversations {
             s.conversation_connections
@@ -865,9 +877,8 @@ impl ConnectionStore for MemoryStore {
                     .collect()
             })
             .unwrap_or_default();
-        if s.conversations.get(conversation_id).is_some_and(|c| c.sockets == Sockets::OnProfiles) {
-            let members: Vec<String> =
-                s.members.get(conversation_id).into_iter().flat_map(|m| m.keys().cloned()).collect();
+        if let Some(roster) = s.rosters.get(conversation_id) {
+            let members: Vec<String> = roster.iter().cloned().collect();
             for (user, connection, _, batch) in s.live_sockets(&members, now) {
                 if !found.iter().any(|t| t.connection == connection) {
                     found.push(Target { user, connection, batch, on_profile: true });
@@ -879,14 +890,14 @@ impl ConnectionStore for MemoryStore {
 
     async fn register_connections(
         &self,
-        conversation: &Conversation,
+        conversation_id: &ConversationId,
         usernames: &[String],
+        sockets: Sockets,
         now: i64,
     ) -> Result<Vec<(String, ConnectionId)>, StoreError> {
-        let conversation_id = &conversation.id;
         let mut s = self.lock();
         let live = s.live_sockets(usernames, now);
-        if conversation.sockets == Sockets::Recorded {
+        if sockets == Sockets::Recorded {
             let recorded = s.conversation_connections.entry(conversation_id.to_owned()).or_default();
             for (user, connection, expires, batch) in &live {
                 recorded.insert(connection.clone(), (user.clone(), *expires, *batch));

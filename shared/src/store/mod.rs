@@ -7,7 +7,7 @@ pub mod memory;
 
 use async_trait::async_trait;
 
-use crate::chat::{Conversation, Member, Message, ReadState};
+use crate::chat::{Conversation, Member, Message, ReadState, Sockets};
 use crate::error::StoreError;
 use crate::ids::{ConnectionId, ConversationId, FileId, MessageId};
 use crate::model::FileRecord;
@@ -243,12 +243,14 @@ pub trait ConversationStore: Send + Sync {
     /// Adds members (none of them members yet: `Conflict::AlreadyMember`), if `caller` is one
     /// (`Conflict::NotMember`; with `caller` = `None`, anyone may if it is public: joining), and
     /// if the room stays within [`crate::chat::MEMBERS_MAX`] (`Conflict::Full`). `preview` is the
-    /// member preview afterwards. Returns the conversation as updated.
+    /// member preview afterwards; `sockets`: whether they go on the conversation's roster
+    /// ([`Sockets::for_joining`]). Returns the conversation as updated.
     async fn add_members(
         &self,
         id: &ConversationId,
         caller: Option<&str>,
         members: &[Member],
+        sockets: Sockets,
         preview: &[String],
         now: i64,
     ) -> Result<Conversation, StoreError>;
@@ -454,7 +456,7 @@ pub enum Released {
 #[async_trait]
 pub trait ConnectionStore: Send + Sync {
     /// Records a connection (and the session it was opened with) on the profile and under every
-    /// conversation of the user whose sockets are recorded ([`crate::chat::Sockets`]); returns
+    /// conversation where the user is not on the roster ([`crate::chat::Sockets`]); returns
     /// whether it is the user's first live one, and when the user was last online.
     async fn add_connection(
         &self,
@@ -478,19 +480,20 @@ pub trait ConnectionStore: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// Live connections of each of `usernames`: (username, connection id) pairs.
     async fn connections_of(&self, usernames: &[String], now: i64) -> Result<Vec<(String, ConnectionId)>, StoreError>;
-    /// Live connections of a conversation: those recorded under it, or, for one whose sockets are
-    /// found on its members' profiles ([`crate::chat::Sockets`]), those on the profiles.
+    /// Live connections of a conversation: those recorded under it, and those on the profiles of
+    /// the members on its roster ([`crate::chat::Sockets`]).
     async fn conversation_connections(
         &self,
         conversation_id: &ConversationId,
         now: i64,
     ) -> Result<Vec<Target>, StoreError>;
-    /// Records the live connections of `usernames` under the conversation (they joined it; a
-    /// conversation whose sockets are on the profiles records nothing), and returns them.
+    /// Records the live connections of `usernames` under the conversation (they joined it; members
+    /// on its roster, `sockets` = [`Sockets::OnProfiles`], get no record), and returns them.
     async fn register_connections(
         &self,
-        conversation: &Conversation,
+        conversation_id: &ConversationId,
         usernames: &[String],
+        sockets: Sockets,
         now: i64,
     ) -> Result<Vec<(String, ConnectionId)>, StoreError>;
     /// Forgets connections recorded under the conversation: those of `username` (who left), or

@@ -38,7 +38,7 @@ impl ConnectionStore for DynamoStore {
         let profile = out.attributes.unwrap_or_default();
         let before = parse_connections(&profile)?;
         // Strongly consistent, after the profile's write: see `register_connections`. Conversations
-        // whose sockets are found on the profiles (direct ones) get no record.
+        // that find this user on their roster get no record.
         let mut records = Vec::new();
         for membership in self.query_prefix(user_pk(username), "MEMBER#").await? {
             if on_profiles(&membership) == Sockets::Recorded {
@@ -135,19 +135,20 @@ impl ConnectionStore for DynamoStore {
 
     async fn register_connections(
         &self,
-        conversation: &Conversation,
+        conversation_id: &ConversationId,
         usernames: &[String],
+        sockets: Sockets,
         now: i64,
     ) -> Result<Vec<(String, ConnectionId)>, StoreError> {
         // Strongly consistent, against a `$connect` racing the join: it writes the profile, then
         // reads the memberships; this writes the memberships, then reads the profiles. One of
         // the two sees the other, so the socket is recorded either way.
         let live = self.live_sockets(usernames, now).await?;
-        if conversation.sockets == Sockets::Recorded {
+        if sockets == Sockets::Recorded {
             let records = live
                 .iter()
                 .map(|(user, socket)| {
-                    connection_item(&conversation.id, user, &socket.connection, socket.expires_at, socket.batch)
+                    connection_item(conversation_id, user, &socket.connection, socket.expires_at, socket.batch)
                 })
                 .collect();
             self.batch_put(records).await?;

@@ -10,10 +10,13 @@ impl DynamoStore {
     /// Adds `members` in transactions of [`MEMBERS_PER_TRANSACTION`], each counting its members on
     /// the conversation item under `condition` (`room`: the most members there may be before).
     /// The first carries `first_update` (more to set) and `check` (a ConditionCheck with its reason).
+    /// `sockets`: [`Sockets::OnProfiles`] puts them on the conversation's roster (in the same
+    /// transaction, and marks their memberships, which `$connect` then skips).
     async fn put_members(
         &self,
         id: &ConversationId,
         members: &[Member],
+        sockets: Sockets,
         first: MembersFirst<'_>,
         now: i64,
     ) -> Result<(), StoreError> {
@@ -65,11 +68,23 @@ impl DynamoStore {
                 writes.push(put(&self.table, member_item(id, member), "attribute_not_exists(pk)")?);
                 writes.push(put(
                     &self.table,
-                    // Members added later join group rooms only, whose sockets are recorded.
-                    membership_item(&member.username, id, member.joined_at, Sockets::Recorded),
+                    membership_item(&member.username, id, member.joined_at, sockets),
                     "attribute_not_exists(pk)",
                 )?);
                 reasons.extend([Conflict::AlreadyMember, Conflict::AlreadyMember]);
+            }
+            if sockets == Sockets::OnProfiles {
+                // Pushes find them on their profiles from this write on.
+                let roster = Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key(conv_pk(id), ROSTER)))
+                    .update_expression("ADD members :names")
+                    .condition_expression("attribute_exists(pk)")
+                    .expression_attribute_values(":names", AV::Ss(chunk.iter().map(|m| m.username.clone()).collect()))
+                    .build()
+                    .map_err(build_error)?;
+                writes.push(TransactWriteItem::builder().update(roster).build());
+                reasons.push(Conflict::Missing);
             }
             self.transact(writes, &reasons).await?;
         }
@@ -122,7 +137,9 @@ impl ConversationStore for DynamoStore {
             reasons.push(Conflict::DirectExists);
         }
         self.transact(writes, &reasons).await?;
-        self.put_members(&conversation.id, rest, MembersFirst::default(), conversation.created_at).await
+        // Beyond one transaction's members the conversation is far past a roster's size.
+        self.put_members(&conversation.id, rest, Sockets::Recorded, MembersFirst::default(), conversation.created_at)
+            .await
     }
 
     async fn direct_conversation(&self, direct_key: &str) -> Result<Option<ConversationId>, StoreError> {
@@ -278,11 +295,12 @@ impl ConversationStore for DynamoStore {
         id: &ConversationId,
         caller: Option<&str>,
         members: &[Member],
+        sockets: Sockets,
         preview: &[String],
         now: i64,
     ) -> Result<Conversation, StoreError> {
         let first = MembersFirst { caller, public_only: caller.is_none(), preview: Some(preview) };
-        self.put_members(id, members, first, now).await?;
+        self.put_members(id, members, sockets, first, now).await?;
         self.get_conversation(id).await?.ok_or(StoreError::Conflict(Conflict::NotMember))
     }
 
