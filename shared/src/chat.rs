@@ -45,13 +45,13 @@ pub enum Sockets {
 
 /// The most members a conversation finds on their profiles (its roster): a push reads one profile
 /// per roster member (1 read unit), so a send in such a room costs what one in a recorded room
-/// does plus at most this many units (a send in a room of 10 stays within 9 units), while
+/// does plus at most this many units (9 in all, the budget of a send in a room of 10), while
 /// `$connect` writes no record for them (one write unit per conversation of the user saved on
 /// every connection).
 pub const ROSTER_MAX: usize = 4;
 
 impl Sockets {
-    /// How members who join `conversation` (now with `members_before` members) are found: on the
+    /// How `joining` members who join `conversation` (as read before the join) are found: on the
     /// roster while it stays within [`ROSTER_MAX`] (a race of two joins may take it a member or two
     /// over; that costs a read unit per push, nothing else), recorded after.
     pub fn for_joining(conversation: &Conversation, joining: usize) -> Sockets {

@@ -430,9 +430,11 @@ pub async fn remove_member(
     };
     // The one who left hears it directly; then their sockets stop hearing the conversation.
     push_to_users(ctx, std::slice::from_ref(&target), None, "member_left", &event).await;
-    // Their sockets' records go (a roster lost the name in the leave's own write; a group member
-    // may be recorded beside a roster, a direct conversation's members are all on it).
-    if conversation.sockets == Sockets::Recorded || conversation.kind == Kind::Group {
+    // Their sockets' records go; a roster lost the name in the leave's own write. Only a direct
+    // conversation on profiles has all its members on the roster (a group's may be recorded
+    // beside it).
+    let all_on_roster = conversation.kind == Kind::Direct && conversation.sockets == Sockets::OnProfiles;
+    if !all_on_roster {
         if let Err(e) = ctx.store.unregister_connections(id, &target, None, ctx.now_ms()).await {
             tracing::warn!(error = %crate::error::Chain(&e), conversation_id = %id, "could not forget a leaving member's sockets");
         }
