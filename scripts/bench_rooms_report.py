@@ -120,14 +120,21 @@ def burst_section(results):
             f"{p99['base']:,.0f} ms, {p99['head'] / p99['base']:.2f}×; this commit's slowest answer in any run "
             f"{max(answers):,.0f} ms.**",
         ]
+    # Warm-up bursts, in the order they ran: burst-warmup-SIDE-N.json (or one burst-warmup.json).
+    warmups = []
+    for path in sorted(results.glob("burst-warmup*.json"), key=lambda p: p.stat().st_mtime):
+        side = "baseline" if "-base-" in path.name else "this commit"
+        for r in (load(path) or {}).get("throughput", []):
+            warmups.append(f"{side} {r['latency_ms']['p99'] / 1000:,.1f} s")
     return [
         "### Burst on DynamoDB Local",
         "",
-        "40 users in 10 overlapping groups of 8, 1,600 `send_message` frames at once, on DynamoDB Local. A warm-up "
-        "burst (not counted) runs first, as the first burst after DynamoDB Local starts is always slower; then rounds "
-        "alternate which build goes first. Medians over the runs, (min–max). Requests per send are everything the "
-        "gateway sent to DynamoDB during a run (creating the groups and connecting the sockets included), divided by "
-        "the sends.",
+        "40 users in 10 overlapping groups of 8, 1,600 `send_message` frames at once, on DynamoDB Local. Warm-up "
+        "bursts (not counted) run first, as DynamoDB Local's JVM gets faster over its first few bursts after a start; "
+        "then rounds alternate which build goes first. Medians over the runs, (min–max). Requests per send are "
+        "everything the gateway sent to DynamoDB during a run (creating the groups and connecting the sockets "
+        "included), divided by the sends.",
+        *([f"Warm-up bursts, in the order they ran, and their delivery p99: {', '.join(warmups)}."] if warmups else []),
         "",
         *rows,
         *ratio,
