@@ -106,8 +106,11 @@ async fn the_default_trust_store_is_amazon_only_and_ssl_cert_file_replaces_it() 
     assert!(refused.to_lowercase().contains("certificate"), "refused for another reason: {refused}");
     assert_eq!(handshakes.load(Ordering::SeqCst), 0);
 
-    let ca = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/test-ca.pem");
-    std::env::set_var("SSL_CERT_FILE", ca);
+    // The directory cargo names at run time, not `env!`'s: clones share one target directory
+    // (README), and cargo may run a test binary another clone built.
+    let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned());
+    let ca = format!("{dir}/tests/fixtures/test-ca.pem");
+    std::env::set_var("SSL_CERT_FILE", &ca);
     assert_eq!(TrustRoots::from_env(), TrustRoots::System);
     get_item(&endpoint).await.expect("the CA named by SSL_CERT_FILE is trusted");
     assert_eq!(handshakes.load(Ordering::SeqCst), 1);
