@@ -5,11 +5,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-/// This crate's directory, as cargo names it when it runs the test. Not `env!`: clones share one
-/// target directory (README), and cargo reuses a test binary another clone built, with that
-/// clone's path compiled in.
+/// This crate's directory, as cargo sets it when it runs the test (as `infra/tests` read it). Not
+/// `env!`: clones share one target directory (README), and cargo reuses a test binary another
+/// clone built, with that clone's path compiled in.
 fn crate_dir() -> PathBuf {
-    std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into())
+    PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
 }
 
 /// Every `.rs` file under `dir`, at any depth.

@@ -108,7 +108,7 @@ async fn the_default_trust_store_is_amazon_only_and_ssl_cert_file_replaces_it() 
 
     // The directory cargo names at run time, not `env!`'s: clones share one target directory
     // (README), and cargo may run a test binary another clone built.
-    let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned());
+    let dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
     let ca = format!("{dir}/tests/fixtures/test-ca.pem");
     std::env::set_var("SSL_CERT_FILE", &ca);
     assert_eq!(TrustRoots::from_env(), TrustRoots::System);
