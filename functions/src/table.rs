@@ -72,8 +72,12 @@ rest_routes! {
     messages_edit,
     messages_delete,
     conversations_read,
+    conversations_notifications,
     files_create,
     files_get,
+    devices_register,
+    devices_list,
+    devices_remove,
 }
 
 /// One WebSocket route: API Gateway's route key, served by the binary `function`, which holds the

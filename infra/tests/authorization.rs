@@ -38,6 +38,7 @@ fn path_of(route: &RestRoute, ids: &Ids) -> String {
         .replace("{message_id}", &ids.message.to_string())
         .replace("{username}", &ids.username)
         .replace("{file_id}", &ids.file)
+        .replace("{device_id}", "phone-1")
 }
 
 /// A body the route would accept from someone allowed to call it, so that a refusal is about who
@@ -52,6 +53,8 @@ fn body_of(route: &RestRoute, ids: &Ids) -> Value {
         "POST /conversations/{id}/messages" => json!({"content": "hello"}),
         "PATCH /conversations/{id}/messages/{message_id}" => json!({"content": "edited"}),
         "POST /conversations/{id}/read" => json!({"message_id": ids.message}),
+        "PUT /conversations/{id}/notifications" => json!({"level": "mentions"}),
+        "PUT /devices/{device_id}" => json!({"platform": "fcm", "token": "a-token"}),
         "POST /files" => json!({"purpose": "attachment", "content_type": "image/png", "size": 10,
                                 "conversation_id": ids.conversation}),
         _ => json!({}),
@@ -154,6 +157,13 @@ async fn non_members_non_authors_and_non_owners_are_refused_on_every_route(app: 
     assert!(scoped >= 11, "only {scoped} conversation routes");
     let attachment = body_of(REST_ROUTES.iter().find(|r| r.route_key() == "POST /files").unwrap(), &ids);
     app.post("/files", Some(&cat.access), attachment).await.assert_problem(404, "not_found");
+
+    // A device is its owner's alone: another user neither sees nor removes it.
+    let device = json!({"platform": "fcm", "token": "ann-token"});
+    app.call("PUT", "/devices/phone-1", Some(&ann.access), Some(device)).await.assert_status(200);
+    app.delete("/devices/phone-1", &cat.access).await.assert_problem(404, "not_found");
+    assert_eq!(app.get("/devices", &cat.access).await.json["items"], json!([]));
+    assert_eq!(app.get("/devices", &ann.access).await.json["items"][0]["device_id"], "phone-1");
 
     // A non-author edits or deletes another's message; a non-owner removes another member.
     let message = format!("/conversations/{}/messages/{}", ids.conversation, ids.message);

@@ -68,7 +68,12 @@ pub fn new_refresh_token() -> String {
 
 /// What is stored instead of the refresh token itself.
 pub fn hash_refresh_token(token: &str) -> String {
-    let digest = Sha256::digest(token.as_bytes());
+    sha256_hex(token)
+}
+
+/// SHA-256 of `text`, in lower-case hex: a fixed-size key for a secret or long value.
+pub fn sha256_hex(text: &str) -> String {
+    let digest = Sha256::digest(text.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{ConnectionId, ConversationId, FileId, MessageId};
 use crate::model::Invalid;
+use crate::notifications::settings::Settings;
 
 /// Conversation names: at most 100 characters.
 pub const CONVERSATION_NAME_MAX: usize = 100;
@@ -139,6 +140,9 @@ pub struct ConversationView {
     pub created_by: String,
     pub last_message_id: MessageId,
     pub last_activity_at: i64,
+    /// The caller's own notification settings, in answers to a member about their conversation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notifications: Option<Settings>,
 }
 
 /// One member of a conversation.
@@ -196,6 +200,7 @@ impl Conversation {
             created_by: self.created_by.clone(),
             last_message_id: self.last_message_id,
             last_activity_at: self.last_activity_at,
+            notifications: None,
         }
     }
 
@@ -223,6 +228,8 @@ pub struct ReadState {
     pub last_read: MessageId,
     /// How many of my own messages have ids above `last_read` (they never count as unread).
     pub own_after_read: i64,
+    /// My notification settings there.
+    pub notifications: Settings,
 }
 
 impl ReadState {
@@ -323,10 +330,10 @@ mod tests {
     #[test]
     fn unread_counts_exclude_my_own_messages() {
         let id = MessageId::new;
-        let state = ReadState { last_read: id(3), own_after_read: 2 };
+        let state = ReadState { last_read: id(3), own_after_read: 2, ..ReadState::default() };
         assert_eq!(state.unread_count(id(10)), 5);
-        assert_eq!(ReadState { last_read: id(10), own_after_read: 0 }.unread_count(id(10)), 0);
-        assert_eq!(ReadState { last_read: id(9), own_after_read: 5 }.unread_count(id(10)), 0);
+        assert_eq!(ReadState { last_read: id(10), own_after_read: 0, ..ReadState::default() }.unread_count(id(10)), 0);
+        assert_eq!(ReadState { last_read: id(9), own_after_read: 5, ..ReadState::default() }.unread_count(id(10)), 0);
     }
 
     #[test]

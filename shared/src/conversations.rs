@@ -249,7 +249,7 @@ pub async fn list(
     let items = page
         .iter()
         .map(|(c, state)| ConversationSummary {
-            conversation: c.view(None),
+            conversation: ConversationView { notifications: Some(state.notifications), ..c.view(None) },
             unread_count: state.unread_count(c.last_message_id),
             last_message: last_messages
                 .iter()
@@ -285,7 +285,9 @@ pub async fn public(
 }
 
 pub async fn get(ctx: &Ctx, caller: &str, id: &ConversationId) -> Result<ConversationView, ApiError> {
-    with_members(ctx, &member_view(ctx, caller, id).await?).await
+    let (conversation, state) = membership(ctx, caller, id).await?;
+    let view = with_members(ctx, &conversation).await?;
+    Ok(ConversationView { notifications: Some(state.notifications), ..view })
 }
 
 /// The members with their roles, in name order, paginated.

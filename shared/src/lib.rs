@@ -34,6 +34,7 @@ pub mod ids;
 pub mod keys;
 pub mod messages;
 pub mod model;
+pub mod notifications;
 pub mod notify;
 pub mod paging;
 pub mod presence;

@@ -26,18 +26,52 @@ fn rust_files(dir: &Path) -> Vec<std::path::PathBuf> {
     files
 }
 
-/// Module → the crate modules it names (`crate::x`, `crate::{x, y}`; `Ctx`, `Clients` and `ApiError`
-/// as the modules that define them), test code and comments left out. `store/*` is one module.
+/// An area's folder under `src/` (not `store/`, which is one module): `area/mod.rs` is the module
+/// `area` (its services) and `area/x.rs` the module `area::x` (its types and rules), so the store
+/// may use an area's types without reaching its services.
+fn areas() -> BTreeSet<String> {
+    let src = crate_dir().join("src");
+    std::fs::read_dir(&src)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir() && p.file_name().unwrap() != "store")
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// The files of a module of [`graph`]: `x.rs`, or an area's `mod.rs` or `area/x.rs`.
+fn module_file(module: &str) -> PathBuf {
+    let src = crate_dir().join("src");
+    match module.split_once("::") {
+        Some((area, sub)) => src.join(area).join(format!("{sub}.rs")),
+        None if areas().contains(module) => src.join(module).join("mod.rs"),
+        None => src.join(format!("{module}.rs")),
+    }
+}
+
+/// Module → the crate modules it names (`crate::x`, `crate::{x, y}`, `crate::area::x`; `Ctx`,
+/// `Clients` and `ApiError` as the modules that define them), test code and comments left out.
+/// `store/*` is one module.
 fn graph() -> BTreeMap<String, BTreeSet<String>> {
     let src = crate_dir().join("src");
+    let areas = areas();
     let mut files: Vec<_> = std::fs::read_dir(&src).unwrap().map(|e| e.unwrap().path()).collect();
     files.extend(rust_files(&src.join("store")));
+    for area in &areas {
+        files.extend(rust_files(&src.join(area)));
+    }
     let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for path in files.iter().filter(|p| p.extension().is_some_and(|e| e == "rs")) {
+        let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let folder = path.parent().unwrap().file_name().unwrap().to_string_lossy().into_owned();
         let module = if path.strip_prefix(src.join("store")).is_ok() {
             "store".to_owned()
+        } else if areas.contains(&folder) && stem == "mod" {
+            folder
+        } else if areas.contains(&folder) {
+            format!("{folder}::{stem}")
         } else {
-            path.file_stem().unwrap().to_string_lossy().into_owned()
+            stem
         };
         if module == "lib" {
             continue;
@@ -53,11 +87,22 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
                 None => vec![rest],
             };
             for name in names {
-                let name: String = name.trim().chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
-                let name = match name.as_str() {
+                let ident = |s: &str| -> String {
+                    s.trim().chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect()
+                };
+                let first = ident(name);
+                let name = match first.as_str() {
                     "Ctx" | "Clients" => "context".to_owned(),
                     "ApiError" => "error".to_owned(),
-                    _ => name,
+                    area if areas.contains(area) => {
+                        let sub = name.trim()[area.len()..].strip_prefix("::").map(ident).unwrap_or_default();
+                        if !sub.is_empty() && src.join(area).join(format!("{sub}.rs")).exists() {
+                            format!("{area}::{sub}")
+                        } else {
+                            area.to_owned()
+                        }
+                    }
+                    _ => first,
                 };
                 if !name.is_empty() && name != module {
                     uses.insert(name);
@@ -92,9 +137,20 @@ fn no_module_reaches_itself_through_others() {
 #[test]
 fn the_domain_does_not_reach_the_edges_and_the_store_reaches_no_service() {
     let graph = graph();
-    let services =
-        ["accounts", "contacts", "conversations", "fanout", "files", "messages", "presence", "push", "users"];
-    let domain = services.iter().chain(&["auth", "chat", "keys", "model", "paging", "store"]);
+    let services = [
+        "accounts",
+        "contacts",
+        "conversations",
+        "fanout",
+        "files",
+        "messages",
+        "notifications",
+        "presence",
+        "push",
+        "users",
+    ];
+    let types = ["auth", "chat", "keys", "model", "paging", "notifications::devices", "notifications::settings"];
+    let domain = services.iter().chain(&types).chain(&["store"]);
     for module in domain {
         let uses = &graph[*module];
         for edge in ["http", "ws"] {
@@ -108,13 +164,12 @@ fn the_domain_does_not_reach_the_edges_and_the_store_reaches_no_service() {
     // the validators fail with model::Invalid and know nothing of ApiError.
     let maps: BTreeSet<String> = ["model".to_owned()].into();
     assert!(graph["error"].is_subset(&maps), "error uses {:?}", graph["error"]);
-    for validators in ["model", "paging", "chat"] {
+    for validators in ["model", "paging", "chat", "notifications::devices", "notifications::settings"] {
         assert!(!graph[validators].contains("error"), "{validators} fails with ApiError, not model::Invalid");
     }
     // Nothing below the edges knows HTTP: the status of a failure is the HTTP edge's mapping.
-    let src = crate_dir().join("src");
-    for module in services.iter().chain(&["auth", "chat", "error", "ids", "model", "paging"]) {
-        let text = std::fs::read_to_string(src.join(format!("{module}.rs"))).unwrap();
+    for module in services.iter().chain(&types).chain(&["error", "ids"]) {
+        let text = std::fs::read_to_string(module_file(module)).unwrap();
         let code: String =
             text.split("#[cfg(test)]").next().unwrap().lines().map(|l| l.split("//").next().unwrap()).collect();
         for http in ["http::", "StatusCode", "lambda_http"] {

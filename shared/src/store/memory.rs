@@ -7,22 +7,28 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use super::{
-    Attempt, Attempts, Connected, ConnectionStore, ContactStore, ConversationStore, FileStore, MessageStore,
-    PushRelease, PushTurn, RefreshTokenRecord, ReleaseMode, Released, SendRate, SessionStore, Signalled, SocketOptions,
-    Target, ThrottleStore, TurnClaim, UserStore, UserUpdate,
+    Attempt, Attempts, Connected, ConnectionStore, ContactStore, ConversationStore, DeviceStore, FileStore,
+    MessageStore, PushRelease, PushTurn, RefreshTokenRecord, ReleaseMode, Released, SendRate, SessionStore, Signalled,
+    SocketOptions, Target, ThrottleStore, TurnClaim, UserStore, UserUpdate,
 };
 use crate::chat::{Conversation, Member, Message, ReadState, Sockets, Visibility, MEMBERS_MAX};
 use crate::error::{Conflict, StoreError};
 use crate::ids::{ConnectionId, ConversationId, FileId, MessageId};
 use crate::model::FileRecord;
 use crate::model::{Page, UserRecord};
+use crate::notifications::devices::{Device, DeviceId};
+use crate::notifications::settings::Settings;
 
 #[derive(Default)]
 struct State {
     users: BTreeMap<String, UserRecord>,
     emails: HashMap<String, String>,
-    /// username → open session family ids
-    sessions: HashMap<String, BTreeSet<String>>,
+    /// username → open session family id → when it expires
+    sessions: HashMap<String, BTreeMap<String, i64>>,
+    /// (username, device id) → device
+    devices: BTreeMap<(String, DeviceId), Device>,
+    /// push token → the device that holds it
+    tokens: HashMap<String, (String, DeviceId)>,
     refresh_tokens: HashMap<String, RefreshTokenRecord>,
     attempts: HashMap<String, Attempts>,
     /// (sender, window start) → sends counted in that window
@@ -200,7 +206,7 @@ impl UserStore for MemoryStore {
 impl SessionStore for MemoryStore {
     async fn create_session(&self, token: &RefreshTokenRecord, _now: i64) -> Result<(), StoreError> {
         let mut s = self.lock();
-        s.sessions.entry(token.username.clone()).or_default().insert(token.family_id.clone());
+        s.sessions.entry(token.username.clone()).or_default().insert(token.family_id.clone(), token.expires_at);
         s.refresh_tokens.insert(token.token_hash.clone(), token.clone());
         Ok(())
     }
@@ -220,7 +226,7 @@ impl SessionStore for MemoryStore {
             Some(stored) if stored.used_at.is_none() && stored.expires_at > now => {}
             _ => return Err(StoreError::Conflict(Conflict::TokenAlreadyUsed)),
         }
-        let open = s.sessions.get(&old.username).is_some_and(|f| f.contains(&old.family_id));
+        let open = s.sessions.get(&old.username).is_some_and(|f| f.contains_key(&old.family_id));
         if !open {
             return Err(StoreError::Conflict(Conflict::SessionRevoked));
         }
@@ -232,21 +238,96 @@ impl SessionStore for MemoryStore {
     }
 
     async fn revoke_session(&self, username: &str, family_id: &str) -> Result<(), StoreError> {
-        if let Some(families) = self.lock().sessions.get_mut(username) {
+        let mut s = self.lock();
+        if let Some(families) = s.sessions.get_mut(username) {
             families.remove(family_id);
         }
+        s.forget_devices(username, |session| session == family_id);
         Ok(())
     }
 
     async fn revoke_sessions(&self, username: &str, keep: Option<&str>) -> Result<(), StoreError> {
-        if let Some(families) = self.lock().sessions.get_mut(username) {
-            families.retain(|f| Some(f.as_str()) == keep);
+        let mut s = self.lock();
+        if let Some(families) = s.sessions.get_mut(username) {
+            families.retain(|f, _| Some(f.as_str()) == keep);
         }
+        s.forget_devices(username, |session| Some(session) != keep);
         Ok(())
     }
 
     async fn session_open(&self, username: &str, family_id: &str) -> Result<bool, StoreError> {
-        Ok(self.lock().sessions.get(username).is_some_and(|families| families.contains(family_id)))
+        Ok(self.lock().sessions.get(username).is_some_and(|families| families.contains_key(family_id)))
+    }
+
+    async fn session_expiry(&self, username: &str, family_id: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self.lock().sessions.get(username).and_then(|families| families.get(family_id).copied()))
+    }
+}
+
+impl State {
+    /// Forgets the user's devices whose session `ended` says has ended, with their tokens' claims.
+    fn forget_devices(&mut self, username: &str, ended: impl Fn(&str) -> bool) {
+        let gone: Vec<(String, DeviceId)> = self
+            .devices
+            .iter()
+            .filter(|((user, _), d)| user == username && ended(&d.session))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in gone {
+            self.forget_device(&key);
+        }
+    }
+
+    /// Forgets one device and its token's claim (if the claim is still its).
+    fn forget_device(&mut self, key: &(String, DeviceId)) -> bool {
+        let Some(device) = self.devices.remove(key) else { return false };
+        if self.tokens.get(&device.token) == Some(key) {
+            self.tokens.remove(&device.token);
+        }
+        true
+    }
+}
+
+#[async_trait]
+impl DeviceStore for MemoryStore {
+    async fn devices(&self, username: &str) -> Result<Vec<Device>, StoreError> {
+        let s = self.lock();
+        Ok(s.devices.iter().filter(|((user, _), _)| user == username).map(|(_, d)| d.clone()).collect())
+    }
+
+    async fn put_device(
+        &self,
+        device: &Device,
+        previous: Option<&Device>,
+        evict: Option<&Device>,
+    ) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        let key = (device.username.clone(), device.device_id.clone());
+        if !s.sessions.get(&device.username).is_some_and(|f| f.contains_key(&device.session)) {
+            return Err(StoreError::Conflict(Conflict::SessionRevoked));
+        }
+        if s.devices.get(&key) != previous {
+            return Err(StoreError::Conflict(Conflict::Missing));
+        }
+        if let Some(evict) = evict {
+            s.forget_device(&(evict.username.clone(), evict.device_id.clone()));
+        }
+        if let Some(previous) = previous.filter(|p| p.token != device.token) {
+            if s.tokens.get(&previous.token) == Some(&key) {
+                s.tokens.remove(&previous.token);
+            }
+        }
+        // The token moves here from whichever device held it.
+        if let Some(holder) = s.tokens.get(&device.token).cloned().filter(|holder| *holder != key) {
+            s.devices.remove(&holder);
+        }
+        s.tokens.insert(device.token.clone(), key.clone());
+        s.devices.insert(key, device.clone());
+        Ok(())
+    }
+
+    async fn delete_device(&self, username: &str, device_id: &DeviceId) -> Result<bool, StoreError> {
+        Ok(self.lock().forget_device(&(username.to_owned(), device_id.clone())))
     }
 }
 
@@ -532,6 +613,18 @@ impl ConversationStore for MemoryStore {
         Ok(())
     }
 
+    async fn set_notifications(
+        &self,
+        username: &str,
+        conversation_id: &ConversationId,
+        settings: &Settings,
+    ) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        let state = s.memberships.get_mut(&(username.to_owned(), conversation_id.clone())).ok_or_else(not_member)?;
+        state.notifications = *settings;
+        Ok(())
+    }
+
     async fn list_public(
         &self,
         prefix: &str,
@@ -700,7 +793,7 @@ impl MessageStore for MemoryStore {
         if state.last_read >= message_id {
             return Ok(false);
         }
-        *state = ReadState { last_read: message_id, own_after_read };
+        *state = ReadState { last_read: message_id, own_after_read, ..*state };
         Ok(true)
     }
 

@@ -12,6 +12,8 @@ use crate::error::StoreError;
 use crate::ids::{ConnectionId, ConversationId, FileId, MessageId};
 use crate::model::FileRecord;
 use crate::model::{Page, UserRecord};
+use crate::notifications::devices::{Device, DeviceId};
+use crate::notifications::settings::Settings;
 
 /// Further tries of a write that must land (recording what was pushed, filling a message id)
 /// while the store answers `Unavailable`: 10 ms, doubling, about 1.3 s in all.
@@ -159,6 +161,30 @@ pub trait SessionStore: Send + Sync {
     async fn session_open(&self, username: &str, family_id: &str) -> Result<bool, StoreError>;
     /// Revokes every session of the user but `keep`.
     async fn revoke_sessions(&self, username: &str, keep: Option<&str>) -> Result<(), StoreError>;
+    /// When an open session expires (`None`: it is gone). Revoking a session, or its expiry,
+    /// also removes the devices it registered ([`DeviceStore`]).
+    async fn session_expiry(&self, username: &str, family_id: &str) -> Result<Option<i64>, StoreError>;
+}
+
+/// Devices that take push notifications, each bound to the session that registered it, and the
+/// claim on each push token that makes a token belong to one device at a time.
+#[async_trait]
+pub trait DeviceStore: Send + Sync {
+    /// The user's devices, in no particular order (expired ones too, until they are deleted).
+    async fn devices(&self, username: &str) -> Result<Vec<Device>, StoreError>;
+    /// Registers or refreshes `device`, in one step that fails if its session is gone
+    /// (`Conflict::SessionRevoked`), or if `previous` (this device as read, if any) or the token's
+    /// owner changed since they were read (`Conflict::Missing`): takes the token from whichever
+    /// device held it (another user's too), forgets `previous`'s token if it had another, and
+    /// drops `evict` (making room for a device over the limit).
+    async fn put_device(
+        &self,
+        device: &Device,
+        previous: Option<&Device>,
+        evict: Option<&Device>,
+    ) -> Result<(), StoreError>;
+    /// Forgets a device and its token's claim; whether it existed.
+    async fn delete_device(&self, username: &str, device_id: &DeviceId) -> Result<bool, StoreError>;
 }
 
 /// Login throttling.
@@ -263,6 +289,15 @@ pub trait ConversationStore: Send + Sync {
         username: &str,
         new_owner: Option<&str>,
         preview: &[String],
+    ) -> Result<(), StoreError>;
+    /// Sets a member's notification settings for the conversation (`Conflict::NotMember` if not a
+    /// member): on the membership, and for the conversation's notifications as a setting item
+    /// under it (removed when back to the defaults), in one step.
+    async fn set_notifications(
+        &self,
+        username: &str,
+        conversation_id: &ConversationId,
+        settings: &Settings,
     ) -> Result<(), StoreError>;
     /// Public conversations whose lower-cased name starts with `prefix`, by name.
     async fn list_public(
@@ -527,12 +562,21 @@ pub trait FileStore: Send + Sync {
 
 /// Everything, for the functions' shared context.
 pub trait Store:
-    UserStore + SessionStore + ThrottleStore + ContactStore + ConversationStore + MessageStore + ConnectionStore + FileStore
+    UserStore
+    + SessionStore
+    + DeviceStore
+    + ThrottleStore
+    + ContactStore
+    + ConversationStore
+    + MessageStore
+    + ConnectionStore
+    + FileStore
 {
 }
 impl<T> Store for T where
     T: UserStore
         + SessionStore
+        + DeviceStore
         + ThrottleStore
         + ContactStore
         + ConversationStore

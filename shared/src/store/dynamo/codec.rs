@@ -140,6 +140,94 @@ pub(super) fn parse_read_state(item: &Item) -> Result<ReadState, StoreError> {
     Ok(ReadState {
         last_read: MessageId::new(opt_n(item, "last_read")?.unwrap_or(0)),
         own_after_read: opt_n(item, "own_after_read")?.unwrap_or(0),
+        notifications: parse_settings(item)?,
+    })
+}
+
+/// A member's notification settings, on the membership (`level`, `muted_until`; absent: the
+/// defaults).
+pub(super) fn parse_settings(item: &Item) -> Result<Settings, StoreError> {
+    let level = match opt_s(item, "level") {
+        Some(level) => Level::parse(&level).ok_or_else(|| StoreError::internal(format!("unknown level {level}")))?,
+        None => Level::Default,
+    };
+    Ok(Settings { level, muted_until: opt_n(item, "muted_until")? })
+}
+
+/// A member's settings under the conversation, where its notifications find who chose what:
+/// `CONV#<id>` / `NOTIFY#<username>`, only while they differ from the defaults.
+pub(super) const SETTING_OF: &str = "NOTIFY#";
+
+pub(super) fn setting_item(conversation_id: &ConversationId, username: &str, settings: &Settings) -> Item {
+    let mut item = key(conv_pk(conversation_id), &format!("{SETTING_OF}{username}"));
+    item.insert("username".into(), s(username));
+    item.insert("level".into(), s(settings.level.as_str()));
+    if let Some(until) = settings.muted_until {
+        item.insert("muted_until".into(), n(until));
+    }
+    item
+}
+
+pub(super) fn device_sk(device_id: &DeviceId) -> String {
+    format!("DEVICE#{device_id}")
+}
+
+/// The claim on a push token: which device holds it (one at a time).
+pub(super) fn token_pk(token: &str) -> String {
+    format!("PUSHTOKEN#{}", crate::auth::sha256_hex(token))
+}
+
+pub(super) const TOKEN: &str = "TOKEN";
+
+pub(super) fn token_item(device: &Device) -> Item {
+    let mut item = key(token_pk(&device.token), TOKEN);
+    item.insert("username".into(), s(&device.username));
+    item.insert("device_id".into(), s(device.device_id.as_str()));
+    item.insert("ttl".into(), n(device.expires_at / 1000));
+    item
+}
+
+/// A device under its user; it expires with the session that registered it.
+pub(super) fn device_item(d: &Device) -> Item {
+    let mut item = key(user_pk(&d.username), &device_sk(&d.device_id));
+    item.insert("username".into(), s(&d.username));
+    item.insert("device_id".into(), s(d.device_id.as_str()));
+    item.insert("session".into(), s(&d.session));
+    item.insert("platform".into(), s(d.platform.as_str()));
+    item.insert("token".into(), s(&d.token));
+    if let Some(v) = &d.app_version {
+        item.insert("app_version".into(), s(v));
+    }
+    if let Some(v) = &d.locale {
+        item.insert("locale".into(), s(v));
+    }
+    item.insert("enabled".into(), AV::Bool(d.enabled));
+    item.insert("created_at".into(), n(d.created_at));
+    item.insert("updated_at".into(), n(d.updated_at));
+    item.insert("expires_at".into(), n(d.expires_at));
+    if let Some(endpoint) = &d.endpoint {
+        item.insert("endpoint".into(), s(endpoint));
+    }
+    item.insert("ttl".into(), n(d.expires_at / 1000));
+    item
+}
+
+pub(super) fn parse_device(item: &Item) -> Result<Device, StoreError> {
+    let platform = req_s(item, "platform")?;
+    Ok(Device {
+        username: req_s(item, "username")?,
+        device_id: DeviceId::from_trusted(req_s(item, "device_id")?),
+        session: req_s(item, "session")?,
+        platform: Platform::parse(&platform)
+            .ok_or_else(|| StoreError::internal(format!("unknown platform {platform}")))?,
+        token: req_s(item, "token")?,
+        app_version: opt_s(item, "app_version"),
+        locale: opt_s(item, "locale"),
+        enabled: !matches!(item.get("enabled"), Some(AV::Bool(false))),
+        created_at: req_n(item, "created_at")?,
+        updated_at: req_n(item, "updated_at")?,
+        expires_at: req_n(item, "expires_at")?,
+        endpoint: opt_s(item, "endpoint"),
     })
 }
 
@@ -572,7 +660,32 @@ mod tests {
         assert_eq!(parse_member(&item).unwrap(), member);
         assert_eq!(item["gsi1sk"], s("000000000000012#bob"), "members index by join time");
         let fresh = parse_read_state(&membership_item("bob", &"c1".into(), 12, Sockets::Recorded)).unwrap();
-        assert_eq!(fresh, ReadState { last_read: MessageId::NONE, own_after_read: 0 });
+        assert_eq!(fresh, ReadState { last_read: MessageId::NONE, own_after_read: 0, ..ReadState::default() });
+    }
+
+    #[test]
+    fn devices_and_settings_round_trip() {
+        let device = Device {
+            username: "ann".into(),
+            device_id: DeviceId::parse("phone-1").unwrap(),
+            session: "s1".into(),
+            platform: Platform::ApnsSandbox,
+            token: "abc123".into(),
+            app_version: Some("1.2".into()),
+            locale: None,
+            enabled: false,
+            created_at: 5,
+            updated_at: 6,
+            expires_at: 7_000,
+            endpoint: Some("arn:aws:sns:eu-west-1:1:endpoint/APNS/app/x".into()),
+        };
+        let item = device_item(&device);
+        assert_eq!(parse_device(&item).unwrap(), device);
+        assert_eq!(item["ttl"], n(7));
+        assert_eq!(token_item(&device)["pk"], AV::S(token_pk("abc123")));
+        let muted = Settings { level: Level::Mentions, muted_until: Some(9) };
+        assert_eq!(parse_settings(&setting_item(&"c1".into(), "ann", &muted)).unwrap(), muted);
+        assert_eq!(parse_settings(&key("p".into(), "s")).unwrap(), Settings::default());
     }
 
     #[test]

@@ -244,6 +244,42 @@ impl ConversationStore for DynamoStore {
         Ok(None)
     }
 
+    async fn set_notifications(
+        &self,
+        username: &str,
+        conversation_id: &ConversationId,
+        settings: &Settings,
+    ) -> Result<(), StoreError> {
+        let mut membership = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(username), &member_sk(conversation_id))))
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#level", "level")
+            .expression_attribute_values(":level", s(settings.level.as_str()));
+        membership = match settings.muted_until {
+            Some(until) => membership
+                .update_expression("SET #level = :level, muted_until = :until")
+                .expression_attribute_values(":until", n(until)),
+            None => membership.update_expression("SET #level = :level REMOVE muted_until"),
+        };
+        let membership = membership.build().map_err(build_error)?;
+        let setting_key = key(conv_pk(conversation_id), &format!("{SETTING_OF}{username}"));
+        let setting = if settings.is_default() {
+            let delete =
+                Delete::builder().table_name(&self.table).set_key(Some(setting_key)).build().map_err(build_error)?;
+            TransactWriteItem::builder().delete(delete).build()
+        } else {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(setting_item(conversation_id, username, settings)))
+                .build()
+                .map_err(build_error)?;
+            TransactWriteItem::builder().put(put).build()
+        };
+        let writes = vec![TransactWriteItem::builder().update(membership).build(), setting];
+        self.transact(writes, &[Conflict::NotMember, Conflict::Missing]).await
+    }
+
     async fn update_conversation(
         &self,
         id: &ConversationId,

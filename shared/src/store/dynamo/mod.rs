@@ -17,12 +17,15 @@
 //! | member (by conv)    | `CONV#<id>`         | `MEMBER#<username>` | `MEMBERS#<id>` / joined_at#username |
 //! | connection (by conv)| `CONV#<id>`         | `CONN#<connection>` | (TTL 2 h)           |
 //! | file                | `FILE#<id>`         | `FILE`              |                     |
+//! | device              | `USER#<username>`   | `DEVICE#<device id>` | (TTL: its session) |
+//! | push token claim    | `PUSHTOKEN#<sha256>` | `TOKEN`            | (TTL: its session)  |
+//! | notification setting| `CONV#<id>`         | `NOTIFY#<username>` |                     |
 //!
 //! Every access is a GetItem, Query, BatchGetItem or a (transactional) conditional write on a
 //! key; nothing scans. docs/architecture.md lists the requests per operation.
 //!
-//! One file per area of the port (`users`, `sessions`, `throttle`, `contacts`, `conversations`,
-//! `messages`, `connections`, `files`); every key and item encoding in `codec` (unit-tested
+//! One file per area of the port (`users`, `sessions`, `devices`, `throttle`, `contacts`,
+//! `conversations`, `messages`, `connections`, `files`); every key and item encoding in `codec` (unit-tested
 //! there); this file holds the client, the generic reads and writes, and the error mapping.
 
 use std::collections::HashMap;
@@ -39,20 +42,23 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 
 use super::{
-    Attempt, Attempts, Connected, ConnectionStore, ContactStore, ConversationStore, FileStore, MessageStore,
-    PushRelease, PushTurn, RefreshTokenRecord, ReleaseMode, Released, SendRate, SessionStore, Signalled, SocketOptions,
-    Target, ThrottleStore, TurnClaim, UserStore, UserUpdate,
+    Attempt, Attempts, Connected, ConnectionStore, ContactStore, ConversationStore, DeviceStore, FileStore,
+    MessageStore, PushRelease, PushTurn, RefreshTokenRecord, ReleaseMode, Released, SendRate, SessionStore, Signalled,
+    SocketOptions, Target, ThrottleStore, TurnClaim, UserStore, UserUpdate,
 };
 use crate::chat::{Attachment, Conversation, Kind, Member, Message, ReadState, Sockets, Visibility, MEMBERS_MAX};
 use crate::error::{Conflict, StoreError};
 use crate::ids::{ConnectionId, ConversationId, FileId, MessageId};
 use crate::model::{FileRecord, Purpose};
 use crate::model::{Page, UserRecord};
+use crate::notifications::devices::{Device, DeviceId, Platform};
+use crate::notifications::settings::{Level, Settings};
 
 mod codec;
 mod connections;
 mod contacts;
 mod conversations;
+mod devices;
 mod files;
 mod messages;
 mod sessions;

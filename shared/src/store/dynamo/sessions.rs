@@ -60,7 +60,13 @@ impl SessionStore for DynamoStore {
             .send()
             .await
             .map_err(sdk_error)?;
-        Ok(())
+        // After the session is gone: a registration that checked it before is in this read.
+        self.forget_devices(username, |session| session == family_id).await
+    }
+
+    async fn session_expiry(&self, username: &str, family_id: &str) -> Result<Option<i64>, StoreError> {
+        let item = self.get(user_pk(username), &format!("SESSION#{family_id}")).await?;
+        item.map(|item| Ok(req_n(&item, "ttl")? * 1000)).transpose()
     }
 
     async fn session_open(&self, username: &str, family_id: &str) -> Result<bool, StoreError> {
@@ -77,6 +83,7 @@ impl SessionStore for DynamoStore {
             .filter(|sk| sk.as_ref().ok() != keep_sk.as_ref())
             .map(|sk| sk.map(|sk| key(user_pk(username), &sk)))
             .collect::<Result<Vec<_>, _>>()?;
-        self.batch_delete(keys).await
+        self.batch_delete(keys).await?;
+        self.forget_devices(username, |session| Some(session) != keep).await
     }
 }

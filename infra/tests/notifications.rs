@@ -1,0 +1,253 @@
+//! End to end: devices and notification settings over real HTTP through the local gateway, on
+//! the embedded store and on DynamoDB Local.
+
+mod support;
+
+use serde_json::{json, Value};
+use support::{Session, TestApp};
+
+on_both_stores!(
+    a_device_registers_refreshes_lists_and_goes,
+    device_input_is_checked,
+    a_token_moves_to_the_device_that_registers_it_last,
+    devices_end_with_the_session_that_registered_them,
+    a_user_keeps_at_most_twenty_devices,
+    notification_settings_are_per_member_and_shown_to_them_alone,
+);
+
+fn fcm(token: &str) -> Value {
+    json!({"platform": "fcm", "token": token})
+}
+
+async fn put_device(app: &TestApp, who: &Session, device_id: &str, body: Value) -> support::Reply {
+    app.call("PUT", &format!("/devices/{device_id}"), Some(&who.access), Some(body)).await
+}
+
+async fn device_ids(app: &TestApp, who: &Session) -> Vec<String> {
+    let list = app.get("/devices", &who.access).await;
+    let items = list.assert_status(200)["items"].as_array().unwrap().clone();
+    items.iter().map(|d| d["device_id"].as_str().unwrap().to_owned()).collect()
+}
+
+/// Another session of the same user.
+async fn log_in(app: &TestApp, who: &Session) -> Session {
+    let reply = app.login(&who.username, &who.password).await;
+    let json = reply.assert_status(200).clone();
+    Session {
+        access: json["access_token"].as_str().unwrap().into(),
+        refresh: json["refresh_token"].as_str().unwrap().into(),
+        ..who.clone()
+    }
+}
+
+async fn a_device_registers_refreshes_lists_and_goes(app: &TestApp) {
+    let ann = app.register("ann").await;
+    assert!(device_ids(app, &ann).await.is_empty());
+
+    let body = json!({"platform": "apns", "token": "a1b2c3d4e5f60718293a4b5c6d7e8f90", "app_version": "2.1.0", "locale": "fr-FR"});
+    let first = put_device(app, &ann, "iphone-15", body).await;
+    let device = first.assert_status(200).clone();
+    assert_eq!(device["device_id"], "iphone-15");
+    assert_eq!(device["platform"], "apns");
+    // Only the end of the token is ever shown.
+    assert_eq!(device["token_suffix"], "6d7e8f90");
+    assert!(!first.text.contains("a1b2c3d4e5f6"), "the whole token must not come back: {}", first.text);
+    assert_eq!(device["app_version"], "2.1.0");
+    assert_eq!(device["locale"], "fr-FR");
+    assert_eq!(device["enabled"], true);
+    assert_eq!(device["created_at"], device["updated_at"]);
+
+    // Registering again refreshes it: same device, same creation time, later update, new token.
+    app.clock.advance_ms(5_000);
+    let again = put_device(app, &ann, "iphone-15", json!({"platform": "apns", "token": "ffffffff00000000"})).await;
+    let again = again.assert_status(200).clone();
+    assert_eq!(again["created_at"], device["created_at"]);
+    assert_eq!(again["updated_at"].as_i64().unwrap(), device["updated_at"].as_i64().unwrap() + 5_000);
+    assert_eq!(again["token_suffix"], "00000000");
+    assert_eq!(again["app_version"], Value::Null);
+
+    put_device(app, &ann, "pixel", fcm("fcm-token-of-the-pixel")).await.assert_status(200);
+    // Most recently registered first.
+    assert_eq!(device_ids(app, &ann).await, ["pixel", "iphone-15"]);
+    let listed = app.get("/devices", &ann.access).await.json["items"][1].clone();
+    assert_eq!(listed, again);
+
+    // Another user sees none of them, and cannot remove them.
+    let bob = app.register("bob").await;
+    assert!(device_ids(app, &bob).await.is_empty());
+    app.delete("/devices/pixel", &bob.access).await.assert_problem(404, "not_found");
+
+    app.delete("/devices/pixel", &ann.access).await.assert_status(204);
+    app.delete("/devices/pixel", &ann.access).await.assert_problem(404, "not_found");
+    assert_eq!(device_ids(app, &ann).await, ["iphone-15"]);
+
+    // The removed token is free again: registering it elsewhere takes nothing from anyone.
+    put_device(app, &bob, "bobs-phone", fcm("fcm-token-of-the-pixel")).await.assert_status(200);
+    assert_eq!(device_ids(app, &ann).await, ["iphone-15"]);
+}
+
+async fn device_input_is_checked(app: &TestApp) {
+    let cyd = app.register("cyd").await;
+    let cases = [
+        ("phone", json!({"platform": "windows", "token": "abc"})),
+        ("phone", json!({"platform": "fcm", "token": ""})),
+        ("phone", json!({"platform": "fcm", "token": "t".repeat(4097)})),
+        ("phone", json!({"platform": "fcm", "token": "has space"})),
+        ("phone", json!({"platform": "fcm", "token": "new\nline"})),
+        ("phone", json!({"platform": "fcm"})),
+        ("phone", json!({"token": "abc"})),
+        ("phone", json!({"platform": "fcm", "token": 42})),
+        ("phone", json!({"platform": "fcm", "token": "abc", "app_version": "v".repeat(65)})),
+        ("phone", json!({"platform": "fcm", "token": "abc", "locale": "en\u{7}"})),
+        ("phone", json!("{not json")),
+        ("a.b", fcm("abc")),
+        (&"d".repeat(65), fcm("abc")),
+        ("caf%C3%A9", fcm("abc")),
+    ];
+    for (device_id, body) in cases {
+        put_device(app, &cyd, device_id, body.clone()).await.assert_problem(400, "invalid_request");
+    }
+    // The longest token and id are fine.
+    put_device(app, &cyd, &"d".repeat(64), fcm(&"t".repeat(4096))).await.assert_status(200);
+    assert_eq!(device_ids(app, &cyd).await, ["d".repeat(64)]);
+    // Without a token, nothing at all.
+    let anonymous = app.call("PUT", "/devices/phone", None, Some(fcm("abc"))).await;
+    anonymous.assert_problem(401, "unauthorized");
+    let bad = app.call("PUT", "/devices/phone", Some("not-a-token"), Some(fcm("abc"))).await;
+    assert_eq!(bad.status, 401);
+}
+
+async fn a_token_moves_to_the_device_that_registers_it_last(app: &TestApp) {
+    let dee = app.register("dee").await;
+    let eve = app.register("eve").await;
+    put_device(app, &dee, "old-phone", fcm("shared-token")).await.assert_status(200);
+    put_device(app, &dee, "tablet", fcm("tablet-token")).await.assert_status(200);
+
+    // The app was reinstalled: a new installation id, the same token.
+    put_device(app, &dee, "new-phone", fcm("shared-token")).await.assert_status(200);
+    let mut mine = device_ids(app, &dee).await;
+    mine.sort();
+    assert_eq!(mine, ["new-phone", "tablet"]);
+
+    // The phone changed hands: eve signs in on it, and the token is hers now.
+    put_device(app, &eve, "phone", fcm("shared-token")).await.assert_status(200);
+    assert_eq!(device_ids(app, &dee).await, ["tablet"]);
+    assert_eq!(device_ids(app, &eve).await, ["phone"]);
+
+    // A device that changes its token gives the old one up: dee can take it without touching eve.
+    put_device(app, &eve, "phone", fcm("rotated-token")).await.assert_status(200);
+    put_device(app, &dee, "tablet", fcm("shared-token")).await.assert_status(200);
+    assert_eq!(device_ids(app, &eve).await, ["phone"]);
+    assert_eq!(device_ids(app, &dee).await, ["tablet"]);
+}
+
+async fn devices_end_with_the_session_that_registered_them(app: &TestApp) {
+    let fay = app.register("fay").await;
+    let phone = log_in(app, &fay).await;
+    let laptop = log_in(app, &fay).await;
+    let tablet = log_in(app, &fay).await;
+    put_device(app, &fay, "first", fcm("token-first")).await.assert_status(200);
+    put_device(app, &phone, "phone", fcm("token-phone")).await.assert_status(200);
+    put_device(app, &laptop, "laptop", fcm("token-laptop")).await.assert_status(200);
+    put_device(app, &tablet, "tablet", fcm("token-tablet")).await.assert_status(200);
+
+    // Logging out of one session takes its device, and only its.
+    app.post("/auth/logout", Some(&phone.access), json!({})).await.assert_status(204);
+    let mut left = device_ids(app, &fay).await;
+    left.sort();
+    assert_eq!(left, ["first", "laptop", "tablet"]);
+    // Its access token still works on REST for minutes, but binds no phone to the dead session.
+    put_device(app, &phone, "phone", fcm("token-phone")).await.assert_problem(401, "unauthorized");
+    assert!(!device_ids(app, &fay).await.contains(&"phone".to_owned()));
+
+    // Refresh-token reuse ends the tablet's session, and its device.
+    let rotated = app.post("/auth/refresh", None, json!({"refresh_token": tablet.refresh})).await;
+    rotated.assert_status(200);
+    app.post("/auth/refresh", None, json!({"refresh_token": tablet.refresh}))
+        .await
+        .assert_problem(401, "invalid_refresh_token");
+    let mut left = device_ids(app, &fay).await;
+    left.sort();
+    assert_eq!(left, ["first", "laptop"]);
+
+    // A password change ends every other session: only the changer's device stays.
+    app.patch(
+        "/users/me",
+        &laptop.access,
+        json!({"current_password": "fay-password", "new_password": "fay-new-password"}),
+    )
+    .await
+    .assert_status(200);
+    assert_eq!(device_ids(app, &laptop).await, ["laptop"]);
+
+    // Logging out of everything leaves nothing.
+    app.post("/auth/logout", Some(&laptop.access), json!({"all": true})).await.assert_status(204);
+    assert!(device_ids(app, &laptop).await.is_empty());
+}
+
+async fn a_user_keeps_at_most_twenty_devices(app: &TestApp) {
+    let gus = app.register("gus").await;
+    for i in 0..20 {
+        put_device(app, &gus, &format!("d{i:02}"), fcm(&format!("token-{i}"))).await.assert_status(200);
+        app.clock.advance_ms(1_000);
+    }
+    // Refreshing the oldest makes it the newest.
+    put_device(app, &gus, "d00", fcm("token-0")).await.assert_status(200);
+    app.clock.advance_ms(1_000);
+    assert_eq!(device_ids(app, &gus).await.len(), 20);
+    // The 21st drops the least recently registered: d01 now.
+    put_device(app, &gus, "d20", fcm("token-20")).await.assert_status(200);
+    let ids = device_ids(app, &gus).await;
+    assert_eq!(ids.len(), 20);
+    assert_eq!(ids[0], "d20");
+    assert!(ids.contains(&"d00".to_owned()) && !ids.contains(&"d01".to_owned()), "{ids:?}");
+    // d01's token went with it: another device may take it without dropping anything.
+    put_device(app, &gus, "d02", fcm("token-1")).await.assert_status(200);
+    assert_eq!(device_ids(app, &gus).await.len(), 20);
+}
+
+async fn notification_settings_are_per_member_and_shown_to_them_alone(app: &TestApp) {
+    let hal = app.register("hal").await;
+    let ida = app.register("ida").await;
+    let jon = app.register("jon").await;
+    let created = app.post("/conversations", Some(&hal.access), json!({"name": "Team", "members": ["ida"]})).await;
+    let id = created.assert_status(201)["id"].as_str().unwrap().to_owned();
+    let path = format!("/conversations/{id}/notifications");
+
+    // Before anything is chosen, the defaults.
+    let defaults = json!({"level": "default", "muted_until": null});
+    assert_eq!(app.get(&format!("/conversations/{id}"), &hal.access).await.json["notifications"], defaults);
+
+    let until = app.clock_now() + 3_600_000;
+    let set = app.call("PUT", &path, Some(&hal.access), Some(json!({"level": "mentions", "muted_until": until}))).await;
+    assert_eq!(set.assert_status(200), &json!({"level": "mentions", "muted_until": until}));
+    let mine = app.get(&format!("/conversations/{id}"), &hal.access).await;
+    assert_eq!(mine.json["notifications"], json!({"level": "mentions", "muted_until": until}));
+    let list = app.get("/conversations", &hal.access).await;
+    assert_eq!(list.json["items"][0]["notifications"], json!({"level": "mentions", "muted_until": until}));
+    // The other member's settings are their own.
+    assert_eq!(app.get(&format!("/conversations/{id}"), &ida.access).await.json["notifications"], defaults);
+    assert_eq!(app.get("/conversations", &ida.access).await.json["items"][0]["notifications"], defaults);
+
+    // The body is the whole setting: no muted_until unmutes.
+    let none = app.call("PUT", &path, Some(&hal.access), Some(json!({"level": "none"}))).await;
+    assert_eq!(none.assert_status(200), &json!({"level": "none", "muted_until": null}));
+    let back = app.call("PUT", &path, Some(&hal.access), Some(json!({"level": "default", "muted_until": null}))).await;
+    assert_eq!(back.assert_status(200), &defaults);
+    assert_eq!(app.get(&format!("/conversations/{id}"), &hal.access).await.json["notifications"], defaults);
+
+    // Members only; bad input is 400.
+    app.call("PUT", &path, Some(&jon.access), Some(json!({"level": "all"}))).await.assert_problem(404, "not_found");
+    let unknown = "/conversations/01JD0000000000000000000000/notifications";
+    app.call("PUT", unknown, Some(&hal.access), Some(json!({"level": "all"}))).await.assert_problem(404, "not_found");
+    for bad in [
+        json!({"level": "loud"}),
+        json!({}),
+        json!({"level": "all", "muted_until": -1}),
+        json!({"level": "all", "muted_until": "tomorrow"}),
+        json!({"level": "all", "muted_until": 1.5}),
+        json!("{not json"),
+    ] {
+        app.call("PUT", &path, Some(&hal.access), Some(bad)).await.assert_problem(400, "invalid_request");
+    }
+}
