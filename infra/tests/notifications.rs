@@ -13,6 +13,7 @@ on_both_stores!(
     devices_end_with_the_session_that_registered_them,
     a_user_keeps_at_most_twenty_devices,
     notification_settings_are_per_member_and_shown_to_them_alone,
+    mentions_name_members_and_are_kept_with_the_message,
 );
 
 fn fcm(token: &str) -> Value {
@@ -250,4 +251,56 @@ async fn notification_settings_are_per_member_and_shown_to_them_alone(app: &Test
     ] {
         app.call("PUT", &path, Some(&hal.access), Some(bad)).await.assert_problem(400, "invalid_request");
     }
+}
+
+async fn mentions_name_members_and_are_kept_with_the_message(app: &TestApp) {
+    let kim = app.register("kim").await;
+    app.register("lea").await;
+    app.register("max").await;
+    let created =
+        app.post("/conversations", Some(&kim.access), json!({"name": "Room", "members": ["lea", "max"]})).await;
+    let id = created.assert_status(201)["id"].as_str().unwrap().to_owned();
+    let messages = format!("/conversations/{id}/messages");
+
+    let sent =
+        app.post(&messages, Some(&kim.access), json!({"content": "@Lea @max look", "mentions": ["Lea", "max"]})).await;
+    assert_eq!(sent.assert_status(201)["mentions"], json!(["lea", "max"]));
+    let plain = app.post(&messages, Some(&kim.access), json!({"content": "no one"})).await;
+    assert_eq!(plain.assert_status(201)["mentions"], json!([]));
+    let history = app.get(&messages, &kim.access).await;
+    let mentions: Vec<Value> =
+        history.json["messages"].as_array().unwrap().iter().map(|m| m["mentions"].clone()).collect();
+    assert_eq!(mentions, [json!(["lea", "max"]), json!([])]);
+
+    // Over the WebSocket too.
+    let mut socket = app.socket(&kim).await;
+    let answer =
+        socket.request("send_message", json!({"conversation_id": id, "content": "hi", "mentions": ["lea"]})).await;
+    assert_eq!(answer["data"]["mentions"], json!(["lea"]), "{answer}");
+    let refused =
+        socket.request("send_message", json!({"conversation_id": id, "content": "hi", "mentions": ["nobody"]})).await;
+    assert_eq!(refused["code"], "invalid_request", "{refused}");
+    socket.close().await;
+
+    // Only members, each once, at most 50, and nothing is stored when refused.
+    let many: Vec<String> = (0..51).map(|i| format!("user{i}")).collect();
+    for bad in [
+        json!({"content": "x", "mentions": ["nobody"]}),
+        json!({"content": "x", "mentions": ["lea", "lea"]}),
+        json!({"content": "x", "mentions": ["lea", "LEA"]}),
+        json!({"content": "x", "mentions": ["no spaces"]}),
+        json!({"content": "x", "mentions": "lea"}),
+        json!({"content": "x", "mentions": [7]}),
+        json!({"content": "x", "mentions": many}),
+    ] {
+        app.post(&messages, Some(&kim.access), bad).await.assert_problem(400, "invalid_request");
+    }
+    let after = app.get(&messages, &kim.access).await;
+    assert_eq!(after.json["messages"].as_array().unwrap().len(), 3);
+
+    // A deleted message keeps no mentions.
+    let first = sent.json["id"].as_i64().unwrap();
+    app.delete(&format!("{messages}/{first}"), &kim.access).await.assert_status(204);
+    let history = app.get(&messages, &kim.access).await;
+    assert_eq!(history.json["messages"][0]["mentions"], json!([]));
 }

@@ -70,6 +70,7 @@ fn message(
         reply_id: None,
         client_id: None,
         attachments: Vec::new(),
+        mentions: Vec::new(),
         sent_at,
         edited_at: None,
         deleted: false,

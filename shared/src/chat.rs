@@ -12,6 +12,8 @@ pub const CONVERSATION_NAME_MAX: usize = 100;
 pub const CONTENT_MAX: usize = 4000;
 /// `client_id`: at most 64 characters.
 pub const CLIENT_ID_MAX: usize = 64;
+/// Members one message may mention.
+pub const MENTIONS_MAX: usize = 50;
 /// Members of one conversation.
 pub const MEMBERS_MAX: usize = 10_000;
 /// Members named in one create or add request.
@@ -256,6 +258,9 @@ pub struct Message {
     pub reply_id: Option<MessageId>,
     pub client_id: Option<String>,
     pub attachments: Vec<Attachment>,
+    /// Members the message mentions (at most [`MENTIONS_MAX`], each once), as sent.
+    #[serde(default)]
+    pub mentions: Vec<String>,
     pub sent_at: i64,
     pub edited_at: Option<i64>,
     pub deleted: bool,
@@ -275,6 +280,25 @@ pub fn validate_name(name: &str) -> Result<String, Invalid> {
         return Err(Invalid::new("name must not be empty"));
     }
     Ok(trimmed.to_owned())
+}
+
+/// Checks the names a message mentions: at most [`MENTIONS_MAX`], each a username, each once.
+/// Returns them lower-cased, in the order given (whether they are members is the store's to say).
+pub fn validate_mentions(raw: &[String]) -> Result<Vec<String>, Invalid> {
+    if raw.len() > MENTIONS_MAX {
+        return Err(Invalid::new(format!("a message mentions at most {MENTIONS_MAX} members")));
+    }
+    let mut names: Vec<String> = Vec::with_capacity(raw.len());
+    for name in raw {
+        let name = crate::model::Username::parse(name)
+            .map_err(|_| Invalid::new("mentions must name members of the conversation"))?
+            .into_string();
+        if names.contains(&name) {
+            return Err(Invalid::new("mentions must name each member at most once"));
+        }
+        names.push(name);
+    }
+    Ok(names)
 }
 
 /// Checks message content: 1–4000 characters, or empty with attachments.

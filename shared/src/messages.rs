@@ -24,6 +24,9 @@ pub struct SendMessage {
     pub client_id: Option<String>,
     #[serde(default)]
     pub attachments: Vec<FileId>,
+    /// Members to mention (their notification level `mentions` admits the message).
+    #[serde(default)]
+    pub mentions: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -141,6 +144,19 @@ impl Sent {
     }
 }
 
+/// The members a send mentions, checked to be members with one read (none without mentions).
+async fn mentions(ctx: &Ctx, conversation_id: &ConversationId, raw: &[String]) -> Result<Vec<String>, ApiError> {
+    let names = chat::validate_mentions(raw)?;
+    if names.is_empty() {
+        return Ok(names);
+    }
+    let members = ctx.store.members_among(conversation_id, &names).await?;
+    if names.iter().any(|name| !members.contains(name)) {
+        return Err(ApiError::invalid("mentions must name members of the conversation"));
+    }
+    Ok(names)
+}
+
 /// Stores a message (see [`send`]) and says what to push; nothing is pushed yet.
 pub async fn store(
     ctx: &With<impl Pushes + HoldsFiles>,
@@ -181,6 +197,7 @@ async fn prepare(
         return Err(ApiError::invalid("reply_id must name a message of this conversation"));
     }
     let attachments = attachments(ctx, caller, conversation_id, &req.attachments).await?;
+    let mentions = mentions(ctx, conversation_id, &req.mentions).await?;
 
     // Membership is checked where the message is stored, in the same transaction: a send costs
     // no read of its own. The id's write also signals the push turn (and may take it).
@@ -195,6 +212,7 @@ async fn prepare(
         reply_id: req.reply_id,
         client_id: req.client_id,
         attachments,
+        mentions,
         sent_at: now,
         edited_at: None,
         deleted: false,
@@ -362,6 +380,7 @@ pub async fn delete(
     }
     message.content = String::new();
     message.attachments.clear();
+    message.mentions.clear();
     message.deleted = true;
     match ctx.store.update_message(&message).await {
         // Another delete got there first.

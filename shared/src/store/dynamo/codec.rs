@@ -259,6 +259,9 @@ pub(super) fn message_item(m: &Message) -> Item {
         })
         .collect();
     item.insert("attachments".into(), AV::L(attachments));
+    if !m.mentions.is_empty() {
+        item.insert("mentions".into(), AV::L(m.mentions.iter().map(|name| s(name)).collect()));
+    }
     item.insert("sent_at".into(), n(m.sent_at));
     if let Some(at) = m.edited_at {
         item.insert("edited_at".into(), n(at));
@@ -298,6 +301,10 @@ pub(super) fn parse_message(item: &Item) -> Result<Option<Message>, StoreError> 
         reply_id: opt_n(item, "reply_id")?.map(MessageId::new),
         client_id: opt_s(item, "client_id"),
         attachments,
+        mentions: match item.get("mentions") {
+            Some(AV::L(list)) => list.iter().filter_map(|v| v.as_s().ok().cloned()).collect(),
+            _ => Vec::new(),
+        },
         sent_at: req_n(item, "sent_at")?,
         edited_at: opt_n(item, "edited_at")?,
         deleted: matches!(item.get("deleted"), Some(AV::Bool(true))),
@@ -703,6 +710,7 @@ mod tests {
                 size: 10,
                 name: Some("a.png".into()),
             }],
+            mentions: vec!["bob".into(), "cat".into()],
             sent_at: 100,
             edited_at: Some(200),
             deleted: false,
@@ -711,7 +719,8 @@ mod tests {
         let item = message_item(&message);
         assert_eq!(item["sk"], s(&msg_sk(MessageId::new(3))));
         assert_eq!(parse_message(&item).unwrap(), Some(message.clone()));
-        let tombstone = Message { content: String::new(), attachments: vec![], deleted: true, ..message };
+        let tombstone =
+            Message { content: String::new(), attachments: vec![], mentions: vec![], deleted: true, ..message };
         assert_eq!(parse_message(&message_item(&tombstone)).unwrap(), Some(tombstone));
         let void = HashMap::from([("is_void".to_owned(), AV::Bool(true))]);
         assert_eq!(parse_message(&void).unwrap(), None);
@@ -776,6 +785,7 @@ mod tests {
             reply_id: None,
             client_id: None,
             attachments: vec![],
+            mentions: vec![],
             sent_at: 1,
             edited_at: None,
             deleted: false,
