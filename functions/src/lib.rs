@@ -155,5 +155,6 @@ macro_rules! lambda_main {
     };
 }
 
+pub mod notify;
 pub mod routes;
 pub mod table;

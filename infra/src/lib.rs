@@ -3,6 +3,7 @@
 //! the embedded store or on DynamoDB. On DynamoDB, pushes go through the real management API client
 //! to the gateway's own `@connections` endpoint; on the embedded store, straight onto the sockets.
 
+pub mod notify;
 pub mod rest;
 pub mod s3;
 pub mod secrets;
@@ -17,6 +18,8 @@ use chathub_shared::clients::Local;
 use chathub_shared::clock::Clock;
 use chathub_shared::config::{Config, Limits};
 use chathub_shared::keys::{Signer, SigningKey};
+use chathub_shared::notifications::alert::Content;
+use chathub_shared::notifications::provider::{PushProvider, Recorder};
 use chathub_shared::notify::ApiGatewayNotifier;
 use chathub_shared::store::dynamo::{self, DynamoStore};
 use chathub_shared::store::memory::MemoryStore;
@@ -61,6 +64,8 @@ pub struct Options {
     /// Per-user send and typing limits (`chathub-local` reads them from the environment, as the
     /// functions do).
     pub limits: Limits,
+    /// What push notifications may say (`full`, or `hidden`: no message text).
+    pub push_content: Content,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -81,8 +86,11 @@ pub struct Gateway {
     pub ws_addr: SocketAddr,
     /// The S3 endpoint files go to.
     pub s3_url: String,
+    /// What the notify function would have published (`GET /_local/pushes`).
+    pub pushes: Arc<Recorder>,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
+    notify: JoinHandle<()>,
 }
 
 impl Gateway {
@@ -100,6 +108,7 @@ impl Gateway {
             let _ = tx.send(());
         }
         let _ = self.task.await;
+        self.notify.abort();
     }
 }
 
@@ -192,8 +201,13 @@ pub async fn start(options: Options) -> Result<Gateway, GatewayError> {
 /// [`start`], with the key pair the management API (`/@connections`) checks SigV4 signatures
 /// against: for functions run outside the gateway that push through it (`scripts/watch`).
 pub async fn start_with_management_keys(options: Options, management: sigv4::Keys) -> Result<Gateway, GatewayError> {
+    let mut feed = None;
     let (store, table): (Arc<dyn Store>, String) = match &options.store {
-        StoreChoice::Embedded => (Arc::new(MemoryStore::new()), "embedded".to_owned()),
+        StoreChoice::Embedded => {
+            let memory = MemoryStore::new();
+            feed = Some(memory.feed());
+            (Arc::new(memory), "embedded".to_owned())
+        }
         StoreChoice::DynamoDb { endpoint, table } => {
             let client = dynamo::local_client(endpoint).await;
             dynamo::ensure_table(&client, table).await?;
@@ -243,8 +257,21 @@ pub async fn start_with_management_keys(options: Options, management: sigv4::Key
         Some(latency) => Arc::new(SlowNotifier { inner: notifier, latency }),
         None => notifier,
     };
-    let all = With { ctx, clients: Local { pusher, blobs: Arc::new(blobs), signer: Signer::local(key) } };
-    let rest_app = rest::router(rest::RestState { all: all.clone(), cors_origins: options.cors_origins.clone() });
+    let pushes = Arc::new(Recorder::new());
+    let provider: Arc<dyn PushProvider> = pushes.clone();
+    let notify = match feed {
+        Some(feed) => notify::spawn_feed(ctx.clone(), provider.clone(), options.push_content, feed),
+        None => tokio::spawn(async {}),
+    };
+    let all = With {
+        ctx,
+        clients: Local { pusher, blobs: Arc::new(blobs), signer: Signer::local(key), push_provider: provider.clone() },
+    };
+    let rest_app = rest::router(rest::RestState {
+        all: all.clone(),
+        cors_origins: options.cors_origins.clone(),
+        pushes: pushes.clone(),
+    });
     let ws_app = ws::router(ws::WsState::with_connections(all, sockets, management));
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -272,7 +299,7 @@ pub async fn start_with_management_keys(options: Options, management: sigv4::Key
             task.abort();
         }
     });
-    Ok(Gateway { rest_addr, ws_addr, s3_url, shutdown: Some(tx), task })
+    Ok(Gateway { rest_addr, ws_addr, s3_url, pushes, shutdown: Some(tx), task, notify })
 }
 
 #[cfg(test)]

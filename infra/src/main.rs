@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use chathub_gateway::{BlobChoice, Options, StoreChoice};
+use chathub_shared::notifications::alert::Content;
 use clap::Parser;
 
 /// Runs Chathub locally: API Gateway's HTTP API on --rest-addr, its WebSocket API (with the
@@ -64,6 +65,9 @@ struct Args {
     /// Bucket name on --s3-endpoint.
     #[arg(long, env = "BUCKET_NAME", default_value = "chathub-files")]
     bucket: String,
+    /// What push notifications may say: `full`, or `hidden` (title and body "New message").
+    #[arg(long, env = "PUSH_CONTENT", default_value = "full", value_parser = ["full", "hidden"])]
+    push_content: String,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -161,6 +165,7 @@ async fn main() -> ExitCode {
         cors_origins: args.cors_origins,
         clock: None,
         limits,
+        push_content: Content::parse(&args.push_content).unwrap_or_default(),
     };
     let management = if args.management_access_key.is_empty() || args.management_secret_key.is_empty() {
         chathub_gateway::sigv4::Keys::random()

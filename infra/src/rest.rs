@@ -24,10 +24,17 @@ pub struct RestState {
     /// The store and every client; each route is handed the clients it declared.
     pub all: With<Local>,
     pub cors_origins: Vec<String>,
+    /// The embedded push provider's record (`/_local/pushes`).
+    pub pushes: Arc<chathub_shared::notifications::provider::Recorder>,
 }
 
 pub fn router(state: RestState) -> Router {
-    Router::new().fallback(handle).with_state(Arc::new(state))
+    // Local only, never deployed: what would have been pushed, and a platform that rejects tokens.
+    let local = Router::new()
+        .route("/_local/pushes", axum::routing::get(crate::notify::list_pushes))
+        .route("/_local/pushes/reject", axum::routing::post(crate::notify::reject))
+        .with_state(state.pushes.clone());
+    Router::new().fallback(handle).with_state(Arc::new(state)).merge(local)
 }
 
 /// Path parameters a route template bound, in template order.

@@ -3,6 +3,8 @@
 
 mod support;
 
+use std::time::Duration;
+
 use serde_json::{json, Value};
 use support::{Session, TestApp};
 
@@ -14,6 +16,11 @@ on_both_stores!(
     a_user_keeps_at_most_twenty_devices,
     notification_settings_are_per_member_and_shown_to_them_alone,
     mentions_name_members_and_are_kept_with_the_message,
+    a_message_reaches_the_phones_of_members_who_are_away,
+    levels_mutes_mentions_and_replies_decide_who_hears,
+    the_badge_is_every_unread_message_outside_silenced_rooms,
+    being_added_is_pushed_and_a_rejected_token_disables_the_device,
+    a_phone_that_logs_out_hears_nothing_more,
 );
 
 fn fcm(token: &str) -> Value {
@@ -303,4 +310,250 @@ async fn mentions_name_members_and_are_kept_with_the_message(app: &TestApp) {
     app.delete(&format!("{messages}/{first}"), &kim.access).await.assert_status(204);
     let history = app.get(&messages, &kim.access).await;
     assert_eq!(history.json["messages"][0]["mentions"], json!([]));
+}
+
+/// Past the 2 minutes a member counts as active after sending, reading or typing.
+const AWAY_MS: i64 = 2 * 60 * 1000 + 1_000;
+
+/// What `GET /_local/pushes` shows for `username`: the publishes and the decisions not to.
+async fn pushes(app: &TestApp, username: &str) -> (Vec<Value>, Vec<Value>) {
+    let reply = app.call("GET", &format!("/_local/pushes?username={username}"), None, None).await;
+    let body = reply.assert_status(200);
+    (body["items"].as_array().unwrap().clone(), body["skipped"].as_array().unwrap().clone())
+}
+
+/// Waits (bounded: 10 s) until `username` has `published` publishes and `skipped` decisions not
+/// to, then checks that no more come (the notify function runs off the send path, a moment later).
+async fn settled(app: &TestApp, username: &str, published: usize, skipped: usize) -> (Vec<Value>, Vec<Value>) {
+    for _ in 0..500 {
+        let (items, skips) = pushes(app, username).await;
+        if items.len() >= published && skips.len() >= skipped {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (items, skips) = pushes(app, username).await;
+    assert_eq!((items.len(), skips.len()), (published, skipped), "{username}: {items:#?} {skips:#?}");
+    (items, skips)
+}
+
+async fn group(app: &TestApp, owner: &Session, name: &str, members: &[&str]) -> String {
+    let created = app.post("/conversations", Some(&owner.access), json!({"name": name, "members": members})).await;
+    created.assert_status(201)["id"].as_str().unwrap().to_owned()
+}
+
+async fn send(app: &TestApp, who: &Session, conversation: &str, body: Value) -> i64 {
+    let sent = app.post(&format!("/conversations/{conversation}/messages"), Some(&who.access), body).await;
+    sent.assert_status(201)["id"].as_i64().unwrap()
+}
+
+async fn a_message_reaches_the_phones_of_members_who_are_away(app: &TestApp) {
+    let ann = app.register("ann").await;
+    let bob = app.register("bob").await;
+    let cat = app.register("cat").await;
+    put_device(app, &ann, "ann-phone", fcm("ann-token")).await.assert_status(200);
+    put_device(app, &bob, "bob-phone", json!({"platform": "apns", "token": "bob-token"})).await.assert_status(200);
+    put_device(app, &cat, "cat-phone", fcm("cat-token")).await.assert_status(200);
+    // The group is created before anyone's phone counts: its "added you" alerts are not this test's.
+    let room = group(app, &ann, "Team", &["bob", "cat"]).await;
+    settled(app, "bob", 1, 0).await;
+    settled(app, "cat", 1, 0).await;
+    // Cat has the app open on the phone: its session has a socket.
+    let cat_socket = app.socket(&cat).await;
+
+    let id = send(app, &ann, &room, json!({"content": "hello"})).await;
+    let (bob_items, _) = settled(app, "bob", 2, 0).await;
+    let alert = &bob_items[1];
+    assert_eq!(alert["kind"], "alert");
+    assert_eq!(alert["device_id"], "bob-phone");
+    assert_eq!(alert["platform"], "apns");
+    assert_eq!(alert["title"], "Team");
+    assert_eq!(alert["body"], "ann: hello");
+    assert_eq!(alert["badge"], 1);
+    assert_eq!(alert["conversation_id"], room.as_str());
+    assert_eq!(alert["thread_id"], room.as_str());
+    assert_eq!(alert["message_id"], id);
+    assert_eq!(alert["sender_username"], "ann");
+    let (_, cat_skips) = settled(app, "cat", 1, 1).await;
+    assert_eq!(
+        (cat_skips[0]["reason"].as_str(), cat_skips[0]["device_id"].as_str()),
+        (Some("online"), Some("cat-phone"))
+    );
+    let (ann_items, ann_skips) = settled(app, "ann", 0, 1).await;
+    assert!(ann_items.is_empty());
+    assert_eq!(ann_skips[0]["reason"], "sender");
+
+    // Bob opens a browser tab (another session): his phone's session has no socket, so it buzzes.
+    let bob_laptop = log_in(app, &bob).await;
+    let tab = app.socket(&bob_laptop).await;
+    send(app, &ann, &room, json!({"content": "still there?"})).await;
+    let (bob_items, _) = settled(app, "bob", 3, 0).await;
+    assert_eq!(bob_items[2]["badge"], 2);
+
+    // Bob reads on the laptop: his phone gets a silent badge update, and stays quiet while he chats.
+    let read =
+        app.post(&format!("/conversations/{room}/read"), Some(&bob_laptop.access), json!({"message_id": id + 1})).await;
+    read.assert_status(204);
+    let (bob_items, _) = settled(app, "bob", 4, 0).await;
+    assert_eq!((bob_items[3]["kind"].as_str(), bob_items[3]["badge"].as_i64()), (Some("badge"), Some(0)));
+    assert_eq!(bob_items[3]["title"], Value::Null);
+    send(app, &ann, &room, json!({"content": "great"})).await;
+    let (_, skips) = settled(app, "bob", 4, 1).await;
+    assert_eq!(skips[0]["reason"], "active");
+
+    // Two minutes later he has wandered off: the phone buzzes again.
+    app.clock.advance_ms(AWAY_MS);
+    send(app, &ann, &room, json!({"content": "ping"})).await;
+    let (bob_items, _) = settled(app, "bob", 5, 1).await;
+    assert_eq!((bob_items[4]["body"].as_str(), bob_items[4]["badge"].as_i64()), (Some("ann: ping"), Some(2)));
+    tab.close().await;
+    cat_socket.close().await;
+}
+
+async fn levels_mutes_mentions_and_replies_decide_who_hears(app: &TestApp) {
+    let ann = app.register("ann").await;
+    let mut phones = Vec::new();
+    for name in ["bob", "cat", "dan", "eve"] {
+        let who = app.register(name).await;
+        put_device(app, &who, &format!("{name}-phone"), fcm(&format!("{name}-token"))).await.assert_status(200);
+        phones.push(who);
+    }
+    let [bob, cat, dan] = [&phones[0], &phones[1], &phones[2]];
+    let room = group(app, &ann, "Levels", &["bob", "cat", "dan", "eve"]).await;
+    for name in ["bob", "cat", "dan", "eve"] {
+        settled(app, name, 1, 0).await;
+    }
+    let set = |who: &Session, body: Value| {
+        let path = format!("/conversations/{room}/notifications");
+        let access = who.access.clone();
+        async move { app.call("PUT", &path, Some(&access), Some(body)).await.assert_status(200).clone() }
+    };
+    set(bob, json!({"level": "mentions"})).await;
+    set(cat, json!({"level": "none"})).await;
+    set(dan, json!({"level": "all", "muted_until": app.clock_now() + 3 * 60 * 1000})).await;
+    // Each setting changed what counts in the badge: a silent update each (eve chose nothing).
+    for name in ["bob", "cat", "dan"] {
+        settled(app, name, 2, 0).await;
+    }
+
+    send(app, &ann, &room, json!({"content": "plain"})).await;
+    let reason = |skips: &[Value], i: usize| skips[i]["reason"].as_str().unwrap().to_owned();
+    let (_, s) = settled(app, "bob", 2, 1).await;
+    assert_eq!(reason(&s, 0), "level");
+    let (_, s) = settled(app, "cat", 2, 1).await;
+    assert_eq!(reason(&s, 0), "level");
+    let (_, s) = settled(app, "dan", 2, 1).await;
+    assert_eq!(reason(&s, 0), "muted");
+    settled(app, "eve", 2, 0).await;
+
+    // A mention reaches bob (mentions) but not cat (none) nor muted dan.
+    send(app, &ann, &room, json!({"content": "@bob @cat @dan", "mentions": ["bob", "cat", "dan"]})).await;
+    let (items, _) = settled(app, "bob", 3, 1).await;
+    assert_eq!(items[2]["body"], "ann: @bob @cat @dan");
+    settled(app, "cat", 2, 2).await;
+    settled(app, "dan", 2, 2).await;
+    settled(app, "eve", 3, 0).await;
+
+    // A reply to one of bob's messages reaches him as a mention does.
+    let bobs = send(app, bob, &room, json!({"content": "my point"})).await;
+    app.clock.advance_ms(AWAY_MS);
+    send(app, &ann, &room, json!({"content": "agreed", "reply_id": bobs})).await;
+    let (_, bob_skips) = settled(app, "bob", 4, 2).await;
+    assert_eq!(reason(&bob_skips, 1), "sender");
+    let (_, dan_skips) = settled(app, "dan", 2, 4).await;
+    assert_eq!((reason(&dan_skips, 2), reason(&dan_skips, 3)), ("muted".to_owned(), "muted".to_owned()));
+    // Three minutes on, the mute is over: dan hears everything again.
+    app.clock.advance_ms(AWAY_MS);
+    send(app, &ann, &room, json!({"content": "after the mute"})).await;
+    let (dan_items, _) = settled(app, "dan", 3, 4).await;
+    assert_eq!(dan_items[2]["body"], "ann: after the mute");
+}
+
+async fn the_badge_is_every_unread_message_outside_silenced_rooms(app: &TestApp) {
+    let ann = app.register("ann").await;
+    let bob = app.register("bob").await;
+    app.register("cat").await;
+    put_device(app, &bob, "phone", fcm("bob-token")).await.assert_status(200);
+    let loud = group(app, &ann, "Loud", &["bob"]).await;
+    let quiet = group(app, &ann, "Quiet", &["bob", "cat"]).await;
+    let silent = group(app, &ann, "Silent", &["bob"]).await;
+    settled(app, "bob", 3, 0).await;
+    let level = |room: &str, level: &str| {
+        let path = format!("/conversations/{room}/notifications");
+        let access = bob.access.clone();
+        let body = json!({"level": level});
+        async move { app.call("PUT", &path, Some(&access), Some(body)).await.assert_status(200).clone() }
+    };
+    level(&quiet, "mentions").await;
+    level(&silent, "none").await;
+    settled(app, "bob", 5, 0).await;
+
+    // Unread messages that were never pushed (mentions-only) count; a room at level none does not.
+    send(app, &ann, &quiet, json!({"content": "q1"})).await;
+    send(app, &ann, &quiet, json!({"content": "q2"})).await;
+    send(app, &ann, &silent, json!({"content": "s1"})).await;
+    settled(app, "bob", 5, 3).await;
+    send(app, &ann, &loud, json!({"content": "l1"})).await;
+    let (items, _) = settled(app, "bob", 6, 3).await;
+    assert_eq!(items[5]["badge"], 3);
+    // Exactly what GET /conversations shows him.
+    let list = app.get("/conversations", &bob.access).await;
+    let unread: i64 = list.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["notifications"]["level"] != "none")
+        .map(|c| c["unread_count"].as_i64().unwrap())
+        .sum();
+    assert_eq!(unread, 3);
+}
+
+async fn being_added_is_pushed_and_a_rejected_token_disables_the_device(app: &TestApp) {
+    let ann = app.register_with(json!({"username": "ann", "password": "ann-password", "fullname": "Ann Lee"})).await;
+    let bob = app.register("bob").await;
+    app.register("cat").await;
+    put_device(app, &bob, "phone", fcm("bob-token")).await.assert_status(200);
+    let room = group(app, &ann, "Plans", &["cat"]).await;
+    let added =
+        app.post(&format!("/conversations/{room}/members"), Some(&ann.access), json!({"usernames": ["bob"]})).await;
+    added.assert_status(200);
+    let (items, _) = settled(app, "bob", 1, 0).await;
+    assert_eq!((items[0]["title"].as_str(), items[0]["body"].as_str()), (Some("Plans"), Some("Ann Lee added you")));
+    assert_eq!(
+        (items[0]["message_id"].clone(), items[0]["conversation_id"].as_str()),
+        (Value::Null, Some(room.as_str()))
+    );
+
+    // The app was uninstalled: the platform rejects the token, and the device is disabled.
+    let rejected = app.call("POST", "/_local/pushes/reject", None, Some(json!({"token": "bob-token"}))).await;
+    rejected.assert_status(204);
+    send(app, &ann, &room, json!({"content": "anyone?"})).await;
+    let (_, skips) = settled(app, "bob", 1, 1).await;
+    assert_eq!(skips[0]["reason"], "disabled");
+    let devices = app.get("/devices", &bob.access).await;
+    assert_eq!(devices.json["items"][0]["enabled"], false);
+    send(app, &ann, &room, json!({"content": "hello?"})).await;
+    let (_, skips) = settled(app, "bob", 1, 2).await;
+    assert_eq!(skips[1]["reason"], "disabled");
+    // Registering it again enables it.
+    let again = put_device(app, &bob, "phone", fcm("bob-token-2")).await;
+    assert_eq!(again.assert_status(200)["enabled"], true);
+    send(app, &ann, &room, json!({"content": "there you are"})).await;
+    let (items, _) = settled(app, "bob", 2, 2).await;
+    assert_eq!(items[1]["token"], "bob-token-2");
+}
+
+async fn a_phone_that_logs_out_hears_nothing_more(app: &TestApp) {
+    let ann = app.register("ann").await;
+    let bob = app.register("bob").await;
+    let phone = log_in(app, &bob).await;
+    put_device(app, &phone, "phone", fcm("bob-token")).await.assert_status(200);
+    let room = group(app, &ann, "Bye", &["bob"]).await;
+    settled(app, "bob", 1, 0).await;
+    app.post("/auth/logout", Some(&phone.access), json!({})).await.assert_status(204);
+    send(app, &ann, &room, json!({"content": "gone?"})).await;
+    // Bob's other session is still his; nothing goes to the logged-out phone.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    settled(app, "bob", 1, 0).await;
 }

@@ -126,7 +126,7 @@ fn needs_of(binary: &str) -> Needs {
         .map(|r| r.needs)
         .or_else(|| WS_ROUTES.iter().find(|r| r.function == binary).map(|r| r.needs))
         .flatten()
-        .unwrap_or(Needs { push: false, files: false, signs: false })
+        .unwrap_or(Needs { push: false, files: false, signs: false, devices: false })
 }
 
 #[test]

@@ -152,6 +152,8 @@ pub struct ConversationView {
 pub struct Member {
     pub username: String,
     pub joined_at: i64,
+    /// Who added them (themselves when they created or joined it), where it is known.
+    pub added_by: Option<String>,
 }
 
 /// A member as `GET /conversations/{id}/members` lists it.
@@ -232,6 +234,8 @@ pub struct ReadState {
     pub own_after_read: i64,
     /// My notification settings there.
     pub notifications: Settings,
+    /// When I last sent or read there (I am chatting: my phone stays quiet).
+    pub active_at: Option<i64>,
 }
 
 impl ReadState {

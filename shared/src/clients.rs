@@ -21,6 +21,7 @@ use crate::config::Config;
 use crate::context::Ctx;
 use crate::error::ConfigError;
 use crate::keys::Signer;
+use crate::notifications::provider::PushProvider;
 use crate::notify::Notifier;
 
 /// A handler's context: the store, configuration and clock ([`Ctx`], which it derefs to) and the
@@ -67,6 +68,8 @@ pub struct Needs {
     pub files: bool,
     /// The token signing key (`JWT_SIGNING_KEY_SECRET`, `secretsmanager:GetSecretValue`).
     pub signs: bool,
+    /// The push provider (SNS: the platform applications' ARNs, `sns:CreatePlatformEndpoint`).
+    pub devices: bool,
 }
 
 /// A set of clients a route declares.
@@ -96,6 +99,11 @@ pub trait Signs: Send + Sync {
     fn signer(&self) -> &Signer;
 }
 
+/// Gets devices ready for push notifications (an SNS platform endpoint per device).
+pub trait RegistersDevices: Send + Sync {
+    fn push_provider(&self) -> &dyn PushProvider;
+}
+
 impl<C: Pushes> Pushes for With<C> {
     fn pusher(&self) -> &dyn Notifier {
         self.clients.pusher()
@@ -114,12 +122,19 @@ impl<C: Signs> Signs for With<C> {
     }
 }
 
+impl<C: RegistersDevices> RegistersDevices for With<C> {
+    fn push_provider(&self) -> &dyn PushProvider {
+        self.clients.push_provider()
+    }
+}
+
 /// Every client, as the local gateway and the tests wire them.
 #[derive(Clone)]
 pub struct Local {
     pub pusher: Arc<dyn Notifier>,
     pub blobs: Arc<dyn BlobStore>,
     pub signer: Signer,
+    pub push_provider: Arc<dyn PushProvider>,
 }
 
 /// The store alone.
@@ -151,6 +166,12 @@ pub struct Signing {
     signer: Signer,
 }
 
+/// The push provider: registering a device.
+#[derive(Clone)]
+pub struct Devices {
+    push_provider: Arc<dyn PushProvider>,
+}
+
 /// The management API and the signing key: refresh (reuse detection closes sockets).
 #[derive(Clone)]
 pub struct PushSigning {
@@ -159,7 +180,7 @@ pub struct PushSigning {
 }
 
 impl Clients for StoreOnly {
-    const NEEDS: Needs = Needs { push: false, files: false, signs: false };
+    const NEEDS: Needs = Needs { push: false, files: false, signs: false, devices: false };
 
     async fn from_env(_: &SdkConfig, _: &Config) -> Result<Self, ConfigError> {
         Ok(Self)
@@ -171,7 +192,7 @@ impl Clients for StoreOnly {
 }
 
 impl Clients for Push {
-    const NEEDS: Needs = Needs { push: true, files: false, signs: false };
+    const NEEDS: Needs = Needs { push: true, files: false, signs: false, devices: false };
 
     async fn from_env(shared: &SdkConfig, _: &Config) -> Result<Self, ConfigError> {
         Ok(Self { pusher: pusher_from_env(shared)? })
@@ -183,7 +204,7 @@ impl Clients for Push {
 }
 
 impl Clients for Files {
-    const NEEDS: Needs = Needs { push: false, files: true, signs: false };
+    const NEEDS: Needs = Needs { push: false, files: true, signs: false, devices: false };
 
     async fn from_env(shared: &SdkConfig, _: &Config) -> Result<Self, ConfigError> {
         Ok(Self { blobs: blobs_from_env(shared)? })
@@ -195,7 +216,7 @@ impl Clients for Files {
 }
 
 impl Clients for PushFiles {
-    const NEEDS: Needs = Needs { push: true, files: true, signs: false };
+    const NEEDS: Needs = Needs { push: true, files: true, signs: false, devices: false };
 
     async fn from_env(shared: &SdkConfig, _: &Config) -> Result<Self, ConfigError> {
         Ok(Self { pusher: pusher_from_env(shared)?, blobs: blobs_from_env(shared)? })
@@ -207,7 +228,7 @@ impl Clients for PushFiles {
 }
 
 impl Clients for Signing {
-    const NEEDS: Needs = Needs { push: false, files: false, signs: true };
+    const NEEDS: Needs = Needs { push: false, files: false, signs: true, devices: false };
 
     async fn from_env(shared: &SdkConfig, config: &Config) -> Result<Self, ConfigError> {
         Ok(Self { signer: signer_from_env(shared, config).await? })
@@ -219,7 +240,7 @@ impl Clients for Signing {
 }
 
 impl Clients for PushSigning {
-    const NEEDS: Needs = Needs { push: true, files: false, signs: true };
+    const NEEDS: Needs = Needs { push: true, files: false, signs: true, devices: false };
 
     async fn from_env(shared: &SdkConfig, config: &Config) -> Result<Self, ConfigError> {
         Ok(Self { pusher: pusher_from_env(shared)?, signer: signer_from_env(shared, config).await? })
@@ -227,6 +248,18 @@ impl Clients for PushSigning {
 
     fn local(all: &Local) -> Self {
         Self { pusher: all.pusher.clone(), signer: all.signer.clone() }
+    }
+}
+
+impl Clients for Devices {
+    const NEEDS: Needs = Needs { push: false, files: false, signs: false, devices: true };
+
+    async fn from_env(shared: &SdkConfig, _: &Config) -> Result<Self, ConfigError> {
+        Ok(Self { push_provider: Arc::new(crate::notifications::sns::SnsProvider::from_env(shared)) })
+    }
+
+    fn local(all: &Local) -> Self {
+        Self { push_provider: all.push_provider.clone() }
     }
 }
 
@@ -244,6 +277,7 @@ macro_rules! holds {
 holds!(Pushes::pusher -> dyn Notifier: Local, Push, PushFiles, PushSigning);
 holds!(HoldsFiles::blobs -> dyn BlobStore: Local, Files, PushFiles);
 holds!(Signs::signer -> Signer: Local, Signing, PushSigning);
+holds!(RegistersDevices::push_provider -> dyn PushProvider: Local, Devices);
 
 fn pusher_from_env(shared: &SdkConfig) -> Result<Arc<dyn Notifier>, ConfigError> {
     let notifier = crate::notify::ApiGatewayNotifier::from_env(shared)

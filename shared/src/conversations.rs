@@ -148,8 +148,13 @@ pub async fn create(
     }
     let now = ctx.now_ms();
     // The creator joined first: it is the longest-standing member.
-    let mut members = vec![Member { username: caller.to_owned(), joined_at: now - 1 }];
-    members.extend(others.iter().map(|u| Member { username: u.clone(), joined_at: now }));
+    let member = |username: &str, joined_at| Member {
+        username: username.to_owned(),
+        joined_at,
+        added_by: Some(caller.to_owned()),
+    };
+    let mut members = vec![member(caller, now - 1)];
+    members.extend(others.iter().map(|u| member(u, now)));
     let mut names: Vec<String> = members.iter().map(|m| m.username.clone()).collect();
     names.sort();
     let conversation = Conversation {
@@ -346,7 +351,8 @@ pub async fn add_members(
     }
     require_users(ctx, &new).await?;
     let now = ctx.now_ms();
-    let members: Vec<Member> = new.iter().map(|u| Member { username: u.clone(), joined_at: now }).collect();
+    let members: Vec<Member> =
+        new.iter().map(|u| Member { username: u.clone(), joined_at: now, added_by: Some(caller.to_owned()) }).collect();
     let preview = chat::preview(&conversation.member_preview, &new, None, &[]);
     let sockets = Sockets::for_joining(&conversation, new.len());
     let added = ctx.store.add_members(id, Some(caller), &members, sockets, &preview, now).await;
@@ -373,7 +379,7 @@ pub async fn join(ctx: &With<impl Pushes>, caller: &str, id: &ConversationId) ->
         return Err(StoreError::Conflict(Conflict::Full { max: chat::MEMBERS_MAX }).into());
     }
     let now = ctx.now_ms();
-    let me = [Member { username: caller.to_owned(), joined_at: now }];
+    let me = [Member { username: caller.to_owned(), joined_at: now, added_by: Some(caller.to_owned()) }];
     let preview = chat::preview(&conversation.member_preview, &[caller.to_owned()], None, &[]);
     let sockets = Sockets::for_joining(&conversation, 1);
     let updated = match ctx.store.add_members(id, None, &me, sockets, &preview, now).await {

@@ -412,7 +412,7 @@ pub async fn mark_read(
     } else {
         ctx.store.count_own_messages(conversation_id, caller, message_id, conversation.last_message_id).await?
     };
-    if ctx.store.mark_read(caller, conversation_id, message_id, own_after).await? {
+    if ctx.store.mark_read(caller, conversation_id, message_id, own_after, ctx.now_ms()).await? {
         push_to_users(ctx, &[caller.to_owned()], origin, "read_marker", &reference).await;
     }
     Ok(reference)

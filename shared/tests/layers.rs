@@ -145,6 +145,7 @@ fn the_domain_does_not_reach_the_edges_and_the_store_reaches_no_service() {
         "files",
         "messages",
         "notifications",
+        "notifications::deliver",
         "presence",
         "push",
         "users",

@@ -195,7 +195,12 @@ async fn main() {
     let ctx = Ctx::new(config, Arc::new(DynamoStore::new(client, table.clone())));
     let ctx = With {
         ctx,
-        clients: Local { pusher: Arc::new(NoNotifier), blobs: Arc::new(NoBlobStore), signer: Signer::local(key) },
+        clients: Local {
+            pusher: Arc::new(NoNotifier),
+            blobs: Arc::new(NoBlobStore),
+            signer: Signer::local(key),
+            push_provider: Arc::new(chathub_shared::notifications::provider::Recorder::new()),
+        },
     };
     let register = json!({"username": "alice", "password": "correct horse battery", "email": "alice@example.com"});
     let token = match accounts::register(&ctx, serde_json::from_value(register).unwrap()).await {

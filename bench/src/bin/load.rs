@@ -615,6 +615,7 @@ async fn main() {
         cors_origins: vec![],
         clock: None,
         limits: Limits { sends: args.send_limit, ..Limits::default() }, // gateway-limits
+        push_content: Default::default(),                               // gateway-limits
     })
     .await
     .expect("gateway starts");

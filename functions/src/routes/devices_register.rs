@@ -5,7 +5,7 @@ use chathub_shared::{notifications, ApiError};
 use http::StatusCode;
 use lambda_http::Request;
 
-rest_route!("PUT" "/devices/{device_id}" => "devices-register", StoreOnly);
+rest_route!("PUT" "/devices/{device_id}" => "devices-register", Devices);
 
 pub async fn handle(ctx: Context, req: Request) -> Result<Response, ApiError> {
     let caller = authenticate(&ctx, &req)?;

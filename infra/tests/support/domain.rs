@@ -43,6 +43,8 @@ pub struct Domain {
     /// The store and every client (pushes go to `pushes`; no blob store).
     pub ctx: With<Local>,
     pub pushes: Arc<Recorder>,
+    /// What the notify function publishes to devices, and its decisions not to.
+    pub devices: Arc<chathub_shared::notifications::provider::Recorder>,
     pub clock: Arc<ManualClock>,
     pub meter: Meter,
 }
@@ -74,10 +76,15 @@ impl Domain {
         };
         let clock = Arc::new(ManualClock::starting_now());
         let pushes = Arc::new(Recorder::default());
+        let devices = Arc::new(chathub_shared::notifications::provider::Recorder::new());
         let ctx = Ctx::new(Config::new(KEY, table).unwrap(), store).with_clock(clock.clone() as Arc<dyn Clock>);
         let signer = Signer::local(SigningKey::from_material(&KEY).unwrap());
-        let ctx = With { ctx, clients: Local { pusher: pushes.clone(), blobs: Arc::new(NoBlobStore), signer } };
-        Self { ctx, pushes, clock, meter }
+        let push_provider = devices.clone();
+        let ctx = With {
+            ctx,
+            clients: Local { pusher: pushes.clone(), blobs: Arc::new(NoBlobStore), signer, push_provider },
+        };
+        Self { ctx, pushes, devices, clock, meter }
     }
 
     /// Users created straight in the store (no password hashing), 32 at a time.

@@ -128,6 +128,7 @@ impl TestApp {
             cors_origins: vec![],
             clock: Some(clock.clone()),
             limits: Default::default(),
+            push_content: Default::default(),
         })
         .await
         .expect("gateway starts");

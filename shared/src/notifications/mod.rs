@@ -3,15 +3,25 @@
 //!
 //! - [`devices`]: installations and their push tokens, bound to the session that registered them.
 //! - [`settings`]: notification levels and mutes, and what the default means by room size.
+//! - [`decision`]: who hears of what, and why a device stays silent; [`alert`]: what it is sent.
+//! - [`deliver`]: the notify function's service, from changes to pushes, off the send path.
+//! - [`provider`]: the push-provider port and its embedded adapter; [`sns`]: the SNS adapter.
 
+pub mod alert;
+pub mod decision;
+pub mod deliver;
 pub mod devices;
+pub mod provider;
 pub mod settings;
+pub mod sns;
 
 use serde::Deserialize;
 
 use crate::auth::Claims;
+use crate::clients::{RegistersDevices, With};
 use crate::error::{ApiError, Conflict, StoreError};
 use crate::ids::ConversationId;
+use crate::notifications::provider::PublishError;
 use crate::Ctx;
 pub use devices::{Device, DeviceId, DeviceView, Platform};
 pub use settings::{Level, Settings};
@@ -43,9 +53,10 @@ fn session(caller: &Claims) -> Result<&str, ApiError> {
 
 /// Registers or refreshes the caller's device `device_id` for the caller's session: the token
 /// moves here from any other device or user that had it; a 21st device drops the least recently
-/// registered. 401 if the session ended meanwhile.
+/// registered. 401 if the session ended meanwhile. The push provider gets the device ready (an
+/// SNS platform endpoint) when it is new, its token changed, or the platform had rejected it.
 pub async fn register(
-    ctx: &Ctx,
+    ctx: &With<impl RegistersDevices>,
     caller: &Claims,
     device_id: &str,
     req: RegisterDevice,
@@ -72,7 +83,7 @@ pub async fn register(
         let mine = ctx.store.devices(username).await?;
         let previous = mine.iter().find(|d| d.device_id == device_id);
         let same_token = previous.filter(|p| p.token == req.token && p.platform == platform);
-        let device = Device {
+        let mut device = Device {
             username: username.to_owned(),
             device_id: device_id.clone(),
             session: sid.to_owned(),
@@ -84,8 +95,19 @@ pub async fn register(
             created_at: previous.map_or(now, |p| p.created_at),
             updated_at: now,
             expires_at,
-            endpoint: same_token.and_then(|p| p.endpoint.clone()),
+            endpoint: same_token.filter(|p| p.enabled).and_then(|p| p.endpoint.clone()),
         };
+        if device.endpoint.is_none() {
+            device.endpoint = ctx.push_provider().register(&device).await.map_err(|e| match e {
+                PublishError::Unsupported => {
+                    ApiError::bad_request("platform_unavailable", "this deployment takes no devices of that platform")
+                }
+                other => {
+                    tracing::warn!(error = %crate::error::Chain(&other), "the push provider did not take the device");
+                    ApiError::Unavailable { retry_after_secs: 1 }
+                }
+            })?;
+        }
         let evict = devices::evicted(&mine, &device_id);
         match ctx.store.put_device(&device, previous, evict).await {
             Ok(()) => return Ok(device.view()),

@@ -8,14 +8,15 @@ use async_trait::async_trait;
 
 use super::{
     Attempt, Attempts, Connected, ConnectionStore, ContactStore, ConversationStore, DeviceStore, FileStore,
-    MessageStore, PushRelease, PushTurn, RefreshTokenRecord, ReleaseMode, Released, SendRate, SessionStore, Signalled,
-    SocketOptions, Target, ThrottleStore, TurnClaim, UserStore, UserUpdate,
+    MessageStore, NotificationStore, PushRelease, PushTurn, RefreshTokenRecord, ReleaseMode, Released, SendRate,
+    SessionStore, Signalled, SocketOptions, Target, ThrottleStore, TurnClaim, UserStore, UserUpdate,
 };
 use crate::chat::{Conversation, Member, Message, ReadState, Sockets, Visibility, MEMBERS_MAX};
 use crate::error::{Conflict, StoreError};
 use crate::ids::{ConnectionId, ConversationId, FileId, MessageId};
 use crate::model::FileRecord;
 use crate::model::{Page, UserRecord};
+use crate::notifications::decision::{Change, Recipient};
 use crate::notifications::devices::{Device, DeviceId};
 use crate::notifications::settings::Settings;
 
@@ -52,6 +53,11 @@ struct State {
     client_ids: HashMap<(ConversationId, String, String), MessageId>,
     /// conversation id → its push turn
     push_turns: HashMap<ConversationId, TurnState>,
+    /// conversation id → the last message id whose notifications are done
+    notified: HashMap<ConversationId, MessageId>,
+    /// Where changes that may call for a push go (the local gateway's notify worker): the
+    /// embedded store's stand-in for the table's stream.
+    feed: Option<tokio::sync::mpsc::UnboundedSender<Change>>,
     files: HashMap<FileId, FileRecord>,
 }
 
@@ -93,6 +99,14 @@ pub struct MemoryStore {
 impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The changes that may call for a push, from now on, in the order they happen (what the
+    /// table's stream carries on AWS).
+    pub fn feed(&self) -> tokio::sync::mpsc::UnboundedReceiver<Change> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        self.lock().feed = Some(tx);
+        rx
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -265,6 +279,13 @@ impl SessionStore for MemoryStore {
 }
 
 impl State {
+    fn emit(&self, change: Change) {
+        if let Some(feed) = &self.feed {
+            // A gateway that stopped listening has nothing left to notify.
+            let _ = feed.send(change);
+        }
+    }
+
     /// Forgets the user's devices whose session `ended` says has ended, with their tokens' claims.
     fn forget_devices(&mut self, username: &str, ended: impl Fn(&str) -> bool) {
         let gone: Vec<(String, DeviceId)> = self
@@ -285,6 +306,69 @@ impl State {
             self.tokens.remove(&device.token);
         }
         true
+    }
+}
+
+#[async_trait]
+impl NotificationStore for MemoryStore {
+    async fn recipient(&self, username: &str, now: i64) -> Result<Option<Recipient>, StoreError> {
+        let s = self.lock();
+        if !s.users.contains_key(username) {
+            return Ok(None);
+        }
+        let memberships: Vec<(ConversationId, ReadState)> =
+            s.memberships_of(username).map(|(id, state)| (id.clone(), *state)).collect();
+        let conversations = memberships.iter().filter_map(|(id, _)| s.conversations.get(id).cloned()).collect();
+        let online_sessions = s
+            .live_sockets(&[username.to_owned()], now)
+            .iter()
+            .filter_map(|(_, connection, _, _)| s.socket_options.get(connection).and_then(|(sid, _)| sid.clone()))
+            .collect();
+        Ok(Some(Recipient {
+            username: username.to_owned(),
+            devices: s.devices.iter().filter(|((user, _), _)| user == username).map(|(_, d)| d.clone()).collect(),
+            online_sessions,
+            memberships,
+            conversations,
+            typed_at: s.attempts.get(&format!("typing#{username}")).map(|a| a.window_start),
+        }))
+    }
+
+    async fn settings_of(&self, conversation_id: &ConversationId) -> Result<Vec<(String, Settings)>, StoreError> {
+        let s = self.lock();
+        Ok(s.memberships
+            .iter()
+            .filter(|((_, id), state)| id == conversation_id && !state.notifications.is_default())
+            .map(|((user, _), state)| (user.clone(), state.notifications))
+            .collect())
+    }
+
+    async fn notified(&self, conversation_id: &ConversationId) -> Result<Option<MessageId>, StoreError> {
+        Ok(self.lock().notified.get(conversation_id).copied())
+    }
+
+    async fn set_notified(
+        &self,
+        conversation_id: &ConversationId,
+        from: Option<MessageId>,
+        to: MessageId,
+    ) -> Result<bool, StoreError> {
+        let mut s = self.lock();
+        if s.notified.get(conversation_id).copied() != from {
+            return Ok(false);
+        }
+        s.notified.insert(conversation_id.clone(), to);
+        Ok(true)
+    }
+
+    async fn disable_device(&self, device: &Device) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        if let Some(stored) = s.devices.get_mut(&(device.username.clone(), device.device_id.clone())) {
+            if stored.token == device.token {
+                stored.enabled = false;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -454,6 +538,13 @@ impl ConversationStore for MemoryStore {
             s.rosters.insert(conversation.id.clone(), members.iter().map(|m| m.username.clone()).collect());
         }
         s.conversations.insert(conversation.id.clone(), conversation.clone());
+        for member in members {
+            s.emit(Change::MemberAdded {
+                conversation_id: conversation.id.clone(),
+                username: member.username.clone(),
+                by: member.added_by.clone(),
+            });
+        }
         Ok(())
     }
 
@@ -511,7 +602,7 @@ impl ConversationStore for MemoryStore {
         let mut rest = members
             .iter()
             .filter(|(name, _)| after.is_none_or(|a| name.as_str() > a))
-            .map(|(name, joined_at)| Member { username: name.clone(), joined_at: *joined_at });
+            .map(|(name, joined_at)| Member { username: name.clone(), joined_at: *joined_at, added_by: None });
         let items: Vec<Member> = rest.by_ref().take(limit).collect();
         let next_cursor = rest.next().and(items.last().map(|m| m.username.clone()));
         Ok(Page { items, next_cursor })
@@ -582,7 +673,15 @@ impl ConversationStore for MemoryStore {
         conversation.member_count += members.len() as i64;
         conversation.member_preview = preview.to_vec();
         conversation.last_activity_at = now;
-        Ok(conversation.clone())
+        let updated = conversation.clone();
+        for member in members {
+            s.emit(Change::MemberAdded {
+                conversation_id: id.to_owned(),
+                username: member.username.clone(),
+                by: member.added_by.clone(),
+            });
+        }
+        Ok(updated)
     }
 
     async fn remove_member(
@@ -622,6 +721,8 @@ impl ConversationStore for MemoryStore {
         let mut s = self.lock();
         let state = s.memberships.get_mut(&(username.to_owned(), conversation_id.clone())).ok_or_else(not_member)?;
         state.notifications = *settings;
+        // Whether the conversation counts in the badge may have changed.
+        s.emit(Change::Read { username: username.to_owned(), conversation_id: conversation_id.clone() });
         Ok(())
     }
 
@@ -695,15 +796,19 @@ impl MessageStore for MemoryStore {
         }
         if let Some(state) = s.memberships.get_mut(&(message.sender_username.clone(), conversation.clone())) {
             state.own_after_read += 1;
+            state.active_at = Some(message.sent_at);
         }
         s.sends.retain(|(_, start), _| *start + rate.window_ms > rate.window_start);
         *s.sends.entry(window).or_default() += 1;
-        s.messages.entry(conversation).or_default().insert(message.id, Some(message.clone()));
+        s.messages.entry(conversation.clone()).or_default().insert(message.id, Some(message.clone()));
+        s.emit(Change::Message { conversation_id: conversation, id: message.id });
         Ok(())
     }
 
     async fn put_void(&self, conversation_id: &ConversationId, id: MessageId) -> Result<(), StoreError> {
-        self.lock().messages.entry(conversation_id.to_owned()).or_default().entry(id).or_insert(None);
+        let mut s = self.lock();
+        s.messages.entry(conversation_id.to_owned()).or_default().entry(id).or_insert(None);
+        s.emit(Change::Message { conversation_id: conversation_id.to_owned(), id });
         Ok(())
     }
 
@@ -787,13 +892,15 @@ impl MessageStore for MemoryStore {
         conversation_id: &ConversationId,
         message_id: MessageId,
         own_after_read: i64,
+        now: i64,
     ) -> Result<bool, StoreError> {
         let mut s = self.lock();
         let state = s.memberships.get_mut(&(username.to_owned(), conversation_id.to_owned())).ok_or_else(not_member)?;
         if state.last_read >= message_id {
             return Ok(false);
         }
-        *state = ReadState { last_read: message_id, own_after_read, ..*state };
+        *state = ReadState { last_read: message_id, own_after_read, active_at: Some(now), ..*state };
+        s.emit(Change::Read { username: username.to_owned(), conversation_id: conversation_id.to_owned() });
         Ok(true)
     }
 

@@ -12,6 +12,7 @@ use crate::error::StoreError;
 use crate::ids::{ConnectionId, ConversationId, FileId, MessageId};
 use crate::model::FileRecord;
 use crate::model::{Page, UserRecord};
+use crate::notifications::decision::Recipient;
 use crate::notifications::devices::{Device, DeviceId};
 use crate::notifications::settings::Settings;
 
@@ -187,6 +188,30 @@ pub trait DeviceStore: Send + Sync {
     async fn delete_device(&self, username: &str, device_id: &DeviceId) -> Result<bool, StoreError>;
 }
 
+/// What the notify function reads and records (`crate::notifications::deliver`).
+#[async_trait]
+pub trait NotificationStore: Send + Sync {
+    /// What deciding for one member takes, read at once: their devices, the sessions with a live
+    /// socket, their memberships and those conversations (for the badge), and when they last
+    /// typed. `None` for no such user.
+    async fn recipient(&self, username: &str, now: i64) -> Result<Option<Recipient>, StoreError>;
+    /// The members of a conversation whose settings differ from the defaults.
+    async fn settings_of(&self, conversation_id: &ConversationId) -> Result<Vec<(String, Settings)>, StoreError>;
+    /// The last message id of the conversation whose notifications are done (`None`: none
+    /// recorded yet).
+    async fn notified(&self, conversation_id: &ConversationId) -> Result<Option<MessageId>, StoreError>;
+    /// Records that notifications are done up to `to`, if the record is still `from`; whether it
+    /// was.
+    async fn set_notified(
+        &self,
+        conversation_id: &ConversationId,
+        from: Option<MessageId>,
+        to: MessageId,
+    ) -> Result<bool, StoreError>;
+    /// Marks a device disabled (the platform rejected its token), if it still holds that token.
+    async fn disable_device(&self, device: &Device) -> Result<(), StoreError>;
+}
+
 /// Login throttling.
 #[async_trait]
 pub trait ThrottleStore: Send + Sync {
@@ -359,6 +384,7 @@ pub trait MessageStore: Send + Sync {
         conversation_id: &ConversationId,
         message_id: MessageId,
         own_after_read: i64,
+        now: i64,
     ) -> Result<bool, StoreError>;
     /// How many of `username`'s messages have ids in `(after, through]`.
     async fn count_own_messages(
@@ -565,6 +591,7 @@ pub trait Store:
     UserStore
     + SessionStore
     + DeviceStore
+    + NotificationStore
     + ThrottleStore
     + ContactStore
     + ConversationStore
@@ -577,6 +604,7 @@ impl<T> Store for T where
     T: UserStore
         + SessionStore
         + DeviceStore
+        + NotificationStore
         + ThrottleStore
         + ContactStore
         + ConversationStore

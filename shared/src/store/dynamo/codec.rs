@@ -110,11 +110,18 @@ pub(super) fn member_item(conversation_id: &ConversationId, member: &Member) -> 
     item.insert("joined_at".into(), n(member.joined_at));
     item.insert("gsi1pk".into(), AV::S(members_gsi_pk(conversation_id)));
     item.insert("gsi1sk".into(), AV::S(format!("{:015}#{}", member.joined_at.max(0), member.username)));
+    if let Some(by) = &member.added_by {
+        item.insert("added_by".into(), s(by));
+    }
     item
 }
 
 pub(super) fn parse_member(item: &Item) -> Result<Member, StoreError> {
-    Ok(Member { username: req_s(item, "username")?, joined_at: req_n(item, "joined_at")? })
+    Ok(Member {
+        username: req_s(item, "username")?,
+        joined_at: req_n(item, "joined_at")?,
+        added_by: opt_s(item, "added_by"),
+    })
 }
 
 /// A member under the user: my conversations and my read state there, and whether `$connect`
@@ -141,6 +148,7 @@ pub(super) fn parse_read_state(item: &Item) -> Result<ReadState, StoreError> {
         last_read: MessageId::new(opt_n(item, "last_read")?.unwrap_or(0)),
         own_after_read: opt_n(item, "own_after_read")?.unwrap_or(0),
         notifications: parse_settings(item)?,
+        active_at: opt_n(item, "active_at")?,
     })
 }
 
@@ -167,6 +175,14 @@ pub(super) fn setting_item(conversation_id: &ConversationId, username: &str, set
     }
     item
 }
+
+/// How far a conversation's notifications are done: `CONV#<id>` / `NOTIFIED`, `notified_id`.
+pub(super) const NOTIFIED: &str = "NOTIFIED";
+
+/// A membership's `badge_due`: set where its member's badge changes (a read, a settings change),
+/// removed by the member's own sends, so the stream filter passes exactly the changes that call
+/// for a silent badge update.
+pub(super) const BADGE_DUE: &str = "badge_due";
 
 pub(super) fn device_sk(device_id: &DeviceId) -> String {
     format!("DEVICE#{device_id}")
@@ -662,7 +678,7 @@ mod tests {
             let expected = (c.visibility == Visibility::Public).then(|| s(&c.public_sort_key()));
             assert_eq!(indexed, expected, "{c:?}");
         }
-        let member = Member { username: "bob".into(), joined_at: 12 };
+        let member = Member { username: "bob".into(), joined_at: 12, added_by: Some("ann".into()) };
         let item = member_item(&"c1".into(), &member);
         assert_eq!(parse_member(&item).unwrap(), member);
         assert_eq!(item["gsi1sk"], s("000000000000012#bob"), "members index by join time");

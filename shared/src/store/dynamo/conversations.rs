@@ -258,10 +258,12 @@ impl ConversationStore for DynamoStore {
             .expression_attribute_values(":level", s(settings.level.as_str()));
         membership = match settings.muted_until {
             Some(until) => membership
-                .update_expression("SET #level = :level, muted_until = :until")
+                .update_expression("SET #level = :level, muted_until = :until, badge_due = :due")
                 .expression_attribute_values(":until", n(until)),
-            None => membership.update_expression("SET #level = :level REMOVE muted_until"),
+            None => membership.update_expression("SET #level = :level, badge_due = :due REMOVE muted_until"),
         };
+        // Whether the conversation counts in the badge may have changed: a silent update follows.
+        membership = membership.expression_attribute_values(":due", n(1));
         let membership = membership.build().map_err(build_error)?;
         let setting_key = key(conv_pk(conversation_id), &format!("{SETTING_OF}{username}"));
         let setting = if settings.is_default() {
@@ -380,6 +382,13 @@ impl ConversationStore for DynamoStore {
             delete(conv_pk(&expected.id), &member_of_sk(username))?,
             delete(user_pk(username), &member_sk(&expected.id))?,
         ];
+        // Their notification settings there, if they chose any.
+        let setting = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(conv_pk(&expected.id), &format!("{SETTING_OF}{username}"))))
+            .build()
+            .map_err(build_error)?;
+        writes.push(TransactWriteItem::builder().delete(setting).build());
         if expected.sockets == Sockets::OnProfiles {
             // Pushes stop reaching the one who left in the same write.
             let roster = Update::builder()

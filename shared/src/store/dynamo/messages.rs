@@ -39,9 +39,10 @@ impl MessageStore for DynamoStore {
         let own = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(user_pk(&message.sender_username), &member_sk(&message.conversation_id))))
-            .update_expression("ADD own_after_read :one")
+            .update_expression("ADD own_after_read :one SET active_at = :now REMOVE badge_due")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":now", n(message.sent_at))
             .build()
             .map_err(build_error)?;
         let mut writes = vec![
@@ -204,16 +205,18 @@ impl MessageStore for DynamoStore {
         conversation_id: &ConversationId,
         message_id: MessageId,
         own_after_read: i64,
+        now: i64,
     ) -> Result<bool, StoreError> {
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(user_pk(username), &member_sk(conversation_id))))
-            .update_expression("SET last_read = :id, own_after_read = :own")
+            .update_expression("SET last_read = :id, own_after_read = :own, active_at = :now, badge_due = :now")
             .condition_expression("attribute_exists(pk) AND last_read < :id")
             .expression_attribute_values(":id", n(message_id.get()))
             .expression_attribute_values(":own", n(own_after_read))
+            .expression_attribute_values(":now", n(now))
             .send()
             .await;
         match result {

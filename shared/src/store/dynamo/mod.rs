@@ -20,11 +20,12 @@
 //! | device              | `USER#<username>`   | `DEVICE#<device id>` | (TTL: its session) |
 //! | push token claim    | `PUSHTOKEN#<sha256>` | `TOKEN`            | (TTL: its session)  |
 //! | notification setting| `CONV#<id>`         | `NOTIFY#<username>` |                     |
+//! | notified up to      | `CONV#<id>`         | `NOTIFIED`          |                     |
 //!
 //! Every access is a GetItem, Query, BatchGetItem or a (transactional) conditional write on a
 //! key; nothing scans. docs/architecture.md lists the requests per operation.
 //!
-//! One file per area of the port (`users`, `sessions`, `devices`, `throttle`, `contacts`,
+//! One file per area of the port (`users`, `sessions`, `devices`, `notifications`, `throttle`, `contacts`,
 //! `conversations`, `messages`, `connections`, `files`); every key and item encoding in `codec` (unit-tested
 //! there); this file holds the client, the generic reads and writes, and the error mapping.
 
@@ -43,14 +44,15 @@ use aws_sdk_dynamodb::Client;
 
 use super::{
     Attempt, Attempts, Connected, ConnectionStore, ContactStore, ConversationStore, DeviceStore, FileStore,
-    MessageStore, PushRelease, PushTurn, RefreshTokenRecord, ReleaseMode, Released, SendRate, SessionStore, Signalled,
-    SocketOptions, Target, ThrottleStore, TurnClaim, UserStore, UserUpdate,
+    MessageStore, NotificationStore, PushRelease, PushTurn, RefreshTokenRecord, ReleaseMode, Released, SendRate,
+    SessionStore, Signalled, SocketOptions, Target, ThrottleStore, TurnClaim, UserStore, UserUpdate,
 };
 use crate::chat::{Attachment, Conversation, Kind, Member, Message, ReadState, Sockets, Visibility, MEMBERS_MAX};
 use crate::error::{Conflict, StoreError};
 use crate::ids::{ConnectionId, ConversationId, FileId, MessageId};
 use crate::model::{FileRecord, Purpose};
 use crate::model::{Page, UserRecord};
+use crate::notifications::decision::Recipient;
 use crate::notifications::devices::{Device, DeviceId, Platform};
 use crate::notifications::settings::{Level, Settings};
 
@@ -61,7 +63,9 @@ mod conversations;
 mod devices;
 mod files;
 mod messages;
+mod notifications;
 mod sessions;
+pub mod stream;
 mod throttle;
 mod users;
 

@@ -1,0 +1,123 @@
+//! What the notify function reads and records: the `NotificationStore` port on DynamoDB.
+
+use super::*;
+
+#[async_trait]
+impl NotificationStore for DynamoStore {
+    /// One strongly consistent Query of the user's partition from `DEVICE#` to `PROFILE` (their
+    /// devices, memberships and profile, with its live sockets, and nothing else the partition
+    /// holds: contacts and sessions sort outside the range), then one consistent BatchGetItem of
+    /// their conversations and their typing counter.
+    async fn recipient(&self, username: &str, now: i64) -> Result<Option<Recipient>, StoreError> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+                .expression_attribute_values(":pk", AV::S(user_pk(username)))
+                .expression_attribute_values(":from", s("DEVICE#"))
+                .expression_attribute_values(":to", s(PROFILE))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            items.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => break,
+            }
+        }
+        let mut recipient = Recipient { username: username.to_owned(), ..Recipient::default() };
+        let mut exists = false;
+        for item in &items {
+            let sk = req_s(item, "sk")?;
+            if sk == PROFILE {
+                exists = true;
+                let live = parse_sockets(item)?.into_iter().filter(|socket| socket.expires_at > now);
+                recipient.online_sessions = live.filter_map(|socket| socket.session).collect();
+            } else if sk.starts_with("DEVICE#") {
+                recipient.devices.push(parse_device(item)?);
+            } else if sk.starts_with(MEMBER_OF) {
+                recipient.memberships.push((req_s(item, "conversation_id")?.into(), parse_read_state(item)?));
+            }
+        }
+        if !exists {
+            return Ok(None);
+        }
+        let typing = throttle_pk(&format!("typing#{username}"));
+        let mut keys: Vec<Item> = recipient.memberships.iter().map(|(id, _)| key(conv_pk(id), META)).collect();
+        keys.push(key(typing.clone(), ATTEMPTS));
+        for item in self.get_consistent(keys).await? {
+            if req_s(&item, "pk")? == typing {
+                recipient.typed_at = Some(parse_attempts(&item)?.window_start);
+            } else {
+                recipient.conversations.push(parse_conversation(&item)?);
+            }
+        }
+        Ok(Some(recipient))
+    }
+
+    async fn settings_of(&self, conversation_id: &ConversationId) -> Result<Vec<(String, Settings)>, StoreError> {
+        self.query_prefix(conv_pk(conversation_id), SETTING_OF)
+            .await?
+            .iter()
+            .map(|item| Ok((req_s(item, "username")?, parse_settings(item)?)))
+            .collect()
+    }
+
+    async fn notified(&self, conversation_id: &ConversationId) -> Result<Option<MessageId>, StoreError> {
+        let item = self.get(conv_pk(conversation_id), NOTIFIED).await?;
+        item.map(|item| Ok(MessageId::new(req_n(&item, "notified_id")?))).transpose()
+    }
+
+    async fn set_notified(
+        &self,
+        conversation_id: &ConversationId,
+        from: Option<MessageId>,
+        to: MessageId,
+    ) -> Result<bool, StoreError> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(conv_pk(conversation_id), NOTIFIED)))
+            .update_expression("SET notified_id = :to")
+            .expression_attribute_values(":to", n(to.get()));
+        update = match from {
+            None => update.condition_expression("attribute_not_exists(pk)"),
+            Some(from) => {
+                update.condition_expression("notified_id = :from").expression_attribute_values(":from", n(from.get()))
+            }
+        };
+        match update.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if is_conditional_failure(&e) => Ok(false),
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+
+    async fn disable_device(&self, device: &Device) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(&device.username), &device_sk(&device.device_id))))
+            .update_expression("SET enabled = :false")
+            .condition_expression("#token = :token")
+            .expression_attribute_names("#token", "token")
+            .expression_attribute_values(":false", AV::Bool(false))
+            .expression_attribute_values(":token", s(&device.token))
+            .send()
+            .await;
+        match result {
+            // Gone, or registered again with another token since: nothing to disable.
+            Ok(_) => Ok(()),
+            Err(e) if is_conditional_failure(&e) => Ok(()),
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! The table's stream, read for notifications: which records the notify function is invoked
+//! for (the event filter, [`STREAM_FILTERS`], which template.yaml states and the local gateway's
+//! stream reader applies), and what each of them means ([`change_of`]).
+
+use aws_lambda_events::event::dynamodb::EventRecord;
+use serde_dynamo::AttributeValue as Sv;
+
+use super::codec::{BADGE_DUE, MEMBER_OF};
+use crate::error::StoreError;
+use crate::ids::MessageId;
+use crate::notifications::decision::Change;
+
+/// Lambda event-filter patterns (one JSON document each) for the notify function: a message id
+/// filled (a message or a void), a member added to a conversation, a membership whose badge
+/// changed. Socket records, TTL deletes, edits and everything else never invoke it.
+pub const STREAM_FILTERS: [&str; 3] = [
+    r#"{"eventName":["INSERT"],"dynamodb":{"Keys":{"pk":{"S":[{"prefix":"CONV#"}]},"sk":{"S":[{"prefix":"MSG#"}]}}}}"#,
+    r#"{"eventName":["INSERT"],"dynamodb":{"Keys":{"pk":{"S":[{"prefix":"CONV#"}]},"sk":{"S":[{"prefix":"MEMBER#"}]}}}}"#,
+    r#"{"eventName":["MODIFY"],"dynamodb":{"Keys":{"pk":{"S":[{"prefix":"USER#"}]},"sk":{"S":[{"prefix":"MEMBER#"}]}},"NewImage":{"badge_due":{"N":[{"exists":true}]}}}}"#,
+];
+
+fn string<'a>(item: &'a serde_dynamo::Item, name: &str) -> Option<&'a str> {
+    match item.get(name) {
+        Some(Sv::S(value)) => Some(value),
+        _ => None,
+    }
+}
+
+fn malformed(record: &EventRecord, what: &str) -> StoreError {
+    StoreError::internal(format!("stream record {}: {what}", record.event_id))
+}
+
+/// What a record the filters let through means for notifications (`None`: nothing, for a record
+/// they would not have let through); a record that names no item of ours in a form we wrote is
+/// an error, for the caller to report as failed.
+pub fn change_of(record: &EventRecord) -> Result<Option<Change>, StoreError> {
+    let keys = &record.change.keys;
+    let (Some(pk), Some(sk)) = (string(keys, "pk"), string(keys, "sk")) else {
+        return Err(malformed(record, "no pk or sk"));
+    };
+    let event = record.event_name.as_str();
+    if let Some(conversation) = pk.strip_prefix("CONV#") {
+        if let Some(id) = sk.strip_prefix("MSG#") {
+            if event != "INSERT" {
+                return Ok(None);
+            }
+            let id: i64 = id.parse().map_err(|_| malformed(record, "a message key without an id"))?;
+            return Ok(Some(Change::Message { conversation_id: conversation.into(), id: MessageId::new(id) }));
+        }
+        if let Some(username) = sk.strip_prefix(MEMBER_OF) {
+            if event != "INSERT" {
+                return Ok(None);
+            }
+            let by = string(&record.change.new_image, "added_by").map(str::to_owned);
+            return Ok(Some(Change::MemberAdded {
+                conversation_id: conversation.into(),
+                username: username.to_owned(),
+                by,
+            }));
+        }
+    }
+    if let (Some(username), Some(conversation)) = (pk.strip_prefix("USER#"), sk.strip_prefix("MEMBER#")) {
+        if event == "MODIFY" && record.change.new_image.contains_key(BADGE_DUE) {
+            return Ok(Some(Change::Read { username: username.to_owned(), conversation_id: conversation.into() }));
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(event: &str, pk: &str, sk: &str, image: serde_json::Value) -> EventRecord {
+        serde_json::from_value(serde_json::json!({
+            "eventID": "1",
+            "eventName": event,
+            "eventSource": "aws:dynamodb",
+            "awsRegion": "eu-west-1",
+            "dynamodb": {
+                "Keys": {"pk": {"S": pk}, "sk": {"S": sk}},
+                "NewImage": image,
+                "SequenceNumber": "100",
+                "SizeBytes": 10,
+                "StreamViewType": "NEW_IMAGE"
+            }
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn records_become_changes() {
+        let message = record("INSERT", "CONV#c1", "MSG#00000000000000000007", serde_json::json!({}));
+        assert_eq!(
+            change_of(&message).unwrap(),
+            Some(Change::Message { conversation_id: "c1".into(), id: MessageId::new(7) })
+        );
+        let added = record("INSERT", "CONV#c1", "MEMBER#bob", serde_json::json!({"added_by": {"S": "ann"}}));
+        assert_eq!(
+            change_of(&added).unwrap(),
+            Some(Change::MemberAdded { conversation_id: "c1".into(), username: "bob".into(), by: Some("ann".into()) })
+        );
+        let read = record("MODIFY", "USER#bob", "MEMBER#c1", serde_json::json!({"badge_due": {"N": "5"}}));
+        assert_eq!(
+            change_of(&read).unwrap(),
+            Some(Change::Read { username: "bob".into(), conversation_id: "c1".into() })
+        );
+        // A send's own-counter update clears badge_due: no badge update for it.
+        let sent = record("MODIFY", "USER#bob", "MEMBER#c1", serde_json::json!({"own_after_read": {"N": "1"}}));
+        assert_eq!(change_of(&sent).unwrap(), None);
+        let edit = record("MODIFY", "CONV#c1", "MSG#00000000000000000007", serde_json::json!({}));
+        assert_eq!(change_of(&edit).unwrap(), None);
+        let socket = record("INSERT", "CONV#c1", "CONN#abc", serde_json::json!({}));
+        assert_eq!(change_of(&socket).unwrap(), None);
+        let poison = record("INSERT", "CONV#c1", "MSG#/poison", serde_json::json!({}));
+        assert!(change_of(&poison).is_err());
+    }
+}
