@@ -8,6 +8,7 @@ pub mod rest;
 pub mod s3;
 pub mod secrets;
 pub mod sigv4;
+pub mod stream;
 pub mod ws;
 
 use std::net::SocketAddr;
@@ -201,7 +202,9 @@ pub async fn start(options: Options) -> Result<Gateway, GatewayError> {
 /// [`start`], with the key pair the management API (`/@connections`) checks SigV4 signatures
 /// against: for functions run outside the gateway that push through it (`scripts/watch`).
 pub async fn start_with_management_keys(options: Options, management: sigv4::Keys) -> Result<Gateway, GatewayError> {
+    // What feeds the notify function: the embedded store's own feed, or the table's stream.
     let mut feed = None;
+    let mut reader = None;
     let (store, table): (Arc<dyn Store>, String) = match &options.store {
         StoreChoice::Embedded => {
             let memory = MemoryStore::new();
@@ -211,6 +214,11 @@ pub async fn start_with_management_keys(options: Options, management: sigv4::Key
         StoreChoice::DynamoDb { endpoint, table } => {
             let client = dynamo::local_client(endpoint).await;
             dynamo::ensure_table(&client, table).await?;
+            let config = aws_sdk_dynamodbstreams::config::Builder::from(&chathub_shared::aws::local().await)
+                .endpoint_url(endpoint)
+                .build();
+            let streams = aws_sdk_dynamodbstreams::Client::from_conf(config);
+            reader = Some(stream::Reader::new(&client, streams, table).await?);
             (Arc::new(DynamoStore::new(client, table.clone())), table.clone())
         }
     };
@@ -259,9 +267,10 @@ pub async fn start_with_management_keys(options: Options, management: sigv4::Key
     };
     let pushes = Arc::new(Recorder::new());
     let provider: Arc<dyn PushProvider> = pushes.clone();
-    let notify = match feed {
-        Some(feed) => notify::spawn_feed(ctx.clone(), provider.clone(), options.push_content, feed),
-        None => tokio::spawn(async {}),
+    let notify = match (feed, reader) {
+        (Some(feed), _) => notify::spawn_feed(ctx.clone(), provider.clone(), options.push_content, feed),
+        (None, Some(reader)) => reader.spawn(ctx.clone(), provider.clone(), options.push_content),
+        (None, None) => tokio::spawn(async {}),
     };
     let all = With {
         ctx,

@@ -79,7 +79,7 @@ impl SnsProvider {
             .attributes("Enabled", "true")
             .send()
             .await
-            .map_err(|e| classify(e))?;
+            .map_err(classify)?;
         Ok(())
     }
 }

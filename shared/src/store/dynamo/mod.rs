@@ -38,7 +38,7 @@ use aws_sdk_dynamodb::types::AttributeValue as AV;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, ConditionCheck, Delete, DeleteRequest, GlobalSecondaryIndex, KeySchemaElement,
     KeyType, KeysAndAttributes, Projection, ProjectionType, Put, PutRequest, ReturnValue, ScalarAttributeType,
-    TimeToLiveSpecification, TransactWriteItem, Update, WriteRequest,
+    StreamSpecification, StreamViewType, TimeToLiveSpecification, TransactWriteItem, Update, WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -253,8 +253,23 @@ impl DynamoStore {
 
 /// Creates the table with its index and TTL if it does not exist yet.
 pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError> {
+    let stream =
+        || StreamSpecification::builder().stream_enabled(true).stream_view_type(StreamViewType::NewImage).build();
     match client.describe_table().table_name(table).send().await {
-        Ok(_) => return Ok(()),
+        Ok(out) => {
+            // A table made before notifications read its stream gets one.
+            let streams = out.table.and_then(|t| t.stream_specification).is_some_and(|s| s.stream_enabled);
+            if !streams {
+                client
+                    .update_table()
+                    .table_name(table)
+                    .stream_specification(stream().map_err(build_error)?)
+                    .send()
+                    .await
+                    .map_err(sdk_error)?;
+            }
+            return Ok(());
+        }
         Err(e) if e.as_service_error().is_some_and(|se| se.is_resource_not_found_exception()) => {}
         Err(e) => return Err(sdk_error(e)),
     }
@@ -286,6 +301,7 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError
         .key_schema(key_elem("pk", KeyType::Hash)?)
         .key_schema(key_elem("sk", KeyType::Range)?)
         .global_secondary_indexes(gsi)
+        .stream_specification(stream().map_err(build_error)?)
         .send()
         .await;
     match created {
