@@ -12,9 +12,27 @@ use chathub_shared::notifications::deliver::Deliverer;
 use chathub_shared::notifications::provider::PushProvider;
 use chathub_shared::store::dynamo::stream::change_of;
 use chathub_shared::Ctx;
+use lambda_runtime::{service_fn, LambdaEvent};
 
 /// The function's (binary's) name.
 pub const FUNCTION: &str = "notify";
+
+/// The Lambda binary's whole life: the table and SNS clients once per cold start, then a batch
+/// per invocation.
+pub async fn main() -> Result<(), lambda_runtime::Error> {
+    chathub_shared::telemetry::init();
+    let content = std::env::var("PUSH_CONTENT").unwrap_or_else(|_| "full".into());
+    let content = Content::parse(&content).ok_or(chathub_shared::error::ConfigError::Invalid("PUSH_CONTENT"))?;
+    let config = chathub_shared::config::Config::from_env()?;
+    let shared = chathub_shared::aws::load().await;
+    let ctx = Ctx::dynamo(config, &shared).await;
+    let provider = chathub_shared::notifications::sns::SnsProvider::from_env(&shared);
+    let (ctx, provider) = (&ctx, &provider);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
+        Ok::<_, lambda_runtime::Error>(handle(ctx, provider, content, event.payload).await)
+    }))
+    .await
+}
 
 /// One batch: every record that means a change is handled; the answer names the first record
 /// that failed (a record that is not ours in a form we wrote, or one whose pushes could not be

@@ -95,6 +95,9 @@ pub struct WsRoute {
 /// The function of the WebSocket API's `$connect` REQUEST authorizer.
 pub const WS_AUTHORIZER: &str = routes::ws_authorizer::FUNCTION;
 
+/// The function the table's stream invokes (push notifications), which serves no route.
+pub const NOTIFY: &str = crate::notify::FUNCTION;
+
 macro_rules! ws_routes {
     ($($module:ident,)*) => {
         /// Every WebSocket route (the authorizer is [`WS_AUTHORIZER`]).

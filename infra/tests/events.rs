@@ -89,3 +89,17 @@ async fn every_websocket_sample_runs_through_its_handler() {
 fn manifest_dir() -> std::path::PathBuf {
     std::path::PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
 }
+
+/// The notify function's sample (a stream batch: a member added, a message, a read) runs through
+/// its handler without a failed record.
+#[tokio::test]
+async fn the_notify_sample_runs_through_its_handler() {
+    let (ctx, _) = ctx().await;
+    let path = manifest_dir().join("../events").join(format!("{}.json", chathub_functions::table::NOTIFY));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("no sample event {}", path.display()));
+    let event = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let recorder = chathub_shared::notifications::provider::Recorder::new();
+    let content = chathub_shared::notifications::alert::Content::Full;
+    let response = chathub_functions::notify::handle(&ctx.ctx, &recorder, content, event).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+}

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use chathub_functions::table::{REST_ROUTES, WS_AUTHORIZER, WS_ROUTES};
+use chathub_functions::table::{NOTIFY, REST_ROUTES, WS_AUTHORIZER, WS_ROUTES};
 use chathub_shared::clients::Needs;
 use serde_yaml::Value;
 
@@ -298,7 +298,7 @@ fn every_route_binary_exists_and_every_binary_is_routed() {
         .iter()
         .map(|r| r.function)
         .chain(WS_ROUTES.iter().map(|r| r.function))
-        .chain([WS_AUTHORIZER])
+        .chain([WS_AUTHORIZER, NOTIFY])
         .collect();
     for entry in std::fs::read_dir(dir).unwrap() {
         let name = entry.unwrap().file_name().into_string().unwrap();
@@ -325,6 +325,79 @@ fn cargo_lambda_watch_router_matches_the_route_table() {
     let in_table: BTreeSet<(String, String)> =
         REST_ROUTES.iter().map(|r| (r.route_key(), r.function.to_owned())).collect();
     assert_eq!(in_router, in_table, "Cargo.toml's watch.router and the REST route table differ");
+}
+
+/// The notify function reads the table's stream, invoked only for what may call for a push (the
+/// filters the code and the local gateway use), and a record it cannot handle never holds its
+/// shard: it reports failed records, the batch splits, retries are bounded, and what it gives up
+/// goes to a queue of the template's.
+#[test]
+fn the_notify_function_reads_the_stream_filtered_and_never_stalls_on_a_record() {
+    let template = template();
+    let resources = template["Resources"].as_mapping().unwrap();
+    let table = &template["Resources"]["Table"]["Properties"];
+    assert_eq!(table["StreamSpecification"]["StreamViewType"], "NEW_IMAGE");
+    let readers: Vec<&str> = functions(&template)
+        .into_iter()
+        .filter(|(_, f)| serde_yaml::to_string(&f["Properties"]["Events"]).unwrap().contains("Table.StreamArn"))
+        .map(|(_, f)| f["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap())
+        .collect();
+    assert_eq!(readers, [NOTIFY], "one reader of the stream (a shard takes at most two)");
+    let (_, notify) =
+        functions(&template).into_iter().find(|(_, f)| f["Metadata"]["BuildProperties"]["Binary"] == NOTIFY).unwrap();
+    let events = notify["Properties"]["Events"].as_mapping().unwrap();
+    assert_eq!(events.len(), 1, "the notify function serves no route");
+    let stream = &events.values().next().unwrap()["Properties"];
+    assert_eq!(events.values().next().unwrap()["Type"], "DynamoDB");
+    assert_eq!(stream["FunctionResponseTypes"][0], "ReportBatchItemFailures");
+    assert_eq!(stream["BisectBatchOnFunctionError"], true);
+    let retries = stream["MaximumRetryAttempts"].as_i64().unwrap();
+    assert!((0..=10).contains(&retries), "bounded retries: {retries}");
+    assert_eq!(stream["BatchSize"].as_u64(), Some(chathub_gateway::notify::BATCH_SIZE as u64));
+    assert_eq!(retries as usize + 1, chathub_gateway::notify::TRIES, "the local gateway retries as Lambda does");
+    let destination = scalar(&stream["DestinationConfig"]["OnFailure"]["Destination"]);
+    let queue = destination.split('.').next().unwrap().to_owned();
+    let queue = resources
+        .iter()
+        .find(|(name, _)| name.as_str() == Some(queue.as_str()))
+        .expect("the failure queue is the template's")
+        .1;
+    assert_eq!(queue["Type"], "AWS::SQS::Queue");
+    let patterns: Vec<serde_json::Value> = stream["FilterCriteria"]["Filters"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|f| serde_json::from_str(f["Pattern"].as_str().unwrap()).unwrap())
+        .collect();
+    let ours: Vec<serde_json::Value> = chathub_shared::store::dynamo::stream::STREAM_FILTERS
+        .iter()
+        .map(|f| serde_json::from_str(f).unwrap())
+        .collect();
+    assert_eq!(patterns, ours, "template.yaml's filters and STREAM_FILTERS differ");
+    let policies = serde_yaml::to_string(&notify["Properties"]["Policies"]).unwrap();
+    assert!(policies.contains("sqs:SendMessage") && policies.contains("sns:Publish"), "{policies}");
+    assert!(!policies.contains("dynamodb:PutItem") && !policies.contains("dynamodb:DeleteItem"), "{policies}");
+}
+
+/// Only the functions that register devices (their route declares the push provider) and the
+/// notify function reach SNS, and only platform applications and endpoints.
+#[test]
+fn only_device_registration_and_the_notify_function_reach_sns() {
+    let template = template();
+    for (name, resource) in functions(&template) {
+        let binary = resource["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
+        let policies = serde_yaml::to_string(&resource["Properties"]["Policies"]).unwrap();
+        let may = needs_of(binary).devices || binary == NOTIFY;
+        assert_eq!(may, policies.contains("sns:"), "{name}: registers devices or notifies = {may}: {policies}");
+        if may {
+            assert!(!policies.contains(":topic") && !policies.contains("sns:*"), "{name}: {policies}");
+            let env = &resource["Properties"]["Environment"]["Variables"];
+            for variable in ["SNS_APNS_APPLICATION_ARN", "SNS_APNS_SANDBOX_APPLICATION_ARN", "SNS_FCM_APPLICATION_ARN"]
+            {
+                assert!(!env[variable].is_null(), "{name} is not told {variable}");
+            }
+        }
+    }
 }
 
 #[test]
