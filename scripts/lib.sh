@@ -63,6 +63,32 @@ stop_dynamodb_local() {
   fi
 }
 
+# start_moto PORT: moto's server (PyPI moto[server], into ~/.cache/chathub/moto-venv), the SNS
+# emulator the SNS adapter's tests run against, on 127.0.0.1:PORT; waits until it answers and sets
+# MOTO_PID. Stop it with stop_moto.
+start_moto() {
+  local port="$1" venv
+  venv="$(venv moto-venv "moto[server]>=5")" || return 1
+  "$venv/bin/python" -m moto.server -H 127.0.0.1 -p "$port" >"$CHATHUB_CACHE/moto.log" 2>&1 &
+  MOTO_PID=$!
+  local i
+  for i in $(seq 1 100); do
+    if curl -sf -o /dev/null "http://127.0.0.1:$port/moto-api/data.json"; then return 0; fi
+    kill -0 "$MOTO_PID" 2>/dev/null || { cat "$CHATHUB_CACHE/moto.log" >&2; return 1; }
+    sleep 0.2
+  done
+  echo "moto did not answer on port $port" >&2
+  return 1
+}
+
+stop_moto() {
+  if [ -n "${MOTO_PID:-}" ]; then
+    kill "$MOTO_PID" 2>/dev/null || true
+    wait "$MOTO_PID" 2>/dev/null || true
+    MOTO_PID=""
+  fi
+}
+
 # A free TCP port on 127.0.0.1.
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'

@@ -67,6 +67,9 @@ pub struct Options {
     pub limits: Limits,
     /// What push notifications may say (`full`, or `hidden`: no message text).
     pub push_content: Content,
+    /// Where pushes go: `None`, the embedded recorder (`GET /_local/pushes`); or a provider
+    /// (SNS at an endpoint such as moto's).
+    pub push_provider: Option<Arc<dyn PushProvider>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -214,6 +217,7 @@ pub async fn start_with_management_keys(options: Options, management: sigv4::Key
         StoreChoice::DynamoDb { endpoint, table } => {
             let client = dynamo::local_client(endpoint).await;
             dynamo::ensure_table(&client, table).await?;
+            dynamo::ensure_stream(&client, table).await?;
             let config = aws_sdk_dynamodbstreams::config::Builder::from(&chathub_shared::aws::local().await)
                 .endpoint_url(endpoint)
                 .build();
@@ -266,7 +270,7 @@ pub async fn start_with_management_keys(options: Options, management: sigv4::Key
         None => notifier,
     };
     let pushes = Arc::new(Recorder::new());
-    let provider: Arc<dyn PushProvider> = pushes.clone();
+    let provider: Arc<dyn PushProvider> = options.push_provider.clone().unwrap_or_else(|| pushes.clone());
     let notify = match (feed, reader) {
         (Some(feed), _) => notify::spawn_feed(ctx.clone(), provider.clone(), options.push_content, feed),
         (None, Some(reader)) => reader.spawn(ctx.clone(), provider.clone(), options.push_content),

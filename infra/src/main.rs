@@ -68,6 +68,11 @@ struct Args {
     /// What push notifications may say: `full`, or `hidden` (title and body "New message").
     #[arg(long, env = "PUSH_CONTENT", default_value = "full", value_parser = ["full", "hidden"])]
     push_content: String,
+    /// Publish pushes through SNS at this endpoint (moto's server, say) instead of recording them
+    /// for GET /_local/pushes; the platform applications come from SNS_APNS_APPLICATION_ARN,
+    /// SNS_APNS_SANDBOX_APPLICATION_ARN and SNS_FCM_APPLICATION_ARN.
+    #[arg(long, env = "SNS_ENDPOINT")]
+    sns_endpoint: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -166,6 +171,14 @@ async fn main() -> ExitCode {
         clock: None,
         limits,
         push_content: Content::parse(&args.push_content).unwrap_or_default(),
+        push_provider: match &args.sns_endpoint {
+            Some(endpoint) if !endpoint.is_empty() => {
+                let sns = chathub_shared::notifications::sns::SnsProvider::local(endpoint).await;
+                Some(std::sync::Arc::new(sns)
+                    as std::sync::Arc<dyn chathub_shared::notifications::provider::PushProvider>)
+            }
+            _ => None,
+        },
     };
     let management = if args.management_access_key.is_empty() || args.management_secret_key.is_empty() {
         chathub_gateway::sigv4::Keys::random()

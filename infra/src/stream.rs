@@ -21,7 +21,7 @@ use crate::notify::{BATCH_SIZE, TRIES};
 
 /// How long a poll of every shard that found nothing waits before the next (Lambda polls each
 /// shard about four times a second; a local run need not wait as long).
-const IDLE: Duration = Duration::from_millis(20);
+const IDLE: Duration = Duration::from_millis(50);
 /// How often the stream's shards are listed again (shards split and close).
 const SHARDS_EVERY: Duration = Duration::from_secs(2);
 

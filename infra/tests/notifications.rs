@@ -557,3 +557,36 @@ async fn a_phone_that_logs_out_hears_nothing_more(app: &TestApp) {
     tokio::time::sleep(Duration::from_millis(300)).await;
     settled(app, "bob", 1, 0).await;
 }
+
+/// A stream record the notify function cannot read (a message key without an id, as no code of
+/// ours writes) never holds the stream: it is retried, given up, and the messages after it, in
+/// its conversation and in others, still reach the phones. DynamoDB only: the record has to be on
+/// the table's stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_the_notify_function_cannot_read_blocks_nothing() {
+    let app = TestApp::dynamodb().await;
+    let ann = app.register("ann").await;
+    let bob = app.register("bob").await;
+    put_device(&app, &bob, "phone", fcm("bob-token")).await.assert_status(200);
+    let first = group(&app, &ann, "First", &["bob"]).await;
+    let second = group(&app, &ann, "Second", &["bob"]).await;
+    settled(&app, "bob", 2, 0).await;
+
+    let (endpoint, table) = app.table.clone().unwrap();
+    let client = chathub_shared::store::dynamo::local_client(&endpoint).await;
+    let s = |v: &str| aws_sdk_dynamodb::types::AttributeValue::S(v.to_owned());
+    client
+        .put_item()
+        .table_name(&table)
+        .item("pk", s(&format!("CONV#{first}")))
+        .item("sk", s("MSG#/poison"))
+        .send()
+        .await
+        .unwrap();
+    send(&app, &ann, &first, json!({"content": "after the poison"})).await;
+    send(&app, &ann, &second, json!({"content": "elsewhere"})).await;
+    let (items, _) = settled(&app, "bob", 4, 0).await;
+    let bodies: Vec<&str> = items[2..].iter().map(|i| i["body"].as_str().unwrap()).collect();
+    assert_eq!(bodies, ["ann: after the poison", "ann: elsewhere"]);
+    app.stop().await;
+}

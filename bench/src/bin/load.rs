@@ -616,6 +616,7 @@ async fn main() {
         clock: None,
         limits: Limits { sends: args.send_limit, ..Limits::default() }, // gateway-limits
         push_content: Default::default(),                               // gateway-limits
+        push_provider: None,                                            // gateway-limits
     })
     .await
     .expect("gateway starts");

@@ -23,6 +23,8 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     gateway: Gateway,
     dynamodb: bool,
+    /// On DynamoDB Local: its endpoint and this test's table.
+    pub table: Option<(String, String)>,
 }
 
 /// What came back: status, headers and the body parsed as JSON where it is JSON.
@@ -101,11 +103,19 @@ impl TestApp {
     }
 
     async fn start(store: StoreChoice) -> Self {
-        let blobs = BlobChoice::Embedded {
+        Self::start_with(store, Self::embedded_blobs()).await
+    }
+
+    fn embedded_blobs() -> BlobChoice {
+        BlobChoice::Embedded {
             addr: "127.0.0.1:0".parse().unwrap(),
             root: std::env::temp_dir().join(format!("chathub-test-{}", ulid::Ulid::new())),
-        };
-        Self::start_with(store, blobs).await
+        }
+    }
+
+    /// The embedded store, with pushes published through `provider` (SNS at moto's server).
+    pub async fn embedded_with_push(provider: Arc<dyn chathub_shared::notifications::provider::PushProvider>) -> Self {
+        Self::start_full(StoreChoice::Embedded, Self::embedded_blobs(), Some(provider)).await
     }
 
     /// Whether this app runs on DynamoDB Local (else on the embedded store).
@@ -114,7 +124,19 @@ impl TestApp {
     }
 
     async fn start_with(store: StoreChoice, blobs: BlobChoice) -> Self {
+        Self::start_full(store, blobs, None).await
+    }
+
+    async fn start_full(
+        store: StoreChoice,
+        blobs: BlobChoice,
+        push_provider: Option<Arc<dyn chathub_shared::notifications::provider::PushProvider>>,
+    ) -> Self {
         let dynamodb = matches!(store, StoreChoice::DynamoDb { .. });
+        let table = match &store {
+            StoreChoice::DynamoDb { endpoint, table } => Some((endpoint.clone(), table.clone())),
+            StoreChoice::Embedded => None,
+        };
         if std::env::var_os("CHATHUB_TEST_LOG").is_some() {
             chathub_shared::telemetry::init();
         }
@@ -129,11 +151,12 @@ impl TestApp {
             clock: Some(clock.clone()),
             limits: Default::default(),
             push_content: Default::default(),
+            push_provider,
         })
         .await
         .expect("gateway starts");
         let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build().unwrap();
-        Self { url: gateway.rest_url(), ws_url: gateway.ws_url(), http, clock, gateway, dynamodb }
+        Self { url: gateway.rest_url(), ws_url: gateway.ws_url(), http, clock, gateway, dynamodb, table }
     }
 
     pub fn clock_now(&self) -> i64 {
@@ -141,8 +164,14 @@ impl TestApp {
         self.clock.now_ms()
     }
 
+    /// Stops the gateway, and on DynamoDB Local drops this test's table: DynamoDB Local keeps
+    /// working on every table's stream, so tables left behind slow every test after.
     pub async fn stop(self) {
         self.gateway.shutdown().await;
+        if let Some((endpoint, table)) = &self.table {
+            let client = chathub_shared::store::dynamo::local_client(endpoint).await;
+            let _ = client.delete_table().table_name(table).send().await;
+        }
     }
 
     /// Sends a request; `body` is sent as raw text when it is a JSON string, as JSON otherwise.

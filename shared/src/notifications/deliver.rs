@@ -119,8 +119,8 @@ impl Deliverer<'_> {
     }
 
     /// Notifies a conversation's messages from its watermark on, in id order, as far as they are
-    /// stored without a gap. `first`: the lowest id the batch saw, where a conversation with no
-    /// watermark yet (created before notifications existed) starts.
+    /// stored without a gap. A conversation's watermark is made with it; `first`, the lowest id
+    /// the batch saw, is where one created before notifications existed starts.
     async fn messages(&self, conversation_id: &ConversationId, first: MessageId) -> Result<(), DeliverError> {
         let store = &self.ctx.store;
         let mut watermark = store.notified(conversation_id).await?;
@@ -157,26 +157,26 @@ impl Deliverer<'_> {
     async fn message(&self, conversation: &Conversation, message: &Message) -> Result<(), DeliverError> {
         let store = &self.ctx.store;
         let now = self.ctx.now_ms();
-        // Deleted since it was stored: read at the moment of publishing.
-        let current = store.get_message(&conversation.id, message.id).await?.unwrap_or_else(|| message.clone());
-        let replied_to = match current.reply_id {
+        let replied_to = match message.reply_id {
             Some(reply) => store.get_message(&conversation.id, reply).await?.map(|m| m.sender_username),
             None => None,
         };
         let mut tally = Tally::default();
         self.provider.skipped(Skipped {
-            username: current.sender_username.clone(),
+            username: message.sender_username.clone(),
             device_id: None,
             conversation_id: conversation.id.clone(),
-            message_id: Some(current.id),
+            message_id: Some(message.id),
             reason: Reason::Sender,
         });
         tally.skip(Reason::Sender);
-        let candidates = self.candidates(conversation, &current, replied_to.as_deref()).await?;
+        let candidates = self.candidates(conversation, message, replied_to.as_deref()).await?;
         if candidates.is_empty() {
-            tally.log("message", &conversation.id, Some(current.id));
+            tally.log("message", &conversation.id, Some(message.id));
             return Ok(());
         }
+        // Deleted since it was stored? Read again right before publishing.
+        let current = store.get_message(&conversation.id, message.id).await?.unwrap_or_else(|| message.clone());
         let sender_name = match store.get_user(&current.sender_username).await? {
             Some(user) => user.fullname,
             None => current.sender_username.clone(),

@@ -63,6 +63,13 @@ impl SnsProvider {
         Self::new(aws_sdk_sns::Client::from_conf(config.build()), Applications::from_env())
     }
 
+    /// For an SNS stand-in at `endpoint` (moto's server), with the local keys and the environment's
+    /// applications.
+    pub async fn local(endpoint: &str) -> Self {
+        let config = aws_sdk_sns::config::Builder::from(&crate::aws::local().await).endpoint_url(endpoint).build();
+        Self::new(aws_sdk_sns::Client::from_conf(config), Applications::from_env())
+    }
+
     /// The endpoint's ARN from SNS's refusal to make a second endpoint for a known token with
     /// other attributes ("Endpoint <arn> already exists with the same Token, but different
     /// attributes."): the token moved here, and that endpoint is ours to update.
@@ -71,11 +78,12 @@ impl SnsProvider {
         Some(rest.split_whitespace().next()?.to_owned())
     }
 
-    async fn enable(&self, endpoint: &str, token: &str) -> Result<(), PublishError> {
+    async fn enable(&self, endpoint: &str, device: &Device) -> Result<(), PublishError> {
         self.client
             .set_endpoint_attributes()
             .endpoint_arn(endpoint)
-            .attributes("Token", token)
+            .attributes("Token", &device.token)
+            .attributes("CustomUserData", &device.username)
             .attributes("Enabled", "true")
             .send()
             .await
@@ -118,7 +126,7 @@ impl PushProvider for SnsProvider {
         };
         // A known endpoint may be disabled (the token was rejected) or another user's: enabling it
         // with the token and this user's data makes it this device's.
-        self.enable(&endpoint, &device.token).await?;
+        self.enable(&endpoint, device).await?;
         Ok(Some(endpoint))
     }
 

@@ -538,6 +538,7 @@ impl ConversationStore for MemoryStore {
             s.rosters.insert(conversation.id.clone(), members.iter().map(|m| m.username.clone()).collect());
         }
         s.conversations.insert(conversation.id.clone(), conversation.clone());
+        s.notified.insert(conversation.id.clone(), MessageId::NONE);
         for member in members {
             s.emit(Change::MemberAdded {
                 conversation_id: conversation.id.clone(),

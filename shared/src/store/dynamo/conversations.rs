@@ -130,6 +130,11 @@ impl ConversationStore for DynamoStore {
             writes.push(put(&self.table, roster, "attribute_not_exists(pk)")?);
             reasons.push(Conflict::Missing);
         }
+        // Nothing notified yet: the notify function starts from the first message.
+        let mut notified = key(conv_pk(&conversation.id), NOTIFIED);
+        notified.insert("notified_id".into(), n(0));
+        writes.push(put(&self.table, notified, "attribute_not_exists(pk)")?);
+        reasons.push(Conflict::Missing);
         if let Some(direct) = direct_key {
             let mut item = key(format!("DIRECT#{direct}"), "DIRECT");
             item.insert("conversation_id".into(), s(conversation.id.as_str()));
