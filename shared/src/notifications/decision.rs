@@ -61,7 +61,9 @@ impl Reason {
     }
 }
 
-/// What deciding for one member takes, read at once (`NotificationStore::recipient`).
+/// What deciding for one member takes: their devices, live sessions and memberships read at once
+/// (`NotificationStore::recipient`), and, only for a member a push may reach, their conversations
+/// and typing (`NotificationStore::complete`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Recipient {
     pub username: String,
@@ -138,15 +140,22 @@ pub fn member_verdict(
     Ok(())
 }
 
-/// Whether one device of an admitted member gets the push: not if the platform rejected it, nor
-/// if its session has a live socket, nor if the member is active elsewhere.
-pub fn device_verdict(recipient: &Recipient, device: &Device, now: i64) -> Result<(), Reason> {
+/// What can be told of a device before the member's activity is read: not if the platform
+/// rejected it, nor if its session has a live socket.
+pub fn device_ready(recipient: &Recipient, device: &Device) -> Result<(), Reason> {
     if !device.enabled {
         return Err(Reason::Disabled);
     }
     if recipient.online_sessions.contains(&device.session) {
         return Err(Reason::Online);
     }
+    Ok(())
+}
+
+/// Whether one device of an admitted member gets the push: not if the platform rejected it, nor
+/// if its session has a live socket, nor if the member is active elsewhere.
+pub fn device_verdict(recipient: &Recipient, device: &Device, now: i64) -> Result<(), Reason> {
+    device_ready(recipient, device)?;
     if recipient.active(now) {
         return Err(Reason::Active);
     }

@@ -15,7 +15,7 @@ use crate::chat::{Conversation, Message, MEMBERS_INLINE_MAX};
 use crate::error::StoreError;
 use crate::ids::{ConversationId, MessageId};
 use crate::notifications::alert::{Content, Notification};
-use crate::notifications::decision::{device_verdict, member_verdict, Change, Reason, Recipient};
+use crate::notifications::decision::{device_ready, member_verdict, Change, Reason, Recipient};
 use crate::notifications::provider::{PublishError, PushProvider, Skipped};
 use crate::notifications::settings::{Level, ALL_BY_DEFAULT_MAX};
 use crate::Ctx;
@@ -192,9 +192,8 @@ impl Deliverer<'_> {
                         return Ok(Tally::default());
                     }
                     let verdict = member_verdict(&recipient, conversation, current, replied_to, now);
-                    let notification =
-                        Notification::message(conversation, current, sender_name, recipient.badge(), self.content);
-                    self.to_devices(&recipient, verdict, &notification, &conversation.id, Some(current.id), now).await
+                    let build = |badge| Notification::message(conversation, current, sender_name, badge, self.content);
+                    self.to_devices(recipient, verdict, build, &conversation.id, Some(current.id), now).await
                 }
             })
             .buffer_unordered(CONCURRENCY)
@@ -232,30 +231,48 @@ impl Deliverer<'_> {
         Ok(names)
     }
 
-    /// Publishes `notification` to each device of `recipient` that may have it, or records why
-    /// not; a device whose token the platform rejects is disabled.
+    /// Publishes the notification `build` makes (given the badge) to each device of `recipient`
+    /// that may have it, or records why not; a device whose token the platform rejects is
+    /// disabled. The member's conversations and typing are read only when a device is left after
+    /// what the first read tells (level, mute, disabled, online): a member without a phone, or
+    /// with the app open, costs that one read.
     async fn to_devices(
         &self,
-        recipient: &Recipient,
+        mut recipient: Recipient,
         member: Result<(), Reason>,
-        notification: &Notification,
+        build: impl FnOnce(i64) -> Notification,
         conversation_id: &ConversationId,
         message_id: Option<MessageId>,
         now: i64,
     ) -> Result<Tally, DeliverError> {
+        let mut verdicts: Vec<(crate::notifications::devices::Device, Result<(), Reason>)> = recipient
+            .live_devices(now)
+            .map(|device| (device.clone(), member.and_then(|()| device_ready(&recipient, device))))
+            .collect();
+        let mut notification = None;
+        if verdicts.iter().any(|(_, v)| v.is_ok()) {
+            self.ctx.store.complete(&mut recipient).await?;
+            if recipient.active(now) {
+                for (_, verdict) in verdicts.iter_mut().filter(|(_, v)| v.is_ok()) {
+                    *verdict = Err(Reason::Active);
+                }
+            } else {
+                notification = Some(build(recipient.badge()));
+            }
+        }
         let mut tally = Tally::default();
-        for device in recipient.live_devices(now) {
-            let verdict = member.and_then(|()| device_verdict(recipient, device, now));
-            let outcome = match verdict {
-                Ok(()) => match self.publish(device, notification).await {
+        for (device, verdict) in verdicts {
+            let outcome = match (verdict, &notification) {
+                (Ok(()), Some(notification)) => match self.publish(&device, notification).await {
                     Ok(()) => Ok(()),
                     Err(PublishError::Rejected) => {
-                        self.ctx.store.disable_device(device).await?;
+                        self.ctx.store.disable_device(&device).await?;
                         Err(Reason::Disabled)
                     }
                     Err(e) => return Err(e.into()),
                 },
-                Err(reason) => Err(reason),
+                (Err(reason), _) => Err(reason),
+                (Ok(()), None) => Err(Reason::Active),
             };
             match outcome {
                 Ok(()) => tally.published += 1,
@@ -311,8 +328,8 @@ impl Deliverer<'_> {
             Some(user) => user.fullname,
             None => adder.to_owned(),
         };
-        let notification = Notification::added(&conversation, adder, &adder_name, recipient.badge(), self.content);
-        let tally = self.to_devices(&recipient, member, &notification, conversation_id, None, now).await?;
+        let build = |badge| Notification::added(&conversation, adder, &adder_name, badge, self.content);
+        let tally = self.to_devices(recipient, member, build, conversation_id, None, now).await?;
         tally.log("added", conversation_id, None);
         Ok(())
     }
@@ -320,7 +337,11 @@ impl Deliverer<'_> {
     /// A member's badge changed (they read): a silent badge-only update to each of their devices.
     async fn read(&self, username: &str) -> Result<(), DeliverError> {
         let now = self.ctx.now_ms();
-        let Some(recipient) = self.ctx.store.recipient(username, now).await? else { return Ok(()) };
+        let Some(mut recipient) = self.ctx.store.recipient(username, now).await? else { return Ok(()) };
+        if !recipient.live_devices(now).any(|d| d.enabled) {
+            return Ok(());
+        }
+        self.ctx.store.complete(&mut recipient).await?;
         let notification = Notification::badge(recipient.badge());
         let mut published = 0;
         for device in recipient.live_devices(now).filter(|d| d.enabled) {

@@ -318,7 +318,6 @@ impl NotificationStore for MemoryStore {
         }
         let memberships: Vec<(ConversationId, ReadState)> =
             s.memberships_of(username).map(|(id, state)| (id.clone(), *state)).collect();
-        let conversations = memberships.iter().filter_map(|(id, _)| s.conversations.get(id).cloned()).collect();
         let online_sessions = s
             .live_sockets(&[username.to_owned()], now)
             .iter()
@@ -329,9 +328,16 @@ impl NotificationStore for MemoryStore {
             devices: s.devices.iter().filter(|((user, _), _)| user == username).map(|(_, d)| d.clone()).collect(),
             online_sessions,
             memberships,
-            conversations,
-            typed_at: s.attempts.get(&format!("typing#{username}")).map(|a| a.window_start),
+            ..Recipient::default()
         }))
+    }
+
+    async fn complete(&self, recipient: &mut Recipient) -> Result<(), StoreError> {
+        let s = self.lock();
+        recipient.conversations =
+            recipient.memberships.iter().filter_map(|(id, _)| s.conversations.get(id).cloned()).collect();
+        recipient.typed_at = s.attempts.get(&format!("typing#{}", recipient.username)).map(|a| a.window_start);
+        Ok(())
     }
 
     async fn settings_of(&self, conversation_id: &ConversationId) -> Result<Vec<(String, Settings)>, StoreError> {

@@ -191,10 +191,13 @@ pub trait DeviceStore: Send + Sync {
 /// What the notify function reads and records (`crate::notifications::deliver`).
 #[async_trait]
 pub trait NotificationStore: Send + Sync {
-    /// What deciding for one member takes, read at once: their devices, the sessions with a live
-    /// socket, their memberships and those conversations (for the badge), and when they last
-    /// typed. `None` for no such user.
+    /// What deciding for one member takes first, read at once: their devices, the sessions with a
+    /// live socket and their memberships (`conversations` and `typed_at` left empty). `None` for
+    /// no such user.
     async fn recipient(&self, username: &str, now: i64) -> Result<Option<Recipient>, StoreError>;
+    /// The rest, for a member a push may reach: their conversations as they are now (the badge)
+    /// and when they last typed.
+    async fn complete(&self, recipient: &mut Recipient) -> Result<(), StoreError>;
     /// The members of a conversation whose settings differ from the defaults.
     async fn settings_of(&self, conversation_id: &ConversationId) -> Result<Vec<(String, Settings)>, StoreError>;
     /// The last message id of the conversation whose notifications are done (`None`: none

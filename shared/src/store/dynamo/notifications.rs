@@ -6,8 +6,7 @@ use super::*;
 impl NotificationStore for DynamoStore {
     /// One strongly consistent Query of the user's partition from `DEVICE#` to `PROFILE` (their
     /// devices, memberships and profile, with its live sockets, and nothing else the partition
-    /// holds: contacts and sessions sort outside the range), then one consistent BatchGetItem of
-    /// their conversations and their typing counter.
+    /// holds: contacts and sessions sort outside the range).
     async fn recipient(&self, username: &str, now: i64) -> Result<Option<Recipient>, StoreError> {
         let mut items = Vec::new();
         let mut start: Option<Item> = None;
@@ -45,10 +44,12 @@ impl NotificationStore for DynamoStore {
                 recipient.memberships.push((req_s(item, "conversation_id")?.into(), parse_read_state(item)?));
             }
         }
-        if !exists {
-            return Ok(None);
-        }
-        let typing = throttle_pk(&format!("typing#{username}"));
+        Ok(exists.then_some(recipient))
+    }
+
+    /// One consistent BatchGetItem of their conversations and their typing counter.
+    async fn complete(&self, recipient: &mut Recipient) -> Result<(), StoreError> {
+        let typing = throttle_pk(&format!("typing#{}", recipient.username));
         let mut keys: Vec<Item> = recipient.memberships.iter().map(|(id, _)| key(conv_pk(id), META)).collect();
         keys.push(key(typing.clone(), ATTEMPTS));
         for item in self.get_consistent(keys).await? {
@@ -58,7 +59,7 @@ impl NotificationStore for DynamoStore {
                 recipient.conversations.push(parse_conversation(&item)?);
             }
         }
-        Ok(Some(recipient))
+        Ok(())
     }
 
     async fn settings_of(&self, conversation_id: &ConversationId) -> Result<Vec<(String, Settings)>, StoreError> {
