@@ -8,12 +8,15 @@ the units `infra/tests/request_counts.rs` measures on DynamoDB Local, except tha
 bills a transaction's writes once where AWS bills them twice; the previous design's figures are
 the ones the rooms issue measured (room of 10: 9 units, 1,000: 550, on DynamoDB Local). Prices:
 on-demand, us-east-1, 2025: $0.625 per million WCU, $0.125 per million RCU, $1.00 per million
-API Gateway WebSocket messages, $0.25 per million connection minutes.
+API Gateway WebSocket messages, $0.25 per million connection minutes; push notifications: SNS
+mobile push $0.50 per million publishes, Lambda arm64 $0.20 per million invocations and
+$0.0000133334 per GB-second (the notify function: 256 MB).
 """
 
 import math
 
 WCU, RCU, MESSAGE, MINUTE = 0.625e-6, 0.125e-6, 1.00e-6, 0.25e-6
+SNS_PUBLISH, LAMBDA_INVOKE, LAMBDA_GB_SECOND = 0.50e-6, 0.20e-6, 0.0000133334
 
 USERS = 10_000
 CONNECTS = 10  # per user per day
@@ -21,6 +24,17 @@ SENDS = 30  # per user per day
 SESSION_MINUTES = 30  # how long a connection stays open
 PER_USER = 20  # conversations each user is in
 SIZES = [(10, 0.80), (100, 0.15), (1000, 0.05)]  # room size and its share: 80% ≤ 10, 15% ≤ 100, 5% ≈ 1,000
+# Push notifications (docs/architecture.md, "Push notifications"): the share of users with a phone
+# registered, mentions per message in rooms of 1,000 (notified by default only when mentioned),
+# read markers set per user per day (each a silent badge update), the notify function's time per
+# message at 256 MB (an estimate: the local gateway's runs take a few milliseconds a message plus
+# DynamoDB and SNS round trips), and one invocation per message (the stream batches them on AWS,
+# so this overstates it).
+PHONES = 0.8
+MENTIONS_PER_SEND = 0.1
+READS = 30
+NOTIFY_SECONDS = 0.05
+NOTIFY_GB = 0.25
 
 
 def rooms_per_user(by):
@@ -52,11 +66,28 @@ def new_send(online):
     return 8, max(1, math.ceil(online * 130 / 4096))
 
 
+def notify(members, sends, online_share):
+    """(WCU, RCU, publishes) the notify function spends on `sends` messages in rooms of `members`,
+    as measured on DynamoDB Local (infra/tests/push_delivery.rs): per message the watermark, the
+    messages, the conversation, its write, the sender's name and a re-read; rooms of up to 100 read
+    their member list and decide for every member, bigger ones only for the members a message
+    mentions; per candidate one Query of their devices, memberships and profile (2 units for 20
+    conversations), and for one a push may reach (a phone, away) a BatchGetItem of their
+    conversations (half a unit each, eventually consistent as GET /conversations reads them) and
+    the typing counter."""
+    base_r = 5 + (math.ceil(members * 100 / 4096) if members <= 100 else 1)
+    candidates = members - 1 if members <= 100 else MENTIONS_PER_SEND
+    reachable = candidates * PHONES * (1 - online_share)
+    reads = base_r + candidates * 2 + reachable * (PER_USER + 1) / 2
+    return sends * 1, sends * reads, sends * reachable
+
+
 def day(ROOMS):
     """The table rows and the day's totals for one reading of the workload."""
     per_user_rooms = sum(n for _, n in ROOMS)
     rows = []
     totals = {"old": [0.0, 0.0, 0.0], "new": [0.0, 0.0, 0.0]}  # WCU, RCU, API Gateway messages
+    push = {"wcu": 0.0, "rcu": 0.0, "publishes": 0.0, "messages": 0.0}
     for members, per_user in ROOMS:
         rooms = USERS * per_user / members
         sends = USERS * SENDS * per_user / per_user_rooms
@@ -69,6 +100,11 @@ def day(ROOMS):
             totals[key][1] += sends * r
             totals[key][2] += pushes
         rows.append((members, rooms, sends, online, ow + orr, nw + nr))
+        w, r, p = notify(members, sends, ONLINE)
+        push["wcu"] += w
+        push["rcu"] += r
+        push["publishes"] += p
+        push["messages"] += sends
     connects = USERS * CONNECTS
     # Previous: profile update and a connection item at $connect, the same undone at $disconnect,
     # presence reads. This one: the same on the profile, plus a record under each conversation.
@@ -87,7 +123,13 @@ def day(ROOMS):
     totals["new"][0] += stale_hits
     totals["new"][2] += stale_hits
     minutes = connects * SESSION_MINUTES
-    return rows, totals, records, stale_hits, minutes
+    # Each read marker moved: a silent badge update to each phone of the reader (a Query and a
+    # BatchGetItem of their conversations).
+    badge_users = USERS * PHONES
+    push["rcu"] += badge_users * READS * (2 + (PER_USER + 1) / 2)
+    push["publishes"] += badge_users * READS
+    push["messages"] += badge_users * READS
+    return rows, totals, records, stale_hits, minutes, push
 
 
 def main():
@@ -101,7 +143,7 @@ def main():
         print()
 
 
-def report(rows, totals, records, stale_hits, minutes):
+def report(rows, totals, records, stale_hits, minutes, push):
     print("| room size | rooms | sends/day | online | units per send, previous | units per send, this |")
     print("|---:|---:|---:|---:|---:|---:|")
     for members, rooms, sends, online, old_units, new_units in rows:
@@ -125,6 +167,16 @@ def report(rows, totals, records, stale_hits, minutes):
     print(f"| of the new design's DynamoDB writes: socket records at `$connect` | | {records / 1e6:,.2f} M |")
     print(f"| of the new design's DynamoDB writes: deleting closed sockets' records | | {stale_hits / 1e6:,.2f} M |")
     print(f"| DynamoDB cost, previous ÷ this | | **{totals['old'][3] / totals['new'][3]:.1f}×** |")
+    dynamo = push["wcu"] * WCU + push["rcu"] * RCU
+    sns = push["publishes"] * SNS_PUBLISH
+    lam = push["messages"] * (LAMBDA_INVOKE + NOTIFY_SECONDS * NOTIFY_GB * LAMBDA_GB_SECOND)
+    print(
+        f"| push notifications (this design only): notify's DynamoDB ({push['wcu'] / 1e6:,.2f} M write, "
+        f"{push['rcu'] / 1e6:,.2f} M read units) | | ${dynamo:,.2f} |"
+    )
+    print(f"| push notifications: {push['publishes'] / 1e6:,.2f} M SNS publishes | | ${sns:,.2f} |")
+    print(f"| push notifications: the notify function, {push['messages'] / 1e6:,.2f} M invocations (Lambda) | | ${lam:,.2f} |")
+    print(f"| this design's DynamoDB cost with push notifications (the previous design had none) | | ${totals['new'][3] + dynamo:,.2f} |")
 
 
 if __name__ == "__main__":
