@@ -15,27 +15,6 @@ use chathub_shared::{ConversationId, MessageId};
 use serde_json::json;
 use support::domain::{names, Backing, Domain};
 
-macro_rules! on_both_backings {
-    ($($scenario:ident),* $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    super::$scenario(super::Backing::Memory).await;
-                }
-            )*
-        }
-        mod dynamodb {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    super::$scenario(super::Backing::Dynamo).await;
-                }
-            )*
-        }
-    };
-}
-
 on_both_backings!(
     a_change_delivered_twice_or_out_of_order_publishes_each_message_once_in_order,
     a_message_deleted_before_it_is_published_is_not,

@@ -16,27 +16,6 @@ use serde_json::json;
 use support::domain::{dynamodb_endpoint, names, Backing, Domain};
 use support::proxy::throttling_proxy;
 
-macro_rules! on_both_backings {
-    ($($scenario:ident),* $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    super::$scenario(super::Backing::Memory).await;
-                }
-            )*
-        }
-        mod dynamodb {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    super::$scenario(super::Backing::Dynamo).await;
-                }
-            )*
-        }
-    };
-}
-
 on_both_backings!(
     a_room_of_ten_thousand_members_works_end_to_end,
     a_pusher_that_dies_mid_fan_out_is_taken_over,

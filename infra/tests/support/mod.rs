@@ -268,6 +268,30 @@ macro_rules! on_both_stores {
     };
 }
 
+/// Runs each domain-level scenario (`support::domain`, no gateway) on the embedded store and on
+/// DynamoDB Local: each is an `async fn(Backing)`.
+#[macro_export]
+macro_rules! on_both_backings {
+    ($($scenario:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::$scenario($crate::support::domain::Backing::Memory).await;
+                }
+            )*
+        }
+        mod dynamodb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::$scenario($crate::support::domain::Backing::Dynamo).await;
+                }
+            )*
+        }
+    };
+}
+
 /// Runs each scenario with files on the gateway's embedded S3 server and on a separate one.
 #[macro_export]
 macro_rules! on_both_blob_stores {
