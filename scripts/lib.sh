@@ -44,14 +44,20 @@ start_dynamodb_local() {
   java -Djava.library.path="$dir/DynamoDBLocal_lib" -jar "$dir/DynamoDBLocal.jar" \
     -inMemory -sharedDb -disableTelemetry -port "$port" >"$CHATHUB_CACHE/dynamodb-local.log" 2>&1 &
   DYNAMODB_LOCAL_PID=$!
-  local i
-  for i in $(seq 1 120); do
-    # Any HTTP answer means it is up (it answers 400 to a bare GET).
-    if curl -s -o /dev/null "http://127.0.0.1:$port/"; then return 0; fi
-    kill -0 "$DYNAMODB_LOCAL_PID" 2>/dev/null || { cat "$CHATHUB_CACHE/dynamodb-local.log" >&2; return 1; }
-    sleep 0.5
+  # Any HTTP answer means it is up (it answers 400 to a bare GET).
+  wait_up "DynamoDB Local" "http://127.0.0.1:$port/" "$DYNAMODB_LOCAL_PID" "$CHATHUB_CACHE/dynamodb-local.log" 120 0.5
+}
+
+# wait_up NAME URL PID LOG TRIES PAUSE: waits until URL gives any HTTP answer, at most TRIES
+# times PAUSE seconds; fails (printing LOG) if PID dies first.
+wait_up() {
+  local name="$1" url="$2" pid="$3" log_file="$4" tries="$5" pause="$6" i
+  for i in $(seq 1 "$tries"); do
+    if curl -s -o /dev/null "$url"; then return 0; fi
+    kill -0 "$pid" 2>/dev/null || { cat "$log_file" >&2; return 1; }
+    sleep "$pause"
   done
-  echo "DynamoDB Local did not answer on port $port" >&2
+  echo "$name did not answer at $url" >&2
   return 1
 }
 
@@ -71,14 +77,7 @@ start_moto() {
   venv="$(venv moto-venv "moto[server]>=5")" || return 1
   "$venv/bin/python" -m moto.server -H 127.0.0.1 -p "$port" >"$CHATHUB_CACHE/moto.log" 2>&1 &
   MOTO_PID=$!
-  local i
-  for i in $(seq 1 100); do
-    if curl -sf -o /dev/null "http://127.0.0.1:$port/moto-api/data.json"; then return 0; fi
-    kill -0 "$MOTO_PID" 2>/dev/null || { cat "$CHATHUB_CACHE/moto.log" >&2; return 1; }
-    sleep 0.2
-  done
-  echo "moto did not answer on port $port" >&2
-  return 1
+  wait_up "moto" "http://127.0.0.1:$port/moto-api/data.json" "$MOTO_PID" "$CHATHUB_CACHE/moto.log" 100 0.2
 }
 
 stop_moto() {
