@@ -177,10 +177,7 @@ impl Deliverer<'_> {
         }
         // Deleted since it was stored? Read again right before publishing.
         let current = store.get_message(&conversation.id, message.id).await?.unwrap_or_else(|| message.clone());
-        let sender_name = match store.get_user(&current.sender_username).await? {
-            Some(user) => user.fullname,
-            None => current.sender_username.clone(),
-        };
+        let sender_name = self.full_name(&current.sender_username).await?;
         let results: Vec<Result<Tally, DeliverError>> = stream::iter(candidates)
             .map(|username| {
                 let current = &current;
@@ -291,6 +288,11 @@ impl Deliverer<'_> {
         Ok(tally)
     }
 
+    /// The name alerts show for a user: their full name (their username if they are gone).
+    async fn full_name(&self, username: &str) -> Result<String, StoreError> {
+        Ok(self.ctx.store.get_user(username).await?.map_or_else(|| username.to_owned(), |user| user.fullname))
+    }
+
     /// Publishes, trying again while throttled.
     async fn publish(
         &self,
@@ -324,10 +326,7 @@ impl Deliverer<'_> {
         let Some(recipient) = store.recipient(username, now).await? else { return Ok(()) };
         let Some(state) = recipient.membership(conversation_id) else { return Ok(()) };
         let member = if state.notifications.muted(now) { Err(Reason::Muted) } else { Ok(()) };
-        let adder_name = match store.get_user(adder).await? {
-            Some(user) => user.fullname,
-            None => adder.to_owned(),
-        };
+        let adder_name = self.full_name(adder).await?;
         let build = |badge| Notification::added(&conversation, adder, &adder_name, badge, self.content);
         let tally = self.to_devices(recipient, member, build, conversation_id, None, now).await?;
         tally.log("added", conversation_id, None);

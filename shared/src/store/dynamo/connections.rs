@@ -175,28 +175,13 @@ impl ConnectionStore for DynamoStore {
     }
 
     async fn contact_of(&self, username: &str) -> Result<Vec<String>, StoreError> {
-        let mut owners = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(GSI1)
-                .key_condition_expression("gsi1pk = :k")
-                .expression_attribute_values(":k", AV::S(format!("CONTACTOF#{username}")))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            for item in out.items.unwrap_or_default() {
-                owners.push(req_s(&item, "gsi1sk")?);
-            }
-            match out.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => return Ok(owners),
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .index_name(GSI1)
+            .key_condition_expression("gsi1pk = :k")
+            .expression_attribute_values(":k", AV::S(format!("CONTACTOF#{username}")));
+        self.query_all(query).await?.iter().map(|item| req_s(item, "gsi1sk")).collect()
     }
 }
 

@@ -8,28 +8,15 @@ impl NotificationStore for DynamoStore {
     /// devices, memberships and profile, with its live sockets, and nothing else the partition
     /// holds: contacts and sessions sort outside the range).
     async fn recipient(&self, username: &str, now: i64) -> Result<Option<Recipient>, StoreError> {
-        let mut items = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
-                .expression_attribute_values(":pk", AV::S(user_pk(username)))
-                .expression_attribute_values(":from", s("DEVICE#"))
-                .expression_attribute_values(":to", s(PROFILE))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            items.extend(out.items.unwrap_or_default());
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => break,
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+            .expression_attribute_values(":pk", AV::S(user_pk(username)))
+            .expression_attribute_values(":from", s("DEVICE#"))
+            .expression_attribute_values(":to", s(PROFILE))
+            .consistent_read(true);
+        let items = self.query_all(query).await?;
         let mut recipient = Recipient { username: username.to_owned(), ..Recipient::default() };
         let mut exists = false;
         for item in &items {
