@@ -44,22 +44,25 @@ pub fn spawn_feed(
                 }
             }
             let deliverer = Deliverer { ctx: &ctx, provider: provider.as_ref(), content };
+            // As Lambda does with a stream batch: delivered again from its first failed change;
+            // after TRIES deliveries that change is given up and the rest goes on.
             let mut pending = batch;
-            for attempt in 1..=TRIES {
+            let mut attempt = 0;
+            while !pending.is_empty() {
                 let failed = deliverer.deliver(&pending).await;
-                if failed.is_empty() {
-                    break;
-                }
+                let Some((from, _)) = failed.first() else { break };
                 for (_, error) in &failed {
                     tracing::warn!(error = %chathub_shared::error::Chain(error), attempt, "notify: a change failed");
                 }
-                // As Lambda retries a batch from its first failed record.
-                let from = failed[0].0;
-                pending = pending.split_off(from);
+                pending = pending.split_off(*from);
+                attempt += 1;
                 if attempt == TRIES {
-                    tracing::error!(changes = pending.len(), "notify: changes given up after {TRIES} tries");
+                    tracing::error!("notify: a change given up after {TRIES} tries");
+                    pending.remove(0);
+                    attempt = 0;
+                } else {
+                    tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
                 }
-                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
             }
         }
     })

@@ -6,7 +6,7 @@
 //! record is given up (on AWS it goes to the on-failure queue), so the shard moves on.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::event::dynamodb::Event;
@@ -25,13 +25,6 @@ const IDLE: Duration = Duration::from_millis(50);
 /// How often the stream's shards are listed again (shards split and close).
 const SHARDS_EVERY: Duration = Duration::from_secs(2);
 
-/// A record given up after its retries: what the on-failure queue receives on AWS.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GivenUp {
-    pub shard_id: String,
-    pub sequence_number: String,
-}
-
 /// The stream reader of a table, set up (each open shard read from now on) and ready to run.
 pub struct Reader {
     client: aws_sdk_dynamodbstreams::Client,
@@ -40,7 +33,6 @@ pub struct Reader {
     shards: BTreeMap<String, Option<String>>,
     /// shard id → the last sequence number read there: where a lost iterator is taken again.
     read_to: BTreeMap<String, String>,
-    pub given_up: Arc<Mutex<Vec<GivenUp>>>,
 }
 
 fn error(e: impl std::error::Error) -> chathub_shared::error::StoreError {
@@ -64,8 +56,7 @@ impl Reader {
             .table
             .and_then(|t| t.latest_stream_arn)
             .ok_or_else(|| problem(format!("table {table} has no stream")))?;
-        let mut reader =
-            Self { client, stream_arn, shards: BTreeMap::new(), read_to: BTreeMap::new(), given_up: Arc::default() };
+        let mut reader = Self { client, stream_arn, shards: BTreeMap::new(), read_to: BTreeMap::new() };
         reader.list_shards(ShardIteratorType::Latest).await?;
         // DynamoDB Local places a LATEST iterator when it is first read, not when it is made: read
         // each once now, so what happens after the gateway starts is after it. Nothing it finds
@@ -187,8 +178,11 @@ impl Reader {
         if records.is_empty() {
             return Ok(last.is_some());
         }
+        // As Lambda does: a batch that reports a failed record is delivered again from it; after
+        // TRIES deliveries the record is given up (the on-failure queue on AWS) and the rest goes on.
         let mut pending = records;
-        for attempt in 1..=TRIES {
+        let mut attempt = 0;
+        while !pending.is_empty() {
             let event: Event = serde_json::from_value(json!({ "Records": pending }))
                 .map_err(|e| problem(format!("a stream record as Lambda's event: {e}")))?;
             let response = chathub_functions::notify::handle(ctx, provider, content, event).await;
@@ -197,16 +191,11 @@ impl Reader {
             };
             let from = pending.iter().position(|r| r["dynamodb"]["SequenceNumber"] == failed.as_str()).unwrap_or(0);
             pending = pending.split_off(from);
+            attempt += 1;
             if attempt == TRIES {
                 tracing::error!(shard, sequence_number = %failed, "stream: a record given up after its retries (the on-failure queue on AWS)");
-                self.given_up.lock().unwrap().push(GivenUp { shard_id: shard.to_owned(), sequence_number: failed });
                 pending.remove(0);
-                if !pending.is_empty() {
-                    // The rest of the batch goes on, as Lambda goes on after the failed record.
-                    let event: Event = serde_json::from_value(json!({ "Records": pending }))
-                        .map_err(|e| problem(format!("a stream record as Lambda's event: {e}")))?;
-                    chathub_functions::notify::handle(ctx, provider, content, event).await;
-                }
+                attempt = 0;
             } else {
                 tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
             }
