@@ -237,6 +237,11 @@ async fn notification_settings_are_per_member_and_shown_to_them_alone(app: &Test
     assert_eq!(app.get(&format!("/conversations/{id}"), &ida.access).await.json["notifications"], defaults);
     assert_eq!(app.get("/conversations", &ida.access).await.json["items"][0]["notifications"], defaults);
 
+    // A whole number written with a fraction of zero is an integer too (JSON Schema's rule).
+    let written = format!("{{\"level\": \"mentions\", \"muted_until\": {until}.0}}");
+    let float = app.call("PUT", &path, Some(&hal.access), Some(Value::String(written))).await;
+    assert_eq!(float.assert_status(200), &json!({"level": "mentions", "muted_until": until}));
+
     // The body is the whole setting: no muted_until unmutes.
     let none = app.call("PUT", &path, Some(&hal.access), Some(json!({"level": "none"}))).await;
     assert_eq!(none.assert_status(200), &json!({"level": "none", "muted_until": null}));

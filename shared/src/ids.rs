@@ -96,6 +96,13 @@ pub fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Er
     }
 }
 
+/// [`whole_number`], or `null` (with `#[serde(default)]`, also absent).
+pub fn optional_whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    #[derive(Deserialize)]
+    struct Whole(#[serde(deserialize_with = "whole_number")] i64);
+    Ok(Option::<Whole>::deserialize(d)?.map(|whole| whole.0))
+}
+
 impl MessageId {
     pub const NONE: MessageId = MessageId(0);
 

@@ -40,6 +40,8 @@ pub struct RegisterDevice {
 #[derive(Debug, Deserialize)]
 pub struct SetSettings {
     pub level: String,
+    /// A JSON Schema integer: `1700000000000.0` too.
+    #[serde(default, deserialize_with = "crate::ids::optional_whole_number")]
     pub muted_until: Option<i64>,
 }
 
