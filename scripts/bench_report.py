@@ -290,12 +290,12 @@ def main():
             pictures = charts(cold, by_clients, docs)
     if pictures:
         parts += ["", "## Charts", ""] + [f"![{p}]({p})" for p in pictures]
-    # The rooms section comes from its own run (scripts/bench --rooms): keep it.
+    # The rooms and push sections come from their own runs (scripts/bench --rooms, --push): keep them.
     previous = (docs / "benchmarks.md").read_text() if (docs / "benchmarks.md").exists() else ""
-    begin, end = "<!-- rooms:begin", "<!-- rooms:end -->"
-    if begin in previous and end in previous:
-        rooms = begin + previous.split(begin, 1)[1].split(end, 1)[0] + end
-        parts += ["", rooms]
+    for name in ("rooms", "push"):
+        begin, end = f"<!-- {name}:begin", f"<!-- {name}:end -->"
+        if begin in previous and end in previous:
+            parts += ["", begin + previous.split(begin, 1)[1].split(end, 1)[0] + end]
     (docs / "benchmarks.md").write_text("\n".join(parts) + "\n")
     print(f"wrote {docs / 'benchmarks.md'}" + (f" and {', '.join(pictures)}" if pictures else ""))
 

@@ -59,6 +59,19 @@ fn deliverer(d: &Domain) -> Deliverer<'_> {
     Deliverer { ctx: &d.ctx.ctx, provider: d.devices.as_ref(), content: Content::Full }
 }
 
+/// Writes one cost figure as a JSON line to the file `CHATHUB_PUSH_COSTS_OUT` names, when it
+/// names one (`scripts/bench --push` reads them into docs/benchmarks.md), and prints it.
+fn record_cost(case: &str, used: support::domain::Usage, publishes: usize) {
+    let row = json!({"case": case, "requests": used.requests, "read_units": used.read_units,
+        "write_units": used.write_units, "publishes": publishes});
+    eprintln!("notify cost, {case}: {row}");
+    if let Ok(out) = std::env::var("CHATHUB_PUSH_COSTS_OUT") {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(out).unwrap();
+        writeln!(file, "{row}").unwrap();
+    }
+}
+
 /// What `username`'s devices were sent, as message ids.
 fn published(d: &Domain, username: &str) -> Vec<Option<i64>> {
     d.devices.published(Some(username)).iter().map(|p| p.message_id.map(MessageId::get)).collect()
@@ -128,13 +141,8 @@ async fn a_message_in_a_room_of_ten_thousand_costs_what_its_mentions_do() {
     let one = d.meter.take();
     assert!(published(&d, &people[2]).is_empty());
     assert_eq!(published(&d, &people[1]), [Some(mention.get())]);
-    eprintln!(
-        "notify cost in a room of 10,000: no mention {} requests, {:.1} units; one mention {} requests, {:.1} units",
-        nobody.requests,
-        nobody.units(),
-        one.requests,
-        one.units()
-    );
+    record_cost("room of 10,000 at its default level, no mention, 2 phones", nobody, 0);
+    record_cost("room of 10,000 at its default level, one mention, 2 phones", one, 1);
     // The watermark, the message, the conversation, the settings chosen there, the watermark's
     // write; with a mention also the sender's name, the member's one Query and one BatchGetItem,
     // and the message again right before publishing.
@@ -159,13 +167,7 @@ async fn a_message_in_a_room_of_ten_costs_the_member_list_and_two_reads_a_member
     d.meter.take();
     assert!(deliverer(&d).deliver(&[Change::Message { conversation_id: room.clone(), id }]).await.is_empty());
     let used = d.meter.take();
-    eprintln!(
-        "notify cost in a room of 10, 3 phones: {} requests, {:.1} read units, {:.1} write units, {} publishes",
-        used.requests,
-        used.read_units,
-        used.write_units,
-        d.devices.published(None).len()
-    );
+    record_cost("room of 10, 3 members offline with a phone each", used, d.devices.published(None).len());
     assert_eq!(d.devices.published(None).len(), 3);
     // Batch: watermark, messages, conversation, member list, watermark write; per message the
     // sender's name and the re-read; per member 2.

@@ -12,6 +12,9 @@
 //! - Offered rate: a room of N members with M sockets online takes R messages per second over
 //!   REST for a few seconds, sent on schedule whatever the answers' pace; send-to-delivery
 //!   latency is counted from each message's scheduled time, so a backlog shows.
+//! - Push latency: a room whose members have phones and no socket takes messages over REST at a
+//!   fixed rate; each publish of the notify function (embedded feed, or DynamoDB Local's stream)
+//!   is timed from its send's answer.
 //!
 //! The store is the embedded one, or DynamoDB (Local) behind a proxy here that counts requests
 //! and can add latency; `CHATHUB_POST_LATENCY_MS` makes the gateway's management API slow.
@@ -76,6 +79,20 @@ struct Args {
     /// How long each rate is offered, in seconds.
     #[arg(long, default_value_t = 5.0)]
     rate_seconds: f64,
+    /// Push-latency runs: rooms of these sizes (none by default). Members 1..=`push_phones` have
+    /// a phone each and no socket; member 0 sends over REST at `push_rate` messages per second
+    /// (open loop); each publish is timed from the send's answer.
+    #[arg(long, value_delimiter = ',')]
+    push_rooms: Vec<usize>,
+    /// Members with a phone in each push-latency room.
+    #[arg(long, default_value_t = 3)]
+    push_phones: usize,
+    /// Messages per push-latency room.
+    #[arg(long, default_value_t = 100)]
+    push_messages: usize,
+    /// Messages per second in the push-latency runs.
+    #[arg(long, default_value_t = 10.0)]
+    push_rate: f64,
     /// Sockets ask for batch frames (`?batch=1`): several messages of a conversation in one
     /// `send_message_batch` frame when a socket is behind.
     #[arg(long)]
@@ -526,6 +543,128 @@ async fn offered_rate(bench: &Arc<Bench>, id: &str, members: usize, online: usiz
     })
 }
 
+/// Wall-clock milliseconds, as the recorder stamps a publish (`Published::at`).
+fn epoch_ms() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64() * 1000.0
+}
+
+/// Push latency: member 0 of a room of `members` sends `messages` messages over REST at `rate`
+/// per second; members 1..=`phones` have a phone each and no socket, so each message is
+/// published to each phone (mentioning them in rooms over 100). Timed from the send's answer (as
+/// the client saw it: negative when the publish came first) and from its request, to the
+/// recorder's stamp of the publish, in milliseconds (the stamp has millisecond resolution).
+async fn push_latency(bench: &Arc<Bench>, members: usize, phones: usize, messages: usize, rate: f64) -> Value {
+    let everyone: Vec<usize> = (0..members).collect();
+    let id = bench.group(&format!("push-{members}"), &everyone).await;
+    let phones = phones.clamp(1, members - 1);
+    for member in 1..=phones {
+        let url = format!("{}/devices/phone", bench.gateway.rest_url());
+        let token = format!("push-{id}-{member}");
+        let response = bench
+            .http
+            .put(url)
+            .bearer_auth(&bench.tokens[member])
+            .json(&json!({"platform": "fcm", "token": token}))
+            .send()
+            .await
+            .expect("register a phone");
+        assert!(response.status().is_success(), "PUT /devices/phone: {}", response.status());
+    }
+    // Above 100 members a room's default level is `mentions`: the messages mention the phones.
+    let mentions: Vec<String> =
+        if members > 100 { (1..=phones).map(Bench::name).collect() } else { Vec::new() };
+    let mine = || -> Vec<_> {
+        let published = bench.gateway.pushes.published(None);
+        published
+            .into_iter()
+            .filter(|p| p.message_id.is_some() && p.conversation_id.as_ref().map(|c| c.as_str()) == Some(id.as_str()))
+            .collect()
+    };
+    // Setting the room up wrote a change per member added, which the notify function works
+    // through first (a few requests each on DynamoDB; the phones registered meanwhile may be told
+    // they were added, which `mine` leaves out): a warm-up message, waited for until its
+    // publishes arrive, so the runs measure a drained stream.
+    let path = format!("/conversations/{id}/messages");
+    bench.post(&path, Some(&bench.tokens[0]), json!({"content": "warm-up", "mentions": mentions})).await;
+    let waited = Instant::now();
+    while mine().len() < phones && waited.elapsed() < 5 * PATIENCE {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let drained_ms = waited.elapsed().as_secs_f64() * 1000.0;
+    let warm_up = mine().len();
+    let start = bench.now_us();
+    let interval_us = 1e6 / rate;
+    let mut senders = tokio::task::JoinSet::new();
+    for k in 0..messages {
+        let due = start + (k as f64 * interval_us) as u64;
+        tokio::time::sleep(Duration::from_micros(due.saturating_sub(bench.now_us()))).await;
+        let bench = bench.clone();
+        let path = format!("/conversations/{id}/messages");
+        let mentions = mentions.clone();
+        senders.spawn(async move {
+            let asked = epoch_ms();
+            let sent = bench.post(&path, Some(&bench.tokens[0]), json!({"content": format!("push {k}"), "mentions": mentions})).await;
+            (sent["id"].as_i64().expect("message id"), asked, epoch_ms())
+        });
+    }
+    let mut answered = HashMap::new();
+    while let Some(done) = senders.join_next().await {
+        let (message, asked, at) = done.expect("sender");
+        answered.insert(message, (asked, at));
+    }
+    let expected = messages * phones + warm_up;
+    let waited = Instant::now();
+    while mine().len() < expected && waited.elapsed() < PATIENCE {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let published = mine();
+    let (mut latencies, mut from_request, mut duplicates, mut out_of_order) = (Vec::new(), Vec::new(), 0usize, 0usize);
+    let mut per_phone: HashMap<String, (HashSet<i64>, i64)> = HashMap::new();
+    for p in &published {
+        let Some(message) = p.message_id.map(|m| m.get()) else { continue };
+        let (got, last) = per_phone.entry(p.username.clone()).or_default();
+        if !got.insert(message) {
+            duplicates += 1;
+            continue;
+        }
+        if message <= *last {
+            out_of_order += 1;
+        }
+        *last = message;
+        if let Some((asked, at)) = answered.get(&message) {
+            latencies.push(p.at as f64 - at);
+            from_request.push(p.at as f64 - asked);
+        }
+    }
+    // Decisions not to push to a phone holder, by reason (none expected).
+    let holders: HashSet<String> = (1..=phones).map(Bench::name).collect();
+    let mut not_pushed: std::collections::BTreeMap<String, usize> = Default::default();
+    for skipped in bench.gateway.pushes.skipped_for(None) {
+        if skipped.conversation_id.as_str() == id && holders.contains(&skipped.username) {
+            *not_pushed.entry(skipped.reason.as_str().to_owned()).or_default() += 1;
+        }
+    }
+    latencies.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    from_request.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    json!({
+        "room": members,
+        "phones": phones,
+        "rate": rate,
+        "messages": messages,
+        "publishes": latencies.len(),
+        "missing": (messages * phones).saturating_sub(latencies.len()),
+        "duplicates": duplicates,
+        "out_of_order": out_of_order,
+        "latency_ms": {"p50": percentile(&latencies, 50.0), "p99": percentile(&latencies, 99.0),
+            "min": latencies.first().copied().unwrap_or(f64::NAN), "max": latencies.last().copied().unwrap_or(f64::NAN)},
+        "from_request_ms": {"p50": percentile(&from_request, 50.0), "p99": percentile(&from_request, 99.0),
+            "max": from_request.last().copied().unwrap_or(f64::NAN)},
+        "mentions": !mentions.is_empty(),
+        "not_pushed": not_pushed,
+        "warm_up_ms": drained_ms,
+    })
+}
+
 /// Fan-out: one REST send at a time to a conversation of `members` members, each with a socket.
 async fn fanout(bench: &Arc<Bench>, members: usize, runs: usize) -> Value {
     let everyone: Vec<usize> = (0..members).collect();
@@ -626,6 +765,7 @@ async fn main() {
         .iter()
         .chain(&args.fanout)
         .chain(&args.rate_rooms)
+        .chain(&args.push_rooms)
         .chain([&args.hot_room])
         .copied()
         .max()
@@ -745,10 +885,39 @@ async fn main() {
             rate_runs.push(result);
         }
     }
-    let out = json!({"per_client": args.per_client, "throughput": throughput_runs, "fanout": fanouts, "hot_room": hot_runs,
+    let mut push_runs = Vec::new();
+    if args.push_rooms.iter().any(|&m| m > 1) {
+        println!("{:>6} {:>7} {:>7} {:>10} {:>9} {:>9} {:>9}  audit", "room", "phones", "msg/s", "publishes", "p50 ms", "p99 ms", "max ms");
+    }
+    for &members in args.push_rooms.iter().filter(|&&m| m > 1) {
+        let result = push_latency(&bench, members, args.push_phones, args.push_messages, args.push_rate).await;
+        println!(
+            "{:>6} {:>7} {:>7.0} {:>10} {:>9.1} {:>9.1} {:>9.1}  missing {} duplicates {} out of order {}",
+            members,
+            result["phones"],
+            args.push_rate,
+            result["publishes"],
+            result["latency_ms"]["p50"].as_f64().unwrap_or(f64::NAN),
+            result["latency_ms"]["p99"].as_f64().unwrap_or(f64::NAN),
+            result["latency_ms"]["max"].as_f64().unwrap_or(f64::NAN),
+            result["missing"],
+            result["duplicates"],
+            result["out_of_order"],
+        );
+        push_runs.push(result);
+    }
+    let out = json!({"per_client": args.per_client, "push_latency": push_runs, "throughput": throughput_runs, "fanout": fanouts, "hot_room": hot_runs,
         "offered_rate": rate_runs,
         "store": if args.dynamodb_endpoint.is_some() { "dynamodb" } else { "embedded" },
         "store_latency_ms": args.store_latency_ms});
     std::fs::write(&args.out, serde_json::to_string_pretty(&out).unwrap()).unwrap();
     let _ = std::fs::remove_dir_all(root);
+    if let Some(upstream) = &args.dynamodb_endpoint {
+        // DynamoDB Local keeps working on every table's stream: a table left behind slows every
+        // run after it.
+        let client = chathub_shared::store::dynamo::local_client(upstream).await;
+        if let Err(e) = client.delete_table().table_name(format!("load-{}", std::process::id())).send().await {
+            eprintln!("could not drop the table: {e:?}");
+        }
+    }
 }
