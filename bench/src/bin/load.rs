@@ -571,8 +571,7 @@ async fn push_latency(bench: &Arc<Bench>, members: usize, phones: usize, message
         assert!(response.status().is_success(), "PUT /devices/phone: {}", response.status());
     }
     // Above 100 members a room's default level is `mentions`: the messages mention the phones.
-    let mentions: Vec<String> =
-        if members > 100 { (1..=phones).map(Bench::name).collect() } else { Vec::new() };
+    let mentions: Vec<String> = if members > 100 { (1..=phones).map(Bench::name).collect() } else { Vec::new() };
     let mine = || -> Vec<_> {
         let published = bench.gateway.pushes.published(None);
         published
@@ -603,7 +602,9 @@ async fn push_latency(bench: &Arc<Bench>, members: usize, phones: usize, message
         let mentions = mentions.clone();
         senders.spawn(async move {
             let asked = epoch_ms();
-            let sent = bench.post(&path, Some(&bench.tokens[0]), json!({"content": format!("push {k}"), "mentions": mentions})).await;
+            let sent = bench
+                .post(&path, Some(&bench.tokens[0]), json!({"content": format!("push {k}"), "mentions": mentions}))
+                .await;
             (sent["id"].as_i64().expect("message id"), asked, epoch_ms())
         });
     }
@@ -887,7 +888,10 @@ async fn main() {
     }
     let mut push_runs = Vec::new();
     if args.push_rooms.iter().any(|&m| m > 1) {
-        println!("{:>6} {:>7} {:>7} {:>10} {:>9} {:>9} {:>9}  audit", "room", "phones", "msg/s", "publishes", "p50 ms", "p99 ms", "max ms");
+        println!(
+            "{:>6} {:>7} {:>7} {:>10} {:>9} {:>9} {:>9}  audit",
+            "room", "phones", "msg/s", "publishes", "p50 ms", "p99 ms", "max ms"
+        );
     }
     for &members in args.push_rooms.iter().filter(|&&m| m > 1) {
         let result = push_latency(&bench, members, args.push_phones, args.push_messages, args.push_rate).await;
