@@ -70,6 +70,9 @@ pub struct Options {
     /// Where pushes go: `None`, the embedded recorder (`GET /_local/pushes`); or a provider
     /// (SNS at an endpoint such as moto's).
     pub push_provider: Option<Arc<dyn PushProvider>>,
+    /// The WebSocket API's idle timeout and connection lifetime (API Gateway's 10 minutes and 2
+    /// hours by default).
+    pub ws_limits: ws::WsLimits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +95,7 @@ pub struct Gateway {
     pub s3_url: String,
     /// What the notify function would have published (`GET /_local/pushes`).
     pub pushes: Arc<Recorder>,
+    sockets: ws::Connections,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
     notify: JoinHandle<()>,
@@ -104,6 +108,11 @@ impl Gateway {
 
     pub fn ws_url(&self) -> String {
         format!("ws://{}", self.ws_addr)
+    }
+
+    /// The connection ids of the open sockets (what a function would push to).
+    pub fn socket_ids(&self) -> Vec<String> {
+        self.sockets.lock().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect()
     }
 
     /// Stops accepting, lets requests in flight finish, and returns.
@@ -285,7 +294,7 @@ pub async fn start_with_management_keys(options: Options, management: sigv4::Key
         cors_origins: options.cors_origins.clone(),
         pushes: pushes.clone(),
     });
-    let ws_app = ws::router(ws::WsState::with_connections(all, sockets, management));
+    let ws_app = ws::router(ws::WsState::with_connections(all, sockets.clone(), management, options.ws_limits));
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let rest = axum::serve(rest_listener, rest_app.into_make_service_with_connect_info::<SocketAddr>())
@@ -312,7 +321,7 @@ pub async fn start_with_management_keys(options: Options, management: sigv4::Key
             task.abort();
         }
     });
-    Ok(Gateway { rest_addr, ws_addr, s3_url, pushes, shutdown: Some(tx), task, notify })
+    Ok(Gateway { rest_addr, ws_addr, s3_url, pushes, sockets, shutdown: Some(tx), task, notify })
 }
 
 #[cfg(test)]

@@ -73,6 +73,13 @@ struct Args {
     /// SNS_APNS_SANDBOX_APPLICATION_ARN and SNS_FCM_APPLICATION_ARN.
     #[arg(long, env = "SNS_ENDPOINT")]
     sns_endpoint: Option<String>,
+    /// Close a WebSocket whose client sent no message for this many seconds (API Gateway: 600;
+    /// pushes to it do not count).
+    #[arg(long, env = "CHATHUB_WS_IDLE_TIMEOUT", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
+    ws_idle_timeout: u64,
+    /// Close any WebSocket this many seconds after it connected (API Gateway: 7200).
+    #[arg(long, env = "CHATHUB_WS_MAX_LIFETIME", default_value_t = 7200, value_parser = clap::value_parser!(u64).range(1..))]
+    ws_max_lifetime: u64,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -178,6 +185,10 @@ async fn main() -> ExitCode {
                     as std::sync::Arc<dyn chathub_shared::notifications::provider::PushProvider>)
             }
             _ => None,
+        },
+        ws_limits: chathub_gateway::ws::WsLimits {
+            idle_timeout: std::time::Duration::from_secs(args.ws_idle_timeout),
+            max_lifetime: std::time::Duration::from_secs(args.ws_max_lifetime),
         },
     };
     let management = if args.management_access_key.is_empty() || args.management_secret_key.is_empty() {

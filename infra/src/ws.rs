@@ -2,15 +2,19 @@
 //! `$request.body.type`, route responses, `$disconnect` on close, and API Gateway's management API
 //! (`POST`/`GET`/`DELETE /@connections/{id}`, 410 for an unknown id) that the functions' real
 //! aws-sdk-apigatewaymanagement client pushes through.
+//!
+//! API Gateway's limits hold here too: a frame over 32 KB or a message over 128 KB from a client
+//! closes its socket with 1009; pushes and route responses over 32 KB go out in fragments; the
+//! management API refuses a push over 128 KB; a socket whose client sends no message for the idle
+//! timeout (10 minutes), and any socket older than the lifetime (2 hours), is closed with 1001.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::apigw::{ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayWebsocketProxyRequest};
 use axum::body::Bytes;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -21,18 +25,43 @@ use chathub_functions::table::{dispatch_ws, WS_ROUTES};
 use chathub_shared::clients::Local;
 use chathub_shared::With;
 use futures_util::{SinkExt, StreamExt};
+use hyper_util::rt::TokioIo;
 use serde_json::{json, Map, Value};
 use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::WebSocketStream;
 
-/// API Gateway's limit on one WebSocket message.
+/// API Gateway's limit on one WebSocket message (a client's, a push, a route response).
 pub const MAX_MESSAGE_BYTES: usize = 128 * 1024;
+/// API Gateway's limit on one WebSocket frame: bigger messages travel in fragments.
+pub const MAX_FRAME_BYTES: usize = 32 * 1024;
 const STAGE: &str = "local";
+
+/// How long a socket may live: API Gateway closes one whose client sent nothing for 10 minutes
+/// (pushes to it do not count), and any after 2 hours. Tests shorten them.
+#[derive(Debug, Clone, Copy)]
+pub struct WsLimits {
+    pub idle_timeout: Duration,
+    pub max_lifetime: Duration,
+}
+
+impl Default for WsLimits {
+    fn default() -> Self {
+        Self { idle_timeout: Duration::from_secs(600), max_lifetime: Duration::from_secs(7200) }
+    }
+}
 
 /// What a socket's writer is told to do.
 enum Outbound {
     Frame(Message),
-    Close,
+    /// Send a close frame with this code and reason, and stop.
+    Close(CloseCode, &'static str),
 }
+
+type Socket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
 
 pub struct Connection {
     tx: mpsc::UnboundedSender<Outbound>,
@@ -49,6 +78,7 @@ pub struct WsState {
     connections: Arc<Mutex<HashMap<String, Connection>>>,
     /// The key pair the management API (`/@connections`) takes SigV4 signatures from.
     pub(crate) management: Arc<crate::sigv4::Keys>,
+    limits: WsLimits,
 }
 
 /// The open sockets, by connection id.
@@ -57,8 +87,13 @@ pub type Connections = Arc<Mutex<HashMap<String, Connection>>>;
 impl WsState {
     /// Over sockets shared with an [`InProcessNotifier`]; the management API takes signatures made
     /// with `management` only.
-    pub fn with_connections(all: With<Local>, connections: Connections, management: crate::sigv4::Keys) -> Self {
-        Self { all, connections, management: Arc::new(management) }
+    pub fn with_connections(
+        all: With<Local>,
+        connections: Connections,
+        management: crate::sigv4::Keys,
+        limits: WsLimits,
+    ) -> Self {
+        Self { all, connections, management: Arc::new(management), limits }
     }
 
     fn connections(&self) -> std::sync::MutexGuard<'_, HashMap<String, Connection>> {
@@ -213,11 +248,12 @@ async fn handshake(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     uri: Uri,
-    upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+    mut request: axum::extract::Request,
 ) -> Response {
-    let Ok(upgrade) = upgrade else {
+    let Some(accept) = upgrade_accept_key(&request) else {
         return (StatusCode::BAD_REQUEST, "WebSocket upgrade required").into_response();
     };
+    let on_upgrade = hyper::upgrade::on(&mut request);
     let started = Instant::now();
     let connection_id = new_connection_id();
     let connected_at = now_ms();
@@ -292,15 +328,65 @@ async fn handshake(
     }
     let username = authorized["username"].as_str().unwrap_or_default().to_owned();
     tracing::debug!(connection_id, username, latency_ms = started.elapsed().as_secs_f64() * 1000.0, "connected");
-    upgrade.max_message_size(MAX_MESSAGE_BYTES).on_upgrade(move |socket| {
-        serve_socket(state, socket, rx, connection_id, authorized, connected_at, peer_ip, user_agent)
-    })
+    tokio::spawn(async move {
+        let upgraded = match on_upgrade.await {
+            Ok(upgraded) => upgraded,
+            Err(e) => {
+                tracing::info!(error = %e, connection_id, "the upgrade did not complete");
+                state.connections().remove(&connection_id);
+                return;
+            }
+        };
+        let config =
+            WebSocketConfig::default().max_frame_size(Some(MAX_FRAME_BYTES)).max_message_size(Some(MAX_MESSAGE_BYTES));
+        let socket = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
+        serve_socket(state, socket, rx, connection_id, authorized, connected_at, peer_ip, user_agent).await;
+    });
+    Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header("connection", "upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-accept", accept)
+        .body(axum::body::Body::empty())
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// The `Sec-WebSocket-Accept` answer to a valid WebSocket upgrade request (RFC 6455 4.2.1), or
+/// `None` when the request is not one.
+fn upgrade_accept_key(request: &axum::extract::Request) -> Option<String> {
+    let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
+    let has_token = |name: &str, token: &str| {
+        header(name).is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+    };
+    let valid = request.method() == http::Method::GET
+        && has_token("connection", "upgrade")
+        && has_token("upgrade", "websocket")
+        && header("sec-websocket-version") == Some("13");
+    let key = header("sec-websocket-key").filter(|_| valid)?;
+    Some(tungstenite::handshake::derive_accept_key(key.as_bytes()))
+}
+
+/// Writes a data message, in fragments of at most [`MAX_FRAME_BYTES`] when it is bigger, as API
+/// Gateway sends its pushes.
+async fn write(sink: &mut futures_util::stream::SplitSink<Socket, Message>, message: Message) -> Result<(), tungstenite::Error> {
+    let (kind, data) = match message {
+        Message::Text(text) if text.len() > MAX_FRAME_BYTES => (Data::Text, axum::body::Bytes::from(text)),
+        Message::Binary(bytes) if bytes.len() > MAX_FRAME_BYTES => (Data::Binary, bytes),
+        other => return sink.send(other).await,
+    };
+    let pieces = data.len().div_ceil(MAX_FRAME_BYTES);
+    for (i, start) in (0..data.len()).step_by(MAX_FRAME_BYTES).enumerate() {
+        let piece = data.slice(start..(start + MAX_FRAME_BYTES).min(data.len()));
+        let opcode = OpCode::Data(if i == 0 { kind } else { Data::Continue });
+        sink.feed(Message::Frame(Frame::message(piece, opcode, i + 1 == pieces))).await?;
+    }
+    sink.flush().await
 }
 
 #[allow(clippy::too_many_arguments)]
 async fn serve_socket(
     state: WsState,
-    socket: WebSocket,
+    socket: Socket,
     mut rx: mpsc::UnboundedReceiver<Outbound>,
     connection_id: String,
     authorized: Value,
@@ -311,32 +397,48 @@ async fn serve_socket(
     let (mut sink, mut stream) = socket.split();
     // A DeleteConnection ends the socket from our side at once, as API Gateway does.
     let (closed_tx, mut closed_rx) = tokio::sync::watch::channel(false);
-    let writer = tokio::spawn(async move {
+    let mut writer = tokio::spawn(async move {
         while let Some(out) = rx.recv().await {
             match out {
                 Outbound::Frame(frame) => {
-                    if sink.send(frame).await.is_err() {
+                    if write(&mut sink, frame).await.is_err() {
                         break;
                     }
                 }
-                Outbound::Close => {
-                    let _ = sink
-                        .send(Message::Close(Some(CloseFrame { code: 1000, reason: "closed by the server".into() })))
-                        .await;
+                Outbound::Close(code, reason) => {
+                    let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
                     let _ = closed_tx.send(true);
                     break;
                 }
             }
         }
     });
+    let Some(tx) = state.connections().get(&connection_id).map(|c| c.tx.clone()) else { return };
 
+    let limits = state.limits;
+    let end_of_life = tokio::time::Instant::now() + limits.max_lifetime;
+    let mut idle_until = tokio::time::Instant::now() + limits.idle_timeout;
     let mut tasks = tokio::task::JoinSet::new();
     let mut close_code: i64 = 1005;
+    // Set when this side closes the socket for a limit: the close frame must reach the client.
+    let mut closed_here = false;
     loop {
         let frame = tokio::select! {
             frame = stream.next() => frame,
             _ = closed_rx.changed() => {
                 close_code = 1000;
+                break;
+            }
+            _ = tokio::time::sleep_until(idle_until) => {
+                tracing::info!(connection_id, "closing an idle socket");
+                let _ = tx.send(Outbound::Close(CloseCode::Away, "Going away"));
+                (close_code, closed_here) = (1001, true);
+                break;
+            }
+            _ = tokio::time::sleep_until(end_of_life) => {
+                tracing::info!(connection_id, "closing a socket at the end of its lifetime");
+                let _ = tx.send(Outbound::Close(CloseCode::Away, "Going away"));
+                (close_code, closed_here) = (1001, true);
                 break;
             }
         };
@@ -345,15 +447,23 @@ async fn serve_socket(
             Ok(Message::Text(text)) => text.to_string(),
             Ok(Message::Binary(bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
             Ok(Message::Close(frame)) => {
-                close_code = frame.map(|f| i64::from(f.code)).unwrap_or(1005);
+                close_code = frame.map(|f| i64::from(u16::from(f.code))).unwrap_or(1005);
                 break;
             }
+            // Control frames: not a message, so not activity either.
             Ok(_) => continue,
+            Err(tungstenite::Error::Capacity(e)) => {
+                tracing::info!(connection_id, error = %e, "closing a socket that sent a frame or message over the limit");
+                let _ = tx.send(Outbound::Close(CloseCode::Size, "Message too big"));
+                (close_code, closed_here) = (1009, true);
+                break;
+            }
             Err(_) => {
                 close_code = 1006;
                 break;
             }
         };
+        idle_until = tokio::time::Instant::now() + limits.idle_timeout;
         if let Some(c) = state.connections().get_mut(&connection_id) {
             c.last_active_at = now_ms();
         }
@@ -370,16 +480,16 @@ async fn serve_socket(
         });
         event["headers"] = json!({});
         let all = state.all.clone();
-        let reply_to = state.connections().get(&connection_id).map(|c| c.tx.clone());
+        let reply_to = tx.clone();
         // Frames are handled concurrently, as API Gateway invokes a Lambda per frame.
         tasks.spawn(async move {
             let Some(event) = parse_event(event) else {
                 return;
             };
             let response = invoke(function, &all, event).await;
-            if let (Some(response), Some(tx), false) = (response, reply_to, one_way) {
+            if let (Some(response), false) = (response, one_way) {
                 if let Some(body) = response["body"].as_str() {
-                    let _ = tx.send(Outbound::Frame(Message::Text(body.to_owned().into())));
+                    let _ = reply_to.send(Outbound::Frame(Message::Text(body.to_owned().into())));
                 }
             }
         });
@@ -388,6 +498,13 @@ async fn serve_socket(
     // Let frames in flight answer before the socket goes.
     while tasks.join_next().await.is_some() {}
     state.connections().remove(&connection_id);
+    drop(tx);
+    if closed_here {
+        // The close frame goes out, and the client has a moment to read it before the socket is
+        // dropped (unread bytes of a refused frame would make the drop a reset).
+        let _ = tokio::time::timeout(Duration::from_secs(1), &mut writer).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     writer.abort();
 
     let mut event = json!({
@@ -460,7 +577,8 @@ fn deliver(connections: &Connections, id: &str, body: &[u8]) -> bool {
 /// Tells a socket's writer to close it; false when there is no such socket (410 Gone).
 fn close(connections: &Connections, id: &str) -> bool {
     let connections = connections.lock().unwrap_or_else(|p| p.into_inner());
-    connections.get(id).map(|c| c.tx.send(Outbound::Close).is_ok()).unwrap_or(false)
+    let close = || Outbound::Close(CloseCode::Normal, "closed by the server");
+    connections.get(id).map(|c| c.tx.send(close()).is_ok()).unwrap_or(false)
 }
 
 /// Pushes straight onto the gateway's sockets, skipping the management API's HTTP round trip and

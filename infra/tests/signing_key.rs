@@ -24,6 +24,7 @@ async fn issuers_read_the_key_from_secrets_manager_and_their_tokens_verify_every
             limits: Default::default(),
             push_content: Default::default(),
             push_provider: None,
+            ws_limits: Default::default(),
         },
         sigv4::Keys::new("issuer", "issuer-secret-issuer-secret"),
     )

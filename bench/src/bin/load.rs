@@ -757,6 +757,7 @@ async fn main() {
         limits: Limits { sends: args.send_limit, ..Limits::default() }, // gateway-limits
         push_content: Default::default(),                               // gateway-limits
         push_provider: None,                                            // gateway-limits
+        ws_limits: Default::default(),                                  // ws-limits
     })
     .await
     .expect("gateway starts");

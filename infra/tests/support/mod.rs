@@ -9,12 +9,14 @@ pub mod ws;
 
 use std::sync::Arc;
 
-use chathub_gateway::{start, BlobChoice, Gateway, Options, StoreChoice};
+use chathub_gateway::{start_with_management_keys, ws::WsLimits, BlobChoice, Gateway, Options, StoreChoice};
 use chathub_shared::clock::ManualClock;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 pub const TEST_SECRET: &[u8] = b"test-secret-test-secret-test-secret!";
+/// The key pair the gateway's management API (`/@connections`) takes signatures from in tests.
+pub const TEST_MANAGEMENT_KEYS: (&str, &str) = ("test-management", "test-management-secret");
 
 pub struct TestApp {
     pub url: String,
@@ -115,7 +117,24 @@ impl TestApp {
 
     /// The embedded store, with pushes published through `provider` (SNS at moto's server).
     pub async fn embedded_with_push(provider: Arc<dyn chathub_shared::notifications::provider::PushProvider>) -> Self {
-        Self::start_full(StoreChoice::Embedded, Self::embedded_blobs(), Some(provider)).await
+        Self::start_full(StoreChoice::Embedded, Self::embedded_blobs(), Some(provider), WsLimits::default()).await
+    }
+
+    /// The embedded store, with a WebSocket idle timeout and lifetime other than API Gateway's.
+    pub async fn embedded_with_ws_limits(ws_limits: WsLimits) -> Self {
+        Self::start_full(StoreChoice::Embedded, Self::embedded_blobs(), None, ws_limits).await
+    }
+
+    /// The open sockets' connection ids.
+    pub fn socket_ids(&self) -> Vec<String> {
+        self.gateway.socket_ids()
+    }
+
+    /// A management API client (`PostToConnection`) signed with the keys the gateway knows.
+    pub async fn management(&self) -> chathub_shared::notify::ApiGatewayNotifier {
+        let endpoint = self.ws_url.replacen("ws://", "http://", 1);
+        chathub_shared::notify::ApiGatewayNotifier::local(&endpoint, TEST_MANAGEMENT_KEYS.0, TEST_MANAGEMENT_KEYS.1)
+            .await
     }
 
     /// Whether this app runs on DynamoDB Local (else on the embedded store).
@@ -124,13 +143,14 @@ impl TestApp {
     }
 
     async fn start_with(store: StoreChoice, blobs: BlobChoice) -> Self {
-        Self::start_full(store, blobs, None).await
+        Self::start_full(store, blobs, None, WsLimits::default()).await
     }
 
     async fn start_full(
         store: StoreChoice,
         blobs: BlobChoice,
         push_provider: Option<Arc<dyn chathub_shared::notifications::provider::PushProvider>>,
+        ws_limits: WsLimits,
     ) -> Self {
         let dynamodb = matches!(store, StoreChoice::DynamoDb { .. });
         let table = match &store {
@@ -141,7 +161,8 @@ impl TestApp {
             chathub_shared::telemetry::init();
         }
         let clock = Arc::new(ManualClock::starting_now());
-        let gateway = start(Options {
+        let management = chathub_gateway::sigv4::Keys::new(TEST_MANAGEMENT_KEYS.0, TEST_MANAGEMENT_KEYS.1);
+        let options = Options {
             rest_addr: "127.0.0.1:0".parse().unwrap(),
             ws_addr: "127.0.0.1:0".parse().unwrap(),
             blobs,
@@ -152,9 +173,9 @@ impl TestApp {
             limits: Default::default(),
             push_content: Default::default(),
             push_provider,
-        })
-        .await
-        .expect("gateway starts");
+            ws_limits,
+        };
+        let gateway = start_with_management_keys(options, management).await.expect("gateway starts");
         let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build().unwrap();
         Self { url: gateway.rest_url(), ws_url: gateway.ws_url(), http, clock, gateway, dynamodb, table }
     }
