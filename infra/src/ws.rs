@@ -368,7 +368,10 @@ fn upgrade_accept_key(request: &axum::extract::Request) -> Option<String> {
 
 /// Writes a data message, in fragments of at most [`MAX_FRAME_BYTES`] when it is bigger, as API
 /// Gateway sends its pushes.
-async fn write(sink: &mut futures_util::stream::SplitSink<Socket, Message>, message: Message) -> Result<(), tungstenite::Error> {
+async fn write(
+    sink: &mut futures_util::stream::SplitSink<Socket, Message>,
+    message: Message,
+) -> Result<(), tungstenite::Error> {
     let (kind, data) = match message {
         Message::Text(text) if text.len() > MAX_FRAME_BYTES => (Data::Text, axum::body::Bytes::from(text)),
         Message::Binary(bytes) if bytes.len() > MAX_FRAME_BYTES => (Data::Binary, bytes),

@@ -23,6 +23,8 @@ use tokio_tungstenite::tungstenite::Message;
 
 const KB: usize = 1024;
 
+on_both_stores!(a_history_page_over_the_websocket_is_cut_to_fit_and_pages_on_to_every_message_once);
+
 /// A socket of `username`'s that reads with API Gateway's limits: frames of at most 32 KB.
 async fn socket(app: &TestApp, username: &str) -> Socket {
     let session = app.register(username).await;
@@ -151,6 +153,71 @@ async fn an_idle_socket_closes_after_the_idle_timeout_and_a_talking_one_at_the_e
     assert!(at >= Duration::from_millis(1500) && at < Duration::from_millis(4500), "idle close at {at:?}");
     let (code, at) = talker_closed.expect("the talking socket was closed at the end of its lifetime");
     assert_eq!(code, Some(u16::from(CloseCode::Away)));
-    assert!(at >= Duration::from_millis(4500), "lifetime close at {at:?}: the talking socket outlived the idle timeout");
+    assert!(
+        at >= Duration::from_millis(4500),
+        "lifetime close at {at:?}: the talking socket outlived the idle timeout"
+    );
     app.stop().await;
+}
+
+/// 100 messages of 4,000 characters are about 420 KB: no WebSocket answer may carry them at once.
+/// Paging back (`before`) and catching up (`after`) with `limit=100` each read every message
+/// once, in answers that fit in 128 KB with `has_more` truthful; over REST one page holds them all.
+async fn a_history_page_over_the_websocket_is_cut_to_fit_and_pages_on_to_every_message_once(app: &TestApp) {
+    let dora = app.register("dora").await;
+    let eli = app.register("eli").await;
+    let created = app.post("/conversations", Some(&dora.access), json!({"members": ["eli"]})).await;
+    let id = created.assert_status(201)["id"].as_str().unwrap().to_owned();
+    let mut sent = Vec::new();
+    for k in 0..100 {
+        let (who, letter) = if k % 2 == 0 { (&dora, 'd') } else { (&eli, 'e') };
+        let content = format!("{k:03}{}", letter.to_string().repeat(3997));
+        let reply =
+            app.post(&format!("/conversations/{id}/messages"), Some(&who.access), json!({"content": content})).await;
+        sent.push(reply.assert_status(201)["id"].as_i64().unwrap());
+    }
+    let rest = app.get(&format!("/conversations/{id}/messages?limit=100"), &dora.access).await;
+    assert_eq!(rest.assert_status(200)["messages"].as_array().unwrap().len(), 100, "REST is not cut");
+
+    let mut socket = app.socket(&dora).await;
+    let page = |mut fields: Value| {
+        fields["conversation_id"] = json!(id);
+        fields["limit"] = json!(100);
+        fields
+    };
+    // Back from the latest.
+    let mut seen: Vec<i64> = Vec::new();
+    let mut before: Option<i64> = None;
+    for _ in 0..20 {
+        let fields = before.map(|b| json!({"before": b})).unwrap_or(json!({}));
+        let answer = socket.request("get_messages", page(fields)).await;
+        // Serialized again, it is as long as it came (the same escaping; only key order differs).
+        assert!(answer.to_string().len() <= 128 * KB, "an answer of {} bytes", answer.to_string().len());
+        let data = &answer["data"];
+        let ids: Vec<i64> = data["messages"].as_array().unwrap().iter().map(|m| m["id"].as_i64().unwrap()).collect();
+        assert!(!ids.is_empty() && ids.len() < 100, "a cut page: {} messages", ids.len());
+        seen.splice(0..0, ids.iter().copied());
+        before = ids.first().copied();
+        if data["has_more"] == false {
+            break;
+        }
+    }
+    assert_eq!(seen, sent, "paging back read every message once, in order");
+    // Catching up from the start.
+    let mut seen: Vec<i64> = Vec::new();
+    let mut after = 0;
+    for _ in 0..20 {
+        let answer = socket.request("get_messages", page(json!({"after": after}))).await;
+        assert!(answer.to_string().len() <= 128 * KB, "an answer of {} bytes", answer.to_string().len());
+        let data = &answer["data"];
+        let ids: Vec<i64> = data["messages"].as_array().unwrap().iter().map(|m| m["id"].as_i64().unwrap()).collect();
+        assert!(!ids.is_empty() && ids.len() < 100, "a cut page: {} messages", ids.len());
+        seen.extend(&ids);
+        after = *ids.last().unwrap();
+        if data["has_more"] == false {
+            break;
+        }
+    }
+    assert_eq!(seen, sent, "catching up read every message once, in order");
+    socket.close().await;
 }

@@ -43,6 +43,41 @@ pub struct History {
     pub has_more: bool,
 }
 
+impl History {
+    /// The page cut to at most `max_bytes` of JSON (a WebSocket answer must fit in 128 KB), keeping
+    /// the messages next to where the page starts: the oldest of a catch-up page (`after`), the
+    /// newest otherwise. A cut page says `has_more`, so paging on from it reads the rest. One
+    /// message always stays (a message is far smaller than the limit).
+    pub fn fit(mut self, max_bytes: usize, catching_up: bool) -> Self {
+        fn json_len<T: Serialize>(value: &T) -> usize {
+            serde_json::to_vec(value).map(|v| v.len()).unwrap_or(0)
+        }
+        let empty = History { conversation_id: self.conversation_id.clone(), messages: Vec::new(), has_more: true };
+        let mut total = json_len(&empty);
+        let sizes: Vec<usize> = self.messages.iter().map(|m| json_len(m) + 1).collect();
+        let mut keep = 0;
+        let mut order: Box<dyn Iterator<Item = &usize>> =
+            if catching_up { Box::new(sizes.iter()) } else { Box::new(sizes.iter().rev()) };
+        while let Some(&more) = order.next() {
+            if keep > 0 && total + more > max_bytes {
+                break;
+            }
+            total += more;
+            keep += 1;
+        }
+        let cut = self.messages.len() - keep;
+        if cut > 0 {
+            if catching_up {
+                self.messages.truncate(keep);
+            } else {
+                self.messages.drain(..cut);
+            }
+            self.has_more = true;
+        }
+        self
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct MessageRef {
     pub conversation_id: ConversationId,

@@ -95,6 +95,18 @@ impl WsRequest {
     }
 }
 
+/// API Gateway's limit on one WebSocket message: every answer and push must fit in it.
+pub const MAX_ANSWER_BYTES: usize = 128 * 1024;
+
+impl WsRequest {
+    /// How many bytes of JSON an answer's `data` may take for the whole answer (its envelope with
+    /// this frame's `request_id`) to fit in [`MAX_ANSWER_BYTES`].
+    pub fn data_budget(&self) -> usize {
+        let envelope = envelope_ok(&self.route, Value::Null, self.request_id.clone()).to_string().len();
+        MAX_ANSWER_BYTES.saturating_sub(envelope + 16)
+    }
+}
+
 /// `{"type", "success": true, "data", "request_id"?}`
 pub fn envelope_ok(kind: &str, data: Value, request_id: Option<Value>) -> Value {
     let mut envelope = json!({ "type": kind, "success": true, "data": data });

@@ -1,4 +1,5 @@
-//! WebSocket `get_messages`: history: `before`, `after` (catch-up), `limit`.
+//! WebSocket `get_messages`: history: `before`, `after` (catch-up), `limit`; a page cut to fit
+//! API Gateway's 128 KB (with `has_more`).
 
 use chathub_shared::messages::{self, HistoryQuery};
 use chathub_shared::ws::{data, WsRequest};
@@ -20,5 +21,6 @@ ws_route!("get_messages" => "ws-get-messages", StoreOnly);
 pub async fn handle(ctx: Context, req: WsRequest) -> Result<Value, ApiError> {
     let f: Fields = req.fields()?;
     let query = HistoryQuery { before: f.before, after: f.after, limit: f.limit };
-    data(&messages::history(&ctx, &req.username, &f.conversation_id, query).await?)
+    let history = messages::history(&ctx, &req.username, &f.conversation_id, query).await?;
+    data(&history.fit(req.data_budget(), f.after.is_some()))
 }
