@@ -56,9 +56,9 @@ impl History {
         let mut total = json_len(&empty);
         let sizes: Vec<usize> = self.messages.iter().map(|m| json_len(m) + 1).collect();
         let mut keep = 0;
-        let mut order: Box<dyn Iterator<Item = &usize>> =
+        let order: Box<dyn Iterator<Item = &usize>> =
             if catching_up { Box::new(sizes.iter()) } else { Box::new(sizes.iter().rev()) };
-        while let Some(&more) = order.next() {
+        for &more in order {
             if keep > 0 && total + more > max_bytes {
                 break;
             }
