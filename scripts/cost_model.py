@@ -35,6 +35,13 @@ MENTIONS_PER_SEND = 0.1
 READS = 30
 NOTIFY_SECONDS = 0.05
 NOTIFY_GB = 0.25
+# Rooms of up to ROSTER_MAX members (shared/src/chat.rs) find their members' sockets on their
+# profiles: a push reads each profile (1 read unit, strongly consistent) and `$connect` records
+# nothing under them. Typing pushes read the same sockets: TYPING_PER_SEND of them per message
+# (clients send `typing` at most every few seconds while composing), counted where the roster's
+# size is chosen (break_even), not in the priced day (which, as before, prices sends).
+ROSTER_MAX = 50
+TYPING_PER_SEND = 1
 
 
 def rooms_per_user(by):
@@ -59,11 +66,37 @@ def old_send(members):
     return item_kb + 4 + item_kb, members * 0.5
 
 
-def new_send(online):
+def new_send(online, members=None):
     """(WCU, RCU): the id counter with the push turn's claim 1, transaction 3 items × 2 (the
     sender's counter, the message, the sender's send-limit window), the push turn's release 1;
-    the sockets' records (~130 B) read strongly consistent."""
+    the sockets' records (~130 B) read strongly consistent, or in a room on a roster the roster
+    and every member's profile (1 unit each)."""
+    if members is not None and members <= ROSTER_MAX:
+        return 8, 1 + members
     return 8, max(1, math.ceil(online * 130 / 4096))
+
+
+def stale_hit(members):
+    """The chance that a closed socket's record in a recorded room of `members` is found by a push
+    (and deleted: 1 WCU and a 410) before it expires."""
+    sends_per_room_hour = SENDS * members / PER_USER / 24
+    return 1 - math.exp(-sends_per_room_hour * STALE_HOURS)
+
+
+def break_even(typing_per_send):
+    """The largest room whose members cost less on a roster than recorded, per room and day: a
+    roster reads every member's profile per push (sends and typing), records cost every member a
+    write per connection plus the stale record's deletion and its 410."""
+    best = 1
+    for n in range(2, 1001):
+        pushes = SENDS * n / PER_USER * (1 + typing_per_send)
+        roster = pushes * n * RCU
+        hit = stale_hit(n)
+        records = n * CONNECTS * ((1 + hit) * WCU + hit * MESSAGE)
+        if roster > records:
+            break
+        best = n
+    return best
 
 
 def notify(members, sends, online_share):
@@ -94,7 +127,7 @@ def day(ROOMS):
         online = members * ONLINE
         pushes = sends * (2 + max(0.0, online - 1))  # frame in, answer out, a push per other socket
         ow, orr = old_send(members)
-        nw, nr = new_send(online)
+        nw, nr = new_send(online, members)
         for key, (w, r) in (("old", (ow, orr)), ("new", (nw, nr))):
             totals[key][0] += sends * w
             totals[key][1] += sends * r
@@ -110,16 +143,16 @@ def day(ROOMS):
     # presence reads. This one: the same on the profile, plus a record under each conversation.
     totals["old"][0] += connects * 4
     totals["old"][1] += connects * 2
-    records = connects * per_user_rooms
+    recorded_rooms = sum(n for members, n in ROOMS if members > ROSTER_MAX)
+    records = connects * recorded_rooms
     totals["new"][0] += connects * 4 + records
     totals["new"][1] += connects * (math.ceil(per_user_rooms * 150 / 4096) + 1)
     # Records of closed sockets: deleted (1 WCU, and one 410 from PostToConnection) by the first
     # push that finds them before they expire.
     stale_hits = 0.0
     for members, per_user in ROOMS:
-        sends_per_room_hour = USERS * SENDS * per_user / per_user_rooms / (USERS * per_user / members) / 24
-        hit = 1 - math.exp(-sends_per_room_hour * STALE_HOURS)
-        stale_hits += connects * per_user * hit
+        if members > ROSTER_MAX:
+            stale_hits += connects * per_user * stale_hit(members)
     totals["new"][0] += stale_hits
     totals["new"][2] += stale_hits
     minutes = connects * SESSION_MINUTES
@@ -133,6 +166,9 @@ def day(ROOMS):
 
 
 def main():
+    print(f"Roster break-even (members): {break_even(0)} counting sends only, {break_even(TYPING_PER_SEND)} with "
+          f"{TYPING_PER_SEND} typing push per message; ROSTER_MAX = {ROSTER_MAX}.")
+    print()
     for by, title in (
         ("conversations", "Shares of each user's conversations (16 of 10 members, 3 of 100, 1 of 1,000)"),
         ("rooms", "Shares of the rooms that exist (80% of rooms have 10 members; 2.2, 4.1 and 13.7 of each user's conversations)"),
@@ -164,9 +200,9 @@ def report(rows, totals, records, stale_hits, minutes, push):
     print(f"| **DynamoDB cost** | **${totals['old'][3]:,.2f}** | **${totals['new'][3]:,.2f}** |")
     print(f"| API Gateway messages | {totals['old'][2] / 1e6:,.2f} M | {totals['new'][2] / 1e6:,.2f} M |")
     print(f"| API Gateway cost (messages + {minutes / 1e6:.1f} M connection minutes) | ${totals['old'][4]:,.2f} | ${totals['new'][4]:,.2f} |")
-    print(f"| of the new design's DynamoDB writes: socket records at `$connect` | | {records / 1e6:,.2f} M |")
+    print(f"| of the new design's DynamoDB writes: socket records at `$connect` (rooms over {ROSTER_MAX}) | | {records / 1e6:,.2f} M |")
     print(f"| of the new design's DynamoDB writes: deleting closed sockets' records | | {stale_hits / 1e6:,.2f} M |")
-    print(f"| DynamoDB cost, previous ÷ this | | **{totals['old'][3] / totals['new'][3]:.1f}×** |")
+    print(f"| DynamoDB cost, previous ÷ this | | **{totals['old'][3] / totals['new'][3]:.2f}×** |")
     dynamo = push["wcu"] * WCU + push["rcu"] * RCU
     sns = push["publishes"] * SNS_PUBLISH
     lam = push["messages"] * (LAMBDA_INVOKE + NOTIFY_SECONDS * NOTIFY_GB * LAMBDA_GB_SECOND)

@@ -46,12 +46,14 @@ pub enum Sockets {
     OnProfiles,
 }
 
-/// The most members a conversation finds on their profiles (its roster): a push reads one profile
-/// per roster member (1 read unit), so a send in such a room costs what one in a recorded room
-/// does plus at most this many units (9 in all, the budget of a send in a room of 10), while
-/// `$connect` writes no record for them (one write unit per conversation of the user saved on
-/// every connection).
-pub const ROSTER_MAX: usize = 4;
+/// The most members a conversation finds on their profiles (its roster), chosen by price: a push
+/// reads one profile per roster member (1 read unit, strongly consistent), while `$connect` writes
+/// no record for them (1 write unit, five times the price, per conversation of the user on every
+/// connection, plus the stale record's deletion and its 410 when a push finds it closed). For the
+/// cost model's workload (10 connections and 30 sends a day per user in 20 conversations, a typing
+/// push per message) the two meet at 59 members (scripts/cost_model.py, docs/architecture.md);
+/// 50 keeps a margin and one BatchGetItem (100 keys) per push.
+pub const ROSTER_MAX: usize = 50;
 
 impl Sockets {
     /// How `joining` members who join `conversation` (as read before the join) are found: on the
