@@ -554,20 +554,20 @@ async fn a_small_group_finds_its_roster_on_their_profiles_and_records_who_joins_
     messages::send(&d.ctx, &people[0], &room, text("one", None), Some(&a0)).await.unwrap();
 
     // One more fills the roster: found on the profile too, with the socket it had before.
-    let d0 = d.connect(&people[3], 0).await;
+    let d0 = d.connect(&people[ROSTER_MAX - 1], 0).await;
     let add = |who: &[String]| serde_json::from_value(json!({"usernames": who})).unwrap();
-    conversations::add_members(&d.ctx, &people[0], &room, add(&people[3..4])).await.unwrap();
+    conversations::add_members(&d.ctx, &people[0], &room, add(&people[ROSTER_MAX - 1..ROSTER_MAX])).await.unwrap();
     assert_eq!(found().await, on(&[&a0, &b0, &c0, &d0], true));
     messages::send(&d.ctx, &people[1], &room, text("two", None), None).await.unwrap();
 
     // Past it: recorded, whether the socket opened before the join or after.
-    let e0 = d.connect(&people[4], 0).await;
-    conversations::add_members(&d.ctx, &people[0], &room, add(&people[4..])).await.unwrap();
-    let f0 = d.connect(&people[5], 0).await;
+    let e0 = d.connect(&people[ROSTER_MAX], 0).await;
+    conversations::add_members(&d.ctx, &people[0], &room, add(&people[ROSTER_MAX..])).await.unwrap();
+    let f0 = d.connect(&people[ROSTER_MAX + 1], 0).await;
     let mut expected = [on(&[&a0, &b0, &c0, &d0], true), on(&[&e0, &f0], false)].concat();
     expected.sort();
     assert_eq!(found().await, expected, "the roster stays as it was; who joined past it is recorded");
-    messages::send(&d.ctx, &people[5], &room, text("three", None), Some(&f0)).await.unwrap();
+    messages::send(&d.ctx, &people[ROSTER_MAX + 1], &room, text("three", None), Some(&f0)).await.unwrap();
     for (socket, ids) in [(&a0, vec![2, 3]), (&b0, vec![1, 2, 3]), (&c0, vec![1, 2, 3]), (&d0, vec![2, 3])] {
         assert_eq!(d.pushes.message_ids(socket), ids, "{socket}");
     }
@@ -576,7 +576,7 @@ async fn a_small_group_finds_its_roster_on_their_profiles_and_records_who_joins_
 
     // Leaving, from the roster or recorded: nothing more for them; the rest hear on.
     conversations::remove_member(&d.ctx, &people[2], &room, "me").await.unwrap();
-    conversations::remove_member(&d.ctx, &people[4], &room, "me").await.unwrap();
+    conversations::remove_member(&d.ctx, &people[ROSTER_MAX], &room, "me").await.unwrap();
     let mut expected = [on(&[&a0, &b0, &d0], true), on(&[&f0], false)].concat();
     expected.sort();
     assert_eq!(found().await, expected);
