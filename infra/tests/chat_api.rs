@@ -98,7 +98,10 @@ async fn frames_get_answers_and_bad_frames_keep_the_socket_open(app: &TestApp) {
     assert_eq!(bad_fields["code"], "invalid_request");
     let missing = socket.request("get_messages", json!({"conversation_id": "nope"})).await;
     assert_eq!(missing["code"], "not_found");
-    let huge = socket.request("send_message", json!({"conversation_id": "x", "content": "y".repeat(70_000)})).await;
+    // Over what a route reads (64 KiB), within what API Gateway carries (128 KB, in 32 KB
+    // fragments): answered, not a closed socket.
+    let huge =
+        socket.request_fragmented("send_message", json!({"conversation_id": "x", "content": "y".repeat(70_000)})).await;
     assert_eq!(huge["code"], "payload_too_large");
 
     // Still open and answering.

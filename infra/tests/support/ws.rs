@@ -88,6 +88,27 @@ impl WsClient {
         self.answer(&request_id).await
     }
 
+    /// [`WsClient::request`] for a frame over API Gateway's 32 KB: sent as a message in 32 KB
+    /// fragments, as a client must (a single bigger frame closes the socket with 1009).
+    pub async fn request_fragmented(&mut self, kind: &str, fields: Value) -> Value {
+        use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+        use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+        self.next_id += 1;
+        let request_id = format!("{}-{}", self.name, self.next_id);
+        let mut frame = fields;
+        frame["type"] = json!(kind);
+        frame["request_id"] = json!(request_id);
+        let text = frame.to_string();
+        let pieces: Vec<&[u8]> = text.as_bytes().chunks(32 * 1024).collect();
+        for (i, piece) in pieces.iter().enumerate() {
+            let opcode = OpCode::Data(if i == 0 { Data::Text } else { Data::Continue });
+            let fragment = Frame::message(piece.to_vec(), opcode, i + 1 == pieces.len());
+            self.socket.feed(Message::Frame(fragment)).await.expect("fragment sent");
+        }
+        self.socket.flush().await.expect("fragments sent");
+        self.answer(&request_id).await
+    }
+
     /// Sends without waiting; the answer can be collected with [`WsClient::answer`].
     pub async fn fire(&mut self, kind: &str, fields: Value, request_id: &str) {
         let mut frame = fields;
