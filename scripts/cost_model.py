@@ -165,6 +165,71 @@ def day(ROOMS):
     return rows, totals, records, stale_hits, minutes, push
 
 
+# The whole system (issue 27, part 3), on top of DynamoDB: what else a day of the workload calls.
+# Every function has 256 MB (template.yaml); durations are a stated approximation (warm Rust
+# handlers on the local gateway take a few ms of CPU; on AWS each DynamoDB or management-API round
+# trip adds ~5–20 ms), not measured on AWS.
+HTTP_REQUEST = 1.00e-6  # HTTP API, per request (first 300 M a month)
+S3_PUT, S3_GET, S3_GB_MONTH = 0.005e-3, 0.0004e-3, 0.023
+FUNCTION_SECONDS = 0.03  # per invocation, at 256 MB
+REST_PER_CONNECT = 4  # GET /conversations, two histories, one token refresh
+ATTACHED = 0.05  # share of messages with a file (presigned PUT, then a GET per member who opens it)
+FILE_MB = 0.2
+VIEWS = 3  # GETs of an attached file
+
+
+def whole_system(rows, totals, push):
+    """(line items in dollars per day, messages sent per day) for everything the workload calls."""
+    sends = sum(r[2] for r in rows)
+    connects = USERS * CONNECTS
+    # A typing frame in, its answer out, and in rooms of up to 100 members a push to every other
+    # socket online (bigger rooms show no typing).
+    typing_messages = sum(
+        room_sends * TYPING_PER_SEND * (2 + (max(0.0, online - 1) if members <= 100 else 0))
+        for members, _, room_sends, online, _, _ in rows
+    )
+    reads_messages = USERS * READS * 2
+    ws_invocations = connects * 3 + sends * (1 + TYPING_PER_SEND) + USERS * READS  # authorizer, $connect, $disconnect
+    http_requests = connects * REST_PER_CONNECT + sends * ATTACHED * 2  # POST /files, GET /files/{id}
+    invocations = ws_invocations + http_requests + push["messages"]
+    lam = invocations * (LAMBDA_INVOKE + FUNCTION_SECONDS * NOTIFY_GB * LAMBDA_GB_SECOND)
+    files = sends * ATTACHED
+    # Requests, and a day's files kept a month (a GB-month), charged to the day they came.
+    s3 = files * (S3_PUT + VIEWS * S3_GET) + files * FILE_MB / 1024 * S3_GB_MONTH
+    # DynamoDB beyond the priced day, approximated from request_counts.rs's kinds of figures: a
+    # typing frame (its limit's UpdateItem, the sockets' Query, on a roster the profiles; nothing in
+    # rooms over 100), a read marker (2 write units), and per connection the REST reads and a
+    # refresh (4 write, 6 read units).
+    typing_units = sum(
+        room_sends * TYPING_PER_SEND * (WCU + (1 + (members if members <= ROSTER_MAX else 0)) * RCU)
+        for members, _, room_sends, _, _, _ in rows
+        if members <= 100
+    )
+    other_dynamo = typing_units + USERS * READS * 2 * WCU + connects * (4 * WCU + 6 * RCU)
+    items = {
+        "DynamoDB (sends, sockets, notify)": totals["new"][3] + push["wcu"] * WCU + push["rcu"] * RCU,
+        "DynamoDB (typing, read markers, REST reads, refreshes; approximated)": other_dynamo,
+        "API Gateway WebSocket (messages, typing, read markers, minutes)":
+            totals["new"][4] + (typing_messages + reads_messages) * MESSAGE,
+        "API Gateway HTTP API": http_requests * HTTP_REQUEST,
+        "Lambda (every invocation, 256 MB)": lam,
+        "SNS mobile push": push["publishes"] * SNS_PUBLISH,
+        "S3 (attachments)": s3,
+    }
+    return items, sends
+
+
+def report_whole(items, sends):
+    day = sum(items.values())
+    print("| per day, everything | $ |")
+    print("|---|---:|")
+    for name, dollars in items.items():
+        print(f"| {name} | {dollars:,.2f} |")
+    print(f"| **all** | **{day:,.2f}** |")
+    print(f"| per 1,000 monthly active users (30 days; every user active daily) | {day * 30 / (USERS / 1000):,.2f} |")
+    print(f"| per million messages sent | {day / sends * 1e6:,.2f} |")
+
+
 def main():
     print(f"Roster break-even (members): {break_even(0)} counting sends only, {break_even(TYPING_PER_SEND)} with "
           f"{TYPING_PER_SEND} typing push per message; ROSTER_MAX = {ROSTER_MAX}.")
@@ -175,7 +240,10 @@ def main():
     ):
         print(f"### {title}")
         print()
-        report(*day(rooms_per_user(by)))
+        rows, totals, records, stale_hits, minutes, push = day(rooms_per_user(by))
+        report(rows, totals, records, stale_hits, minutes, push)
+        print()
+        report_whole(*whole_system(rows, totals, push))
         print()
 
 
