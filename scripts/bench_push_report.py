@@ -8,26 +8,14 @@ markers below and is replaced as a whole; the rest of the file is left as it is.
 """
 
 import json
-import statistics
 import sys
 from pathlib import Path
 
+from bench_common import replace_section, spread
+from cost_model import RCU, SNS_PUBLISH, WCU
+
 BEGIN = "<!-- push:begin (scripts/bench --push) -->"
 END = "<!-- push:end -->"
-# What a unit costs on demand (us-east-1, per million; scripts/cost_model.py has the same).
-READ_PER_MILLION, WRITE_PER_MILLION, SNS_PER_MILLION = 0.125, 0.625, 0.50
-
-
-def spread(values, fmt="{:,.1f}"):
-    values = [v for v in values if v == v]
-    if not values:
-        return "–"
-    med = statistics.median(values)
-    if len(values) == 1:
-        return fmt.format(med)
-    return f"{fmt.format(med)} ({fmt.format(min(values))} – {fmt.format(max(values))})"
-
-
 def cost_section(results):
     path = results / "costs.jsonl"
     if not path.exists():
@@ -46,8 +34,7 @@ def cost_section(results):
         "|---|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
-        dollars = (r["read_units"] * READ_PER_MILLION + r["write_units"] * WRITE_PER_MILLION
-                   + r["publishes"] * SNS_PER_MILLION)
+        dollars = (r["read_units"] * RCU + r["write_units"] * WCU + r["publishes"] * SNS_PUBLISH) * 1e6
         lines.append(f"| {r['case']} | {r['requests']} | {r['read_units']:.1f} | {r['write_units']:.1f} | "
                      f"{r['publishes']} | {dollars:.2f} |")
     return lines
@@ -77,13 +64,16 @@ def latency_section(results):
         "| store | room | publishes (of 300) | p50 ms after the answer | p99 ms after the answer | p99 ms after the request | max ms | lost, twice, out of order |",
         "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
+    def ms(rs, key, p):
+        return spread([r[key][p] for r in rs], "{:,.1f}", " – ")
+
     for (store, room), rs in sorted(runs.items(), key=lambda kv: (kv[0][0] != "embedded", kv[0][1])):
         audit = ", ".join(str(sum(r[k] for r in rs)) for k in ("missing", "duplicates", "out_of_order"))
         lines.append(
             f"| {'embedded' if store == 'embedded' else 'DynamoDB Local'} | {room:,} | "
-            f"{spread([r['publishes'] for r in rs], '{:,.0f}')} | "
-            f"{spread([r['latency_ms']['p50'] for r in rs])} | {spread([r['latency_ms']['p99'] for r in rs])} | "
-            f"{spread([r['from_request_ms']['p99'] for r in rs])} | {spread([r['latency_ms']['max'] for r in rs])} | "
+            f"{spread([r['publishes'] for r in rs], sep=' – ')} | "
+            f"{ms(rs, 'latency_ms', 'p50')} | {ms(rs, 'latency_ms', 'p99')} | "
+            f"{ms(rs, 'from_request_ms', 'p99')} | {ms(rs, 'latency_ms', 'max')} | "
             f"{audit} |")
     return lines
 
@@ -103,14 +93,7 @@ def main():
         if section:
             parts += [""] + section
     parts.append(END)
-    text = target.read_text() if target.exists() else ""
-    block = "\n".join(parts)
-    if BEGIN in text and END in text:
-        before, rest = text.split(BEGIN, 1)
-        text = before + block + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    target.write_text(text)
+    replace_section(target, BEGIN, END, "\n".join(parts))
     print(f"wrote the push section of {target}")
 
 

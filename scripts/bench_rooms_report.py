@@ -12,22 +12,14 @@ import statistics
 import sys
 from pathlib import Path
 
+from bench_common import replace_section, spread
+
 BEGIN = "<!-- rooms:begin (scripts/bench --rooms) -->"
 END = "<!-- rooms:end -->"
 
 
 def load(path):
     return json.loads(path.read_text()) if path.exists() else None
-
-
-def spread(values, fmt="{:,.0f}"):
-    values = [v for v in values if v == v]
-    if not values:
-        return "–"
-    med = statistics.median(values)
-    if len(values) == 1:
-        return fmt.format(med)
-    return f"{fmt.format(med)} ({fmt.format(min(values))}–{fmt.format(max(values))})"
 
 
 def audit(runs):
@@ -212,15 +204,7 @@ def main():
         if section:
             parts += [""] + section
     parts.append(END)
-    text = target.read_text() if target.exists() else ""
-    block = "\n".join(parts)
-    if BEGIN in text and END in text:
-        before, rest = text.split(BEGIN, 1)
-        after = rest.split(END, 1)[1]
-        text = before + block + after
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    target.write_text(text)
+    replace_section(target, BEGIN, END, "\n".join(parts))
     print(f"wrote the rooms section of {target}")
 
 

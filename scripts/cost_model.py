@@ -34,7 +34,7 @@ PHONES = 0.8
 MENTIONS_PER_SEND = 0.1
 READS = 30
 NOTIFY_SECONDS = 0.05
-NOTIFY_GB = 0.25
+FUNCTION_GB = 0.25  # every function's memory (template.yaml), the notify function's too
 # Rooms of up to ROSTER_MAX members (shared/src/chat.rs) find their members' sockets on their
 # profiles: a push reads each profile (1 read unit, strongly consistent) and `$connect` records
 # nothing under them. Typing pushes read the same sockets: TYPING_PER_SEND of them per message
@@ -66,12 +66,12 @@ def old_send(members):
     return item_kb + 4 + item_kb, members * 0.5
 
 
-def new_send(online, members=None):
+def new_send(online, members):
     """(WCU, RCU): the id counter with the push turn's claim 1, transaction 3 items × 2 (the
     sender's counter, the message, the sender's send-limit window), the push turn's release 1;
     the sockets' records (~130 B) read strongly consistent, or in a room on a roster the roster
     and every member's profile (1 unit each)."""
-    if members is not None and members <= ROSTER_MAX:
+    if members <= ROSTER_MAX:
         return 8, 1 + members
     return 8, max(1, math.ceil(online * 130 / 4096))
 
@@ -166,7 +166,7 @@ def day(ROOMS):
 
 
 # The whole system (issue 27, part 3), on top of DynamoDB: what else a day of the workload calls.
-# Every function has 256 MB (template.yaml); durations are a stated approximation (warm Rust
+# Every function has FUNCTION_GB (template.yaml); durations are a stated approximation (warm Rust
 # handlers on the local gateway take a few ms of CPU; on AWS each DynamoDB or management-API round
 # trip adds ~5–20 ms), not measured on AWS.
 HTTP_REQUEST = 1.00e-6  # HTTP API, per request (first 300 M a month)
@@ -192,7 +192,7 @@ def whole_system(rows, totals, push):
     ws_invocations = connects * 3 + sends * (1 + TYPING_PER_SEND) + USERS * READS  # authorizer, $connect, $disconnect
     http_requests = connects * REST_PER_CONNECT + sends * ATTACHED * 2  # POST /files, GET /files/{id}
     invocations = ws_invocations + http_requests + push["messages"]
-    lam = invocations * (LAMBDA_INVOKE + FUNCTION_SECONDS * NOTIFY_GB * LAMBDA_GB_SECOND)
+    lam = invocations * (LAMBDA_INVOKE + FUNCTION_SECONDS * FUNCTION_GB * LAMBDA_GB_SECOND)
     files = sends * ATTACHED
     # Requests, and a day's files kept a month (a GB-month), charged to the day they came.
     s3 = files * (S3_PUT + VIEWS * S3_GET) + files * FILE_MB / 1024 * S3_GB_MONTH
@@ -273,7 +273,7 @@ def report(rows, totals, records, stale_hits, minutes, push):
     print(f"| DynamoDB cost, previous ÷ this | | **{totals['old'][3] / totals['new'][3]:.2f}×** |")
     dynamo = push["wcu"] * WCU + push["rcu"] * RCU
     sns = push["publishes"] * SNS_PUBLISH
-    lam = push["messages"] * (LAMBDA_INVOKE + NOTIFY_SECONDS * NOTIFY_GB * LAMBDA_GB_SECOND)
+    lam = push["messages"] * (LAMBDA_INVOKE + NOTIFY_SECONDS * FUNCTION_GB * LAMBDA_GB_SECOND)
     print(
         f"| push notifications (this design only): notify's DynamoDB ({push['wcu'] / 1e6:,.2f} M write, "
         f"{push['rcu'] / 1e6:,.2f} M read units) | | ${dynamo:,.2f} |"

@@ -13,11 +13,10 @@ use chathub_gateway::ws::WsLimits;
 use chathub_shared::notify::Notifier;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use support::ws::Socket;
+use support::ws::{send_fragmented, Socket};
 use support::TestApp;
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
-use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -38,18 +37,6 @@ async fn socket(app: &TestApp, username: &str) -> Socket {
 fn padded_ping(request_id: &str, bytes: usize) -> String {
     let bare = json!({"type": "ping", "request_id": request_id, "pad": ""}).to_string();
     json!({"type": "ping", "request_id": request_id, "pad": "x".repeat(bytes - bare.len())}).to_string()
-}
-
-/// Sends `text` in fragments of `size` bytes.
-async fn send_fragmented(socket: &mut Socket, text: &str, size: usize) {
-    let bytes = text.as_bytes();
-    let pieces: Vec<&[u8]> = bytes.chunks(size).collect();
-    for (i, piece) in pieces.iter().enumerate() {
-        let opcode = OpCode::Data(if i == 0 { Data::Text } else { Data::Continue });
-        let frame = Frame::message(piece.to_vec(), opcode, i + 1 == pieces.len());
-        socket.feed(Message::Frame(frame)).await.expect("fragment sent");
-    }
-    socket.flush().await.expect("fragments sent");
 }
 
 /// What the socket reads next within `wait`: `Ok(text)` for a message, `Err(code)` for a close

@@ -543,6 +543,16 @@ async fn offered_rate(bench: &Arc<Bench>, id: &str, members: usize, online: usiz
     })
 }
 
+/// A run's audit line: what was lost, delivered twice or out of order.
+fn audit(result: &Value) -> String {
+    format!("missing {} duplicates {} out of order {}", result["missing"], result["duplicates"], result["out_of_order"])
+}
+
+/// A latency figure of a run (`key` such as `latency_ms`, `p` such as `p99`), NaN when absent.
+fn ms(result: &Value, key: &str, p: &str) -> f64 {
+    result[key][p].as_f64().unwrap_or(f64::NAN)
+}
+
 /// Wall-clock milliseconds, as the recorder stamps a publish (`Published::at`).
 fn epoch_ms() -> f64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64() * 1000.0
@@ -811,18 +821,16 @@ async fn main() {
                 result["store_requests_per_send"] = json!(requests as f64 / (clients * args.per_client) as f64);
             }
             println!(
-                "{:>7} {:>9} {:>11} {:>14.0} {:>9.1} {:>9.1} {:>9.1}  refused {} missing {} duplicates {} out of order {}",
+                "{:>7} {:>9} {:>11} {:>14.0} {:>9.1} {:>9.1} {:>9.1}  refused {} {}",
                 clients,
                 result["messages"].as_u64().unwrap_or(0),
                 result["deliveries"].as_u64().unwrap_or(0),
                 result["deliveries_per_second"].as_f64().unwrap_or(f64::NAN),
-                result["latency_ms"]["p50"].as_f64().unwrap_or(f64::NAN),
-                result["latency_ms"]["p95"].as_f64().unwrap_or(f64::NAN),
-                result["latency_ms"]["p99"].as_f64().unwrap_or(f64::NAN),
+                ms(&result, "latency_ms", "p50"),
+                ms(&result, "latency_ms", "p95"),
+                ms(&result, "latency_ms", "p99"),
                 result["refused"],
-                result["missing"],
-                result["duplicates"],
-                result["out_of_order"],
+                audit(&result),
             );
             throughput_runs.push(result);
         }
@@ -833,18 +841,16 @@ async fn main() {
         for run in 0..args.hot_runs {
             let result = hot_room(&bench, args.hot_room, args.hot_per_member, run).await;
             println!(
-                "{:>9} {:>11} {:>14.0} {:>9.1} {:>9.1} {:>9.1}  answers p99 {:.1} ms  refused {} missing {} duplicates {} out of order {}",
+                "{:>9} {:>11} {:>14.0} {:>9.1} {:>9.1} {:>9.1}  answers p99 {:.1} ms  refused {} {}",
                 result["messages"].as_u64().unwrap_or(0),
                 result["deliveries"].as_u64().unwrap_or(0),
                 result["deliveries_per_second"].as_f64().unwrap_or(f64::NAN),
-                result["latency_ms"]["p50"].as_f64().unwrap_or(f64::NAN),
-                result["latency_ms"]["p95"].as_f64().unwrap_or(f64::NAN),
-                result["latency_ms"]["p99"].as_f64().unwrap_or(f64::NAN),
-                result["answer_ms"]["p99"].as_f64().unwrap_or(f64::NAN),
+                ms(&result, "latency_ms", "p50"),
+                ms(&result, "latency_ms", "p95"),
+                ms(&result, "latency_ms", "p99"),
+                ms(&result, "answer_ms", "p99"),
                 result["refused"],
-                result["missing"],
-                result["duplicates"],
-                result["out_of_order"],
+                audit(&result),
             );
             hot_runs.push(result);
         }
@@ -873,16 +879,14 @@ async fn main() {
         for &rate in args.rates.iter().filter(|&&r| r > 0.0) {
             let result = offered_rate(&bench, &id, members, online, rate, args.rate_seconds).await;
             println!(
-                "{:>6} {:>7} {:>7.0} {:>9.1} {:>9.1} {:>9.1}  missing {} duplicates {} out of order {}",
+                "{:>6} {:>7} {:>7.0} {:>9.1} {:>9.1} {:>9.1}  {}",
                 members,
                 online,
                 rate,
-                result["latency_ms"]["p50"].as_f64().unwrap_or(f64::NAN),
-                result["latency_ms"]["p99"].as_f64().unwrap_or(f64::NAN),
-                result["latency_ms"]["max"].as_f64().unwrap_or(f64::NAN),
-                result["missing"],
-                result["duplicates"],
-                result["out_of_order"],
+                ms(&result, "latency_ms", "p50"),
+                ms(&result, "latency_ms", "p99"),
+                ms(&result, "latency_ms", "max"),
+                audit(&result),
             );
             rate_runs.push(result);
         }
@@ -897,17 +901,15 @@ async fn main() {
     for &members in args.push_rooms.iter().filter(|&&m| m > 1) {
         let result = push_latency(&bench, members, args.push_phones, args.push_messages, args.push_rate).await;
         println!(
-            "{:>6} {:>7} {:>7.0} {:>10} {:>9.1} {:>9.1} {:>9.1}  missing {} duplicates {} out of order {}",
+            "{:>6} {:>7} {:>7.0} {:>10} {:>9.1} {:>9.1} {:>9.1}  {}",
             members,
             result["phones"],
             args.push_rate,
             result["publishes"],
-            result["latency_ms"]["p50"].as_f64().unwrap_or(f64::NAN),
-            result["latency_ms"]["p99"].as_f64().unwrap_or(f64::NAN),
-            result["latency_ms"]["max"].as_f64().unwrap_or(f64::NAN),
-            result["missing"],
-            result["duplicates"],
-            result["out_of_order"],
+            ms(&result, "latency_ms", "p50"),
+            ms(&result, "latency_ms", "p99"),
+            ms(&result, "latency_ms", "max"),
+            audit(&result),
         );
         push_runs.push(result);
     }

@@ -40,6 +40,19 @@ pub async fn refused_status(url: &str, header: Option<(&'static str, String)>) -
     }
 }
 
+/// Sends `text` as one message in fragments of `size` bytes.
+pub async fn send_fragmented(socket: &mut Socket, text: &str, size: usize) {
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    let pieces: Vec<&[u8]> = text.as_bytes().chunks(size).collect();
+    for (i, piece) in pieces.iter().enumerate() {
+        let opcode = OpCode::Data(if i == 0 { Data::Text } else { Data::Continue });
+        let fragment = Frame::message(piece.to_vec(), opcode, i + 1 == pieces.len());
+        socket.feed(Message::Frame(fragment)).await.expect("fragment sent");
+    }
+    socket.flush().await.expect("fragments sent");
+}
+
 impl WsClient {
     /// Connects with `?token=`.
     pub async fn connect(ws_url: &str, token: &str, name: &str) -> Self {
@@ -77,35 +90,28 @@ impl WsClient {
         }
     }
 
-    /// Sends `{type, ...fields, request_id}` and returns the answer with that `request_id`.
-    pub async fn request(&mut self, kind: &str, fields: Value) -> Value {
+    /// `{type, ...fields, request_id}` with the next request id, and that id.
+    fn next_request(&mut self, kind: &str, fields: Value) -> (String, String) {
         self.next_id += 1;
         let request_id = format!("{}-{}", self.name, self.next_id);
         let mut frame = fields;
         frame["type"] = json!(kind);
         frame["request_id"] = json!(request_id);
-        self.send_raw(&frame.to_string()).await;
+        (frame.to_string(), request_id)
+    }
+
+    /// Sends `{type, ...fields, request_id}` and returns the answer with that `request_id`.
+    pub async fn request(&mut self, kind: &str, fields: Value) -> Value {
+        let (text, request_id) = self.next_request(kind, fields);
+        self.send_raw(&text).await;
         self.answer(&request_id).await
     }
 
     /// [`WsClient::request`] for a frame over API Gateway's 32 KB: sent as a message in 32 KB
     /// fragments, as a client must (a single bigger frame closes the socket with 1009).
     pub async fn request_fragmented(&mut self, kind: &str, fields: Value) -> Value {
-        use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
-        use tokio_tungstenite::tungstenite::protocol::frame::Frame;
-        self.next_id += 1;
-        let request_id = format!("{}-{}", self.name, self.next_id);
-        let mut frame = fields;
-        frame["type"] = json!(kind);
-        frame["request_id"] = json!(request_id);
-        let text = frame.to_string();
-        let pieces: Vec<&[u8]> = text.as_bytes().chunks(32 * 1024).collect();
-        for (i, piece) in pieces.iter().enumerate() {
-            let opcode = OpCode::Data(if i == 0 { Data::Text } else { Data::Continue });
-            let fragment = Frame::message(piece.to_vec(), opcode, i + 1 == pieces.len());
-            self.socket.feed(Message::Frame(fragment)).await.expect("fragment sent");
-        }
-        self.socket.flush().await.expect("fragments sent");
+        let (text, request_id) = self.next_request(kind, fields);
+        send_fragmented(&mut self.socket, &text, 32 * 1024).await;
         self.answer(&request_id).await
     }
 
