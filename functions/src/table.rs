@@ -78,6 +78,7 @@ rest_routes! {
     devices_register,
     devices_list,
     devices_remove,
+    sync_get,
 }
 
 /// One WebSocket route: API Gateway's route key, served by the binary `function`, which holds the
@@ -134,4 +135,5 @@ ws_routes! {
     ws_delete_message,
     ws_mark_read,
     ws_typing,
+    ws_sync,
 }

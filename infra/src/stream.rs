@@ -314,14 +314,20 @@ mod tests {
     }
 
     #[test]
-    fn the_filters_pass_messages_joins_and_badge_changes_and_nothing_else() {
+    fn the_filters_pass_messages_members_badge_and_conversation_changes_and_nothing_else() {
         assert!(passes(&record("INSERT", "CONV#c", "MSG#00000000000000000001", json!({}))));
+        assert!(passes(&record("MODIFY", "CONV#c", "MSG#00000000000000000001", json!({}))));
         assert!(passes(&record("INSERT", "CONV#c", "MEMBER#bob", json!({}))));
+        assert!(passes(&record("REMOVE", "CONV#c", "MEMBER#bob", json!({}))));
         assert!(passes(&record("MODIFY", "USER#bob", "MEMBER#c", json!({"badge_due": {"N": "1"}}))));
+        assert!(passes(&record("MODIFY", "CONV#c", "CHANGED", json!({}))));
         assert!(!passes(&record("MODIFY", "USER#bob", "MEMBER#c", json!({"own_after_read": {"N": "1"}}))));
-        assert!(!passes(&record("MODIFY", "CONV#c", "MSG#00000000000000000001", json!({}))));
+        assert!(!passes(&record("REMOVE", "CONV#c", "MSG#00000000000000000001", json!({}))));
+        assert!(!passes(&record("MODIFY", "CONV#c", "META", json!({}))));
+        assert!(!passes(&record("REMOVE", "CONV#c", "CHANGED", json!({}))));
         assert!(!passes(&record("INSERT", "CONV#c", "CONN#abc", json!({}))));
-        assert!(!passes(&record("REMOVE", "CONV#c", "MEMBER#bob", json!({}))));
+        assert!(!passes(&record("INSERT", "USER#bob", "FEED", json!({}))));
+        assert!(!passes(&record("INSERT", "CONV#c", "SYNC#00000000000000000001", json!({}))));
         assert!(!passes(&record("INSERT", "USER#bob", "PROFILE", json!({}))));
     }
 }

@@ -190,7 +190,8 @@ async fn non_members_non_authors_and_non_owners_are_refused_on_every_route(app: 
             | "add_contact"
             | "get_contacts"
             | "create_conversation"
-            | "get_conversations" => continue,
+            | "get_conversations"
+            | "sync" => continue,
             "get_conversation_info" => json!({"id": conversation}),
             "send_message" => json!({"conversation_id": conversation, "content": "let me in"}),
             "get_messages" | "typing" => json!({"conversation_id": conversation}),
@@ -205,6 +206,11 @@ async fn non_members_non_authors_and_non_owners_are_refused_on_every_route(app: 
             assert_eq!(answer["code"], "forbidden", "{} as a non-author: {answer}", route.route_key);
         }
     }
+    // The sync feed is per user: another user's cursor is refused, on both edges.
+    let bobs_cursor = member.request("sync", json!({})).await["data"]["next_cursor"].as_str().unwrap().to_owned();
+    let answer = outsider.request("sync", json!({"since": bobs_cursor})).await;
+    assert_eq!(answer["code"], "invalid_cursor", "{answer}");
+    app.get(&format!("/sync?since={bobs_cursor}"), &cat.access).await.assert_problem(400, "invalid_cursor");
     outsider.close().await;
     member.close().await;
 

@@ -125,6 +125,9 @@ pub struct Conversation {
     pub last_message_id: MessageId,
     pub last_activity_at: i64,
     pub sockets: Sockets,
+    /// Whether its changes go to its own log (a room that grew past the sync feed's fan-out size),
+    /// and how far that log goes.
+    pub feed: crate::sync::feed::ConversationFeed,
 }
 
 /// A conversation as clients see it.
@@ -338,6 +341,7 @@ mod tests {
             last_message_id: MessageId::NONE,
             last_activity_at: 0,
             sockets: Sockets::Recorded,
+            feed: Default::default(),
         }
     }
 

@@ -17,7 +17,12 @@ pub struct Config {
     /// retires: it pushes what was handed out so far and leaves the rest to the sends after it
     /// (`PUSH_BUDGET_SECONDS`, default 20: the send functions time out at 29 s).
     pub push_budget_ms: u64,
+    /// How long the sync feed keeps changes: an older cursor is refused with 410
+    /// (`SYNC_RETENTION_DAYS`, default 30, 1 to 365).
+    pub sync_retention_ms: i64,
 }
+
+const DAY_MS: i64 = 86_400_000;
 
 /// [`Config::push_budget_ms`] unless configured.
 pub const PUSH_BUDGET_MS: u64 = 20_000;
@@ -76,7 +81,13 @@ impl Config {
     }
 
     pub fn with_keys(keys: Keyring, table_name: impl Into<String>) -> Self {
-        Self { keys, table_name: table_name.into(), limits: Limits::default(), push_budget_ms: PUSH_BUDGET_MS }
+        Self {
+            keys,
+            table_name: table_name.into(),
+            limits: Limits::default(),
+            push_budget_ms: PUSH_BUDGET_MS,
+            sync_retention_ms: crate::sync::feed::RETENTION_DAYS * DAY_MS,
+        }
     }
 
     /// A Lambda function's configuration: `JWT_PUBLIC_KEYS` (the JWK set tokens are verified with),
@@ -95,6 +106,21 @@ impl Config {
             }
             _ => PUSH_BUDGET_MS,
         };
-        Ok(Self { limits: Limits::from_env()?, push_budget_ms, ..Self::with_keys(Keyring::verifying(&jwks)?, table) })
+        let sync_retention_ms = match std::env::var("SYNC_RETENTION_DAYS") {
+            Ok(v) if !v.is_empty() => {
+                v.parse::<i64>()
+                    .ok()
+                    .filter(|n| (1..=365).contains(n))
+                    .ok_or(ConfigError::Invalid("SYNC_RETENTION_DAYS"))?
+                    * DAY_MS
+            }
+            _ => crate::sync::feed::RETENTION_DAYS * DAY_MS,
+        };
+        Ok(Self {
+            limits: Limits::from_env()?,
+            push_budget_ms,
+            sync_retention_ms,
+            ..Self::with_keys(Keyring::verifying(&jwks)?, table)
+        })
     }
 }

@@ -174,6 +174,7 @@ pub async fn create(
         // roster is small: a push reads their profiles (a read unit each) rather than every
         // `$connect` writing a record under it.
         sockets: Sockets::for_new(direct, members.len()),
+        feed: Default::default(),
     };
     match ctx.store.create_conversation(&conversation, &members, direct_key.as_deref()).await {
         Ok(()) => {}

@@ -44,6 +44,9 @@ pub enum ApiError {
     /// Conflicts with what is stored.
     #[error("{detail}")]
     Conflict { code: &'static str, detail: &'static str },
+    /// What the request names is no longer kept (a sync cursor older than the retention).
+    #[error("{detail}")]
+    Gone { code: &'static str, detail: &'static str },
     /// A request body or frame too large.
     #[error("request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
@@ -89,7 +92,10 @@ impl ApiError {
     /// The stable machine-readable code clients switch on.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::BadRequest { code, .. } | Self::Unauthorized { code, .. } | Self::Conflict { code, .. } => code,
+            Self::BadRequest { code, .. }
+            | Self::Unauthorized { code, .. }
+            | Self::Conflict { code, .. }
+            | Self::Gone { code, .. } => code,
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
             Self::PayloadTooLarge(_) => "payload_too_large",

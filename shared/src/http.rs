@@ -56,6 +56,7 @@ pub fn status(err: &ApiError) -> StatusCode {
         ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
         ApiError::NotFound(_) => StatusCode::NOT_FOUND,
         ApiError::Conflict { .. } => StatusCode::CONFLICT,
+        ApiError::Gone { .. } => StatusCode::GONE,
         ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
         ApiError::TooManyRequests { .. } | ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,

@@ -40,6 +40,7 @@ pub mod paging;
 pub mod presence;
 pub mod push;
 pub mod store;
+pub mod sync;
 pub mod telemetry;
 pub mod users;
 pub mod ws;

@@ -147,6 +147,7 @@ mod tests {
             last_message_id: MessageId::new(3),
             last_activity_at: 0,
             sockets: Sockets::Recorded,
+            feed: Default::default(),
         }
     }
 

@@ -19,8 +19,15 @@ pub enum Change {
     Message { conversation_id: ConversationId, id: MessageId },
     /// `username` joined a conversation; `by` added them (themselves for a join or the creator).
     MemberAdded { conversation_id: ConversationId, username: String, by: Option<String> },
-    /// `username` moved their read marker in a conversation: their badge changed.
-    Read { username: String, conversation_id: ConversationId },
+    /// `username` moved their read marker in a conversation, or changed their notification
+    /// settings there (`settings`): their badge changed.
+    Read { username: String, conversation_id: ConversationId, settings: bool },
+    /// A message was edited or deleted.
+    MessageChanged { conversation_id: ConversationId, id: MessageId },
+    /// `username` left a conversation or was removed.
+    MemberRemoved { conversation_id: ConversationId, username: String },
+    /// A conversation was renamed, got another icon, or another owner.
+    ConversationChanged { conversation_id: ConversationId },
 }
 
 /// Why a device got no push (`GET /_local/pushes` lists these; each message's log line counts
@@ -76,6 +83,9 @@ pub struct Recipient {
     pub conversations: Vec<Conversation>,
     /// When the member last typed (the start of their latest typing window), if ever.
     pub typed_at: Option<i64>,
+    /// Their sync feed's head, read in the same request (what the feed needs of a message:
+    /// whether its conversation's activity is already recorded there).
+    pub feed: crate::sync::feed::FeedHead,
 }
 
 impl Recipient {
@@ -186,6 +196,7 @@ mod tests {
             last_message_id: MessageId::new(last),
             last_activity_at: 0,
             sockets: Sockets::Recorded,
+            feed: Default::default(),
         }
     }
 

@@ -18,6 +18,8 @@ use crate::notifications::alert::{Content, Notification};
 use crate::notifications::decision::{device_ready, member_verdict, Change, Reason, Recipient};
 use crate::notifications::provider::{PublishError, PushProvider, Skipped};
 use crate::notifications::settings::{Level, ALL_BY_DEFAULT_MAX};
+use crate::sync::capture;
+use crate::sync::feed::FeedKey;
 use crate::Ctx;
 
 /// Messages read back per round.
@@ -102,13 +104,49 @@ impl Deliverer<'_> {
                 failed.push((*index, e));
             }
         }
+        // The sync feed hears of a batch's members added per conversation at once: a room made
+        // with 50 members writes each member's feed once.
+        let mut joined: Vec<(ConversationId, Vec<String>, usize)> = Vec::new();
         for (i, change) in changes.iter().enumerate() {
+            if let Change::MemberAdded { conversation_id, username, .. } = change {
+                match joined.iter_mut().find(|(c, _, _)| c == conversation_id) {
+                    Some((_, users, _)) => users.push(username.clone()),
+                    None => joined.push((conversation_id.clone(), vec![username.clone()], i)),
+                }
+            }
+        }
+        for (conversation_id, users, index) in &joined {
+            if let Err(e) = capture::members_added(self.ctx, conversation_id, users).await {
+                failed.push((*index, e.into()));
+            }
+        }
+        for (i, change) in changes.iter().enumerate() {
+            let ctx = self.ctx;
             let done = match change {
                 Change::Message { .. } => Ok(()),
                 Change::MemberAdded { conversation_id, username, by } => {
                     self.added(conversation_id, username, by.as_deref()).await
                 }
-                Change::Read { username, .. } => self.read(username).await,
+                Change::Read { username, conversation_id, settings } => {
+                    let key = if *settings {
+                        FeedKey::Settings(conversation_id.clone())
+                    } else {
+                        FeedKey::Read(conversation_id.clone())
+                    };
+                    match capture::own(ctx, username, key).await {
+                        Ok(()) => self.read(username).await,
+                        Err(e) => Err(e.into()),
+                    }
+                }
+                Change::MessageChanged { conversation_id, id } => {
+                    capture::message_changed(ctx, conversation_id, *id).await.map_err(Into::into)
+                }
+                Change::MemberRemoved { conversation_id, username } => {
+                    capture::member_removed(ctx, conversation_id, username).await.map_err(Into::into)
+                }
+                Change::ConversationChanged { conversation_id } => {
+                    capture::conversation_changed(ctx, conversation_id).await.map_err(Into::into)
+                }
             };
             if let Err(e) = done {
                 failed.push((i, e));
@@ -137,6 +175,7 @@ impl Deliverer<'_> {
             if contiguous.iter().any(|(_, m)| m.is_some()) {
                 let conversation = store.get_conversation(conversation_id).await?;
                 if let Some(conversation) = conversation {
+                    capture::messages_seen(self.ctx, &conversation).await?;
                     for message in contiguous.iter().filter_map(|(_, m)| m.as_ref()) {
                         self.message(&conversation, message).await?;
                     }
@@ -170,6 +209,7 @@ impl Deliverer<'_> {
             reason: Reason::Sender,
         });
         tally.skip(Reason::Sender);
+        capture::sender_activity(self.ctx, conversation, &message.sender_username).await?;
         let candidates = self.candidates(conversation, message, replied_to.as_deref()).await?;
         if candidates.is_empty() {
             tally.log("message", &conversation.id, Some(message.id));
@@ -188,6 +228,7 @@ impl Deliverer<'_> {
                     if recipient.membership(&conversation.id).is_none() {
                         return Ok(Tally::default());
                     }
+                    capture::activity(self.ctx, conversation, &username, &recipient.feed).await?;
                     let verdict = member_verdict(&recipient, conversation, current, replied_to, now);
                     let build = |badge| Notification::message(conversation, current, sender_name, badge, self.content);
                     self.to_devices(recipient, verdict, build, &conversation.id, Some(current.id), now).await

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use super::{
     Attempt, Attempts, Connected, ConnectionStore, ContactStore, ConversationStore, DeviceStore, FileStore,
     MessageStore, NotificationStore, PushRelease, PushTurn, RefreshTokenRecord, ReleaseMode, Released, SendRate,
-    SessionStore, Signalled, SocketOptions, Target, ThrottleStore, TurnClaim, UserStore, UserUpdate,
+    SessionStore, Signalled, SocketOptions, SyncStore, Target, ThrottleStore, TurnClaim, UserStore, UserUpdate,
 };
 use crate::chat::{Conversation, Member, Message, ReadState, Sockets, Visibility, MEMBERS_MAX};
 use crate::error::{Conflict, StoreError};
@@ -19,6 +19,7 @@ use crate::model::{Page, UserRecord};
 use crate::notifications::decision::{Change, Recipient};
 use crate::notifications::devices::{Device, DeviceId};
 use crate::notifications::settings::Settings;
+use crate::sync::feed::{Bucket, FeedHead, FeedKey, LogEntry, StateKeys, States};
 
 #[derive(Default)]
 struct State {
@@ -59,6 +60,14 @@ struct State {
     /// embedded store's stand-in for the table's stream.
     feed: Option<tokio::sync::mpsc::UnboundedSender<Change>>,
     files: HashMap<FileId, FileRecord>,
+    /// username → their sync feed's head
+    feeds: HashMap<String, FeedHead>,
+    /// (username, bucket number) → closed bucket
+    buckets: BTreeMap<(String, i64), Bucket>,
+    /// username → the conversations they pull
+    pulls: HashMap<String, BTreeSet<ConversationId>>,
+    /// conversation id → its log
+    logs: HashMap<ConversationId, Vec<LogEntry>>,
 }
 
 /// A conversation's push turn, as the DynamoDB adapter keeps it on the conversation's item.
@@ -328,6 +337,7 @@ impl NotificationStore for MemoryStore {
             devices: s.devices.iter().filter(|((user, _), _)| user == username).map(|(_, d)| d.clone()).collect(),
             online_sessions,
             memberships,
+            feed: s.feeds.get(username).cloned().unwrap_or_default(),
             ..Recipient::default()
         }))
     }
@@ -375,6 +385,117 @@ impl NotificationStore for MemoryStore {
             }
         }
         Ok(())
+    }
+}
+
+#[async_trait]
+impl SyncStore for MemoryStore {
+    async fn feed_head(&self, username: &str) -> Result<(FeedHead, Vec<ConversationId>), StoreError> {
+        let s = self.lock();
+        let pulled = s.pulls.get(username).map(|p| p.iter().cloned().collect()).unwrap_or_default();
+        Ok((s.feeds.get(username).cloned().unwrap_or_default(), pulled))
+    }
+
+    async fn feed_record(&self, username: &str, keys: &[FeedKey]) -> Result<FeedHead, StoreError> {
+        let mut s = self.lock();
+        let head = s.feeds.entry(username.to_owned()).or_default();
+        for key in keys {
+            let key = key.encode();
+            if !head.pending.contains(&key) {
+                head.pending.push(key);
+            }
+        }
+        Ok(head.clone())
+    }
+
+    async fn feed_close(&self, username: &str, head: &FeedHead, at: i64, _expires_at: i64) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        let current = s.feeds.entry(username.to_owned()).or_default();
+        if current.seq != head.seq {
+            return Err(StoreError::Conflict(Conflict::Missing));
+        }
+        current.seq += 1;
+        current.pending.retain(|k| !head.pending.contains(k));
+        let seq = current.seq;
+        s.buckets.insert((username.to_owned(), seq), Bucket::close(seq, at, &head.pending));
+        Ok(())
+    }
+
+    async fn feed_buckets(&self, username: &str, from: i64, to: i64) -> Result<Vec<Bucket>, StoreError> {
+        let s = self.lock();
+        Ok(s.buckets.range((username.to_owned(), from)..=(username.to_owned(), to)).map(|(_, b)| b.clone()).collect())
+    }
+
+    async fn set_pulled(
+        &self,
+        username: &str,
+        conversation_id: &ConversationId,
+        pulled: bool,
+    ) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        let set = s.pulls.entry(username.to_owned()).or_default();
+        if pulled {
+            set.insert(conversation_id.clone());
+        } else {
+            set.remove(conversation_id);
+        }
+        Ok(())
+    }
+
+    async fn mark_pulled(&self, conversation_id: &ConversationId) -> Result<(), StoreError> {
+        if let Some(conversation) = self.lock().conversations.get_mut(conversation_id) {
+            conversation.feed.pulled = true;
+        }
+        Ok(())
+    }
+
+    async fn log_append(&self, key: &FeedKey, at: i64, _expires_at: i64) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        let id = key.conversation().clone();
+        let log = s.logs.entry(id.clone()).or_default();
+        if log.last().is_some_and(|last| last.key == *key) {
+            return Ok(());
+        }
+        let seq = log.len() as i64 + 1;
+        log.push(LogEntry { seq, at, key: key.clone() });
+        if let Some(conversation) = s.conversations.get_mut(&id) {
+            conversation.feed.log_seq = seq;
+        }
+        Ok(())
+    }
+
+    async fn log_entries(
+        &self,
+        conversation_id: &ConversationId,
+        after: i64,
+        to: i64,
+    ) -> Result<Vec<LogEntry>, StoreError> {
+        let s = self.lock();
+        let log = s.logs.get(conversation_id).map(Vec::as_slice).unwrap_or_default();
+        Ok(log.iter().filter(|e| e.seq > after && e.seq <= to).cloned().collect())
+    }
+
+    async fn states(&self, username: &str, keys: &StateKeys) -> Result<States, StoreError> {
+        let s = self.lock();
+        Ok(States {
+            conversations: keys.conversations.iter().filter_map(|c| s.conversations.get(c).cloned()).collect(),
+            memberships: keys
+                .memberships
+                .iter()
+                .filter_map(|c| s.memberships.get(&(username.to_owned(), c.clone())).map(|state| (c.clone(), *state)))
+                .collect(),
+            messages: keys
+                .messages
+                .iter()
+                .filter_map(|(c, id)| s.messages.get(c).and_then(|m| m.get(id)).and_then(|m| m.clone()))
+                .collect(),
+            members: keys
+                .members
+                .iter()
+                .filter(|(c, user)| s.members.get(c).is_some_and(|m| m.contains_key(user)))
+                .cloned()
+                .collect(),
+        })
     }
 }
 
@@ -642,7 +763,9 @@ impl ConversationStore for MemoryStore {
             conversation.icon_file_id = icon.cloned();
         }
         conversation.last_activity_at = now;
-        Ok(conversation.clone())
+        let updated = conversation.clone();
+        s.emit(Change::ConversationChanged { conversation_id: id.clone() });
+        Ok(updated)
     }
 
     async fn add_members(
@@ -716,6 +839,10 @@ impl ConversationStore for MemoryStore {
         if let Some(roster) = s.rosters.get_mut(&expected.id) {
             roster.remove(username);
         }
+        s.emit(Change::MemberRemoved { conversation_id: expected.id.clone(), username: username.to_owned() });
+        if new_owner.is_some() {
+            s.emit(Change::ConversationChanged { conversation_id: expected.id.clone() });
+        }
         Ok(())
     }
 
@@ -729,7 +856,11 @@ impl ConversationStore for MemoryStore {
         let state = s.memberships.get_mut(&(username.to_owned(), conversation_id.clone())).ok_or_else(not_member)?;
         state.notifications = *settings;
         // Whether the conversation counts in the badge may have changed.
-        s.emit(Change::Read { username: username.to_owned(), conversation_id: conversation_id.clone() });
+        s.emit(Change::Read {
+            username: username.to_owned(),
+            conversation_id: conversation_id.clone(),
+            settings: true,
+        });
         Ok(())
     }
 
@@ -890,6 +1021,7 @@ impl MessageStore for MemoryStore {
             return Err(StoreError::Conflict(Conflict::Deleted));
         }
         *slot = Some(message.clone());
+        s.emit(Change::MessageChanged { conversation_id: message.conversation_id.clone(), id: message.id });
         Ok(())
     }
 
@@ -907,7 +1039,11 @@ impl MessageStore for MemoryStore {
             return Ok(false);
         }
         *state = ReadState { last_read: message_id, own_after_read, active_at: Some(now), ..*state };
-        s.emit(Change::Read { username: username.to_owned(), conversation_id: conversation_id.to_owned() });
+        s.emit(Change::Read {
+            username: username.to_owned(),
+            conversation_id: conversation_id.to_owned(),
+            settings: false,
+        });
         Ok(true)
     }
 

@@ -15,6 +15,7 @@ use crate::model::{Page, UserRecord};
 use crate::notifications::decision::Recipient;
 use crate::notifications::devices::{Device, DeviceId};
 use crate::notifications::settings::Settings;
+use crate::sync::feed::{Bucket, FeedHead, FeedKey, LogEntry, StateKeys, States};
 
 /// Further tries of a write that must land (recording what was pushed, filling a message id)
 /// while the store answers `Unavailable`: 10 ms, doubling, about 1.3 s in all.
@@ -213,6 +214,46 @@ pub trait NotificationStore: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// Marks a device disabled (the platform rejected its token), if it still holds that token.
     async fn disable_device(&self, device: &Device) -> Result<(), StoreError>;
+}
+
+/// The sync feed (`crate::sync`): each user's feed (a head of pending keys, closed into numbered
+/// buckets), the conversations a user pulls, and pulled conversations' logs.
+#[async_trait]
+pub trait SyncStore: Send + Sync {
+    /// The user's feed head and the conversations they pull, strongly consistent, in one read.
+    async fn feed_head(&self, username: &str) -> Result<(FeedHead, Vec<ConversationId>), StoreError>;
+    /// Records keys in the user's open bucket (adding to a set: recording one twice is one), in
+    /// one write; returns the head after.
+    async fn feed_record(&self, username: &str, keys: &[FeedKey]) -> Result<FeedHead, StoreError>;
+    /// Closes the open bucket as `head` was read: bucket `head.seq + 1` gets `head.pending`, which
+    /// leave the head (keys recorded since stay), in one step that fails with `Conflict::Missing`
+    /// if another closing came first. The bucket expires at `expires_at` (epoch seconds).
+    async fn feed_close(&self, username: &str, head: &FeedHead, at: i64, expires_at: i64) -> Result<(), StoreError>;
+    /// The closed buckets numbered `from..=to`, in order, strongly consistent.
+    async fn feed_buckets(&self, username: &str, from: i64, to: i64) -> Result<Vec<Bucket>, StoreError>;
+    /// Adds a conversation to those the user pulls, or removes it.
+    async fn set_pulled(
+        &self,
+        username: &str,
+        conversation_id: &ConversationId,
+        pulled: bool,
+    ) -> Result<(), StoreError>;
+    /// Marks a conversation pulled, for good (its conversation item's `pulled`).
+    async fn mark_pulled(&self, conversation_id: &ConversationId) -> Result<(), StoreError>;
+    /// Appends a change to its (pulled) conversation's log, unless the log's last entry is that
+    /// key already (a change delivered again, or one thing changed twice in a row); then moves the
+    /// conversation item's `log_seq` to it. Appends to one conversation come one at a time (its
+    /// stream shard's order).
+    async fn log_append(&self, key: &FeedKey, at: i64, expires_at: i64) -> Result<(), StoreError>;
+    /// Entries `after + 1..=to` of a conversation's log, in order, strongly consistent.
+    async fn log_entries(
+        &self,
+        conversation_id: &ConversationId,
+        after: i64,
+        to: i64,
+    ) -> Result<Vec<LogEntry>, StoreError>;
+    /// How things are now, strongly consistent: what a sync reports.
+    async fn states(&self, username: &str, keys: &StateKeys) -> Result<States, StoreError>;
 }
 
 /// Login throttling.
@@ -595,6 +636,7 @@ pub trait Store:
     + SessionStore
     + DeviceStore
     + NotificationStore
+    + SyncStore
     + ThrottleStore
     + ContactStore
     + ConversationStore
@@ -608,6 +650,7 @@ impl<T> Store for T where
         + SessionStore
         + DeviceStore
         + NotificationStore
+        + SyncStore
         + ThrottleStore
         + ContactStore
         + ConversationStore

@@ -84,6 +84,10 @@ pub(super) fn parse_conversation(item: &Item) -> Result<Conversation, StoreError
         last_message_id: MessageId::new(req_n(item, "last_message_id")?),
         last_activity_at: req_n(item, "last_activity_at")?,
         sockets: on_profiles(item),
+        feed: crate::sync::feed::ConversationFeed {
+            pulled: matches!(item.get("pulled"), Some(AV::Bool(true))),
+            log_seq: opt_n(item, "log_seq")?.unwrap_or(0),
+        },
     })
 }
 
@@ -183,6 +187,15 @@ pub(super) const NOTIFIED: &str = "NOTIFIED";
 /// removed by the member's own sends, so the stream filter passes exactly the changes that call
 /// for a silent badge update.
 pub(super) const BADGE_DUE: &str = "badge_due";
+
+/// Beside `badge_due`, what changed it (`read` or `settings`): which change the sync feed records.
+pub(super) const BADGE_CAUSE: &str = "badge_cause";
+pub(super) const BADGE_CAUSE_READ: &str = "read";
+pub(super) const BADGE_CAUSE_SETTINGS: &str = "settings";
+
+/// `CONV#<id>` / `CHANGED`: written with a rename, an icon change or an owner change (in the same
+/// transaction), so the table's stream says the conversation itself changed; expires after a day.
+pub(super) const CHANGED: &str = "CHANGED";
 
 pub(super) fn device_sk(device_id: &DeviceId) -> String {
     format!("DEVICE#{device_id}")
@@ -614,6 +627,7 @@ mod tests {
             last_message_id: MessageId::new(42),
             last_activity_at: 1_700_000_100_000,
             sockets: if kind == Kind::Direct { Sockets::OnProfiles } else { Sockets::Recorded },
+            feed: Default::default(),
         }
     }
 

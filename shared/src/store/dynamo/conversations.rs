@@ -7,6 +7,17 @@ use super::*;
 const MEMBERS_PER_TRANSACTION: usize = 45;
 
 impl DynamoStore {
+    /// The `CHANGED` marker of a conversation (a rename, an icon, an owner), as a transaction's
+    /// Put: a new value each time, so the stream carries every one.
+    fn changed_marker(&self, id: &ConversationId, now: i64) -> Result<TransactWriteItem, StoreError> {
+        let mut item = key(conv_pk(id), CHANGED);
+        item.insert("at".into(), n(now));
+        item.insert("change".into(), s(&ulid::Ulid::new().to_string()));
+        item.insert("ttl".into(), n(now / 1000 + 86_400));
+        let put = Put::builder().table_name(&self.table).set_item(Some(item)).build().map_err(build_error)?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
     /// Adds `members` in transactions of [`MEMBERS_PER_TRANSACTION`], each counting its members on
     /// the conversation item under `condition` (`room`: the most members there may be before).
     /// The first carries `first_update` (more to set) and `check` (a ConditionCheck with its reason).
@@ -263,12 +274,15 @@ impl ConversationStore for DynamoStore {
             .expression_attribute_values(":level", s(settings.level.as_str()));
         membership = match settings.muted_until {
             Some(until) => membership
-                .update_expression("SET #level = :level, muted_until = :until, badge_due = :due")
+                .update_expression("SET #level = :level, muted_until = :until, badge_due = :due, badge_cause = :cause")
                 .expression_attribute_values(":until", n(until)),
-            None => membership.update_expression("SET #level = :level, badge_due = :due REMOVE muted_until"),
+            None => membership
+                .update_expression("SET #level = :level, badge_due = :due, badge_cause = :cause REMOVE muted_until"),
         };
         // Whether the conversation counts in the badge may have changed: a silent update follows.
-        membership = membership.expression_attribute_values(":due", n(1));
+        membership = membership
+            .expression_attribute_values(":due", n(1))
+            .expression_attribute_values(":cause", s(BADGE_CAUSE_SETTINGS));
         let membership = membership.build().map_err(build_error)?;
         let setting_key = key(conv_pk(conversation_id), &format!("{SETTING_OF}{username}"));
         let setting = if settings.is_default() {
@@ -304,20 +318,20 @@ impl ConversationStore for DynamoStore {
             Some(None) => expr.remove("icon_file_id"),
             None => {}
         }
-        let out = self
-            .client
-            .update_item()
+        // With the marker the table's stream carries to the sync feed, in the same write.
+        let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(conv_pk(id), META)))
             .update_expression(expr.expression())
             .condition_expression("attribute_exists(pk)")
             .set_expression_attribute_names(Some(expr.names.clone()))
             .set_expression_attribute_values(Some(expr.values.clone()))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await
-            .map_err(|e| conditional_error(e, Conflict::NotMember))?;
-        let updated = parse_conversation(&out.attributes.unwrap_or_default())?;
+            .build()
+            .map_err(build_error)?;
+        let writes = vec![TransactWriteItem::builder().update(update).build(), self.changed_marker(id, now)?];
+        self.transact(writes, &[Conflict::NotMember, Conflict::NotMember]).await?;
+        let item = self.get(conv_pk(id), META).await?.ok_or(StoreError::Conflict(Conflict::NotMember))?;
+        let updated = parse_conversation(&item)?;
         if name.is_some() && updated.visibility == Visibility::Public {
             // The directory of public conversations sorts by name.
             self.client
@@ -405,6 +419,10 @@ impl ConversationStore for DynamoStore {
                 .build()
                 .map_err(build_error)?;
             writes.push(TransactWriteItem::builder().update(roster).build());
+        }
+        if new_owner.is_some() {
+            let now = crate::clock::Clock::now_ms(&crate::clock::SystemClock);
+            writes.push(self.changed_marker(&expected.id, now)?);
         }
         let reasons = vec![Conflict::Missing; writes.len()];
         self.transact(writes, &reasons).await

@@ -212,7 +212,10 @@ impl MessageStore for DynamoStore {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(user_pk(username), &member_sk(conversation_id))))
-            .update_expression("SET last_read = :id, own_after_read = :own, active_at = :now, badge_due = :now")
+            .update_expression(
+                "SET last_read = :id, own_after_read = :own, active_at = :now, badge_due = :now, badge_cause = :read",
+            )
+            .expression_attribute_values(":read", s(BADGE_CAUSE_READ))
             .condition_expression("attribute_exists(pk) AND last_read < :id")
             .expression_attribute_values(":id", n(message_id.get()))
             .expression_attribute_values(":own", n(own_after_read))

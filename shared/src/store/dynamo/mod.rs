@@ -45,7 +45,7 @@ use aws_sdk_dynamodb::Client;
 use super::{
     Attempt, Attempts, Connected, ConnectionStore, ContactStore, ConversationStore, DeviceStore, FileStore,
     MessageStore, NotificationStore, PushRelease, PushTurn, RefreshTokenRecord, ReleaseMode, Released, SendRate,
-    SessionStore, Signalled, SocketOptions, Target, ThrottleStore, TurnClaim, UserStore, UserUpdate,
+    SessionStore, Signalled, SocketOptions, SyncStore, Target, ThrottleStore, TurnClaim, UserStore, UserUpdate,
 };
 use crate::chat::{Attachment, Conversation, Kind, Member, Message, ReadState, Sockets, Visibility, MEMBERS_MAX};
 use crate::error::{Conflict, StoreError};
@@ -66,6 +66,7 @@ mod messages;
 mod notifications;
 mod sessions;
 pub mod stream;
+mod sync;
 mod throttle;
 mod users;
 

@@ -27,6 +27,8 @@ impl NotificationStore for DynamoStore {
                 recipient.online_sessions = live.filter_map(|socket| socket.session).collect();
             } else if sk.starts_with("DEVICE#") {
                 recipient.devices.push(parse_device(item)?);
+            } else if super::sync::is_head(&sk) {
+                recipient.feed = super::sync::parse_head(item)?;
             } else if sk.starts_with(MEMBER_OF) {
                 recipient.memberships.push((req_s(item, "conversation_id")?.into(), parse_read_state(item)?));
             }

@@ -5,18 +5,21 @@
 use aws_lambda_events::event::dynamodb::EventRecord;
 use serde_dynamo::AttributeValue as Sv;
 
-use super::codec::{BADGE_DUE, MEMBER_OF};
+use super::codec::{BADGE_CAUSE, BADGE_CAUSE_SETTINGS, BADGE_DUE, CHANGED, MEMBER_OF};
 use crate::error::StoreError;
 use crate::ids::MessageId;
 use crate::notifications::decision::Change;
 
 /// Lambda event-filter patterns (one JSON document each) for the notify function: a message id
-/// filled (a message or a void), a member added to a conversation, a membership whose badge
-/// changed. Socket records, TTL deletes, edits and everything else never invoke it.
-pub const STREAM_FILTERS: [&str; 3] = [
-    r#"{"eventName":["INSERT"],"dynamodb":{"Keys":{"pk":{"S":[{"prefix":"CONV#"}]},"sk":{"S":[{"prefix":"MSG#"}]}}}}"#,
-    r#"{"eventName":["INSERT"],"dynamodb":{"Keys":{"pk":{"S":[{"prefix":"CONV#"}]},"sk":{"S":[{"prefix":"MEMBER#"}]}}}}"#,
+/// filled, a message edited or deleted; a member added to a conversation or gone from it; a
+/// membership whose badge changed (a read, a settings change); a conversation renamed, given an
+/// icon or another owner (its `CHANGED` item). Socket records, TTL deletes, sends' own updates and
+/// everything else never invoke it.
+pub const STREAM_FILTERS: [&str; 4] = [
+    r#"{"eventName":["INSERT","MODIFY"],"dynamodb":{"Keys":{"pk":{"S":[{"prefix":"CONV#"}]},"sk":{"S":[{"prefix":"MSG#"}]}}}}"#,
+    r#"{"eventName":["INSERT","REMOVE"],"dynamodb":{"Keys":{"pk":{"S":[{"prefix":"CONV#"}]},"sk":{"S":[{"prefix":"MEMBER#"}]}}}}"#,
     r#"{"eventName":["MODIFY"],"dynamodb":{"Keys":{"pk":{"S":[{"prefix":"USER#"}]},"sk":{"S":[{"prefix":"MEMBER#"}]}},"NewImage":{"badge_due":{"N":[{"exists":true}]}}}}"#,
+    r#"{"eventName":["INSERT","MODIFY"],"dynamodb":{"Keys":{"pk":{"S":[{"prefix":"CONV#"}]},"sk":{"S":["CHANGED"]}}}}"#,
 ];
 
 fn string<'a>(item: &'a serde_dynamo::Item, name: &str) -> Option<&'a str> {
@@ -41,13 +44,23 @@ pub fn change_of(record: &EventRecord) -> Result<Option<Change>, StoreError> {
     let event = record.event_name.as_str();
     if let Some(conversation) = pk.strip_prefix("CONV#") {
         if let Some(id) = sk.strip_prefix("MSG#") {
-            if event != "INSERT" {
-                return Ok(None);
-            }
             let id: i64 = id.parse().map_err(|_| malformed(record, "a message key without an id"))?;
-            return Ok(Some(Change::Message { conversation_id: conversation.into(), id: MessageId::new(id) }));
+            let (conversation_id, id) = (conversation.into(), MessageId::new(id));
+            return Ok(match event {
+                "INSERT" => Some(Change::Message { conversation_id, id }),
+                "MODIFY" => Some(Change::MessageChanged { conversation_id, id }),
+                _ => None,
+            });
+        }
+        if sk == CHANGED {
+            return Ok(matches!(event, "INSERT" | "MODIFY")
+                .then(|| Change::ConversationChanged { conversation_id: conversation.into() }));
         }
         if let Some(username) = sk.strip_prefix(MEMBER_OF) {
+            if event == "REMOVE" {
+                let (conversation_id, username) = (conversation.into(), username.to_owned());
+                return Ok(Some(Change::MemberRemoved { conversation_id, username }));
+            }
             if event != "INSERT" {
                 return Ok(None);
             }
@@ -61,7 +74,12 @@ pub fn change_of(record: &EventRecord) -> Result<Option<Change>, StoreError> {
     }
     if let (Some(username), Some(conversation)) = (pk.strip_prefix("USER#"), sk.strip_prefix("MEMBER#")) {
         if event == "MODIFY" && record.change.new_image.contains_key(BADGE_DUE) {
-            return Ok(Some(Change::Read { username: username.to_owned(), conversation_id: conversation.into() }));
+            let settings = string(&record.change.new_image, BADGE_CAUSE) == Some(BADGE_CAUSE_SETTINGS);
+            return Ok(Some(Change::Read {
+                username: username.to_owned(),
+                conversation_id: conversation.into(),
+                settings,
+            }));
         }
     }
     Ok(None)
@@ -103,13 +121,33 @@ mod tests {
         let read = record("MODIFY", "USER#bob", "MEMBER#c1", serde_json::json!({"badge_due": {"N": "5"}}));
         assert_eq!(
             change_of(&read).unwrap(),
-            Some(Change::Read { username: "bob".into(), conversation_id: "c1".into() })
+            Some(Change::Read { username: "bob".into(), conversation_id: "c1".into(), settings: false })
         );
         // A send's own-counter update clears badge_due: no badge update for it.
         let sent = record("MODIFY", "USER#bob", "MEMBER#c1", serde_json::json!({"own_after_read": {"N": "1"}}));
         assert_eq!(change_of(&sent).unwrap(), None);
+        let settings = record(
+            "MODIFY",
+            "USER#bob",
+            "MEMBER#c1",
+            serde_json::json!({"badge_due": {"N": "1"}, "badge_cause": {"S": "settings"}}),
+        );
+        assert_eq!(
+            change_of(&settings).unwrap(),
+            Some(Change::Read { username: "bob".into(), conversation_id: "c1".into(), settings: true })
+        );
         let edit = record("MODIFY", "CONV#c1", "MSG#00000000000000000007", serde_json::json!({}));
-        assert_eq!(change_of(&edit).unwrap(), None);
+        assert_eq!(
+            change_of(&edit).unwrap(),
+            Some(Change::MessageChanged { conversation_id: "c1".into(), id: MessageId::new(7) })
+        );
+        let left = record("REMOVE", "CONV#c1", "MEMBER#bob", serde_json::json!({}));
+        assert_eq!(
+            change_of(&left).unwrap(),
+            Some(Change::MemberRemoved { conversation_id: "c1".into(), username: "bob".into() })
+        );
+        let renamed = record("MODIFY", "CONV#c1", "CHANGED", serde_json::json!({}));
+        assert_eq!(change_of(&renamed).unwrap(), Some(Change::ConversationChanged { conversation_id: "c1".into() }));
         let socket = record("INSERT", "CONV#c1", "CONN#abc", serde_json::json!({}));
         assert_eq!(change_of(&socket).unwrap(), None);
         let poison = record("INSERT", "CONV#c1", "MSG#/poison", serde_json::json!({}));
