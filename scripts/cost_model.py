@@ -230,6 +230,69 @@ def report_whole(items, sends):
     print(f"| per million messages sent | {day / sends * 1e6:,.2f} |")
 
 
+# The sync feed (issue 24, docs/architecture.md "The sync feed"): a sync at every connection.
+FANOUT_MAX = 100  # rooms up to this size write to their members' feeds; bigger ones are pulled
+EDITS = 0.02  # share of messages edited or deleted later (each a change for every member)
+
+
+def sync_designs(ROOMS):
+    """{design: (WCU, RCU, requests per sync with nothing changed for a user in 1,000
+    conversations of which 20 are big)} per day, a sync at every connection.
+
+    chosen: rooms of up to FANOUT_MAX add an activity key to each member's feed head the first
+    time a message comes after the member's last sync (the notify function already reads the
+    member's partition, head included, to decide the push: the key costs 1 WCU, the read
+    nothing), the sender's head is read (2 RCU, strongly consistent, with the pull set); bigger
+    rooms write nothing per message and are read at sync (their conversation item, 0.5 RCU). A
+    sync reads the head and pull set (2 RCU), closes the open bucket (a transaction of 2 small
+    items, 4 WCU), reads the buckets (1 RCU), each pulled room's item, and the state of each
+    conversation that changed (its item and my membership, 1 RCU each, strongly consistent).
+    fan_out_all: every message writes an entry to every member's feed (1 WCU each), whatever the
+    room's size; a sync reads the entries since its cursor.
+    read_all: nothing is captured; a sync reads all my memberships and every conversation's item
+    (and, to find edits, each one's log): cheap for 20 conversations, a read per conversation."""
+    per_user_rooms = sum(n for _, n in ROOMS)
+    connects = USERS * CONNECTS
+    pulled = sum(n for m, n in ROOMS if m > FANOUT_MAX)
+    chosen_w = chosen_r = 0.0
+    changed = 0.0  # conversations with a change per sync
+    all_w = all_r = 0.0
+    for members, per_user in ROOMS:
+        sends = USERS * SENDS * per_user / per_user_rooms
+        per_interval = SENDS * members / PER_USER / CONNECTS
+        active = 1 - math.exp(-per_interval)
+        changed += per_user * active
+        if members <= FANOUT_MAX:
+            chosen_w += USERS * per_user * CONNECTS * active + sends * EDITS * members
+            chosen_r += sends * 2
+        else:
+            chosen_w += sends * EDITS * 2
+            chosen_r += sends * EDITS
+        all_w += sends * (1 + EDITS) * members
+    own = USERS * READS  # read markers: a key in my own feed each
+    chosen_w += own + connects * 4
+    chosen_r += connects * (2 + 1 + pulled * 0.5 + changed * 2)
+    entries_per_sync = sum(per_user * SENDS * m / PER_USER / CONNECTS for m, per_user in ROOMS)
+    all_w += own
+    all_r += connects * (1 + math.ceil(entries_per_sync * 100 / 4096) + changed)
+    read_all_r = connects * (math.ceil(per_user_rooms * 150 / 4096) + per_user_rooms * 0.5 + per_user_rooms * 1)
+    return {
+        "chosen: fan out to rooms of up to 100, pull bigger ones": (chosen_w, chosen_r, 2 + math.ceil(20 / 100)),
+        "fan every message out to every member's feed": (all_w, all_r, 2),
+        # My memberships (a Query), every conversation's item (BatchGetItem, 100 a call), and each
+        # one's log for edits: a request per conversation.
+        "read every conversation at each sync": (0.0, read_all_r, 1 + math.ceil(1000 / 100) + 1000),
+    }
+
+
+def report_sync(ROOMS, today):
+    print(f"| the sync feed, a sync at each of {USERS * CONNECTS / 1e3:,.0f} k connections a day | write units | read units | $ a day | vs today's DynamoDB (${today:,.2f}) | requests, a sync finding nothing in 1,000 conversations |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, (w, r, requests) in sync_designs(ROOMS).items():
+        dollars = w * WCU + r * RCU
+        print(f"| {name} | {w / 1e6:,.2f} M | {r / 1e6:,.2f} M | {dollars:,.2f} | +{dollars / today:.0%} | {requests} |")
+
+
 def main():
     print(f"Roster break-even (members): {break_even(0)} counting sends only, {break_even(TYPING_PER_SEND)} with "
           f"{TYPING_PER_SEND} typing push per message; ROSTER_MAX = {ROSTER_MAX}.")
@@ -242,6 +305,9 @@ def main():
         print()
         rows, totals, records, stale_hits, minutes, push = day(rooms_per_user(by))
         report(rows, totals, records, stale_hits, minutes, push)
+        print()
+        today = totals["new"][3] + push["wcu"] * WCU + push["rcu"] * RCU
+        report_sync(rooms_per_user(by), today)
         print()
         report_whole(*whole_system(rows, totals, push))
         print()

@@ -170,6 +170,17 @@ async fn a_message_in_a_room_of_ten_costs_the_member_list_and_two_reads_a_member
     record_cost("room of 10, 3 members offline with a phone each", used, d.devices.published(None).len());
     assert_eq!(d.devices.published(None).len(), 3);
     // Batch: watermark, messages, conversation, member list, watermark write; per message the
-    // sender's name and the re-read; per member 2.
-    assert!(used.requests <= 7 + 2 * 9, "{used:?}");
+    // sender's name and the re-read; per member 2; the sync feed: the sender's feed head, and
+    // as the first message since the members' last sync, its activity key in each of the 10
+    // members' feeds (1 write unit each).
+    assert!(used.requests <= 7 + 2 * 9 + 1 + 10, "{used:?}");
+    assert!(used.write_units <= 11.0, "{used:?}");
+    // A second message finds the activity recorded in every feed already: no write for it.
+    let id = send(&d, &people[0], &room, "again", &[]).await;
+    d.meter.take();
+    assert!(deliverer(&d).deliver(&[Change::Message { conversation_id: room.clone(), id }]).await.is_empty());
+    let again = d.meter.take();
+    record_cost("room of 10, 3 phones, the members' feeds already hold its activity", again, 3);
+    assert!(again.requests <= 7 + 2 * 9 + 1, "{again:?}");
+    assert!(again.write_units <= 1.0, "{again:?}");
 }

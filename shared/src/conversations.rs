@@ -174,7 +174,11 @@ pub async fn create(
         // roster is small: a push reads their profiles (a read unit each) rather than every
         // `$connect` writing a record under it.
         sockets: Sockets::for_new(direct, members.len()),
-        feed: Default::default(),
+        // Made bigger than the sync feed fans out to: pulled from the start (sync::capture).
+        feed: crate::sync::feed::ConversationFeed {
+            pulled: members.len() as i64 > crate::sync::feed::FANOUT_MAX,
+            log_seq: 0,
+        },
     };
     match ctx.store.create_conversation(&conversation, &members, direct_key.as_deref()).await {
         Ok(()) => {}

@@ -19,7 +19,7 @@ use crate::model::{Page, UserRecord};
 use crate::notifications::decision::{Change, Recipient};
 use crate::notifications::devices::{Device, DeviceId};
 use crate::notifications::settings::Settings;
-use crate::sync::feed::{Bucket, FeedHead, FeedKey, LogEntry, StateKeys, States};
+use crate::sync::feed::{Bucket, FeedHead, FeedKey, LogEntry, Pull, StateKeys, States};
 
 #[derive(Default)]
 struct State {
@@ -64,8 +64,8 @@ struct State {
     feeds: HashMap<String, FeedHead>,
     /// (username, bucket number) → closed bucket
     buckets: BTreeMap<(String, i64), Bucket>,
-    /// username → the conversations they pull
-    pulls: HashMap<String, BTreeSet<ConversationId>>,
+    /// username → the conversations they pull, from where
+    pulls: HashMap<String, BTreeMap<ConversationId, Pull>>,
     /// conversation id → its log
     logs: HashMap<ConversationId, Vec<LogEntry>>,
 }
@@ -390,10 +390,14 @@ impl NotificationStore for MemoryStore {
 
 #[async_trait]
 impl SyncStore for MemoryStore {
-    async fn feed_head(&self, username: &str) -> Result<(FeedHead, Vec<ConversationId>), StoreError> {
+    async fn feed_head(&self, username: &str) -> Result<(FeedHead, Vec<Pull>), StoreError> {
         let s = self.lock();
-        let pulled = s.pulls.get(username).map(|p| p.iter().cloned().collect()).unwrap_or_default();
+        let pulled = s.pulls.get(username).map(|p| p.values().cloned().collect()).unwrap_or_default();
         Ok((s.feeds.get(username).cloned().unwrap_or_default(), pulled))
+    }
+
+    async fn feed_pending(&self, username: &str) -> Result<FeedHead, StoreError> {
+        Ok(self.lock().feeds.get(username).cloned().unwrap_or_default())
     }
 
     async fn feed_record(&self, username: &str, keys: &[FeedKey]) -> Result<FeedHead, StoreError> {
@@ -426,18 +430,20 @@ impl SyncStore for MemoryStore {
         Ok(s.buckets.range((username.to_owned(), from)..=(username.to_owned(), to)).map(|(_, b)| b.clone()).collect())
     }
 
-    async fn set_pulled(
-        &self,
-        username: &str,
-        conversation_id: &ConversationId,
-        pulled: bool,
-    ) -> Result<(), StoreError> {
+    async fn pull(&self, username: &str, pull: &Pull) -> Result<(), StoreError> {
         let mut s = self.lock();
-        let set = s.pulls.entry(username.to_owned()).or_default();
-        if pulled {
-            set.insert(conversation_id.clone());
-        } else {
-            set.remove(conversation_id);
+        // A pull already recorded keeps where it started.
+        s.pulls
+            .entry(username.to_owned())
+            .or_default()
+            .entry(pull.conversation_id.clone())
+            .or_insert_with(|| pull.clone());
+        Ok(())
+    }
+
+    async fn unpull(&self, username: &str, conversation_id: &ConversationId) -> Result<(), StoreError> {
+        if let Some(pulls) = self.lock().pulls.get_mut(username) {
+            pulls.remove(conversation_id);
         }
         Ok(())
     }

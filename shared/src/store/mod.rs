@@ -15,7 +15,7 @@ use crate::model::{Page, UserRecord};
 use crate::notifications::decision::Recipient;
 use crate::notifications::devices::{Device, DeviceId};
 use crate::notifications::settings::Settings;
-use crate::sync::feed::{Bucket, FeedHead, FeedKey, LogEntry, StateKeys, States};
+use crate::sync::feed::{Bucket, FeedHead, FeedKey, LogEntry, Pull, StateKeys, States};
 
 /// Further tries of a write that must land (recording what was pushed, filling a message id)
 /// while the store answers `Unavailable`: 10 ms, doubling, about 1.3 s in all.
@@ -220,8 +220,10 @@ pub trait NotificationStore: Send + Sync {
 /// buckets), the conversations a user pulls, and pulled conversations' logs.
 #[async_trait]
 pub trait SyncStore: Send + Sync {
-    /// The user's feed head and the conversations they pull, strongly consistent, in one read.
-    async fn feed_head(&self, username: &str) -> Result<(FeedHead, Vec<ConversationId>), StoreError>;
+    /// The user's feed head and the conversations they pull, strongly consistent.
+    async fn feed_head(&self, username: &str) -> Result<(FeedHead, Vec<Pull>), StoreError>;
+    /// The user's feed head alone (one strongly consistent read).
+    async fn feed_pending(&self, username: &str) -> Result<FeedHead, StoreError>;
     /// Records keys in the user's open bucket (adding to a set: recording one twice is one), in
     /// one write; returns the head after.
     async fn feed_record(&self, username: &str, keys: &[FeedKey]) -> Result<FeedHead, StoreError>;
@@ -231,13 +233,10 @@ pub trait SyncStore: Send + Sync {
     async fn feed_close(&self, username: &str, head: &FeedHead, at: i64, expires_at: i64) -> Result<(), StoreError>;
     /// The closed buckets numbered `from..=to`, in order, strongly consistent.
     async fn feed_buckets(&self, username: &str, from: i64, to: i64) -> Result<Vec<Bucket>, StoreError>;
-    /// Adds a conversation to those the user pulls, or removes it.
-    async fn set_pulled(
-        &self,
-        username: &str,
-        conversation_id: &ConversationId,
-        pulled: bool,
-    ) -> Result<(), StoreError>;
+    /// Adds a conversation to those the user pulls, from where it stands in `pull`.
+    async fn pull(&self, username: &str, pull: &Pull) -> Result<(), StoreError>;
+    /// Removes a conversation from those the user pulls.
+    async fn unpull(&self, username: &str, conversation_id: &ConversationId) -> Result<(), StoreError>;
     /// Marks a conversation pulled, for good (its conversation item's `pulled`).
     async fn mark_pulled(&self, conversation_id: &ConversationId) -> Result<(), StoreError>;
     /// Appends a change to its (pulled) conversation's log, unless the log's last entry is that

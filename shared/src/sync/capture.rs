@@ -18,7 +18,7 @@
 
 use futures_util::stream::{self, TryStreamExt};
 
-use super::feed::{FeedHead, FeedKey, FANOUT_MAX, PENDING_MAX};
+use super::feed::{FeedHead, FeedKey, Pull, FANOUT_MAX, PENDING_MAX};
 use crate::chat::{Conversation, MEMBERS_INLINE_MAX};
 use crate::error::{Conflict, StoreError};
 use crate::ids::{ConversationId, MessageId};
@@ -26,6 +26,9 @@ use crate::Ctx;
 
 /// Feeds written at once.
 const CONCURRENCY: usize = 16;
+/// More members joining a pulled room in one batch than this are logged as one
+/// `conversation_updated` (its member count), not one `member_joined` each.
+const BULK_JOIN: usize = 10;
 
 /// Where a conversation's changes go.
 enum Route {
@@ -78,7 +81,7 @@ pub async fn sender_activity(ctx: &Ctx, conversation: &Conversation, sender: &st
     if !fans_out(conversation) {
         return Ok(());
     }
-    let (head, _) = ctx.store.feed_head(sender).await?;
+    let head = ctx.store.feed_pending(sender).await?;
     activity(ctx, conversation, sender, &head).await
 }
 
@@ -86,25 +89,26 @@ pub async fn sender_activity(ctx: &Ctx, conversation: &Conversation, sender: &st
 /// pulled.
 pub async fn messages_seen(ctx: &Ctx, conversation: &Conversation) -> Result<(), StoreError> {
     if !conversation.feed.pulled && conversation.member_count > FANOUT_MAX {
-        cross(ctx, &conversation.id).await?;
+        cross(ctx, conversation).await?;
     }
     Ok(())
 }
 
-/// Makes a conversation pulled: every member pulls it (and hears of its activity once), then it
-/// is marked, so whoever sees the mark knows every member before it pulls it. Members who join
+/// Makes a conversation pulled: every member pulls it, then it is marked, so whoever sees the mark knows every member before it pulls it. Members who join
 /// after the member list was read are recorded by their own join, which comes after in the
 /// stream.
-async fn cross(ctx: &Ctx, conversation_id: &ConversationId) -> Result<(), StoreError> {
+async fn cross(ctx: &Ctx, conversation: &Conversation) -> Result<(), StoreError> {
     let store = &ctx.store;
+    let conversation_id = &conversation.id;
+    // From the room's log as it is, and its messages from the first: a member's first sync after
+    // this says its activity once (messages stored while it was crossing were fanned out to
+    // nobody).
+    let pull = &Pull { last_message_id: MessageId::NONE, ..Pull::from(conversation) };
     let mut after: Option<String> = None;
     loop {
         let page = store.list_members(conversation_id, after.as_deref(), MEMBERS_INLINE_MAX).await?;
         stream::iter(page.items.iter().map(Ok))
-            .try_for_each_concurrent(CONCURRENCY, |member| async move {
-                store.set_pulled(&member.username, conversation_id, true).await?;
-                record(ctx, &member.username, &[FeedKey::Activity(conversation_id.clone())]).await
-            })
+            .try_for_each_concurrent(CONCURRENCY, |member| async move { store.pull(&member.username, pull).await })
             .await?;
         match page.items.last() {
             Some(last) if page.next_cursor.is_some() => after = Some(last.username.clone()),
@@ -120,7 +124,7 @@ async fn route(ctx: &Ctx, conversation: &Conversation) -> Result<Route, StoreErr
         return Ok(Route::Log);
     }
     if conversation.member_count > FANOUT_MAX {
-        cross(ctx, &conversation.id).await?;
+        cross(ctx, conversation).await?;
         return Ok(Route::Log);
     }
     let page = ctx.store.list_members(&conversation.id, None, MEMBERS_INLINE_MAX).await?;
@@ -183,10 +187,22 @@ pub async fn members_added(ctx: &Ctx, conversation_id: &ConversationId, joined: 
         }
         Route::Log => {
             let now = ctx.now_ms();
-            for user in joined {
-                store.set_pulled(user, conversation_id, true).await?;
-                record(ctx, user, &[FeedKey::Joined(conversation_id.clone())]).await?;
-                store.log_append(&member_key(user), now, super::expires_at(ctx, now)).await?;
+            let pull = &Pull::from(&conversation);
+            stream::iter(joined.iter().map(Ok))
+                .try_for_each_concurrent(CONCURRENCY, |user| async move {
+                    store.pull(user, pull).await?;
+                    record(ctx, user, &[FeedKey::Joined(conversation_id.clone())]).await
+                })
+                .await?;
+            // Many at once (a room made or grown by a bulk add): one change, the conversation
+            // with its member count, rather than a change per member.
+            let keys: Vec<FeedKey> = if joined.len() > BULK_JOIN {
+                vec![FeedKey::Updated(conversation_id.clone())]
+            } else {
+                joined.iter().map(|user| member_key(user)).collect()
+            };
+            for key in &keys {
+                store.log_append(key, now, super::expires_at(ctx, now)).await?;
             }
             Ok(())
         }
@@ -199,7 +215,7 @@ pub async fn member_removed(ctx: &Ctx, conversation_id: &ConversationId, usernam
     let store = &ctx.store;
     let conversation = store.get_conversation(conversation_id).await?;
     if conversation.as_ref().is_none_or(|c| c.feed.pulled) {
-        store.set_pulled(username, conversation_id, false).await?;
+        store.unpull(username, conversation_id).await?;
     }
     record(ctx, username, &[FeedKey::Joined(conversation_id.clone())]).await?;
     let Some(conversation) = conversation else { return Ok(()) };

@@ -134,7 +134,7 @@ pub struct FeedHead {
 impl FeedHead {
     pub fn holds(&self, key: &FeedKey) -> bool {
         let key = key.encode();
-        self.pending.iter().any(|k| *k == key)
+        self.pending.contains(&key)
     }
 }
 
@@ -163,6 +163,25 @@ pub struct LogEntry {
     pub seq: i64,
     pub at: i64,
     pub key: FeedKey,
+}
+
+/// A conversation a user pulls, and where it stood when they started to (what a cursor that
+/// never saw it reads from).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pull {
+    pub conversation_id: ConversationId,
+    pub log_seq: i64,
+    pub last_message_id: MessageId,
+}
+
+impl Pull {
+    pub fn from(conversation: &Conversation) -> Self {
+        Self {
+            conversation_id: conversation.id.clone(),
+            log_seq: conversation.feed.log_seq,
+            last_message_id: conversation.last_message_id,
+        }
+    }
 }
 
 /// Where a pulled conversation's changes stand: its last message id and its log's last entry,

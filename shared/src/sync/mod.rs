@@ -101,7 +101,8 @@ pub async fn sync(
         .map(|text| Cursor::decode(text, username, now, ctx.config.sync_retention_ms).map_err(refused))
         .transpose()?;
     let (mut head, pulled) = store.feed_head(username).await?;
-    let pulled_rooms = if pulled.is_empty() { Vec::new() } else { store.get_conversations(&pulled).await? };
+    let ids: Vec<ConversationId> = pulled.iter().map(|p| p.conversation_id.clone()).collect();
+    let pulled_rooms = if ids.is_empty() { Vec::new() } else { store.get_conversations(&ids).await? };
     let Some(since) = since else {
         // Taken before the client reads its snapshot: what is pending now is in that snapshot,
         // and comes again (harmlessly) in the first sync.
@@ -144,24 +145,35 @@ pub async fn sync(
                 continue;
             }
             let after = Position::Feed { bucket: bucket.seq, index: i as u32 + 1, len: bucket.keys.len() as u32 };
-            items.push(Item { key: key.clone(), at: bucket.at, after, activity: None });
+            items.push(Item { key: key.clone(), at: bucket.at, after, activity: None, skip: false });
         }
     }
+    // A room the cursor never saw is read from where it stood when the user started to pull it.
     let mut rooms: Vec<(Conversation, Option<PulledAt>)> =
         pulled_rooms.into_iter().map(|c| (since.pulled_at(&c.id), c)).map(|(at, c)| (c, at)).collect();
     rooms.sort_by(|a, b| a.0.id.cmp(&b.0.id));
     for (room, at) in &rooms {
-        let (from_log, from_id) = at.map_or((room.feed.log_seq, MessageId::NONE), |p| (p.log_seq, p.last_message_id));
+        let started = pulled.iter().find(|p| p.conversation_id == room.id);
+        let (from_log, from_id) = match (at, started) {
+            (Some(p), _) => (p.log_seq, p.last_message_id),
+            (None, Some(p)) => (p.log_seq, p.last_message_id),
+            (None, None) => (room.feed.log_seq, room.last_message_id),
+        };
         if room.feed.log_seq > from_log {
             for entry in store.log_entries(&room.id, from_log, room.feed.log_seq).await? {
                 let after = Position::Log { room: room.id.clone(), seq: entry.seq };
-                items.push(Item { key: entry.key, at: entry.at, after, activity: None });
+                if matches!(&entry.key, FeedKey::Member(_, user) if user == username) {
+                    // My own joining or leaving is in my feed.
+                    items.push(Item { key: entry.key, at: entry.at, after, activity: None, skip: true });
+                    continue;
+                }
+                items.push(Item { key: entry.key, at: entry.at, after, activity: None, skip: false });
             }
         }
         if room.last_message_id > from_id {
             let after = Position::Activity { room: room.id.clone(), last_message_id: room.last_message_id };
             let key = FeedKey::Activity(room.id.clone());
-            items.push(Item { key, at: room.last_activity_at, after, activity: Some(room.clone()) });
+            items.push(Item { key, at: room.last_activity_at, after, activity: Some(room.clone()), skip: false });
         }
     }
 
@@ -169,7 +181,7 @@ pub async fn sync(
     let mut page = Cut::new(limit, max_bytes);
     let mut position = Tracker::new(&since, &rooms);
     for item in items {
-        let change = states.change(&item);
+        let change = if item.skip { None } else { states.change(&item) };
         if let Some(change) = change {
             if !page.take(&item.key, change) {
                 break;
@@ -177,7 +189,7 @@ pub async fn sync(
         }
         position.passed(&item.after);
     }
-    let cursor = position.cursor(username, now, &buckets, &rooms, page.cut);
+    let cursor = position.cursor(username, now, &buckets, &rooms, (!page.cut).then_some(head.seq + 1));
     Ok(Page {
         changes: page.changes.into_iter().map(|(_, c, _)| c).collect(),
         next_cursor: cursor.encode(),
@@ -203,6 +215,8 @@ struct Item {
     after: Position,
     /// A pulled room's conversation item, as read for its position.
     activity: Option<Conversation>,
+    /// Passed over (its position counts): said elsewhere.
+    skip: bool,
 }
 
 /// The cursor as the page goes.
@@ -254,9 +268,11 @@ impl Tracker {
         now: i64,
         buckets: &[feed::Bucket],
         rooms: &[(Conversation, Option<PulledAt>)],
-        cut: bool,
+        // `Some(next bucket)` when the page holds everything: the position is the head's.
+        complete: Option<i64>,
     ) -> Cursor {
-        if !cut {
+        if let Some(next) = complete {
+            (self.bucket, self.index) = (next, 0);
             for (room, _) in rooms {
                 let current = position(room);
                 if let Some(at) = self.room(&room.id) {
@@ -321,7 +337,7 @@ async fn read_states(ctx: &Ctx, username: &str, items: &[Item]) -> Result<Resolv
         }
     }
     let mut keys = StateKeys::default();
-    for item in items {
+    for item in items.iter().filter(|i| !i.skip) {
         let c = item.key.conversation();
         add(&mut keys.memberships, c.clone());
         match &item.key {

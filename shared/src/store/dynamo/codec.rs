@@ -58,6 +58,9 @@ pub(super) fn conversation_item(c: &Conversation) -> Item {
     if c.sockets == Sockets::OnProfiles {
         item.insert("sockets".into(), s(ON_PROFILES));
     }
+    if c.feed.pulled {
+        item.insert("pulled".into(), AV::Bool(true));
+    }
     if c.visibility == Visibility::Public {
         item.insert("gsi1pk".into(), s("PUBLIC"));
         item.insert("gsi1sk".into(), s(&c.public_sort_key()));

@@ -1,15 +1,16 @@
-//! The sync feed's items: `USER#u/FEED` (the head: `seq`, the `pending` string set), `USER#u/PULL`
-//! (`rooms`, a string set), `USER#u/SYNC#<seq>` (a closed bucket: `keys`, `at`, `ttl`),
+//! The sync feed's items: `USER#u/FEED` (the head: `seq`, the `pending` string set),
+//! `USER#u/PULL#<conversation id>` (a conversation the user pulls: `log_seq`, `last_message_id`
+//! where it stood then), `USER#u/SYNC#<seq>` (a closed bucket: `keys`, `at`, `ttl`),
 //! `CONV#c/SYNC#<seq>` (a pulled conversation's log entry: `key`, `at`, `ttl`) and, on
 //! `CONV#c/META`, `pulled` and `log_seq`. The head sorts between `DEVICE#` and `PROFILE`, so the
 //! notify function's Query of a member's partition reads it too; buckets and log entries sort after
 //! everything a Query of those partitions asks for.
 
 use super::*;
-use crate::sync::feed::{Bucket, FeedHead, FeedKey, LogEntry, StateKeys, States};
+use crate::sync::feed::{Bucket, FeedHead, FeedKey, LogEntry, Pull, StateKeys, States};
 
 const FEED: &str = "FEED";
-const PULL: &str = "PULL";
+const PULL_PREFIX: &str = "PULL#";
 const SYNC_PREFIX: &str = "SYNC#";
 
 fn sync_sk(seq: i64) -> String {
@@ -38,17 +39,25 @@ pub(super) fn is_head(sk: &str) -> bool {
 
 #[async_trait]
 impl SyncStore for DynamoStore {
-    async fn feed_head(&self, username: &str) -> Result<(FeedHead, Vec<ConversationId>), StoreError> {
-        let items = self.get_consistent(vec![key(user_pk(username), FEED), key(user_pk(username), PULL)]).await?;
-        let mut head = FeedHead::default();
-        let mut pulled = Vec::new();
-        for item in &items {
-            match req_s(item, "sk")?.as_str() {
-                FEED => head = parse_head(item)?,
-                _ => pulled = strings(item, "rooms").into_iter().map(ConversationId::from).collect(),
-            }
-        }
-        Ok((head, pulled))
+    async fn feed_head(&self, username: &str) -> Result<(FeedHead, Vec<Pull>), StoreError> {
+        let head = self.feed_pending(username).await?;
+        let pulls = self
+            .query_prefix(user_pk(username), PULL_PREFIX)
+            .await?
+            .iter()
+            .map(|item| {
+                Ok(Pull {
+                    conversation_id: req_s(item, "conversation_id")?.into(),
+                    log_seq: req_n(item, "log_seq")?,
+                    last_message_id: MessageId::new(req_n(item, "last_message_id")?),
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok((head, pulls))
+    }
+
+    async fn feed_pending(&self, username: &str) -> Result<FeedHead, StoreError> {
+        self.get(user_pk(username), FEED).await?.map_or_else(|| Ok(FeedHead::default()), |item| parse_head(&item))
     }
 
     async fn feed_record(&self, username: &str, keys: &[FeedKey]) -> Result<FeedHead, StoreError> {
@@ -122,19 +131,32 @@ impl SyncStore for DynamoStore {
             .collect()
     }
 
-    async fn set_pulled(
-        &self,
-        username: &str,
-        conversation_id: &ConversationId,
-        pulled: bool,
-    ) -> Result<(), StoreError> {
-        let expression = if pulled { "ADD rooms :room" } else { "DELETE rooms :room" };
-        self.client
-            .update_item()
+    async fn pull(&self, username: &str, pull: &Pull) -> Result<(), StoreError> {
+        let mut item = key(user_pk(username), &format!("{PULL_PREFIX}{}", pull.conversation_id));
+        item.insert("conversation_id".into(), s(pull.conversation_id.as_str()));
+        item.insert("log_seq".into(), n(pull.log_seq));
+        item.insert("last_message_id".into(), n(pull.last_message_id.get()));
+        // A pull already recorded keeps where it started.
+        match self
+            .client
+            .put_item()
             .table_name(&self.table)
-            .set_key(Some(key(user_pk(username), PULL)))
-            .update_expression(expression)
-            .expression_attribute_values(":room", string_set([conversation_id.as_str().to_owned()]))
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if is_conditional_failure(&e) => Ok(()),
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+
+    async fn unpull(&self, username: &str, conversation_id: &ConversationId) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(username), &format!("{PULL_PREFIX}{conversation_id}"))))
             .send()
             .await
             .map_err(sdk_error)?;
