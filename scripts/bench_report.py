@@ -290,9 +290,10 @@ def main():
             pictures = charts(cold, by_clients, docs)
     if pictures:
         parts += ["", "## Charts", ""] + [f"![{p}]({p})" for p in pictures]
-    # The rooms and push sections come from their own runs (scripts/bench --rooms, --push): keep them.
+    # The rooms, push and sync sections come from their own runs (scripts/bench --rooms, --push,
+    # --sync): keep them.
     previous = (docs / "benchmarks.md").read_text() if (docs / "benchmarks.md").exists() else ""
-    for name in ("rooms", "push"):
+    for name in ("rooms", "push", "sync"):
         begin, end = f"<!-- {name}:begin", f"<!-- {name}:end -->"
         if begin in previous and end in previous:
             parts += ["", begin + previous.split(begin, 1)[1].split(end, 1)[0] + end]
