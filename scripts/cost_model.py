@@ -178,8 +178,9 @@ FILE_MB = 0.2
 VIEWS = 3  # GETs of an attached file
 
 
-def whole_system(rows, totals, push):
-    """(line items in dollars per day, messages sent per day) for everything the workload calls."""
+def whole_system(rows, totals, push, sync):
+    """(line items in dollars per day, messages sent per day) for everything the workload calls;
+    `sync` is the sync feed's (WCU, RCU) a day (a sync at each connection)."""
     sends = sum(r[2] for r in rows)
     connects = USERS * CONNECTS
     # A typing frame in, its answer out, and in rooms of up to 100 members a push to every other
@@ -190,7 +191,8 @@ def whole_system(rows, totals, push):
     )
     reads_messages = USERS * READS * 2
     ws_invocations = connects * 3 + sends * (1 + TYPING_PER_SEND) + USERS * READS  # authorizer, $connect, $disconnect
-    http_requests = connects * REST_PER_CONNECT + sends * ATTACHED * 2  # POST /files, GET /files/{id}
+    # GET /sync at each connection (its WebSocket twin costs the same), POST /files, GET /files/{id}
+    http_requests = connects * (REST_PER_CONNECT + 1) + sends * ATTACHED * 2
     invocations = ws_invocations + http_requests + push["messages"]
     lam = invocations * (LAMBDA_INVOKE + FUNCTION_SECONDS * FUNCTION_GB * LAMBDA_GB_SECOND)
     files = sends * ATTACHED
@@ -209,6 +211,7 @@ def whole_system(rows, totals, push):
     items = {
         "DynamoDB (sends, sockets, notify)": totals["new"][3] + push["wcu"] * WCU + push["rcu"] * RCU,
         "DynamoDB (typing, read markers, REST reads, refreshes; approximated)": other_dynamo,
+        "DynamoDB (the sync feed: capture, a sync at each connection)": sync[0] * WCU + sync[1] * RCU,
         "API Gateway WebSocket (messages, typing, read markers, minutes)":
             totals["new"][4] + (typing_messages + reads_messages) * MESSAGE,
         "API Gateway HTTP API": http_requests * HTTP_REQUEST,
@@ -242,9 +245,9 @@ def sync_designs(ROOMS):
     chosen: rooms of up to FANOUT_MAX add an activity key to each member's feed head the first
     time a message comes after the member's last sync (the notify function already reads the
     member's partition, head included, to decide the push: the key costs 1 WCU, the read
-    nothing), the sender's head is read (2 RCU, strongly consistent, with the pull set); bigger
+    nothing), the sender's head is read (1 RCU, a strongly consistent GetItem); bigger
     rooms write nothing per message and are read at sync (their conversation item, 0.5 RCU). A
-    sync reads the head and pull set (2 RCU), closes the open bucket (a transaction of 2 small
+    sync reads the head and the rooms it pulls (2 RCU), closes the open bucket (a transaction of 2 small
     items, 4 WCU), reads the buckets (1 RCU), each pulled room's item, and the state of each
     conversation that changed (its item and my membership, 1 RCU each, strongly consistent).
     fan_out_all: every message writes an entry to every member's feed (1 WCU each), whatever the
@@ -264,7 +267,7 @@ def sync_designs(ROOMS):
         changed += per_user * active
         if members <= FANOUT_MAX:
             chosen_w += USERS * per_user * CONNECTS * active + sends * EDITS * members
-            chosen_r += sends * 2
+            chosen_r += sends * 1
         else:
             chosen_w += sends * EDITS * 2
             chosen_r += sends * EDITS
@@ -309,7 +312,8 @@ def main():
         today = totals["new"][3] + push["wcu"] * WCU + push["rcu"] * RCU
         report_sync(rooms_per_user(by), today)
         print()
-        report_whole(*whole_system(rows, totals, push))
+        chosen = next(iter(sync_designs(rooms_per_user(by)).values()))
+        report_whole(*whole_system(rows, totals, push, chosen[:2]))
         print()
 
 

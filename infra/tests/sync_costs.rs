@@ -148,7 +148,11 @@ async fn what_change_capture_adds_per_message_and_per_edit() {
     let second_used = d.meter.take();
     // The activity key, once per member between their syncs: 10 write units.
     assert!((first_used.write_units - second_used.write_units - 10.0).abs() < 0.01, "{first_used:?} {second_used:?}");
-    record_cost("capture: a message in a room of 10, the first since the members' syncs (push included)", first_used, 0);
+    record_cost(
+        "capture: a message in a room of 10, the first since the members' syncs (push included)",
+        first_used,
+        0,
+    );
     record_cost("capture: a message in a room of 10, activity already recorded (push included)", second_used, 0);
 
     messages::edit(&d.ctx, &people[0], &small, first, "one!".to_owned(), None).await.unwrap();
@@ -205,7 +209,13 @@ async fn a_day_away_is_one_sync() {
     let deliverer = Deliverer { ctx, provider: d.devices.as_ref(), content: Content::Full };
     let mut changes = Vec::new();
     for (i, room) in rooms.iter().enumerate() {
-        let sender = if i < 16 { &crowd[i * 9] } else if i < 19 { &crowd[200 + (i - 16) * 99] } else { &crowd[0] };
+        let sender = if i < 16 {
+            &crowd[i * 9]
+        } else if i < 19 {
+            &crowd[200 + (i - 16) * 99]
+        } else {
+            &crowd[0]
+        };
         for n in 0..3 {
             let id = send(&d, sender, room, &format!("message {n}")).await;
             changes.push(Change::Message { conversation_id: room.clone(), id });

@@ -19,7 +19,7 @@
 use futures_util::stream::{self, TryStreamExt};
 
 use super::feed::{FeedHead, FeedKey, Pull, FANOUT_MAX, PENDING_MAX};
-use crate::chat::{Conversation, MEMBERS_INLINE_MAX};
+use crate::chat::{Conversation, Member, MEMBERS_INLINE_MAX};
 use crate::error::{Conflict, StoreError};
 use crate::ids::{ConversationId, MessageId};
 use crate::Ctx;
@@ -33,7 +33,7 @@ const BULK_JOIN: usize = 10;
 /// Where a conversation's changes go.
 enum Route {
     /// To each of these members' feeds.
-    Fanout(Vec<String>),
+    Fanout(Vec<Member>),
     /// To its log.
     Log,
 }
@@ -128,14 +128,17 @@ async fn route(ctx: &Ctx, conversation: &Conversation) -> Result<Route, StoreErr
         return Ok(Route::Log);
     }
     let page = ctx.store.list_members(&conversation.id, None, MEMBERS_INLINE_MAX).await?;
-    Ok(Route::Fanout(page.items.into_iter().map(|m| m.username).collect()))
+    Ok(Route::Fanout(page.items))
 }
 
 /// Records `keys_for(member)` in each member's feed.
-async fn fan_out(ctx: &Ctx, members: &[String], keys_for: impl Fn(&str) -> Vec<FeedKey>) -> Result<(), StoreError> {
+async fn fan_out(ctx: &Ctx, members: &[Member], keys_for: impl Fn(&Member) -> Vec<FeedKey>) -> Result<(), StoreError> {
     let keys_for = &keys_for;
     stream::iter(members.iter().map(Ok))
-        .try_for_each_concurrent(CONCURRENCY, |member| async move { record(ctx, member, &keys_for(member)).await })
+        .try_for_each_concurrent(
+            CONCURRENCY,
+            |member| async move { record(ctx, &member.username, &keys_for(member)).await },
+        )
         .await
 }
 
@@ -168,19 +171,26 @@ pub async fn members_added(ctx: &Ctx, conversation_id: &ConversationId, joined: 
     let Some(conversation) = store.get_conversation(conversation_id).await? else { return Ok(()) };
     let member_key = |user: &str| FeedKey::Member(conversation_id.clone(), user.to_owned());
     match route(ctx, &conversation).await? {
-        Route::Fanout(mut members) => {
-            for user in joined {
-                if !members.contains(user) {
-                    members.push(user.clone());
-                }
-            }
+        Route::Fanout(members) => {
             // Those who joined hear that they did (the conversation, read at sync, says who is
-            // in it); those already in hear who joined.
-            fan_out(ctx, &members, |member| {
-                if joined.iter().any(|user| user == member) {
+            // in it); those already in hear who joined, unless they joined with the
+            // conversation's creation (a room made with its members, in several transactions).
+            let is_joiner = |name: &str| joined.iter().any(|user| user == name);
+            let later: Vec<FeedKey> = members
+                .iter()
+                .filter(|m| is_joiner(&m.username) && m.joined_at > conversation.created_at)
+                .map(|m| member_key(&m.username))
+                .collect();
+            let mut everyone = members.clone();
+            for user in joined.iter().filter(|user| !members.iter().any(|m| m.username == **user)) {
+                // Gone again already: they still hear that they joined (and left).
+                everyone.push(Member { username: user.clone(), joined_at: 0, added_by: None });
+            }
+            fan_out(ctx, &everyone, |member| {
+                if is_joiner(&member.username) {
                     vec![FeedKey::Joined(conversation_id.clone())]
                 } else {
-                    joined.iter().map(|user| member_key(user)).collect()
+                    later.clone()
                 }
             })
             .await
