@@ -31,6 +31,9 @@ pub struct Reader {
     stream_arn: String,
     /// shard id → its iterator (`None`: the shard closed and was read to its end).
     shards: BTreeMap<String, Option<String>>,
+    /// shard id → its parent's: a child is read once its parent is read to its end, as Lambda's
+    /// event source mapping does, so a partition's records keep their order across a split.
+    parents: BTreeMap<String, String>,
     /// shard id → the last sequence number read there: where a lost iterator is taken again.
     read_to: BTreeMap<String, String>,
 }
@@ -56,7 +59,8 @@ impl Reader {
             .table
             .and_then(|t| t.latest_stream_arn)
             .ok_or_else(|| problem(format!("table {table} has no stream")))?;
-        let mut reader = Self { client, stream_arn, shards: BTreeMap::new(), read_to: BTreeMap::new() };
+        let mut reader =
+            Self { client, stream_arn, shards: BTreeMap::new(), parents: BTreeMap::new(), read_to: BTreeMap::new() };
         reader.list_shards(ShardIteratorType::Latest).await?;
         // DynamoDB Local places a LATEST iterator when it is first read, not when it is made: read
         // each once now, so what happens after the gateway starts is after it. Nothing it finds
@@ -79,6 +83,9 @@ impl Reader {
             let Some(id) = shard.shard_id else { continue };
             if self.shards.contains_key(&id) {
                 continue;
+            }
+            if let Some(parent) = shard.parent_shard_id {
+                self.parents.insert(id.clone(), parent);
             }
             let closed = shard.sequence_number_range.as_ref().and_then(|r| r.ending_sequence_number.as_ref()).is_some();
             if closed && start == ShardIteratorType::Latest {
@@ -106,7 +113,13 @@ impl Reader {
             let mut listed = tokio::time::Instant::now();
             loop {
                 let mut found = false;
-                let ids: Vec<String> = self.shards.keys().cloned().collect();
+                // A shard whose parent is still being read waits for it.
+                let ids: Vec<String> = self
+                    .shards
+                    .keys()
+                    .filter(|id| !self.parents.get(*id).is_some_and(|p| matches!(self.shards.get(p), Some(Some(_)))))
+                    .cloned()
+                    .collect();
                 for id in ids {
                     match self.poll(&id, &ctx, provider.as_ref(), content).await {
                         Ok(any) => found |= any,

@@ -232,8 +232,18 @@ async fn a_day_away_is_one_sync() {
     }
     for n in 0..2 {
         let joined = d.room(&[crowd[900 + n].clone(), user.clone()]).await;
-        changes.push(Change::MemberAdded { conversation_id: joined.clone(), username: user.clone(), by: None });
-        changes.push(Change::MemberAdded { conversation_id: joined, username: crowd[900 + n].clone(), by: None });
+        changes.push(Change::MemberAdded {
+            conversation_id: joined.clone(),
+            username: user.clone(),
+            by: None,
+            joined_at: 0,
+        });
+        changes.push(Change::MemberAdded {
+            conversation_id: joined,
+            username: crowd[900 + n].clone(),
+            by: None,
+            joined_at: 0,
+        });
     }
     chathub_shared::conversations::remove_member(&d.ctx, &user, &rooms[15], "me").await.unwrap();
     changes.push(Change::MemberRemoved { conversation_id: rooms[15].clone(), username: user.clone() });

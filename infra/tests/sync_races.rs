@@ -56,7 +56,7 @@ async fn setup(d: &Domain) -> (Vec<String>, ConversationId, Client) {
     let room = d.room(&people).await;
     let added: Vec<Change> = people
         .iter()
-        .map(|u| Change::MemberAdded { conversation_id: room.clone(), username: u.clone(), by: None })
+        .map(|u| Change::MemberAdded { conversation_id: room.clone(), username: u.clone(), by: None, joined_at: 0 })
         .collect();
     let deliverer = Deliverer { ctx: &d.ctx.ctx, provider: d.devices.as_ref(), content: Content::Full };
     assert!(deliverer.deliver(&added).await.is_empty());

@@ -17,8 +17,9 @@ pub const ACTIVE_MS: i64 = 2 * 60 * 1000;
 pub enum Change {
     /// A message id was filled (a message, or a void) in a conversation.
     Message { conversation_id: ConversationId, id: MessageId },
-    /// `username` joined a conversation; `by` added them (themselves for a join or the creator).
-    MemberAdded { conversation_id: ConversationId, username: String, by: Option<String> },
+    /// `username` joined a conversation at `joined_at`; `by` added them (themselves for a join or
+    /// the creator).
+    MemberAdded { conversation_id: ConversationId, username: String, by: Option<String>, joined_at: i64 },
     /// `username` moved their read marker in a conversation, or changed their notification
     /// settings there (`settings`): their badge changed.
     Read { username: String, conversation_id: ConversationId, settings: bool },

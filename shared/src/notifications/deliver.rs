@@ -106,12 +106,15 @@ impl Deliverer<'_> {
         }
         // The sync feed hears of a batch's members added per conversation at once: a room made
         // with 50 members writes each member's feed once.
-        let mut joined: Vec<(ConversationId, Vec<String>, usize)> = Vec::new();
+        // (conversation, who joined and when, the first change's index)
+        type Joined = (ConversationId, Vec<(String, i64)>, usize);
+        let mut joined: Vec<Joined> = Vec::new();
         for (i, change) in changes.iter().enumerate() {
-            if let Change::MemberAdded { conversation_id, username, .. } = change {
+            if let Change::MemberAdded { conversation_id, username, joined_at, .. } = change {
+                let user = (username.clone(), *joined_at);
                 match joined.iter_mut().find(|(c, _, _)| c == conversation_id) {
-                    Some((_, users, _)) => users.push(username.clone()),
-                    None => joined.push((conversation_id.clone(), vec![username.clone()], i)),
+                    Some((_, users, _)) => users.push(user),
+                    None => joined.push((conversation_id.clone(), vec![user], i)),
                 }
             }
         }
@@ -124,7 +127,7 @@ impl Deliverer<'_> {
             let ctx = self.ctx;
             let done = match change {
                 Change::Message { .. } => Ok(()),
-                Change::MemberAdded { conversation_id, username, by } => {
+                Change::MemberAdded { conversation_id, username, by, .. } => {
                     self.added(conversation_id, username, by.as_deref()).await
                 }
                 Change::Read { username, conversation_id, settings } => {

@@ -677,6 +677,7 @@ impl ConversationStore for MemoryStore {
                 conversation_id: conversation.id.clone(),
                 username: member.username.clone(),
                 by: member.added_by.clone(),
+                joined_at: member.joined_at,
             });
         }
         Ok(())
@@ -815,6 +816,7 @@ impl ConversationStore for MemoryStore {
                 conversation_id: id.to_owned(),
                 username: member.username.clone(),
                 by: member.added_by.clone(),
+                joined_at: member.joined_at,
             });
         }
         Ok(updated)

@@ -165,26 +165,28 @@ pub async fn conversation_changed(ctx: &Ctx, conversation_id: &ConversationId) -
     conversation_key(ctx, conversation_id, FeedKey::Updated(conversation_id.clone())).await
 }
 
-/// Members joined (or were added): each hears that they joined, the others who joined.
-pub async fn members_added(ctx: &Ctx, conversation_id: &ConversationId, joined: &[String]) -> Result<(), StoreError> {
+/// Members joined (or were added), each with when: each hears that they joined; those already in
+/// hear who joined, but not of those who joined with the conversation's creation (a room made
+/// with its members, in several transactions: everyone in it gets `conversation_joined`).
+pub async fn members_added(
+    ctx: &Ctx,
+    conversation_id: &ConversationId,
+    joined: &[(String, i64)],
+) -> Result<(), StoreError> {
     let store = &ctx.store;
     let Some(conversation) = store.get_conversation(conversation_id).await? else { return Ok(()) };
-    let member_key = |user: &str| FeedKey::Member(conversation_id.clone(), user.to_owned());
+    let is_joiner = |name: &str| joined.iter().any(|(user, _)| user == name);
+    let later: Vec<FeedKey> = joined
+        .iter()
+        .filter(|(_, at)| *at > conversation.created_at)
+        .map(|(user, _)| FeedKey::Member(conversation_id.clone(), user.clone()))
+        .collect();
     match route(ctx, &conversation).await? {
         Route::Fanout(members) => {
-            // Those who joined hear that they did (the conversation, read at sync, says who is
-            // in it); those already in hear who joined, unless they joined with the
-            // conversation's creation (a room made with its members, in several transactions).
-            let is_joiner = |name: &str| joined.iter().any(|user| user == name);
-            let later: Vec<FeedKey> = members
-                .iter()
-                .filter(|m| is_joiner(&m.username) && m.joined_at > conversation.created_at)
-                .map(|m| member_key(&m.username))
-                .collect();
             let mut everyone = members.clone();
-            for user in joined.iter().filter(|user| !members.iter().any(|m| m.username == **user)) {
+            for (user, at) in joined.iter().filter(|(user, _)| !members.iter().any(|m| m.username == *user)) {
                 // Gone again already: they still hear that they joined (and left).
-                everyone.push(Member { username: user.clone(), joined_at: 0, added_by: None });
+                everyone.push(Member { username: user.clone(), joined_at: *at, added_by: None });
             }
             fan_out(ctx, &everyone, |member| {
                 if is_joiner(&member.username) {
@@ -199,18 +201,14 @@ pub async fn members_added(ctx: &Ctx, conversation_id: &ConversationId, joined: 
             let now = ctx.now_ms();
             let pull = &Pull::from(&conversation);
             stream::iter(joined.iter().map(Ok))
-                .try_for_each_concurrent(CONCURRENCY, |user| async move {
+                .try_for_each_concurrent(CONCURRENCY, |(user, _)| async move {
                     store.pull(user, pull).await?;
                     record(ctx, user, &[FeedKey::Joined(conversation_id.clone())]).await
                 })
                 .await?;
-            // Many at once (a room made or grown by a bulk add): one change, the conversation
-            // with its member count, rather than a change per member.
-            let keys: Vec<FeedKey> = if joined.len() > BULK_JOIN {
-                vec![FeedKey::Updated(conversation_id.clone())]
-            } else {
-                joined.iter().map(|user| member_key(user)).collect()
-            };
+            // Many at once (a room grown by a bulk add): one change, the conversation with its
+            // member count, rather than a change per member.
+            let keys = if later.len() > BULK_JOIN { vec![FeedKey::Updated(conversation_id.clone())] } else { later };
             for key in &keys {
                 store.log_append(key, now, super::expires_at(ctx, now)).await?;
             }

@@ -65,10 +65,15 @@ pub fn change_of(record: &EventRecord) -> Result<Option<Change>, StoreError> {
                 return Ok(None);
             }
             let by = string(&record.change.new_image, "added_by").map(str::to_owned);
+            let joined_at = match record.change.new_image.get("joined_at") {
+                Some(Sv::N(n)) => n.parse().unwrap_or(0),
+                _ => 0,
+            };
             return Ok(Some(Change::MemberAdded {
                 conversation_id: conversation.into(),
                 username: username.to_owned(),
                 by,
+                joined_at,
             }));
         }
     }
@@ -116,7 +121,12 @@ mod tests {
         let added = record("INSERT", "CONV#c1", "MEMBER#bob", serde_json::json!({"added_by": {"S": "ann"}}));
         assert_eq!(
             change_of(&added).unwrap(),
-            Some(Change::MemberAdded { conversation_id: "c1".into(), username: "bob".into(), by: Some("ann".into()) })
+            Some(Change::MemberAdded {
+                conversation_id: "c1".into(),
+                username: "bob".into(),
+                by: Some("ann".into()),
+                joined_at: 0
+            })
         );
         let read = record("MODIFY", "USER#bob", "MEMBER#c1", serde_json::json!({"badge_due": {"N": "5"}}));
         assert_eq!(
