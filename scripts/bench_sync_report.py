@@ -79,9 +79,9 @@ def main():
                 "### A day away is one sync (target 4)",
                 "",
                 "A user in 20 conversations (16 of 10 members, 3 of 100, 1 of 1,000, pulled) comes back after a day: "
-                "3 messages in each, half of them with an edit, read markers moved in 10 on another device, 2 "
+                "3 messages in each (the first edited in every other one), read markers moved in 10 on another device, 2 "
                 "conversations joined and 1 left. One sync of up to 500 changes brings them up to date (`has_more` "
-                f"false). Time per sync on DynamoDB Local, release build: median over {len(day)} rounds of each "
+                f"false). Time per sync on DynamoDB Local ({machine.get('build profile', 'release')} build): median over {len(day)} rounds of each "
                 "round's median of 7 syncs from the same cursor, range of the rounds' medians in brackets; min and "
                 "max over every sync.",
                 "",

@@ -127,7 +127,18 @@ pub struct Conversation {
     pub sockets: Sockets,
     /// Whether its changes go to its own log (a room that grew past the sync feed's fan-out size),
     /// and how far that log goes.
-    pub feed: crate::sync::feed::ConversationFeed,
+    pub feed: ConversationFeed,
+}
+
+/// Where a pulled conversation's changes stand: its last message id and its log's last entry,
+/// as its conversation item says.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConversationFeed {
+    /// The conversation grew past the sync feed's fan-out size (`sync::feed::FANOUT_MAX`) once:
+    /// its changes go to its log (for good).
+    pub pulled: bool,
+    /// The last entry of its log (0: none).
+    pub log_seq: i64,
 }
 
 /// A conversation as clients see it.

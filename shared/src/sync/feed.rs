@@ -184,15 +184,7 @@ impl Pull {
     }
 }
 
-/// Where a pulled conversation's changes stand: its last message id and its log's last entry,
-/// as its conversation item says.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ConversationFeed {
-    /// The conversation grew past [`FANOUT_MAX`] once: its changes go to its log (for good).
-    pub pulled: bool,
-    /// The last entry of its log (0: none).
-    pub log_seq: i64,
-}
+pub use crate::chat::ConversationFeed;
 
 /// What a sync reads to say how things are now, in one strongly consistent read: conversations,
 /// the user's memberships, messages and members.
