@@ -37,17 +37,6 @@ async fn device_ids(app: &TestApp, who: &Session) -> Vec<String> {
     items.iter().map(|d| d["device_id"].as_str().unwrap().to_owned()).collect()
 }
 
-/// Another session of the same user.
-async fn log_in(app: &TestApp, who: &Session) -> Session {
-    let reply = app.login(&who.username, &who.password).await;
-    let json = reply.assert_status(200).clone();
-    Session {
-        access: json["access_token"].as_str().unwrap().into(),
-        refresh: json["refresh_token"].as_str().unwrap().into(),
-        ..who.clone()
-    }
-}
-
 async fn a_device_registers_refreshes_lists_and_goes(app: &TestApp) {
     let ann = app.register("ann").await;
     assert!(device_ids(app, &ann).await.is_empty());
@@ -151,9 +140,9 @@ async fn a_token_moves_to_the_device_that_registers_it_last(app: &TestApp) {
 
 async fn devices_end_with_the_session_that_registered_them(app: &TestApp) {
     let fay = app.register("fay").await;
-    let phone = log_in(app, &fay).await;
-    let laptop = log_in(app, &fay).await;
-    let tablet = log_in(app, &fay).await;
+    let phone = app.another_session(&fay).await;
+    let laptop = app.another_session(&fay).await;
+    let tablet = app.another_session(&fay).await;
     put_device(app, &fay, "first", fcm("token-first")).await.assert_status(200);
     put_device(app, &phone, "phone", fcm("token-phone")).await.assert_status(200);
     put_device(app, &laptop, "laptop", fcm("token-laptop")).await.assert_status(200);
@@ -390,7 +379,7 @@ async fn a_message_reaches_the_phones_of_members_who_are_away(app: &TestApp) {
     assert_eq!(ann_skips[0]["reason"], "sender");
 
     // Bob opens a browser tab (another session): his phone's session has no socket, so it buzzes.
-    let bob_laptop = log_in(app, &bob).await;
+    let bob_laptop = app.another_session(&bob).await;
     let tab = app.socket(&bob_laptop).await;
     send(app, &ann, &room, json!({"content": "still there?"})).await;
     let (bob_items, _) = settled(app, "bob", 3, 0).await;
@@ -552,7 +541,7 @@ async fn being_added_is_pushed_and_a_rejected_token_disables_the_device(app: &Te
 async fn a_phone_that_logs_out_hears_nothing_more(app: &TestApp) {
     let ann = app.register("ann").await;
     let bob = app.register("bob").await;
-    let phone = log_in(app, &bob).await;
+    let phone = app.another_session(&bob).await;
     put_device(app, &phone, "phone", fcm("bob-token")).await.assert_status(200);
     let room = group(app, &ann, "Bye", &["bob"]).await;
     settled(app, "bob", 1, 0).await;

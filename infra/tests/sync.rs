@@ -109,17 +109,6 @@ fn kinds(changes: &[Value]) -> Vec<(String, String, String)> {
         .collect()
 }
 
-/// The same user logged in again (after the clock moved past their access token's life).
-async fn fresh(app: &TestApp, who: &Session) -> Session {
-    let reply = app.login(&who.username, &who.password).await;
-    let json = reply.assert_status(200).clone();
-    Session {
-        access: json["access_token"].as_str().unwrap().into(),
-        refresh: json["refresh_token"].as_str().unwrap().into(),
-        ..who.clone()
-    }
-}
-
 fn has(changes: &[Value], kind: &str) -> bool {
     changes.iter().any(|c| c["type"] == kind)
 }
@@ -254,7 +243,7 @@ async fn an_edit_or_delete_of_a_message_sent_long_before_the_cursor_arrives(app:
     }
     let since = after(app, &bob, &start, |c| has(c, "conversation_activity") && has(c, "conversation_joined")).await;
     app.clock.advance_ms(3 * 86_400_000);
-    let (ann, bob) = (fresh(app, &ann).await, fresh(app, &bob).await);
+    let (ann, bob) = (app.another_session(&ann).await, app.another_session(&bob).await);
     edit(app, &ann, &room, old, "corrected").await;
     let (changes, next) = settled(app, &bob, &since, |c| !of_type(c, "message_edited").is_empty()).await;
     assert_eq!(kinds(&changes), [("message_edited".to_owned(), room.clone(), old.to_string())]);
@@ -376,10 +365,10 @@ async fn expired_malformed_and_foreign_cursors_are_refused(app: &TestApp) {
     app.call("GET", "/sync", None, None).await.assert_problem(401, "unauthorized");
     // Within the retention it works; past it, 410 and a fresh start.
     app.clock.advance_ms(29 * 86_400_000);
-    let bob = fresh(app, &bob).await;
+    let bob = app.another_session(&bob).await;
     app.get(&format!("/sync?since={bob_cursor}"), &bob.access).await.assert_status(200);
     app.clock.advance_ms(2 * 86_400_000);
-    let bob = fresh(app, &bob).await;
+    let bob = app.another_session(&bob).await;
     app.get(&format!("/sync?since={bob_cursor}"), &bob.access).await.assert_problem(410, "cursor_expired");
     let fresh = cursor(app, &bob).await;
     app.get(&format!("/sync?since={fresh}"), &bob.access).await.assert_status(200);

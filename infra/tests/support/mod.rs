@@ -260,6 +260,17 @@ impl TestApp {
     pub async fn login(&self, identifier: &str, password: &str) -> Reply {
         self.post("/auth/login", None, json!({ "username": identifier, "password": password })).await
     }
+
+    /// Another session of the same user (a login): a second device, or fresh tokens after the
+    /// clock moved past the first's.
+    pub async fn another_session(&self, who: &Session) -> Session {
+        let json = self.login(&who.username, &who.password).await.assert_status(200).clone();
+        Session {
+            access: json["access_token"].as_str().unwrap().to_owned(),
+            refresh: json["refresh_token"].as_str().unwrap().to_owned(),
+            ..who.clone()
+        }
+    }
 }
 
 /// Runs each scenario against the embedded store and against DynamoDB Local.

@@ -146,7 +146,12 @@ async fn fan_out(ctx: &Ctx, members: &[Member], keys_for: impl Fn(&Member) -> Ve
 /// for every member.
 async fn conversation_key(ctx: &Ctx, conversation_id: &ConversationId, key: FeedKey) -> Result<(), StoreError> {
     let Some(conversation) = ctx.store.get_conversation(conversation_id).await? else { return Ok(()) };
-    match route(ctx, &conversation).await? {
+    to_everyone(ctx, &conversation, key).await
+}
+
+/// `key` in every member's feed, or in the conversation's log when it is pulled.
+async fn to_everyone(ctx: &Ctx, conversation: &Conversation, key: FeedKey) -> Result<(), StoreError> {
+    match route(ctx, conversation).await? {
         Route::Fanout(members) => fan_out(ctx, &members, |_| vec![key.clone()]).await,
         Route::Log => {
             let now = ctx.now_ms();
@@ -227,14 +232,7 @@ pub async fn member_removed(ctx: &Ctx, conversation_id: &ConversationId, usernam
     }
     record(ctx, username, &[FeedKey::Joined(conversation_id.clone())]).await?;
     let Some(conversation) = conversation else { return Ok(()) };
-    let key = FeedKey::Member(conversation_id.clone(), username.to_owned());
-    match route(ctx, &conversation).await? {
-        Route::Fanout(members) => fan_out(ctx, &members, |_| vec![key.clone()]).await,
-        Route::Log => {
-            let now = ctx.now_ms();
-            store.log_append(&key, now, super::expires_at(ctx, now)).await
-        }
-    }
+    to_everyone(ctx, &conversation, FeedKey::Member(conversation_id.clone(), username.to_owned())).await
 }
 
 /// My read marker moved, or my settings changed.

@@ -128,7 +128,7 @@ pub async fn sync(
             }
             Err(StoreError::Conflict(Conflict::Missing)) if tries < CLOSE_TRIES => {
                 tries += 1;
-                head = store.feed_head(username).await?.0;
+                head = store.feed_pending(username).await?;
             }
             Err(e) => return Err(e.into()),
         }
@@ -149,25 +149,26 @@ pub async fn sync(
         }
     }
     // A room the cursor never saw is read from where it stood when the user started to pull it.
-    let mut rooms: Vec<(Conversation, Option<PulledAt>)> =
-        pulled_rooms.into_iter().map(|c| (since.pulled_at(&c.id), c)).map(|(at, c)| (c, at)).collect();
+    let mut rooms: Vec<(Conversation, Option<PulledAt>)> = pulled_rooms
+        .into_iter()
+        .map(|c| {
+            let at = since.pulled_at(&c.id);
+            (c, at)
+        })
+        .collect();
     rooms.sort_by(|a, b| a.0.id.cmp(&b.0.id));
     for (room, at) in &rooms {
         let started = pulled.iter().find(|p| p.conversation_id == room.id);
-        let (from_log, from_id) = match (at, started) {
-            (Some(p), _) => (p.log_seq, p.last_message_id),
-            (None, Some(p)) => (p.log_seq, p.last_message_id),
-            (None, None) => (room.feed.log_seq, room.last_message_id),
-        };
+        let (from_log, from_id) = at
+            .map(|p| (p.log_seq, p.last_message_id))
+            .or(started.map(|p| (p.log_seq, p.last_message_id)))
+            .unwrap_or((room.feed.log_seq, room.last_message_id));
         if room.feed.log_seq > from_log {
             for entry in store.log_entries(&room.id, from_log, room.feed.log_seq).await? {
                 let after = Position::Log { room: room.id.clone(), seq: entry.seq };
-                if matches!(&entry.key, FeedKey::Member(_, user) if user == username) {
-                    // My own joining or leaving is in my feed.
-                    items.push(Item { key: entry.key, at: entry.at, after, activity: None, skip: true });
-                    continue;
-                }
-                items.push(Item { key: entry.key, at: entry.at, after, activity: None, skip: false });
+                // My own joining or leaving is in my feed.
+                let skip = matches!(&entry.key, FeedKey::Member(_, user) if user == username);
+                items.push(Item { key: entry.key, at: entry.at, after, activity: None, skip });
             }
         }
         if room.last_message_id > from_id {

@@ -96,11 +96,7 @@ impl MessageStore for DynamoStore {
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_conditional_failure(&e) => Ok(()),
-            Err(e) => Err(sdk_error(e)),
-        }
+        unless_condition_failed(result)
     }
 
     async fn message_id_for_client_id(

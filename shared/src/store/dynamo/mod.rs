@@ -456,6 +456,20 @@ fn is_conditional_failure<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> b
     matches!(err, SdkError::ServiceError(_)) && err.code() == Some("ConditionalCheckFailedException")
 }
 
+/// A conditional write whose condition failing means there was nothing to do (already done, or
+/// nothing there): `Ok` either way.
+fn unless_condition_failed<T, E, R>(result: Result<T, SdkError<E, R>>) -> Result<(), StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if is_conditional_failure(&e) => Ok(()),
+        Err(e) => Err(sdk_error(e)),
+    }
+}
+
 fn conditional_error<E, R>(err: SdkError<E, R>, conflict: Conflict) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,

@@ -105,11 +105,7 @@ impl NotificationStore for DynamoStore {
             .expression_attribute_values(":token", s(&device.token))
             .send()
             .await;
-        match result {
-            // Gone, or registered again with another token since: nothing to disable.
-            Ok(_) => Ok(()),
-            Err(e) if is_conditional_failure(&e) => Ok(()),
-            Err(e) => Err(sdk_error(e)),
-        }
+        // Gone, or registered again with another token since: nothing to disable.
+        unless_condition_failed(result)
     }
 }

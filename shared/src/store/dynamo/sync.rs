@@ -137,19 +137,15 @@ impl SyncStore for DynamoStore {
         item.insert("log_seq".into(), n(pull.log_seq));
         item.insert("last_message_id".into(), n(pull.last_message_id.get()));
         // A pull already recorded keeps where it started.
-        match self
+        let written = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(pk)")
             .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if is_conditional_failure(&e) => Ok(()),
-            Err(e) => Err(sdk_error(e)),
-        }
+            .await;
+        unless_condition_failed(written)
     }
 
     async fn unpull(&self, username: &str, conversation_id: &ConversationId) -> Result<(), StoreError> {
@@ -164,7 +160,8 @@ impl SyncStore for DynamoStore {
     }
 
     async fn mark_pulled(&self, conversation_id: &ConversationId) -> Result<(), StoreError> {
-        match self
+        // A conversation that is gone has nothing to mark.
+        let written = self
             .client
             .update_item()
             .table_name(&self.table)
@@ -173,12 +170,8 @@ impl SyncStore for DynamoStore {
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":yes", AV::Bool(true))
             .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if is_conditional_failure(&e) => Ok(()),
-            Err(e) => Err(sdk_error(e)),
-        }
+            .await;
+        unless_condition_failed(written)
     }
 
     async fn log_append(&self, feed_key: &FeedKey, at: i64, expires_at: i64) -> Result<(), StoreError> {
@@ -205,7 +198,8 @@ impl SyncStore for DynamoStore {
                 Some(item) => (req_n(item, "seq")?, opt_s(item, "key")),
                 None => (0, None),
             };
-            if last_key.as_deref() != Some(encoded.as_str()) {
+            let repeated = last_key.as_deref() == Some(encoded.as_str());
+            if !repeated {
                 let mut item = key(conv_pk(conversation), &sync_sk(seq + 1));
                 item.insert("seq".into(), n(seq + 1));
                 item.insert("at".into(), n(at));
@@ -227,8 +221,8 @@ impl SyncStore for DynamoStore {
             }
             // Then the conversation item says how far its log goes (also after an append whose
             // move was lost: the entry found last is the one to point to).
-            let last_seq = if last_key.as_deref() == Some(encoded.as_str()) { seq } else { seq + 1 };
-            return match self
+            let last_seq = if repeated { seq } else { seq + 1 };
+            let moved = self
                 .client
                 .update_item()
                 .table_name(&self.table)
@@ -237,12 +231,9 @@ impl SyncStore for DynamoStore {
                 .condition_expression("attribute_exists(pk) AND (attribute_not_exists(log_seq) OR log_seq < :seq)")
                 .expression_attribute_values(":seq", n(last_seq))
                 .send()
-                .await
-            {
-                Ok(_) => Ok(()),
-                Err(e) if is_conditional_failure(&e) => Ok(()),
-                Err(e) => Err(sdk_error(e)),
-            };
+                .await;
+            // Already as far (or further), or the conversation is gone.
+            return unless_condition_failed(moved);
         }
         Err(StoreError::unavailable("log append contended"))
     }

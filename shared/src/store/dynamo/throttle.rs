@@ -86,11 +86,7 @@ impl ThrottleStore for DynamoStore {
             .expression_attribute_values(":zero", n(0))
             .send()
             .await;
-        match refunded {
-            Ok(_) => Ok(()),
-            Err(e) if is_conditional_failure(&e) => Ok(()),
-            Err(e) => Err(sdk_error(e)),
-        }
+        unless_condition_failed(refunded)
     }
 
     async fn clear_attempts(&self, key_name: &str) -> Result<(), StoreError> {
