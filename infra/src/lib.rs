@@ -3,6 +3,7 @@
 //! the embedded store or on DynamoDB. On DynamoDB, pushes go through the real management API client
 //! to the gateway's own `@connections` endpoint; on the embedded store, straight onto the sockets.
 
+pub mod access;
 pub mod notify;
 pub mod rest;
 pub mod s3;

@@ -86,12 +86,17 @@ async fn handle(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
+    let started = Instant::now();
+    let received_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+    let request_id = ulid::Ulid::new().to_string();
+    let (method, path) = (request.method().as_str().to_owned(), request.uri().path().to_owned());
+    let user_agent = request.headers().get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     let origin = allowed_origin(&state, request.headers());
-    let mut response =
+    let (mut response, route_key, integration) =
         if request.method() == Method::OPTIONS && request.headers().contains_key("access-control-request-method") {
-            preflight(origin.is_some())
+            (preflight(origin.is_some()), None, None)
         } else {
-            invoke(&state, peer, request).await
+            invoke(&state, peer, request, &request_id).await
         };
     if let Some(origin) = origin {
         let h = response.headers_mut();
@@ -99,6 +104,23 @@ async fn handle(
         h.insert("access-control-allow-credentials", HeaderValue::from_static("true"));
         h.insert("vary", HeaderValue::from_static("origin"));
     }
+    if let Ok(id) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(HeaderName::from_static("apigw-requestid"), id);
+    }
+    crate::access::Http {
+        request_id: &request_id,
+        received_ms,
+        ip: &peer.ip().to_string(),
+        user_agent: &user_agent,
+        method: &method,
+        path: &path,
+        route_key,
+        status: response.status().as_u16(),
+        response_length: axum::body::HttpBody::size_hint(response.body()).exact(),
+        response_latency_ms: started.elapsed().as_millis(),
+        integration,
+    }
+    .log();
     response
 }
 
@@ -118,47 +140,61 @@ fn api_gateway_message(status: StatusCode, message: &str) -> Response {
     (status, [(CONTENT_TYPE, "application/json")], json!({ "message": message }).to_string()).into_response()
 }
 
-async fn invoke(state: &RestState, peer: SocketAddr, request: Request) -> Response {
-    let started = Instant::now();
+/// The function's answer to the request, with the route it matched and what the gateway saw of
+/// the invocation (for the access log).
+async fn invoke(
+    state: &RestState,
+    peer: SocketAddr,
+    request: Request,
+    request_id: &str,
+) -> (Response, Option<String>, Option<crate::access::Integration>) {
     let method = request.method().as_str().to_owned();
     let path = request.uri().path().to_owned();
     let Some((route, params)) = match_route(&method, &path) else {
-        tracing::info!(method, path, status = 404, "no route");
-        return api_gateway_message(StatusCode::NOT_FOUND, "Not Found");
+        return (api_gateway_message(StatusCode::NOT_FOUND, "Not Found"), None, None);
     };
+    let route_key = Some(route.route_key());
     let (parts, body) = request.into_parts();
     let Ok(body) = to_bytes(body, MAX_PAYLOAD_BYTES).await else {
-        return api_gateway_message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
+        return (api_gateway_message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large"), route_key, None);
     };
-    let request_id = ulid::Ulid::new().to_string();
-    let event = payload_v2_event(route, &params, &parts, &body, peer, &request_id);
+    let event = payload_v2_event(route, &params, &parts, &body, peer, request_id);
     let lambda_request = match lambda_http::request::from_str(&event.to_string()) {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "event did not parse");
-            return api_gateway_message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
+            return (api_gateway_message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"), route_key, None);
         }
     };
     // Run the handler as its own task: a panic becomes the 500 Lambda would give, not a crash.
     let all = state.all.clone();
     let function = route.function;
-    let span = crate::invoke_span(&request_id);
+    let invocation_id = crate::access::Integration::request_id();
+    let span = crate::invoke_span(&invocation_id);
+    let started = Instant::now();
     let handled = tokio::spawn(tracing::Instrument::instrument(
         async move { dispatch(function, &all, lambda_request).await },
         span,
     ))
     .await;
-    let mut response = match handled {
-        Ok(Some(response)) => into_axum(response),
+    let mut integration = crate::access::Integration {
+        request_id: invocation_id,
+        status: None,
+        latency_ms: started.elapsed().as_millis(),
+        error: None,
+    };
+    let response = match handled {
+        Ok(Some(response)) => {
+            integration.status = Some(response.status().as_u16());
+            into_axum(response)
+        }
         Ok(None) | Err(_) => {
-            tracing::error!(function, latency_ms = started.elapsed().as_secs_f64() * 1000.0, "handler failed");
+            tracing::error!(function, "handler failed");
+            integration.error = Some("The function failed (a panic or an unknown function)");
             api_gateway_message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
         }
     };
-    if let Ok(id) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert(HeaderName::from_static("apigw-requestid"), id);
-    }
-    response
+    (response, route_key, Some(integration))
 }
 
 /// The event API Gateway's HTTP API (payload format 2.0) sends for this request.
@@ -223,7 +259,7 @@ fn payload_v2_event(
             "requestId": request_id,
             "routeKey": route.route_key(),
             "stage": "$default",
-            "time": "",
+            "time": crate::access::clf(now),
             "timeEpoch": now,
         },
         "isBase64Encoded": is_base64,

@@ -193,7 +193,7 @@ fn request_context(
         "routeKey": route_key,
         "eventType": event_type,
         "extendedRequestId": ulid::Ulid::new().to_string(),
-        "requestTime": "",
+        "requestTime": crate::access::clf(now),
         "messageDirection": "IN",
         "stage": STAGE,
         "connectedAt": connected_at,
@@ -273,6 +273,7 @@ async fn handshake(
         "stageVariables": {},
         "requestContext": request_context("$connect", "CONNECT", &connection_id, connected_at, None, &peer_ip, &user_agent),
     });
+    let authorizer_event_context = authorizer_event["requestContext"].clone();
     let authorized = match serde_json::from_value::<ApiGatewayCustomAuthorizerRequestTypeRequest>(authorizer_event) {
         Ok(event) => match ws_authorizer::handle(state.all.ctx.clone(), event).await {
             Ok(policy)
@@ -289,7 +290,7 @@ async fn handshake(
         }
     };
     let Some(authorized) = authorized else {
-        tracing::info!(route = "$connect", status = 401, "handshake refused by the authorizer");
+        access(&authorizer_event_context, 401, None, Some("Unauthorized"));
         return (StatusCode::UNAUTHORIZED, axum::Json(json!({ "message": "Unauthorized" }))).into_response();
     };
 
@@ -314,16 +315,19 @@ async fn handshake(
     if !single_query.is_empty() {
         connect_event["queryStringParameters"] = Value::Object(single_query.clone());
     }
-    let status = match parse_event(connect_event) {
+    let context = connect_event["requestContext"].clone();
+    let (status, integration) = match parse_event(connect_event) {
         Some(event) => {
-            invoke("ws-connect", &state.all, event).await.and_then(|r| r["statusCode"].as_u64()).unwrap_or(500)
+            let (response, integration) = invoke("ws-connect", &state.all, event).await;
+            let status = response.and_then(|r| r["statusCode"].as_u64()).and_then(|s| u16::try_from(s).ok());
+            (status.unwrap_or(500), Some(integration))
         }
-        None => 500,
+        None => (500, None),
     };
+    access(&context, status, integration, None);
     if status != 200 {
         state.connections().remove(&connection_id);
-        tracing::info!(route = "$connect", status, "handshake refused by $connect");
-        let status = StatusCode::from_u16(status as u16).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         return (status, axum::Json(json!({ "message": "Forbidden" }))).into_response();
     }
     let username = authorized["username"].as_str().unwrap_or_default().to_owned();
@@ -486,10 +490,13 @@ async fn serve_socket(
         let reply_to = tx.clone();
         // Frames are handled concurrently, as API Gateway invokes a Lambda per frame.
         tasks.spawn(async move {
+            let context = event["requestContext"].clone();
             let Some(event) = parse_event(event) else {
+                access(&context, 500, None, None);
                 return;
             };
-            let response = invoke(function, &all, event).await;
+            let (response, integration) = invoke(function, &all, event).await;
+            access(&context, if response.is_some() { 200 } else { 500 }, Some(integration), None);
             if let (Some(response), false) = (response, one_way) {
                 if let Some(body) = response["body"].as_str() {
                     let _ = reply_to.send(Outbound::Frame(Message::Text(body.to_owned().into())));
@@ -517,17 +524,53 @@ async fn serve_socket(
     });
     event["requestContext"]["disconnectStatusCode"] = json!(close_code);
     event["requestContext"]["disconnectReason"] = json!("");
+    let context = event["requestContext"].clone();
     if let Some(event) = parse_event(event) {
-        let _ = invoke(function_for("$disconnect"), &state.all, event).await;
+        let (response, integration) = invoke(function_for("$disconnect"), &state.all, event).await;
+        access(&context, if response.is_some() { 200 } else { 500 }, Some(integration), None);
     }
 }
 
 /// Runs `function` on `event` as Lambda would: inside the runtime's span, which carries the
-/// request id on every log line of the invocation.
-async fn invoke(function: &str, all: &With<Local>, event: ApiGatewayWebsocketProxyRequest) -> Option<Value> {
+/// invocation's request id on every log line of the invocation (its own, not API Gateway's).
+async fn invoke(
+    function: &str,
+    all: &With<Local>,
+    event: ApiGatewayWebsocketProxyRequest,
+) -> (Option<Value>, crate::access::Integration) {
     use tracing::Instrument;
-    let request_id = event.request_context.request_id.clone().unwrap_or_default();
-    dispatch_ws(function, all, event).instrument(crate::invoke_span(&request_id)).await
+    let request_id = crate::access::Integration::request_id();
+    let started = Instant::now();
+    let response = dispatch_ws(function, all, event).instrument(crate::invoke_span(&request_id)).await;
+    let integration = crate::access::Integration {
+        request_id,
+        status: response.as_ref().map(|r| r["statusCode"].as_u64().and_then(|s| u16::try_from(s).ok()).unwrap_or(200)),
+        latency_ms: started.elapsed().as_millis(),
+        error: response.is_none().then_some("The function failed (a panic or an unknown function)"),
+    };
+    (response, integration)
+}
+
+/// The access log line of one WebSocket event, from the `requestContext` the function was given.
+fn access(
+    context: &Value,
+    status: u16,
+    integration: Option<crate::access::Integration>,
+    authorizer_error: Option<&str>,
+) {
+    let text = |key: &str| context[key].as_str().unwrap_or("");
+    crate::access::WebSocket {
+        request_id: text("requestId"),
+        received_ms: context["requestTimeEpoch"].as_i64().unwrap_or(0),
+        ip: context["identity"]["sourceIp"].as_str().unwrap_or(""),
+        connection_id: text("connectionId"),
+        event_type: text("eventType"),
+        route_key: text("routeKey"),
+        status,
+        integration,
+        authorizer_error,
+    }
+    .log();
 }
 
 fn gone() -> Response {
@@ -540,19 +583,8 @@ fn gone() -> Response {
 }
 
 fn iso(ms: i64) -> String {
-    // RFC 3339 in UTC without a date library: days from the epoch by the civil calendar.
-    let secs = ms.div_euclid(1000);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z", rem / 3600, rem % 3600 / 60, rem % 60, ms.rem_euclid(1000))
+    let (y, m, d, hh, mm, ss, millis) = crate::access::civil(ms);
+    format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}.{millis:03}Z")
 }
 
 async fn post_to_connection(State(state): State<WsState>, Path(id): Path<String>, body: Bytes) -> Response {

@@ -7,6 +7,9 @@ use chathub_functions::table::{NOTIFY, REST_ROUTES, WS_AUTHORIZER, WS_ROUTES};
 use chathub_shared::clients::Needs;
 use serde_yaml::Value;
 
+#[path = "template/operations.rs"]
+mod operations;
+
 fn template() -> Value {
     let path = manifest_dir().join("../template.yaml");
     let text = std::fs::read_to_string(&path).expect("template.yaml is readable");
