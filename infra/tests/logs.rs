@@ -124,7 +124,10 @@ fn access_lines_are_the_access_logs_of_template_yaml(all: &[Value], text: &str) 
     let (http_fields, ws_fields) = (sorted(http_fields), sorted(ws_fields));
     for line in &access {
         let fields = fields_of(line);
-        assert!(fields == http_fields || fields == ws_fields, "access line fields {fields:?} are neither API's: {line}");
+        assert!(
+            fields == http_fields || fields == ws_fields,
+            "access line fields {fields:?} are neither API's: {line}"
+        );
         for field in &fields {
             assert!(line[field].as_str().is_some_and(|v| !v.is_empty()), "{field} is not a string: {line}");
         }
@@ -154,7 +157,10 @@ fn access_lines_are_the_access_logs_of_template_yaml(all: &[Value], text: &str) 
     // No route: API Gateway's own 404, no function.
     let none = http("-", "404");
     assert_eq!(none.len(), 1, "{text}");
-    assert_eq!((none[0]["path"].as_str(), none[0]["integrationRequestId"].as_str()), (Some("/no/such/route"), Some("-")));
+    assert_eq!(
+        (none[0]["path"].as_str(), none[0]["integrationRequestId"].as_str()),
+        (Some("/no/such/route"), Some("-"))
+    );
 
     // The socket: connect, one frame, disconnect, each under one connection id.
     let events: Vec<(&str, &str, &str)> = access

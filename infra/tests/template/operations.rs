@@ -179,6 +179,11 @@ fn assert_produced(template: &Value, alarm: &str, namespace: &str, metric: &str,
     assert!(named, "{alarm}: {namespace} {metric} of no resource of the template: it would watch the whole account");
 }
 
+/// The table the functions use (`TABLE_NAME`), as the template writes it.
+fn table_in_use(template: &Value) -> String {
+    scalar(&template["Globals"]["Function"]["Environment"]["Variables"]["TABLE_NAME"])
+}
+
 fn alarms(template: &Value) -> Vec<(String, &Value)> {
     template["Resources"]
         .as_mapping()
@@ -228,12 +233,10 @@ fn every_alarm_watches_what_the_template_produces_and_tells_the_alerts_topic() {
                 // Metrics Insights: one table's metrics, named the way the template names it.
                 let metric = select.split(['(', ')']).nth(1).unwrap();
                 let namespace = select.split('"').nth(1).unwrap();
-                let table = Value::Tagged(Box::new(serde_yaml::value::TaggedValue {
-                    tag: serde_yaml::value::Tag::new("Ref"),
-                    value: Value::from("Table"),
-                }));
-                assert!(expression.ends_with("WHERE TableName = '${Table}'"), "{name}: {expression}");
-                assert_produced(&template, name, namespace, metric, &[("TableName".into(), &table)]);
+                assert_eq!(namespace, "AWS/DynamoDB", "{name}: {expression}");
+                assert!(produced_by(namespace).1.contains(&metric), "{name}: {metric}");
+                let table = format!("WHERE TableName = '{}'", table_in_use(&template));
+                assert!(expression.ends_with(&table), "{name}: {expression} watches another table");
             } else {
                 // Metric math: every id it names is a query of this alarm.
                 for word in expression
@@ -318,5 +321,43 @@ fn the_dashboard_is_json_and_names_only_what_the_template_has() {
         alarm_widget["properties"]["alarms"].as_array().unwrap().len(),
         alarms(&template).len(),
         "every alarm shown"
+    );
+}
+
+/// A stage runs on its own table or on a restored one (docs/operations.md, "Restoring the table"):
+/// every function reaches the table in use by its name, the notify function reads that table's
+/// stream, and the stack's own table stays out of it when another is in use.
+#[test]
+fn a_stage_runs_on_its_own_table_or_a_restored_one() {
+    let template = template();
+    let name = table_in_use(&template);
+    assert_eq!(name, "chathub-${Stage}${TableSuffix}");
+    assert_eq!(scalar(&template["Resources"]["Table"]["Properties"]["TableName"]), "chathub-${Stage}");
+    assert_eq!(template["Resources"]["Table"]["Condition"], "OwnTable");
+    assert_eq!(template["Resources"]["Table"]["DeletionPolicy"], "Retain");
+    let arn = format!("arn:${{AWS::Partition}}:dynamodb:${{AWS::Region}}:${{AWS::AccountId}}:table/{name}");
+    let index = format!("{arn}/index/gsi1");
+    for (function, resource) in functions(&template) {
+        for policy in resource["Properties"]["Policies"].as_sequence().cloned().unwrap_or_default() {
+            for statement in policy["Statement"].as_sequence().unwrap() {
+                let dynamo = statement["Action"]
+                    .as_sequence()
+                    .unwrap()
+                    .iter()
+                    .any(|a| a.as_str().unwrap().starts_with("dynamodb:"));
+                if dynamo {
+                    let target = scalar(&statement["Resource"]);
+                    assert!(target == arn || target == index, "{function} reaches {target}, not the table in use");
+                }
+            }
+        }
+    }
+    let stream = serde_yaml::to_string(
+        &template["Resources"]["NotifyFunction"]["Properties"]["Events"]["Stream"]["Properties"]["Stream"],
+    )
+    .unwrap();
+    assert!(
+        stream.contains("OwnTable") && stream.contains("Table.StreamArn") && stream.contains("TableStreamArn"),
+        "{stream}"
     );
 }
