@@ -176,6 +176,18 @@ REST_PER_CONNECT = 4  # GET /conversations, two histories, one token refresh
 ATTACHED = 0.05  # share of messages with a file (presigned PUT, then a GET per member who opens it)
 FILE_MB = 0.2
 VIEWS = 3  # GETs of an attached file
+# Operations (issue 28, docs/operations.md): CloudWatch Logs, $0.50 per GB ingested and $0.03 per
+# GB-month stored (counted uncompressed, so an upper bound), kept LOG_RETENTION_DAYS (template.yaml's
+# default). Bytes per line as the local gateway writes them (the same JSON the functions write on
+# Lambda), measured on a run: a function's request line ~280 B; Lambda's own JSON START and REPORT
+# lines ~150 B and ~400 B per invocation; an access line ~420 B (the gateway's ~490 B less its
+# timestamp, level and message) per HTTP request and per WebSocket event; the notify function's
+# line per message ~255 B. Alarms, $0.10 per metric a month (metric math and Metrics Insights
+# count each metric they read): 54 functions' Errors and Throttles, 2 + 2 for the APIs, about 20
+# DynamoDB operations' throttles and errors, 2 for the notify function; the dashboard $3 a month.
+LOGS_GB, LOGS_GB_MONTH, LOG_RETENTION_DAYS = 0.50, 0.03, 30
+REQUEST_LINE, PLATFORM_LINES, ACCESS_LINE, NOTIFIED_LINE = 280, 550, 420, 255
+ALARM_METRICS, ALARM_METRIC_MONTH, DASHBOARD_MONTH = 54 * 2 + 4 + 20 + 2, 0.10, 3.00
 
 
 def whole_system(rows, totals, push, sync):
@@ -208,6 +220,16 @@ def whole_system(rows, totals, push, sync):
         if members <= 100
     )
     other_dynamo = typing_units + USERS * READS * 2 * WCU + connects * (4 * WCU + 6 * RCU)
+    # Logs: every invocation's platform and request lines; an access line per HTTP request and per
+    # WebSocket event (every invocation but the authorizer's); the notify function's per message.
+    log_bytes = (
+        invocations * (PLATFORM_LINES + REQUEST_LINE)
+        + (http_requests + ws_invocations - connects) * ACCESS_LINE
+        + push["messages"] * NOTIFIED_LINE
+    )
+    log_gb = log_bytes / 1024**3
+    logs = log_gb * (LOGS_GB + LOGS_GB_MONTH * LOG_RETENTION_DAYS / 30)
+    watching = (ALARM_METRICS * ALARM_METRIC_MONTH + DASHBOARD_MONTH) / 30
     items = {
         "DynamoDB (sends, sockets, notify)": totals["new"][3] + push["wcu"] * WCU + push["rcu"] * RCU,
         "DynamoDB (typing, read markers, REST reads, refreshes; approximated)": other_dynamo,
@@ -218,6 +240,8 @@ def whole_system(rows, totals, push, sync):
         "Lambda (every invocation, 256 MB)": lam,
         "SNS mobile push": push["publishes"] * SNS_PUBLISH,
         "S3 (attachments)": s3,
+        f"CloudWatch Logs ({log_gb:,.2f} GB a day, kept {LOG_RETENTION_DAYS} days)": logs,
+        "CloudWatch alarms and dashboard": watching,
     }
     return items, sends
 
