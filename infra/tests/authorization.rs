@@ -214,6 +214,22 @@ async fn non_members_non_authors_and_non_owners_are_refused_on_every_route(app: 
     outsider.close().await;
     member.close().await;
 
+    // The blocked: cat is blocked by ann, and every route that would reach her answers 403
+    // `blocked` (and only those: cat's own routes go on); blocks are the blocker's alone.
+    app.call("PUT", "/users/me/blocks/cat", Some(&ann.access), None).await.assert_status(204);
+    app.post("/contacts", Some(&cat.access), json!({"username": "ann"})).await.assert_problem(403, "blocked");
+    app.post("/conversations", Some(&cat.access), json!({"members": ["ann"]})).await.assert_problem(403, "blocked");
+    let cats = app.post("/conversations", Some(&cat.access), json!({"name": "Cat's", "members": []})).await;
+    let cats = cats.assert_status(201)["id"].as_str().unwrap().to_owned();
+    let add =
+        app.post(&format!("/conversations/{cats}/members"), Some(&cat.access), json!({"usernames": ["ann"]})).await;
+    add.assert_problem(403, "blocked");
+    app.get("/users/ann", &cat.access).await.assert_status(200);
+    assert_eq!(app.get("/users/me/blocks", &cat.access).await.json["items"], json!([]));
+    app.call("DELETE", "/users/me/blocks/cat", Some(&bob.access), None).await.assert_problem(404, "not_found");
+    let anns = app.get("/users/me/blocks", &ann.access).await;
+    assert_eq!(anns.json["items"][0]["username"], "cat", "{}", anns.text);
+
     // Nothing above changed anything.
     let history = app.get(&format!("/conversations/{}/messages", ids.conversation), &ann.access).await;
     let contents: Vec<&str> = history.assert_status(200)["messages"]

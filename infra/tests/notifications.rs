@@ -309,27 +309,8 @@ async fn mentions_name_members_and_are_kept_with_the_message(app: &TestApp) {
 /// Past the 2 minutes a member counts as active after sending, reading or typing.
 const AWAY_MS: i64 = 2 * 60 * 1000 + 1_000;
 
-/// What `GET /_local/pushes` shows for `username`: the publishes and the decisions not to.
-async fn pushes(app: &TestApp, username: &str) -> (Vec<Value>, Vec<Value>) {
-    let reply = app.call("GET", &format!("/_local/pushes?username={username}"), None, None).await;
-    let body = reply.assert_status(200);
-    (body["items"].as_array().unwrap().clone(), body["skipped"].as_array().unwrap().clone())
-}
-
-/// Waits (bounded: 10 s) until `username` has `published` publishes and `skipped` decisions not
-/// to, then checks that no more come (the notify function runs off the send path, a moment later).
 async fn settled(app: &TestApp, username: &str, published: usize, skipped: usize) -> (Vec<Value>, Vec<Value>) {
-    for _ in 0..500 {
-        let (items, skips) = pushes(app, username).await;
-        if items.len() >= published && skips.len() >= skipped {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let (items, skips) = pushes(app, username).await;
-    assert_eq!((items.len(), skips.len()), (published, skipped), "{username}: {items:#?} {skips:#?}");
-    (items, skips)
+    app.settled_pushes(username, published, skipped).await
 }
 
 async fn group(app: &TestApp, owner: &Session, name: &str, members: &[&str]) -> String {

@@ -8,7 +8,7 @@ mod support;
 
 use chathub_shared::chat::Kind;
 use chathub_shared::messages::{self, HistoryQuery, SendMessage};
-use chathub_shared::{accounts, conversations, presence};
+use chathub_shared::{accounts, blocks, conversations, presence};
 use serde_json::json;
 use support::domain::{names, Backing, Domain, Usage};
 
@@ -174,6 +174,29 @@ async fn requests_and_capacity_units_per_operation() {
     d.meter.take();
     messages::send(&d.ctx, "busy", &direct, message("hello", None), None).await.unwrap();
     report.check("send_message (direct conversation, both online)", d.meter.take(), 5, 9.0);
+
+    // Blocks (docs/architecture.md, "Blocks"). With a direct conversation: the blocked user's
+    // profile (GetItem, for a 404), the pair's direct claim and the blocked side's membership
+    // (GetItem each), then the record, the blocker's set and the mark (TransactWriteItems).
+    blocks::block(&d.ctx, "busy", &peer).await.unwrap();
+    report.check("block (the pair has a direct conversation)", d.meter.take(), 4, 12.0);
+    // The blocked user's send is refused by the membership check it already makes; telling why
+    // reads the membership once more, on the refusal only.
+    let refused = messages::send(&d.ctx, &peer, &direct, message("let me", None), None).await;
+    assert!(matches!(refused, Err(chathub_shared::ApiError::Forbidden { code: "blocked", .. })), "{refused:?}");
+    d.meter.take();
+    blocks::unblock(&d.ctx, "busy", &peer).await.unwrap();
+    report.check("unblock (the pair has a direct conversation)", d.meter.take(), 3, 12.0);
+    // Without one: the profile, the claim (absent: checked in the transaction), the transaction.
+    let stranger = names("stranger", 1);
+    d.users(&stranger).await;
+    d.meter.take();
+    blocks::block(&d.ctx, "busy", &stranger[0]).await.unwrap();
+    report.check("block (no direct conversation)", d.meter.take(), 3, 10.0);
+    // And nothing more for what a block leaves alone: a send in the direct conversation, now
+    // unblocked, costs what it did.
+    messages::send(&d.ctx, &peer, &direct, message("back", None), None).await.unwrap();
+    report.check("send_message (direct conversation, both online, after an unblock)", d.meter.take(), 5, 9.0);
 
     if let Ok(out) = std::env::var("CHATHUB_REQUEST_COUNTS_OUT") {
         std::fs::write(out, serde_json::to_string_pretty(&report.0).unwrap()).unwrap();

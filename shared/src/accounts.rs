@@ -116,6 +116,7 @@ pub async fn register(ctx: &With<impl Signs>, req: RegisterRequest) -> Result<To
         created_at: ctx.now_ms(),
         last_online: None,
         connections: Default::default(),
+        blocks: Default::default(),
     };
     ctx.store.create_user(&user).await?;
     let mut tokens = open_session(ctx, &user.username).await?;
@@ -278,7 +279,7 @@ pub async fn change_password(
     if current.len() > 1024
         || !guarded_password_check(ctx, &user.username, source, current, Some(user.password_hash.clone())).await?
     {
-        return Err(ApiError::Forbidden("current password is wrong"));
+        return Err(ApiError::forbidden("current password is wrong"));
     }
     hash_password(new).await
 }

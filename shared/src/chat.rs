@@ -252,6 +252,8 @@ pub struct ReadState {
     pub notifications: Settings,
     /// When I last sent or read there (I am chatting: my phone stays quiet).
     pub active_at: Option<i64>,
+    /// In a direct conversation, the other member blocks me: I may read, not send or type.
+    pub blocked: bool,
 }
 
 impl ReadState {
@@ -288,6 +290,12 @@ pub struct Message {
     /// Kept with the message for whoever pushes it; never shown to clients.
     #[serde(skip)]
     pub origin: Option<ConnectionId>,
+}
+
+/// The key that makes a pair's direct conversation one: the two names in order.
+pub fn direct_key(a: &str, b: &str) -> String {
+    let (first, second) = if a <= b { (a, b) } else { (b, a) };
+    format!("{first}#{second}")
 }
 
 /// Checks a conversation name given by a client.

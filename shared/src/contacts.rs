@@ -17,18 +17,22 @@ pub async fn list(ctx: &Ctx, caller: &str, cursor: Option<&str>, limit: usize) -
     let page = ctx.store.list_contacts(caller, after.as_deref(), limit).await?;
     let mut users = ctx.store.get_users(&page.items).await?;
     users.sort_by(|a, b| a.username.cmp(&b.username));
-    Ok(Page { items: users.iter().map(|u| u.public_view(ctx.now_ms())).collect(), next_cursor: page.next_cursor })
+    Ok(Page { items: users.iter().map(|u| u.seen_by(caller, ctx.now_ms())).collect(), next_cursor: page.next_cursor })
 }
 
-/// 400 for oneself, 404 for an unknown user, 409 for a contact already.
+/// 400 for oneself, 404 for an unknown user, 403 `blocked` when they block me, 409 for a contact
+/// already.
 pub async fn add(ctx: &Ctx, caller: &str, req: AddContactRequest) -> Result<UserView, ApiError> {
     let name = Username::parse(&req.username).map_err(|_| ApiError::NotFound("user not found"))?;
     if name.as_str() == caller {
         return Err(ApiError::bad_request("cannot_add_self", "you cannot add yourself as a contact"));
     }
     let user = ctx.store.get_user(name.as_str()).await?.ok_or(ApiError::NotFound("user not found"))?;
+    if user.blocks(caller) {
+        return Err(ApiError::blocked());
+    }
     ctx.store.add_contact(caller, name.as_str(), ctx.now_ms()).await?;
-    Ok(user.public_view(ctx.now_ms()))
+    Ok(user.seen_by(caller, ctx.now_ms()))
 }
 
 /// 404 when it was not a contact.

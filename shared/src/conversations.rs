@@ -81,13 +81,17 @@ fn parse_usernames(raw: &[String]) -> Result<Vec<String>, ApiError> {
     Ok(names)
 }
 
-async fn require_users(ctx: &Ctx, names: &[String]) -> Result<(), ApiError> {
+/// Every one of `names` exists (404), and none blocks `caller`, who would add them (403 `blocked`).
+async fn require_users(ctx: &Ctx, caller: &str, names: &[String]) -> Result<(), ApiError> {
     if names.is_empty() {
         return Ok(());
     }
     let found = ctx.store.get_users(names).await?;
     if found.len() != names.len() {
         return Err(ApiError::NotFound("user not found"));
+    }
+    if found.iter().any(|user| user.blocks(caller)) {
+        return Err(ApiError::blocked());
     }
     Ok(())
 }
@@ -134,13 +138,9 @@ pub async fn create(
     if visibility == Visibility::Public && name.is_none() {
         return Err(ApiError::invalid("a public conversation needs a name"));
     }
-    require_users(ctx, &others).await?;
+    require_users(ctx, caller, &others).await?;
 
-    let direct_key = direct.then(|| {
-        let mut pair = [caller.to_owned(), others[0].clone()];
-        pair.sort();
-        format!("{}#{}", pair[0], pair[1])
-    });
+    let direct_key = direct.then(|| chat::direct_key(caller, &others[0]));
     if let Some(key) = &direct_key {
         if let Some(existing) = existing_direct(ctx, key).await? {
             return Ok((with_members(ctx, &existing).await?, false));
@@ -354,7 +354,7 @@ pub async fn add_members(
     if new.is_empty() {
         return with_members(ctx, &conversation).await;
     }
-    require_users(ctx, &new).await?;
+    require_users(ctx, caller, &new).await?;
     let now = ctx.now_ms();
     let members: Vec<Member> =
         new.iter().map(|u| Member { username: u.clone(), joined_at: now, added_by: Some(caller.to_owned()) }).collect();
@@ -422,7 +422,7 @@ pub async fn remove_member(
         Username::parse(target).map_err(|_| ApiError::NotFound("member not found"))?.into_string()
     };
     if target != caller && (conversation.owner != caller || conversation.kind == Kind::Direct) {
-        return Err(ApiError::Forbidden("only the owner of a group removes other members"));
+        return Err(ApiError::forbidden("only the owner of a group removes other members"));
     }
     if target != caller && ctx.store.read_state(&target, id).await?.is_none() {
         return Err(ApiError::NotFound("member not found"));

@@ -36,8 +36,8 @@ pub enum ApiError {
     #[error("{detail}")]
     Unauthorized { code: &'static str, detail: &'static str },
     /// Authenticated, but not allowed.
-    #[error("{0}")]
-    Forbidden(&'static str),
+    #[error("{detail}")]
+    Forbidden { code: &'static str, detail: &'static str },
     /// Unknown, or not visible to the caller.
     #[error("{0}")]
     NotFound(&'static str),
@@ -73,6 +73,16 @@ impl ApiError {
         Self::BadRequest { code, detail: detail.into() }
     }
 
+    /// 403 `forbidden`.
+    pub fn forbidden(detail: &'static str) -> Self {
+        Self::Forbidden { code: "forbidden", detail }
+    }
+
+    /// 403 `blocked`: the user this would reach blocks the caller (who is told nothing more).
+    pub fn blocked() -> Self {
+        Self::Forbidden { code: "blocked", detail: "not allowed by this user" }
+    }
+
     pub fn unauthorized(detail: &'static str) -> Self {
         Self::Unauthorized { code: "unauthorized", detail }
     }
@@ -94,9 +104,9 @@ impl ApiError {
         match self {
             Self::BadRequest { code, .. }
             | Self::Unauthorized { code, .. }
+            | Self::Forbidden { code, .. }
             | Self::Conflict { code, .. }
             | Self::Gone { code, .. } => code,
-            Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::TooManyRequests { .. } => "too_many_requests",
@@ -176,6 +186,12 @@ pub enum Conflict {
     Deleted,
     /// The sender's limit for this window is reached.
     RateLimited,
+    /// The user this would reach blocks the caller.
+    Blocked,
+    /// Already blocked.
+    AlreadyBlocked,
+    /// A count this would raise is at its limit (which one, the caller knows).
+    TooMany,
 }
 
 impl From<StoreError> for ApiError {
@@ -199,6 +215,11 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(Conflict::Deleted) => {
                 Self::Conflict { code: "message_deleted", detail: "the message was deleted" }
             }
+            StoreError::Conflict(Conflict::Blocked) => Self::blocked(),
+            StoreError::Conflict(Conflict::AlreadyBlocked) => {
+                Self::Conflict { code: "already_blocked", detail: "already blocked" }
+            }
+            StoreError::Conflict(Conflict::TooMany) => Self::Conflict { code: "too_many", detail: "too many" },
             StoreError::Conflict(Conflict::AlreadyMember) => {
                 Self::Conflict { code: "already_member", detail: "already a member" }
             }

@@ -53,7 +53,7 @@ pub fn status(err: &ApiError) -> StatusCode {
     match err {
         ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
         ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
-        ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+        ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
         ApiError::NotFound(_) => StatusCode::NOT_FOUND,
         ApiError::Conflict { .. } => StatusCode::CONFLICT,
         ApiError::Gone { .. } => StatusCode::GONE,

@@ -5,7 +5,7 @@
 //!   state), [`auth`] (passwords, token claims, refresh tokens), [`keys`] (the Ed25519 keys that
 //!   sign and verify access tokens), [`paging`] (limits and cursors), [`error`].
 //! - Services, one function per use case on a [`Ctx`]: [`accounts`], [`users`], [`contacts`],
-//!   [`conversations`], [`messages`], [`files`], [`presence`]; pushes through [`fanout`] and, for
+//!   [`conversations`], [`messages`], [`files`], [`presence`], [`blocks`]; pushes through [`fanout`] and, for
 //!   messages, the push turn in [`push`].
 //! - Ports and adapters: [`store`] (the `Store` trait, embedded and DynamoDB adapters),
 //!   [`notify`] (WebSocket pushes), [`blobs`] (S3), [`clock`]; their wiring in [`context`],
@@ -19,6 +19,7 @@ pub mod accounts;
 pub mod auth;
 pub mod aws;
 pub mod blobs;
+pub mod blocks;
 pub mod chat;
 pub mod clients;
 pub mod clock;

@@ -382,7 +382,7 @@ pub async fn edit(
     member_view(ctx, caller, conversation_id).await?;
     let mut message = own_message(ctx, conversation_id, message_id).await?;
     if message.sender_username != caller {
-        return Err(ApiError::Forbidden("only the author edits a message"));
+        return Err(ApiError::forbidden("only the author edits a message"));
     }
     if message.deleted {
         return Err(ApiError::Conflict { code: "message_deleted", detail: "the message was deleted" });
@@ -407,7 +407,7 @@ pub async fn delete(
     // A direct conversation has no owner powers: each deletes only their own messages.
     let owner = conversation.kind == chat::Kind::Group && conversation.owner == caller;
     if message.sender_username != caller && !owner {
-        return Err(ApiError::Forbidden("only the author or a group's owner deletes a message"));
+        return Err(ApiError::forbidden("only the author or a group's owner deletes a message"));
     }
     let reference = MessageRef { conversation_id: conversation_id.to_owned(), message_id };
     if message.deleted {
@@ -461,7 +461,10 @@ pub const TYPING_MEMBERS_MAX: i64 = 100;
 /// Typing is limited per user like sends where it is pushed; it stores nothing, so its count is a
 /// request of its own (one conditional UpdateItem).
 pub async fn typing(ctx: &With<impl Pushes>, caller: &str, conversation_id: &ConversationId) -> Result<(), ApiError> {
-    let conversation = member_view(ctx, caller, conversation_id).await?;
+    let (conversation, state) = membership(ctx, caller, conversation_id).await?;
+    if state.blocked {
+        return Err(ApiError::blocked());
+    }
     if conversation.member_count <= TYPING_MEMBERS_MAX {
         let limits = ctx.config.limits;
         let now = ctx.now_ms();

@@ -163,6 +163,9 @@ pub struct UserRecord {
     pub last_online: Option<i64>,
     /// Open WebSocket connections: connection id → when it expires (ms). Online while one is live.
     pub connections: BTreeMap<ConnectionId, i64>,
+    /// The users this one blocks (`blocks`): kept on the profile, which every place a block
+    /// stops reads already (presence, adding, direct conversations, push decisions).
+    pub blocks: std::collections::BTreeSet<String>,
 }
 
 /// A user as clients see it. `email` and `date_of_birth` only on one's own profile.
@@ -213,6 +216,24 @@ impl UserRecord {
     /// The profile as everyone else sees it.
     pub fn public_view(&self, now: i64) -> UserView {
         UserView { email: None, date_of_birth: None, ..self.private_view(now) }
+    }
+
+    /// The profile as `viewer` sees it: their own in full; another's public fields, offline to
+    /// those it blocks (who are told nothing more).
+    pub fn seen_by(&self, viewer: &str, now: i64) -> UserView {
+        if self.username == viewer {
+            return self.private_view(now);
+        }
+        let mut view = self.public_view(now);
+        if self.blocks(viewer) {
+            view.is_online = false;
+        }
+        view
+    }
+
+    /// Whether this user blocks `username`.
+    pub fn blocks(&self, username: &str) -> bool {
+        self.blocks.contains(username)
     }
 }
 

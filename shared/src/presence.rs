@@ -37,7 +37,7 @@ pub async fn connect(
         })?;
     if connected.first {
         let status = UserStatus { username: username.to_owned(), is_online: true, last_online: connected.last_online };
-        announce(ctx, status).await?;
+        announce(ctx, status, &connected.blocks).await?;
     }
     Ok(())
 }
@@ -45,15 +45,23 @@ pub async fn connect(
 /// `$disconnect`: forgets the socket; the last one takes the user offline.
 pub async fn disconnect(ctx: &With<impl Pushes>, username: &str, connection_id: &ConnectionId) -> Result<(), ApiError> {
     let now = ctx.now_ms();
-    if ctx.store.remove_connection(username, connection_id, now).await? {
-        announce(ctx, UserStatus { username: username.to_owned(), is_online: false, last_online: Some(now) }).await?;
+    let gone = ctx.store.remove_connection(username, connection_id, now).await?;
+    if gone.last {
+        let status = UserStatus { username: username.to_owned(), is_online: false, last_online: Some(now) };
+        announce(ctx, status, &gone.blocks).await?;
     }
     Ok(())
 }
 
-/// `user_status` to every online user who has this user as a contact.
-async fn announce(ctx: &With<impl Pushes>, status: UserStatus) -> Result<(), ApiError> {
-    let watchers = ctx.store.contact_of(&status.username).await?;
+/// `user_status` to every online user who has this user as a contact, but those the user blocks:
+/// to them the user stays offline.
+async fn announce(
+    ctx: &With<impl Pushes>,
+    status: UserStatus,
+    blocks: &std::collections::BTreeSet<String>,
+) -> Result<(), ApiError> {
+    let mut watchers = ctx.store.contact_of(&status.username).await?;
+    watchers.retain(|w| !blocks.contains(w));
     if !watchers.is_empty() {
         push_to_users(ctx, &watchers, None, "user_status", &status).await;
     }

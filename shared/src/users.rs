@@ -93,16 +93,25 @@ pub async fn update_me(
 pub async fn get(ctx: &Ctx, caller: &str, username: &str) -> Result<UserView, ApiError> {
     let name = Username::parse(username).map_err(|_| ApiError::NotFound("user not found"))?;
     let user = ctx.store.get_user(name.as_str()).await?.ok_or(ApiError::NotFound("user not found"))?;
-    Ok(if user.username == caller { user.private_view(ctx.now_ms()) } else { user.public_view(ctx.now_ms()) })
+    Ok(user.seen_by(caller, ctx.now_ms()))
 }
 
 /// The directory, by username prefix, in name order.
-pub async fn list(ctx: &Ctx, prefix: &str, cursor: Option<&str>, limit: usize) -> Result<Page<UserView>, ApiError> {
+pub async fn list(
+    ctx: &Ctx,
+    caller: &str,
+    prefix: &str,
+    cursor: Option<&str>,
+    limit: usize,
+) -> Result<Page<UserView>, ApiError> {
     if prefix.chars().count() > 32 {
         return Err(ApiError::invalid("prefix must be at most 32 characters"));
     }
     let prefix = prefix.trim().to_ascii_lowercase();
     let after = cursor.map(crate::paging::username_cursor).transpose()?;
     let page = ctx.store.list_users(&prefix, after.as_deref(), limit).await?;
-    Ok(Page { items: page.items.iter().map(|u| u.public_view(ctx.now_ms())).collect(), next_cursor: page.next_cursor })
+    Ok(Page {
+        items: page.items.iter().map(|u| u.seen_by(caller, ctx.now_ms())).collect(),
+        next_cursor: page.next_cursor,
+    })
 }

@@ -8,9 +8,9 @@ use lambda_http::Request;
 rest_route!("GET" "/users" => "users-list", StoreOnly);
 
 pub async fn handle(ctx: Context, req: Request) -> Result<Response, ApiError> {
-    authenticate(&ctx, &req)?;
+    let caller = authenticate(&ctx, &req)?;
     let limit = limit_param(&req)?;
     let prefix = query_param(&req, "prefix").unwrap_or_default();
-    let page = users::list(&ctx, &prefix, query_param(&req, "cursor").as_deref(), limit).await?;
+    let page = users::list(&ctx, &caller.sub, &prefix, query_param(&req, "cursor").as_deref(), limit).await?;
     Ok(json(StatusCode::OK, &page))
 }

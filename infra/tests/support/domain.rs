@@ -146,6 +146,7 @@ fn user(name: &str) -> UserRecord {
         created_at: 0,
         last_online: None,
         connections: Default::default(),
+        blocks: Default::default(),
     }
 }
 

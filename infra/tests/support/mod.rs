@@ -271,6 +271,30 @@ impl TestApp {
             ..who.clone()
         }
     }
+
+    /// What `GET /_local/pushes` shows for `username`: the publishes and the decisions not to.
+    pub async fn pushes(&self, username: &str) -> (Vec<Value>, Vec<Value>) {
+        let reply = self.call("GET", &format!("/_local/pushes?username={username}"), None, None).await;
+        let body = reply.assert_status(200);
+        (body["items"].as_array().unwrap().clone(), body["skipped"].as_array().unwrap().clone())
+    }
+
+    /// Waits (bounded: 10 s) until `username` has `published` publishes and `skipped` decisions
+    /// not to, then checks that no more come (the notify function runs off the send path, a
+    /// moment later).
+    pub async fn settled_pushes(&self, username: &str, published: usize, skipped: usize) -> (Vec<Value>, Vec<Value>) {
+        for _ in 0..500 {
+            let (items, skips) = self.pushes(username).await;
+            if items.len() >= published && skips.len() >= skipped {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let (items, skips) = self.pushes(username).await;
+        assert_eq!((items.len(), skips.len()), (published, skipped), "{username}: {items:#?} {skips:#?}");
+        (items, skips)
+    }
 }
 
 /// Runs each scenario against the embedded store and against DynamoDB Local.

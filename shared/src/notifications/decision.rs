@@ -87,6 +87,8 @@ pub struct Recipient {
     /// Their sync feed's head, read in the same request (what the feed needs of a message:
     /// whether its conversation's activity is already recorded there).
     pub feed: crate::sync::feed::FeedHead,
+    /// The users they block (on their profile, read in the same request).
+    pub blocks: std::collections::BTreeSet<String>,
 }
 
 impl Recipient {
@@ -132,6 +134,9 @@ pub fn member_verdict(
 ) -> Result<(), Reason> {
     if message.sender_username == recipient.username {
         return Err(Reason::Sender);
+    }
+    if recipient.blocks.contains(&message.sender_username) {
+        return Err(Reason::Blocked);
     }
     if message.deleted {
         return Err(Reason::Deleted);
@@ -297,6 +302,7 @@ mod tests {
             own_after_read: own,
             notifications: Settings { level, muted_until: None },
             active_at: None,
+            blocked: false,
         };
         let r = Recipient {
             username: "bob".into(),

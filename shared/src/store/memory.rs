@@ -7,10 +7,12 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use super::{
-    Attempt, Attempts, Connected, ConnectionStore, ContactStore, ConversationStore, DeviceStore, FileStore,
-    MessageStore, NotificationStore, PushRelease, PushTurn, RefreshTokenRecord, ReleaseMode, Released, SendRate,
-    SessionStore, Signalled, SocketOptions, SyncStore, Target, ThrottleStore, TurnClaim, UserStore, UserUpdate,
+    Attempt, Attempts, Connected, ConnectionStore, ContactStore, ConversationStore, DeviceStore, Disconnected,
+    FileStore, MessageStore, NotificationStore, PushRelease, PushTurn, RefreshTokenRecord, ReleaseMode, Released,
+    SendRate, SessionStore, Signalled, SocketOptions, SyncStore, Target, ThrottleStore, TurnClaim, UserStore,
+    UserUpdate,
 };
+use crate::blocks::store::{Block, BlockStore, BLOCKS_MAX};
 use crate::chat::{Conversation, Member, Message, ReadState, Sockets, Visibility, MEMBERS_MAX};
 use crate::error::{Conflict, StoreError};
 use crate::ids::{ConnectionId, ConversationId, FileId, MessageId};
@@ -68,6 +70,8 @@ struct State {
     pulls: HashMap<String, BTreeMap<ConversationId, Pull>>,
     /// conversation id → its log
     logs: HashMap<ConversationId, Vec<LogEntry>>,
+    /// blocker → blocked → when (the blocked set itself is on the blocker's `UserRecord`)
+    blocked_at: HashMap<String, BTreeMap<String, i64>>,
 }
 
 /// A conversation's push turn, as the DynamoDB adapter keeps it on the conversation's item.
@@ -338,6 +342,7 @@ impl NotificationStore for MemoryStore {
             online_sessions,
             memberships,
             feed: s.feeds.get(username).cloned().unwrap_or_default(),
+            blocks: s.users.get(username).map(|u| u.blocks.clone()).unwrap_or_default(),
             ..Recipient::default()
         }))
     }
@@ -657,14 +662,30 @@ impl ConversationStore for MemoryStore {
         direct_key: Option<&str>,
     ) -> Result<(), StoreError> {
         let mut s = self.lock();
+        // A direct conversation: refused if the other blocks its creator; the other's side marked
+        // if its creator blocks them.
+        let mut blocked_side = None;
         if let Some(key) = direct_key {
             if s.direct.contains_key(key) {
                 return Err(StoreError::Conflict(Conflict::DirectExists));
             }
+            let creator = conversation.created_by.as_str();
+            if let Some(other) = members.iter().map(|m| m.username.as_str()).find(|u| *u != creator) {
+                if s.users.get(other).is_some_and(|u| u.blocks(creator)) {
+                    return Err(StoreError::Conflict(Conflict::Blocked));
+                }
+                if s.users.get(creator).is_some_and(|u| u.blocks(other)) {
+                    blocked_side = Some(other.to_owned());
+                }
+            }
             s.direct.insert(key.to_owned(), conversation.id.clone());
         }
         for member in members {
-            s.memberships.insert((member.username.clone(), conversation.id.clone()), ReadState::default());
+            let blocked = blocked_side.as_deref() == Some(member.username.as_str());
+            s.memberships.insert(
+                (member.username.clone(), conversation.id.clone()),
+                ReadState { blocked, ..ReadState::default() },
+            );
         }
         s.members.insert(conversation.id.clone(), members.iter().map(|m| (m.username.clone(), m.joined_at)).collect());
         if conversation.sockets == Sockets::OnProfiles {
@@ -924,6 +945,10 @@ impl MessageStore for MemoryStore {
         if !s.is_member(&conversation, &message.sender_username) {
             return Err(not_member());
         }
+        let membership = (message.sender_username.clone(), conversation.clone());
+        if s.memberships.get(&membership).is_some_and(|state| state.blocked) {
+            return Err(StoreError::Conflict(Conflict::Blocked));
+        }
         let window = (message.sender_username.clone(), rate.window_start);
         if s.sends.get(&window).is_some_and(|n| *n >= rate.limit) {
             return Err(StoreError::Conflict(Conflict::RateLimited));
@@ -1151,6 +1176,7 @@ impl ConnectionStore for MemoryStore {
         let connected = Connected {
             first: !user.connections.values().any(|expires| *expires > now),
             last_online: user.last_online,
+            blocks: user.blocks.clone(),
         };
         user.connections.retain(|_, expires| *expires > now);
         user.connections.insert(connection_id.to_owned(), expires_at);
@@ -1174,18 +1200,18 @@ impl ConnectionStore for MemoryStore {
         username: &str,
         connection_id: &ConnectionId,
         now: i64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Disconnected, StoreError> {
         let mut s = self.lock();
         let Some(user) = s.users.get_mut(username) else {
-            return Ok(false);
+            return Ok(Disconnected::default());
         };
         if user.connections.remove(connection_id).is_none() {
-            return Ok(false);
+            return Ok(Disconnected::default());
         }
         user.last_online = Some(now);
-        let none_left = user.live_connections(now).next().is_none();
+        let gone = Disconnected { last: user.live_connections(now).next().is_none(), blocks: user.blocks.clone() };
         s.socket_options.remove(connection_id);
-        Ok(none_left)
+        Ok(gone)
     }
 
     async fn sockets(&self, username: &str, now: i64) -> Result<Vec<(ConnectionId, Option<String>)>, StoreError> {
@@ -1296,5 +1322,60 @@ impl FileStore for MemoryStore {
             file.referenced = true;
         }
         Ok(())
+    }
+}
+
+#[async_trait]
+impl BlockStore for MemoryStore {
+    async fn block(&self, blocker: &str, blocked: &str, direct_key: &str, now: i64) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        let Some(user) = s.users.get(blocker) else { return Err(StoreError::Conflict(Conflict::Missing)) };
+        if user.blocks(blocked) {
+            return Err(StoreError::Conflict(Conflict::AlreadyBlocked));
+        }
+        if user.blocks.len() >= BLOCKS_MAX {
+            return Err(StoreError::Conflict(Conflict::TooMany));
+        }
+        if let Some(user) = s.users.get_mut(blocker) {
+            user.blocks.insert(blocked.to_owned());
+        }
+        s.blocked_at.entry(blocker.to_owned()).or_default().insert(blocked.to_owned(), now);
+        if let Some(direct) = s.direct.get(direct_key).cloned() {
+            if let Some(state) = s.memberships.get_mut(&(blocked.to_owned(), direct)) {
+                state.blocked = true;
+            }
+        }
+        Ok(())
+    }
+
+    async fn unblock(&self, blocker: &str, blocked: &str, direct_key: &str) -> Result<bool, StoreError> {
+        let mut s = self.lock();
+        let was = s.users.get_mut(blocker).is_some_and(|user| user.blocks.remove(blocked));
+        if !was {
+            return Ok(false);
+        }
+        if let Some(at) = s.blocked_at.get_mut(blocker) {
+            at.remove(blocked);
+        }
+        if let Some(direct) = s.direct.get(direct_key).cloned() {
+            if let Some(state) = s.memberships.get_mut(&(blocked.to_owned(), direct)) {
+                state.blocked = false;
+            }
+        }
+        Ok(true)
+    }
+
+    async fn list_blocks(&self, blocker: &str, after: Option<&str>, limit: usize) -> Result<Page<Block>, StoreError> {
+        let s = self.lock();
+        let Some(all) = s.blocked_at.get(blocker) else {
+            return Ok(Page { items: Vec::new(), next_cursor: None });
+        };
+        let mut blocks = all
+            .iter()
+            .filter(|(name, _)| after.is_none_or(|a| name.as_str() > a))
+            .map(|(username, at)| Block { username: username.clone(), blocked_at: *at });
+        let items: Vec<Block> = blocks.by_ref().take(limit).collect();
+        let next_cursor = blocks.next().and(items.last().map(|b| b.username.clone()));
+        Ok(Page { items, next_cursor })
     }
 }

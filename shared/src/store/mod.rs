@@ -574,14 +574,15 @@ pub trait ConnectionStore: Send + Sync {
     /// consistent): what a revocation closes.
     async fn sockets(&self, username: &str, now: i64) -> Result<Vec<(ConnectionId, Option<String>)>, StoreError>;
     /// Forgets a connection on the profile; returns whether the user has no live one left (then
-    /// `last_online` is `now`). The records under conversations are left to expire, or to be
-    /// forgotten when a push finds the connection gone: that keeps `$disconnect` cheap.
+    /// `last_online` is `now`), with whom they block. The records under conversations are left to
+    /// expire, or to be forgotten when a push finds the connection gone: that keeps `$disconnect`
+    /// cheap.
     async fn remove_connection(
         &self,
         username: &str,
         connection_id: &ConnectionId,
         now: i64,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<Disconnected, StoreError>;
     /// Live connections of each of `usernames`: (username, connection id) pairs.
     async fn connections_of(&self, usernames: &[String], now: i64) -> Result<Vec<(String, ConnectionId)>, StoreError>;
     /// Live connections of a conversation: those recorded under it, and those on the profiles of
@@ -614,11 +615,22 @@ pub trait ConnectionStore: Send + Sync {
 }
 
 /// What recording a connection found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Connected {
     /// No other connection of the user was live: the user comes online.
     pub first: bool,
     pub last_online: Option<i64>,
+    /// Whom the user blocks (read with the profile's write): they hear nothing of it.
+    pub blocks: std::collections::BTreeSet<String>,
+}
+
+/// What forgetting a connection did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Disconnected {
+    /// It was the user's last live connection: the user goes offline.
+    pub last: bool,
+    /// Whom the user blocks (read with the profile's write).
+    pub blocks: std::collections::BTreeSet<String>,
 }
 
 /// Declared files.
@@ -632,6 +644,7 @@ pub trait FileStore: Send + Sync {
 /// Everything, for the functions' shared context.
 pub trait Store:
     UserStore
+    + crate::blocks::store::BlockStore
     + SessionStore
     + DeviceStore
     + NotificationStore
@@ -646,6 +659,7 @@ pub trait Store:
 }
 impl<T> Store for T where
     T: UserStore
+        + crate::blocks::store::BlockStore
         + SessionStore
         + DeviceStore
         + NotificationStore

@@ -156,8 +156,13 @@ pub(super) fn parse_read_state(item: &Item) -> Result<ReadState, StoreError> {
         own_after_read: opt_n(item, "own_after_read")?.unwrap_or(0),
         notifications: parse_settings(item)?,
         active_at: opt_n(item, "active_at")?,
+        blocked: item.contains_key(BLOCKED),
     })
 }
+
+/// On a member's side of a direct conversation (`USER#<u>` / `MEMBER#<c>`): the other member
+/// blocks them. The send's membership check refuses it, at no cost of its own.
+pub(super) const BLOCKED: &str = "blocked";
 
 /// A member's notification settings, on the membership (`level`, `muted_until`; absent: the
 /// defaults).
@@ -481,6 +486,9 @@ pub(super) fn user_item(user: &UserRecord) -> Item {
     if let Some(at) = user.last_online {
         item.insert("last_online".into(), n(at));
     }
+    if !user.blocks.is_empty() {
+        item.insert("blocks".into(), AV::Ss(user.blocks.iter().cloned().collect()));
+    }
     item
 }
 
@@ -523,7 +531,16 @@ pub(super) fn parse_user(item: &Item) -> Result<UserRecord, StoreError> {
         created_at: req_n(item, "created_at")?,
         last_online: opt_n(item, "last_online")?,
         connections: parse_connections(item)?,
+        blocks: string_set(item, "blocks"),
     })
+}
+
+/// A string set attribute's members (none when absent: DynamoDB keeps no empty set).
+pub(super) fn string_set(item: &Item, name: &str) -> std::collections::BTreeSet<String> {
+    match item.get(name) {
+        Some(AV::Ss(values)) => values.iter().cloned().collect(),
+        _ => Default::default(),
+    }
 }
 
 pub(super) fn parse_refresh(item: &Item) -> Result<RefreshTokenRecord, StoreError> {
@@ -668,6 +685,7 @@ mod tests {
             created_at: 5,
             last_online: Some(6),
             connections: [(ConnectionId::new("c1"), 99)].into(),
+            blocks: ["bob".to_owned()].into(),
         };
         let item = user_item(&user);
         assert_eq!((item["gsi1pk"].clone(), item["sk"].clone()), (s(USER_DIRECTORY), s(PROFILE)));
@@ -807,6 +825,7 @@ mod tests {
             created_at: 1,
             last_online: None,
             connections: Default::default(),
+            blocks: Default::default(),
         });
         item.remove("password_hash");
         assert!(matches!(parse_user(&item), Err(StoreError::Internal(_))));

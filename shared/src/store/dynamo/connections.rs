@@ -47,7 +47,11 @@ impl ConnectionStore for DynamoStore {
             }
         }
         self.batch_put(records).await?;
-        Ok(Connected { first: !before.values().any(|exp| *exp > now), last_online: opt_n(&profile, "last_online")? })
+        Ok(Connected {
+            first: !before.values().any(|exp| *exp > now),
+            last_online: opt_n(&profile, "last_online")?,
+            blocks: string_set(&profile, "blocks"),
+        })
     }
 
     async fn remove_connection(
@@ -55,7 +59,7 @@ impl ConnectionStore for DynamoStore {
         username: &str,
         connection_id: &ConnectionId,
         now: i64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Disconnected, StoreError> {
         let result = self
             .client
             .update_item()
@@ -70,11 +74,12 @@ impl ConnectionStore for DynamoStore {
             .await;
         let out = match result {
             Ok(out) => out,
-            Err(e) if is_conditional_failure(&e) => return Ok(false),
+            Err(e) if is_conditional_failure(&e) => return Ok(Disconnected::default()),
             Err(e) => return Err(sdk_error(e)),
         };
-        let after = parse_connections(&out.attributes.unwrap_or_default())?;
-        Ok(!after.values().any(|exp| *exp > now))
+        let profile = out.attributes.unwrap_or_default();
+        let after = parse_connections(&profile)?;
+        Ok(Disconnected { last: !after.values().any(|exp| *exp > now), blocks: string_set(&profile, "blocks") })
     }
 
     async fn sockets(&self, username: &str, now: i64) -> Result<Vec<(ConnectionId, Option<String>)>, StoreError> {

@@ -121,41 +121,17 @@ impl ConversationStore for DynamoStore {
         members: &[Member],
         direct_key: Option<&str>,
     ) -> Result<(), StoreError> {
-        let (first, rest) = members.split_at(members.len().min(MEMBERS_PER_TRANSACTION));
-        let mut created = conversation.clone();
-        created.member_count = first.len() as i64;
-        let mut writes = vec![put(&self.table, conversation_item(&created), "attribute_not_exists(pk)")?];
-        let mut reasons = vec![Conflict::Missing];
-        for member in first {
-            writes.push(put(&self.table, member_item(&conversation.id, member), "attribute_not_exists(pk)")?);
-            writes.push(put(
-                &self.table,
-                membership_item(&member.username, &conversation.id, member.joined_at, conversation.sockets),
-                "attribute_not_exists(pk)",
-            )?);
-            reasons.extend([Conflict::Missing, Conflict::Missing]);
+        let mut attempt = 0;
+        loop {
+            match self.try_create_conversation(conversation, members, direct_key).await {
+                // A direct conversation whose creator blocked or unblocked the other meanwhile.
+                Err(StoreError::Conflict(Conflict::Missing)) if direct_key.is_some() && attempt < RETRIES => {
+                    attempt += 1;
+                    backoff(attempt).await;
+                }
+                other => return other,
+            }
         }
-        if conversation.sockets == Sockets::OnProfiles {
-            let mut roster = key(conv_pk(&conversation.id), ROSTER);
-            roster.insert("members".into(), AV::Ss(first.iter().map(|m| m.username.clone()).collect()));
-            writes.push(put(&self.table, roster, "attribute_not_exists(pk)")?);
-            reasons.push(Conflict::Missing);
-        }
-        // Nothing notified yet: the notify function starts from the first message.
-        let mut notified = key(conv_pk(&conversation.id), NOTIFIED);
-        notified.insert("notified_id".into(), n(0));
-        writes.push(put(&self.table, notified, "attribute_not_exists(pk)")?);
-        reasons.push(Conflict::Missing);
-        if let Some(direct) = direct_key {
-            let mut item = key(format!("DIRECT#{direct}"), "DIRECT");
-            item.insert("conversation_id".into(), s(conversation.id.as_str()));
-            writes.push(put(&self.table, item, "attribute_not_exists(pk)")?);
-            reasons.push(Conflict::DirectExists);
-        }
-        self.transact(writes, &reasons).await?;
-        // Beyond one transaction's members the conversation is far past a roster's size.
-        self.put_members(&conversation.id, rest, Sockets::Recorded, MembersFirst::default(), conversation.created_at)
-            .await
     }
 
     async fn direct_conversation(&self, direct_key: &str) -> Result<Option<ConversationId>, StoreError> {
@@ -467,5 +443,73 @@ impl ConversationStore for DynamoStore {
             None
         };
         Ok(Page { items, next_cursor })
+    }
+}
+
+impl DynamoStore {
+    /// One try at creating a conversation (`create_conversation`). For a direct one: refused
+    /// (`Conflict::Blocked`) if the other member blocks the creator, the other's side marked if
+    /// the creator blocks them, both as they stand when it is written (a block changed meanwhile
+    /// fails it with `Conflict::Missing`, and the caller tries again).
+    async fn try_create_conversation(
+        &self,
+        conversation: &Conversation,
+        members: &[Member],
+        direct_key: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let creator = conversation.created_by.as_str();
+        let other = direct_key.and_then(|_| members.iter().map(|m| m.username.as_str()).find(|u| *u != creator));
+        let blocked_side = match other {
+            Some(other) => self.get(user_pk(creator), &format!("BLOCK#{other}")).await?.map(|_| other),
+            None => None,
+        };
+        let (first, rest) = members.split_at(members.len().min(MEMBERS_PER_TRANSACTION));
+        let mut created = conversation.clone();
+        created.member_count = first.len() as i64;
+        let mut writes = vec![put(&self.table, conversation_item(&created), "attribute_not_exists(pk)")?];
+        let mut reasons = vec![Conflict::Missing];
+        for member in first {
+            writes.push(put(&self.table, member_item(&conversation.id, member), "attribute_not_exists(pk)")?);
+            let mut membership =
+                membership_item(&member.username, &conversation.id, member.joined_at, conversation.sockets);
+            if blocked_side == Some(member.username.as_str()) {
+                membership.insert(BLOCKED.into(), AV::Bool(true));
+            }
+            writes.push(put(&self.table, membership, "attribute_not_exists(pk)")?);
+            reasons.extend([Conflict::Missing, Conflict::Missing]);
+        }
+        if conversation.sockets == Sockets::OnProfiles {
+            let mut roster = key(conv_pk(&conversation.id), ROSTER);
+            roster.insert("members".into(), AV::Ss(first.iter().map(|m| m.username.clone()).collect()));
+            writes.push(put(&self.table, roster, "attribute_not_exists(pk)")?);
+            reasons.push(Conflict::Missing);
+        }
+        // Nothing notified yet: the notify function starts from the first message.
+        let mut notified = key(conv_pk(&conversation.id), NOTIFIED);
+        notified.insert("notified_id".into(), n(0));
+        writes.push(put(&self.table, notified, "attribute_not_exists(pk)")?);
+        reasons.push(Conflict::Missing);
+        if let Some(direct) = direct_key {
+            let mut item = key(format!("DIRECT#{direct}"), "DIRECT");
+            item.insert("conversation_id".into(), s(conversation.id.as_str()));
+            writes.push(put(&self.table, item, "attribute_not_exists(pk)")?);
+            reasons.push(Conflict::DirectExists);
+        }
+        if let Some(other) = other {
+            for (owner, blocked, blocks) in [(other, creator, false), (creator, other, blocked_side.is_some())] {
+                let check = ConditionCheck::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key(user_pk(owner), &format!("BLOCK#{blocked}"))))
+                    .condition_expression(if blocks { "attribute_exists(pk)" } else { "attribute_not_exists(pk)" })
+                    .build()
+                    .map_err(build_error)?;
+                writes.push(TransactWriteItem::builder().condition_check(check).build());
+                reasons.push(if owner == other { Conflict::Blocked } else { Conflict::Missing });
+            }
+        }
+        self.transact(writes, &reasons).await?;
+        // Beyond one transaction's members the conversation is far past a roster's size.
+        self.put_members(&conversation.id, rest, Sockets::Recorded, MembersFirst::default(), conversation.created_at)
+            .await
     }
 }

@@ -35,12 +35,14 @@ impl MessageStore for DynamoStore {
     }
 
     async fn put_message(&self, message: &Message, rate: &SendRate) -> Result<(), StoreError> {
-        // The sender's own counter doubles as the membership check.
+        // The sender's own counter doubles as the membership check, and as the block's: the
+        // sender's side of a direct conversation is marked while the other member blocks them.
         let own = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(user_pk(&message.sender_username), &member_sk(&message.conversation_id))))
             .update_expression("ADD own_after_read :one SET active_at = :now REMOVE badge_due")
-            .condition_expression("attribute_exists(pk)")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(#blocked)")
+            .expression_attribute_names("#blocked", BLOCKED)
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":now", n(message.sent_at))
             .build()
@@ -81,8 +83,18 @@ impl MessageStore for DynamoStore {
             writes.push(put(&self.table, claim, "attribute_not_exists(pk)")?);
             reasons.push(Conflict::DuplicateClientId);
         }
-        self.transact(writes, &reasons).await?;
-        Ok(())
+        match self.transact(writes, &reasons).await {
+            // Not a member, or a blocked one: the membership says which (read only on refusal).
+            Err(StoreError::Conflict(Conflict::NotMember)) => {
+                let membership =
+                    self.get(user_pk(&message.sender_username), &member_sk(&message.conversation_id)).await?;
+                Err(StoreError::Conflict(match membership {
+                    Some(item) if item.contains_key(BLOCKED) => Conflict::Blocked,
+                    _ => Conflict::NotMember,
+                }))
+            }
+            other => other,
+        }
     }
 
     async fn put_void(&self, conversation_id: &ConversationId, id: MessageId) -> Result<(), StoreError> {

@@ -43,9 +43,10 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 
 use super::{
-    Attempt, Attempts, Connected, ConnectionStore, ContactStore, ConversationStore, DeviceStore, FileStore,
-    MessageStore, NotificationStore, PushRelease, PushTurn, RefreshTokenRecord, ReleaseMode, Released, SendRate,
-    SessionStore, Signalled, SocketOptions, SyncStore, Target, ThrottleStore, TurnClaim, UserStore, UserUpdate,
+    Attempt, Attempts, Connected, ConnectionStore, ContactStore, ConversationStore, DeviceStore, Disconnected,
+    FileStore, MessageStore, NotificationStore, PushRelease, PushTurn, RefreshTokenRecord, ReleaseMode, Released,
+    SendRate, SessionStore, Signalled, SocketOptions, SyncStore, Target, ThrottleStore, TurnClaim, UserStore,
+    UserUpdate,
 };
 use crate::chat::{Attachment, Conversation, Kind, Member, Message, ReadState, Sockets, Visibility, MEMBERS_MAX};
 use crate::error::{Conflict, StoreError};
@@ -56,6 +57,7 @@ use crate::notifications::decision::Recipient;
 use crate::notifications::devices::{Device, DeviceId, Platform};
 use crate::notifications::settings::{Level, Settings};
 
+mod blocks;
 mod codec;
 mod connections;
 mod contacts;

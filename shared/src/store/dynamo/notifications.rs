@@ -25,6 +25,7 @@ impl NotificationStore for DynamoStore {
                 exists = true;
                 let live = parse_sockets(item)?.into_iter().filter(|socket| socket.expires_at > now);
                 recipient.online_sessions = live.filter_map(|socket| socket.session).collect();
+                recipient.blocks = super::codec::string_set(item, "blocks");
             } else if sk.starts_with("DEVICE#") {
                 recipient.devices.push(parse_device(item)?);
             } else if super::sync::is_head(&sk) {
