@@ -58,6 +58,7 @@ rest_routes! {
     blocks_add,
     blocks_remove,
     blocks_list,
+    reports_create,
     contacts_list,
     contacts_add,
     contacts_remove,

@@ -23,6 +23,7 @@ use chathub_shared::keys::{Signer, SigningKey};
 use chathub_shared::notifications::alert::Content;
 use chathub_shared::notifications::provider::{PushProvider, Recorder};
 use chathub_shared::notify::ApiGatewayNotifier;
+use chathub_shared::reports::moderation::ReportRecorder;
 use chathub_shared::store::dynamo::{self, DynamoStore};
 use chathub_shared::store::memory::MemoryStore;
 use chathub_shared::store::Store;
@@ -286,14 +287,23 @@ pub async fn start_with_management_keys(options: Options, management: sigv4::Key
         (None, Some(reader)) => reader.spawn(ctx.clone(), provider.clone(), options.push_content),
         (None, None) => tokio::spawn(async {}),
     };
+    // Reports go to a recorder (`GET /_local/reports`), as pushes do.
+    let reports = Arc::new(ReportRecorder::new());
     let all = With {
         ctx,
-        clients: Local { pusher, blobs: Arc::new(blobs), signer: Signer::local(key), push_provider: provider.clone() },
+        clients: Local {
+            pusher,
+            blobs: Arc::new(blobs),
+            signer: Signer::local(key),
+            push_provider: provider.clone(),
+            moderation: reports.clone(),
+        },
     };
     let rest_app = rest::router(rest::RestState {
         all: all.clone(),
         cors_origins: options.cors_origins.clone(),
         pushes: pushes.clone(),
+        reports,
     });
     let ws_app = ws::router(ws::WsState::with_connections(all, sockets.clone(), management, options.ws_limits));
     let (tx, rx) = oneshot::channel::<()>();

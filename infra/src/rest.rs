@@ -26,6 +26,8 @@ pub struct RestState {
     pub cors_origins: Vec<String>,
     /// The embedded push provider's record (`/_local/pushes`).
     pub pushes: Arc<chathub_shared::notifications::provider::Recorder>,
+    /// What would have gone to the moderation topic (`/_local/reports`).
+    pub reports: Arc<chathub_shared::reports::moderation::ReportRecorder>,
 }
 
 pub fn router(state: RestState) -> Router {
@@ -34,7 +36,9 @@ pub fn router(state: RestState) -> Router {
         .route("/_local/pushes", axum::routing::get(crate::notify::list_pushes))
         .route("/_local/pushes/reject", axum::routing::post(crate::notify::reject))
         .with_state(state.pushes.clone());
-    Router::new().fallback(handle).with_state(Arc::new(state)).merge(local)
+    let reports =
+        Router::new().route("/_local/reports", axum::routing::get(list_reports)).with_state(state.reports.clone());
+    Router::new().fallback(handle).with_state(Arc::new(state)).merge(local).merge(reports)
 }
 
 /// Path parameters a route template bound, in template order.
@@ -122,6 +126,17 @@ async fn handle(
     }
     .log();
     response
+}
+
+/// `GET /_local/reports`: what would have gone to the moderation topic, oldest first: `{items:
+/// [{subject, report}]}`.
+async fn list_reports(State(recorder): State<Arc<chathub_shared::reports::moderation::ReportRecorder>>) -> Response {
+    let items: Vec<Value> = recorder
+        .sent()
+        .iter()
+        .map(|r| json!({ "subject": chathub_shared::reports::moderation::subject(r), "report": r }))
+        .collect();
+    axum::Json(json!({ "items": items })).into_response()
 }
 
 fn preflight(allowed: bool) -> Response {

@@ -214,6 +214,10 @@ async fn non_members_non_authors_and_non_owners_are_refused_on_every_route(app: 
     outsider.close().await;
     member.close().await;
 
+    // Reporting a message is for those who can read it.
+    let report = json!({"conversation_id": ids.conversation, "message_id": ids.message, "reason": "spam"});
+    app.post("/reports", Some(&cat.access), report).await.assert_problem(404, "not_found");
+
     // The blocked: cat is blocked by ann, and every route that would reach her answers 403
     // `blocked` (and only those: cat's own routes go on); blocks are the blocker's alone.
     app.call("PUT", "/users/me/blocks/cat", Some(&ann.access), None).await.assert_status(204);

@@ -23,8 +23,16 @@ async fn ctx() -> (With<Local>, String) {
     let ctx = Ctx::new(Config::new([7u8; 32], "samples").unwrap(), Arc::new(MemoryStore::new()));
     let signer = Signer::local(SigningKey::from_material(&[7u8; 32]).unwrap());
     let push_provider = Arc::new(chathub_shared::notifications::provider::Recorder::new());
-    let ctx =
-        With { ctx, clients: Local { pusher: Arc::new(NoNotifier), blobs: Arc::new(blobs), signer, push_provider } };
+    let ctx = With {
+        ctx,
+        clients: Local {
+            pusher: Arc::new(NoNotifier),
+            blobs: Arc::new(blobs),
+            signer,
+            push_provider,
+            moderation: Arc::new(chathub_shared::reports::moderation::ReportRecorder::new()),
+        },
+    };
     let request = serde_json::from_value(serde_json::json!({"username": "alice", "password": "correct horse battery"}));
     let tokens = accounts::register(&ctx, request.unwrap()).await.unwrap();
     (ctx, tokens.access_token)

@@ -129,7 +129,7 @@ fn needs_of(binary: &str) -> Needs {
         .map(|r| r.needs)
         .or_else(|| WS_ROUTES.iter().find(|r| r.function == binary).map(|r| r.needs))
         .flatten()
-        .unwrap_or(Needs { push: false, files: false, signs: false, devices: false })
+        .unwrap_or(Needs { push: false, files: false, signs: false, devices: false, moderation: false })
 }
 
 #[test]
@@ -385,13 +385,25 @@ fn the_notify_function_reads_the_stream_filtered_and_never_stalls_on_a_record() 
 }
 
 /// Only the functions that register devices (their route declares the push provider) and the
-/// notify function reach SNS, and only platform applications and endpoints.
+/// notify function reach SNS's platform applications and endpoints; only the one that reports
+/// (its route declares the moderation topic) publishes, and only to that topic.
 #[test]
 fn only_device_registration_and_the_notify_function_reach_sns() {
     let template = template();
     for (name, resource) in functions(&template) {
         let binary = resource["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
         let policies = serde_yaml::to_string(&resource["Properties"]["Policies"]).unwrap();
+        if needs_of(binary).moderation {
+            let statements = resource["Properties"]["Policies"][0]["Statement"].as_sequence().unwrap();
+            let sns: Vec<_> =
+                statements.iter().filter(|s| serde_yaml::to_string(&s["Action"]).unwrap().contains("sns:")).collect();
+            assert_eq!(sns.len(), 1, "{name}: {policies}");
+            assert_eq!(serde_yaml::to_string(&sns[0]["Action"]).unwrap().trim(), "- sns:Publish", "{name}");
+            assert_eq!(serde_yaml::to_string(&sns[0]["Resource"]).unwrap().trim(), "!Ref ModerationTopic", "{name}");
+            let env = &resource["Properties"]["Environment"]["Variables"]["MODERATION_TOPIC_ARN"];
+            assert_eq!(serde_yaml::to_string(env).unwrap().trim(), "!Ref ModerationTopic", "{name}");
+            continue;
+        }
         let may = needs_of(binary).devices || binary == NOTIFY;
         assert_eq!(may, policies.contains("sns:"), "{name}: registers devices or notifies = {may}: {policies}");
         if may {

@@ -3,10 +3,11 @@
 //! A domain operation that pushes asks for `&With<impl Pushes>`, one that signs or copies files
 //! for `&With<impl HoldsFiles>`, one that issues access tokens for `&With<impl Signs>`. A route
 //! declares one client set ([`StoreOnly`], [`Push`], [`Files`], [`PushFiles`], [`Signing`],
-//! [`PushSigning`]) and its handler takes a `With` of exactly that set, so a binary built without a
-//! client its handler needs does not compile. Each set builds only its own clients at cold start:
-//! a function that never pushes does not link the API Gateway management client, one that never
-//! touches files does not link S3 (binary size is cold-start time).
+//! [`PushSigning`], [`Devices`], [`Reporting`]) and its handler takes a `With` of exactly that set,
+//! so a binary built without a client its handler needs does not compile. Each set builds only its
+//! own clients at cold start: a function that never pushes does not link the API Gateway
+//! management client, one that never touches files does not link S3 (binary size is cold-start
+//! time).
 //!
 //! The local gateway and the tests wire every client once ([`Local`]) and hand each route the set
 //! it declared ([`Clients::local`]), so they run exactly what the Lambda function runs.
@@ -23,6 +24,7 @@ use crate::error::ConfigError;
 use crate::keys::Signer;
 use crate::notifications::provider::PushProvider;
 use crate::notify::Notifier;
+use crate::reports::moderation::Moderation;
 
 /// A handler's context: the store, configuration and clock ([`Ctx`], which it derefs to) and the
 /// clients `C` its route declared.
@@ -70,6 +72,8 @@ pub struct Needs {
     pub signs: bool,
     /// The push provider (SNS: the platform applications' ARNs, `sns:CreatePlatformEndpoint`).
     pub devices: bool,
+    /// The moderation topic (`MODERATION_TOPIC_ARN`, `sns:Publish` on it).
+    pub moderation: bool,
 }
 
 /// A set of clients a route declares.
@@ -99,6 +103,11 @@ pub trait Signs: Send + Sync {
     fn signer(&self) -> &Signer;
 }
 
+/// Hands reports to the moderators.
+pub trait Moderates: Send + Sync {
+    fn moderation(&self) -> &dyn Moderation;
+}
+
 /// Gets devices ready for push notifications (an SNS platform endpoint per device).
 pub trait RegistersDevices: Send + Sync {
     fn push_provider(&self) -> &dyn PushProvider;
@@ -122,6 +131,12 @@ impl<C: Signs> Signs for With<C> {
     }
 }
 
+impl<C: Moderates> Moderates for With<C> {
+    fn moderation(&self) -> &dyn Moderation {
+        self.clients.moderation()
+    }
+}
+
 impl<C: RegistersDevices> RegistersDevices for With<C> {
     fn push_provider(&self) -> &dyn PushProvider {
         self.clients.push_provider()
@@ -135,6 +150,7 @@ pub struct Local {
     pub blobs: Arc<dyn BlobStore>,
     pub signer: Signer,
     pub push_provider: Arc<dyn PushProvider>,
+    pub moderation: Arc<dyn Moderation>,
 }
 
 /// The store alone.
@@ -172,6 +188,12 @@ pub struct Devices {
     push_provider: Arc<dyn PushProvider>,
 }
 
+/// The moderation topic: reporting.
+#[derive(Clone)]
+pub struct Reporting {
+    moderation: Arc<dyn Moderation>,
+}
+
 /// The management API and the signing key: refresh (reuse detection closes sockets).
 #[derive(Clone)]
 pub struct PushSigning {
@@ -180,7 +202,7 @@ pub struct PushSigning {
 }
 
 impl Clients for StoreOnly {
-    const NEEDS: Needs = Needs { push: false, files: false, signs: false, devices: false };
+    const NEEDS: Needs = Needs { push: false, files: false, signs: false, devices: false, moderation: false };
 
     async fn from_env(_: &SdkConfig, _: &Config) -> Result<Self, ConfigError> {
         Ok(Self)
@@ -192,7 +214,7 @@ impl Clients for StoreOnly {
 }
 
 impl Clients for Push {
-    const NEEDS: Needs = Needs { push: true, files: false, signs: false, devices: false };
+    const NEEDS: Needs = Needs { push: true, files: false, signs: false, devices: false, moderation: false };
 
     async fn from_env(shared: &SdkConfig, _: &Config) -> Result<Self, ConfigError> {
         Ok(Self { pusher: pusher_from_env(shared)? })
@@ -204,7 +226,7 @@ impl Clients for Push {
 }
 
 impl Clients for Files {
-    const NEEDS: Needs = Needs { push: false, files: true, signs: false, devices: false };
+    const NEEDS: Needs = Needs { push: false, files: true, signs: false, devices: false, moderation: false };
 
     async fn from_env(shared: &SdkConfig, _: &Config) -> Result<Self, ConfigError> {
         Ok(Self { blobs: blobs_from_env(shared)? })
@@ -216,7 +238,7 @@ impl Clients for Files {
 }
 
 impl Clients for PushFiles {
-    const NEEDS: Needs = Needs { push: true, files: true, signs: false, devices: false };
+    const NEEDS: Needs = Needs { push: true, files: true, signs: false, devices: false, moderation: false };
 
     async fn from_env(shared: &SdkConfig, _: &Config) -> Result<Self, ConfigError> {
         Ok(Self { pusher: pusher_from_env(shared)?, blobs: blobs_from_env(shared)? })
@@ -228,7 +250,7 @@ impl Clients for PushFiles {
 }
 
 impl Clients for Signing {
-    const NEEDS: Needs = Needs { push: false, files: false, signs: true, devices: false };
+    const NEEDS: Needs = Needs { push: false, files: false, signs: true, devices: false, moderation: false };
 
     async fn from_env(shared: &SdkConfig, config: &Config) -> Result<Self, ConfigError> {
         Ok(Self { signer: signer_from_env(shared, config).await? })
@@ -240,7 +262,7 @@ impl Clients for Signing {
 }
 
 impl Clients for PushSigning {
-    const NEEDS: Needs = Needs { push: true, files: false, signs: true, devices: false };
+    const NEEDS: Needs = Needs { push: true, files: false, signs: true, devices: false, moderation: false };
 
     async fn from_env(shared: &SdkConfig, config: &Config) -> Result<Self, ConfigError> {
         Ok(Self { pusher: pusher_from_env(shared)?, signer: signer_from_env(shared, config).await? })
@@ -252,7 +274,7 @@ impl Clients for PushSigning {
 }
 
 impl Clients for Devices {
-    const NEEDS: Needs = Needs { push: false, files: false, signs: false, devices: true };
+    const NEEDS: Needs = Needs { push: false, files: false, signs: false, devices: true, moderation: false };
 
     async fn from_env(shared: &SdkConfig, _: &Config) -> Result<Self, ConfigError> {
         Ok(Self { push_provider: Arc::new(crate::notifications::sns::SnsProvider::from_env(shared)) })
@@ -260,6 +282,20 @@ impl Clients for Devices {
 
     fn local(all: &Local) -> Self {
         Self { push_provider: all.push_provider.clone() }
+    }
+}
+
+impl Clients for Reporting {
+    const NEEDS: Needs = Needs { push: false, files: false, signs: false, devices: false, moderation: true };
+
+    async fn from_env(shared: &SdkConfig, _: &Config) -> Result<Self, ConfigError> {
+        let moderation = crate::reports::moderation::SnsModeration::from_env(shared)
+            .ok_or(ConfigError::Missing("MODERATION_TOPIC_ARN"))?;
+        Ok(Self { moderation: Arc::new(moderation) })
+    }
+
+    fn local(all: &Local) -> Self {
+        Self { moderation: all.moderation.clone() }
     }
 }
 
@@ -278,6 +314,7 @@ holds!(Pushes::pusher -> dyn Notifier: Local, Push, PushFiles, PushSigning);
 holds!(HoldsFiles::blobs -> dyn BlobStore: Local, Files, PushFiles);
 holds!(Signs::signer -> Signer: Local, Signing, PushSigning);
 holds!(RegistersDevices::push_provider -> dyn PushProvider: Local, Devices);
+holds!(Moderates::moderation -> dyn Moderation: Local, Reporting);
 
 fn pusher_from_env(shared: &SdkConfig) -> Result<Arc<dyn Notifier>, ConfigError> {
     let notifier = crate::notify::ApiGatewayNotifier::from_env(shared)

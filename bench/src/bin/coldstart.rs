@@ -200,6 +200,7 @@ async fn main() {
             blobs: Arc::new(NoBlobStore),
             signer: Signer::local(key),
             push_provider: Arc::new(chathub_shared::notifications::provider::Recorder::new()),
+            moderation: Arc::new(chathub_shared::reports::moderation::ReportRecorder::new()),
         },
     };
     let register = json!({"username": "alice", "password": "correct horse battery", "email": "alice@example.com"});

@@ -36,6 +36,7 @@ pub mod messages_edit;
 pub mod messages_list;
 pub mod messages_send;
 pub mod ping;
+pub mod reports_create;
 pub mod sync_get;
 pub mod users_get;
 pub mod users_list;

@@ -82,7 +82,13 @@ impl Domain {
         let push_provider = devices.clone();
         let ctx = With {
             ctx,
-            clients: Local { pusher: pushes.clone(), blobs: Arc::new(NoBlobStore), signer, push_provider },
+            clients: Local {
+                pusher: pushes.clone(),
+                blobs: Arc::new(NoBlobStore),
+                signer,
+                push_provider,
+                moderation: Arc::new(chathub_shared::reports::moderation::ReportRecorder::new()),
+            },
         };
         Self { ctx, pushes, devices, clock, meter }
     }

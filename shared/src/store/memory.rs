@@ -21,6 +21,7 @@ use crate::model::{Page, UserRecord};
 use crate::notifications::decision::{Change, Recipient};
 use crate::notifications::devices::{Device, DeviceId};
 use crate::notifications::settings::Settings;
+use crate::reports::store::{Report, ReportStore};
 use crate::sync::feed::{Bucket, FeedHead, FeedKey, LogEntry, Pull, StateKeys, States};
 
 #[derive(Default)]
@@ -72,6 +73,8 @@ struct State {
     logs: HashMap<ConversationId, Vec<LogEntry>>,
     /// blocker → blocked → when (the blocked set itself is on the blocker's `UserRecord`)
     blocked_at: HashMap<String, BTreeMap<String, i64>>,
+    /// (conversation, message, reporter) → report
+    reports: HashMap<(ConversationId, MessageId, String), Report>,
 }
 
 /// A conversation's push turn, as the DynamoDB adapter keeps it on the conversation's item.
@@ -1377,5 +1380,26 @@ impl BlockStore for MemoryStore {
         let items: Vec<Block> = blocks.by_ref().take(limit).collect();
         let next_cursor = blocks.next().and(items.last().map(|b| b.username.clone()));
         Ok(Page { items, next_cursor })
+    }
+}
+
+#[async_trait]
+impl ReportStore for MemoryStore {
+    async fn put_report(&self, report: &Report) -> Result<Option<Report>, StoreError> {
+        let mut s = self.lock();
+        let key = (report.conversation_id.clone(), report.message_id, report.reporter.clone());
+        if let Some(existing) = s.reports.get(&key) {
+            return Ok(Some(existing.clone()));
+        }
+        s.reports.insert(key, report.clone());
+        Ok(None)
+    }
+
+    async fn mark_report_published(&self, report: &Report) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        let key = (report.conversation_id.clone(), report.message_id, report.reporter.clone());
+        let stored = s.reports.get_mut(&key).ok_or(StoreError::Conflict(Conflict::Missing))?;
+        stored.published = true;
+        Ok(())
     }
 }

@@ -645,6 +645,7 @@ pub trait FileStore: Send + Sync {
 pub trait Store:
     UserStore
     + crate::blocks::store::BlockStore
+    + crate::reports::store::ReportStore
     + SessionStore
     + DeviceStore
     + NotificationStore
@@ -660,6 +661,7 @@ pub trait Store:
 impl<T> Store for T where
     T: UserStore
         + crate::blocks::store::BlockStore
+        + crate::reports::store::ReportStore
         + SessionStore
         + DeviceStore
         + NotificationStore

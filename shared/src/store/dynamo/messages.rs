@@ -100,15 +100,8 @@ impl MessageStore for DynamoStore {
     async fn put_void(&self, conversation_id: &ConversationId, id: MessageId) -> Result<(), StoreError> {
         let mut item = key(conv_pk(conversation_id), &msg_sk(id));
         item.insert("is_void".into(), AV::Bool(true));
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        unless_condition_failed(result)
+        // Filled already (by the send, or another void): nothing to do.
+        self.put_if_absent(item).await.map(|_| ())
     }
 
     async fn message_id_for_client_id(

@@ -66,6 +66,7 @@ mod devices;
 mod files;
 mod messages;
 mod notifications;
+mod reports;
 mod sessions;
 pub mod stream;
 mod sync;
@@ -111,6 +112,23 @@ impl DynamoStore {
             .await
             .map_err(sdk_error)?;
         Ok(out.item)
+    }
+
+    /// Writes `item` unless an item with its key exists; whether it wrote.
+    async fn put_if_absent(&self, item: Item) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_conditional_failure(&e) => Ok(false),
+            Err(e) => Err(sdk_error(e)),
+        }
     }
 
     /// Every item of one partition whose sort key starts with `prefix`, following pages.
