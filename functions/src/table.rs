@@ -73,6 +73,7 @@ rest_routes! {
     conversations_remove_member,
     messages_send,
     messages_list,
+    messages_replies,
     messages_edit,
     messages_delete,
     conversations_read,

@@ -329,7 +329,9 @@ mod tests {
     #[test]
     fn the_filters_pass_messages_members_badge_and_conversation_changes_and_nothing_else() {
         assert!(passes(&record("INSERT", "CONV#c", "MSG#00000000000000000001", json!({}))));
-        assert!(passes(&record("MODIFY", "CONV#c", "MSG#00000000000000000001", json!({}))));
+        // An edit or a delete marks the message; a reply counted on its parent does not.
+        assert!(passes(&record("MODIFY", "CONV#c", "MSG#00000000000000000001", json!({"changed_at": {"N": "5"}}))));
+        assert!(!passes(&record("MODIFY", "CONV#c", "MSG#00000000000000000001", json!({"reply_count": {"N": "2"}}))));
         assert!(passes(&record("INSERT", "CONV#c", "MEMBER#bob", json!({}))));
         assert!(passes(&record("REMOVE", "CONV#c", "MEMBER#bob", json!({}))));
         assert!(passes(&record("MODIFY", "USER#bob", "MEMBER#c", json!({"badge_due": {"N": "1"}}))));

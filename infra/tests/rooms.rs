@@ -47,6 +47,7 @@ fn message(
         sender_username: sender.to_owned(),
         content,
         reply_id: None,
+        reply_count: 0,
         client_id: None,
         attachments: Vec::new(),
         mentions: Vec::new(),

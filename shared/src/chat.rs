@@ -278,6 +278,10 @@ pub struct Message {
     pub sender_username: String,
     pub content: String,
     pub reply_id: Option<MessageId>,
+    /// How many messages reply to this one (direct replies): counted by each reply's own write,
+    /// so concurrent replies never lose one.
+    #[serde(default)]
+    pub reply_count: i64,
     pub client_id: Option<String>,
     pub attachments: Vec<Attachment>,
     /// Members the message mentions (at most [`MENTIONS_MAX`], each once), as sent.

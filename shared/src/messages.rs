@@ -245,6 +245,7 @@ async fn prepare(
         sender_username: caller.to_owned(),
         content: req.content,
         reply_id: req.reply_id,
+        reply_count: 0,
         client_id: req.client_id,
         attachments,
         mentions,
@@ -362,6 +363,35 @@ pub async fn history(
     }
     let (before, after) = (query.before.map(MessageId::new), query.after.map(MessageId::new));
     let (messages, has_more) = ctx.store.list_messages(conversation_id, before, after, limit).await?;
+    Ok(History { conversation_id: conversation_id.to_owned(), messages, has_more })
+}
+
+/// A thread: the messages that reply to `parent`, oldest first (`after`: past the last one the
+/// client has; `limit` as history). 404 for a non-member or an unknown message.
+pub async fn replies(
+    ctx: &Ctx,
+    caller: &str,
+    conversation_id: &ConversationId,
+    parent: MessageId,
+    after: Option<i64>,
+    limit: Option<i64>,
+) -> Result<History, ApiError> {
+    let limit = match limit {
+        None => crate::paging::DEFAULT_LIMIT,
+        Some(l) if (1..=crate::paging::MAX_LIMIT as i64).contains(&l) => l as usize,
+        Some(_) => return Err(ApiError::invalid("limit must be an integer from 1 to 100")),
+    };
+    if after.is_some_and(|a| a < 0) {
+        return Err(ApiError::invalid("after is a message id"));
+    }
+    if ctx.store.read_state(caller, conversation_id).await?.is_none() {
+        return Err(ApiError::NotFound("conversation not found"));
+    }
+    if ctx.store.get_message(conversation_id, parent).await?.is_none() {
+        return Err(ApiError::NotFound("message not found"));
+    }
+    let after = after.map(MessageId::new);
+    let (messages, has_more) = ctx.store.list_replies(conversation_id, parent, after, limit).await?;
     Ok(History { conversation_id: conversation_id.to_owned(), messages, has_more })
 }
 

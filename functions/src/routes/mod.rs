@@ -34,6 +34,7 @@ pub mod files_get;
 pub mod messages_delete;
 pub mod messages_edit;
 pub mod messages_list;
+pub mod messages_replies;
 pub mod messages_send;
 pub mod ping;
 pub mod reports_create;

@@ -158,6 +158,7 @@ mod tests {
             sender_username: "ann".into(),
             content: content.into(),
             reply_id: None,
+            reply_count: 0,
             client_id: None,
             attachments: vec![],
             mentions: vec![],

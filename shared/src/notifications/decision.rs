@@ -213,6 +213,7 @@ mod tests {
             sender_username: sender.into(),
             content: "hi".into(),
             reply_id: None,
+            reply_count: 0,
             client_id: None,
             attachments: vec![],
             mentions: mentions.iter().map(|m| m.to_string()).collect(),

@@ -962,6 +962,7 @@ impl MessageStore for MemoryStore {
                 return Err(StoreError::Conflict(Conflict::Missing));
             }
         }
+        let parent = message.reply_id;
         if s.messages.get(&conversation).is_some_and(|m| m.contains_key(&message.id)) {
             return Err(StoreError::Conflict(Conflict::IdTaken));
         }
@@ -974,7 +975,11 @@ impl MessageStore for MemoryStore {
         }
         s.sends.retain(|(_, start), _| *start + rate.window_ms > rate.window_start);
         *s.sends.entry(window).or_default() += 1;
-        s.messages.entry(conversation.clone()).or_default().insert(message.id, Some(message.clone()));
+        let messages = s.messages.entry(conversation.clone()).or_default();
+        if let Some(Some(parent)) = parent.and_then(|p| messages.get_mut(&p)) {
+            parent.reply_count += 1;
+        }
+        messages.insert(message.id, Some(message.clone()));
         s.emit(Change::Message { conversation_id: conversation, id: message.id });
         Ok(())
     }
@@ -1056,9 +1061,32 @@ impl MessageStore for MemoryStore {
         if slot.as_ref().is_some_and(|m| m.deleted) {
             return Err(StoreError::Conflict(Conflict::Deleted));
         }
-        *slot = Some(message.clone());
+        // The reply count is the replies' to keep, as on DynamoDB.
+        let reply_count = slot.as_ref().map_or(0, |m| m.reply_count);
+        *slot = Some(Message { reply_count, ..message.clone() });
         s.emit(Change::MessageChanged { conversation_id: message.conversation_id.clone(), id: message.id });
         Ok(())
+    }
+
+    async fn list_replies(
+        &self,
+        conversation_id: &ConversationId,
+        parent: MessageId,
+        after: Option<MessageId>,
+        limit: usize,
+    ) -> Result<(Vec<Message>, bool), StoreError> {
+        let s = self.lock();
+        let mut replies = s
+            .messages
+            .get(conversation_id)
+            .into_iter()
+            .flat_map(|m| m.range(after.map_or(MessageId::NONE, |a| a + 1)..))
+            .filter_map(|(_, m)| m.as_ref())
+            .filter(|m| m.reply_id == Some(parent))
+            .cloned();
+        let page: Vec<Message> = replies.by_ref().take(limit).collect();
+        let more = replies.next().is_some();
+        Ok((page, more))
     }
 
     async fn mark_read(

@@ -418,8 +418,19 @@ pub trait MessageStore: Send + Sync {
         limit: usize,
     ) -> Result<(Vec<Message>, bool), StoreError>;
     /// Replaces a stored message (an edit or a tombstone), unless it is a tombstone already
-    /// (`Conflict::Deleted`): an edit racing a delete never brings the message back.
+    /// (`Conflict::Deleted`): an edit racing a delete never brings the message back. Its reply
+    /// count stays as the replies made it.
     async fn update_message(&self, message: &Message) -> Result<(), StoreError>;
+    /// The messages that reply to `parent`, oldest first, after `after` (from the first), at most
+    /// `limit`, and whether more follow. A stored message counts its own: `reply_count`, which
+    /// [`MessageStore::put_message`] raises in the reply's own write.
+    async fn list_replies(
+        &self,
+        conversation_id: &ConversationId,
+        parent: MessageId,
+        after: Option<MessageId>,
+        limit: usize,
+    ) -> Result<(Vec<Message>, bool), StoreError>;
     /// Moves the read marker forward to `message_id` (never back); returns whether it moved.
     async fn mark_read(
         &self,

@@ -276,6 +276,12 @@ pub(super) fn message_item(m: &Message) -> Item {
     item.insert("content".into(), s(&m.content));
     if let Some(reply) = m.reply_id {
         item.insert("reply_id".into(), n(reply.get()));
+        // Its parent's thread, oldest first, in the index (GET …/replies).
+        item.insert("gsi1pk".into(), AV::S(replies_pk(&m.conversation_id, reply)));
+        item.insert("gsi1sk".into(), s(&msg_sk(m.id)));
+    }
+    if m.reply_count > 0 {
+        item.insert(REPLY_COUNT.into(), n(m.reply_count));
     }
     if let Some(client_id) = &m.client_id {
         item.insert("client_id".into(), s(client_id));
@@ -311,6 +317,20 @@ pub(super) fn message_item(m: &Message) -> Item {
 }
 
 /// `None` for a void id.
+/// A message's count of direct replies: written by each reply's own transaction, never by an
+/// edit (which sets every other attribute).
+pub(super) const REPLY_COUNT: &str = "reply_count";
+
+/// Set on a message by an edit or a delete (when it happened): the stream filter passes a
+/// message's MODIFY only with it, so a reply counted on its parent (which removes it) calls for no
+/// `message_edited`.
+pub(super) const MESSAGE_CHANGED: &str = "changed_at";
+
+/// The index partition of one message's replies.
+pub(super) fn replies_pk(conversation_id: &ConversationId, parent: MessageId) -> String {
+    format!("REPLIES#{conversation_id}#{:020}", parent.get())
+}
+
 pub(super) fn parse_message(item: &Item) -> Result<Option<Message>, StoreError> {
     if matches!(item.get("is_void"), Some(AV::Bool(true))) {
         return Ok(None);
@@ -336,6 +356,7 @@ pub(super) fn parse_message(item: &Item) -> Result<Option<Message>, StoreError> 
         sender_username: req_s(item, "sender")?,
         content: req_s(item, "content")?,
         reply_id: opt_n(item, "reply_id")?.map(MessageId::new),
+        reply_count: opt_n(item, REPLY_COUNT)?.unwrap_or(0),
         client_id: opt_s(item, "client_id"),
         attachments,
         mentions: match item.get("mentions") {
@@ -754,6 +775,7 @@ mod tests {
             sender_username: "ann".into(),
             content: "hi".into(),
             reply_id: Some(MessageId::new(1)),
+            reply_count: 0,
             client_id: Some("k".into()),
             attachments: vec![Attachment {
                 file_id: "f".into(),
@@ -835,6 +857,7 @@ mod tests {
             sender_username: "a".into(),
             content: "x".into(),
             reply_id: None,
+            reply_count: 0,
             client_id: None,
             attachments: vec![],
             mentions: vec![],

@@ -67,13 +67,20 @@ impl MessageStore for DynamoStore {
         writes.push(TransactWriteItem::builder().update(counted).build());
         let mut reasons = vec![Conflict::NotMember, Conflict::IdTaken, Conflict::RateLimited];
         if let Some(reply) = message.reply_id {
-            let check = ConditionCheck::builder()
+            // The parent must exist; its reply count goes up in the same write, so concurrent
+            // replies never lose one. Removing the change mark keeps this MODIFY out of the
+            // stream's filter: a reply is no edit of its parent.
+            let parent = Update::builder()
                 .table_name(&self.table)
                 .set_key(Some(key(conv_pk(&message.conversation_id), &msg_sk(reply))))
+                .update_expression("ADD #count :one REMOVE #changed")
                 .condition_expression("attribute_exists(pk) AND attribute_not_exists(is_void)")
+                .expression_attribute_names("#count", REPLY_COUNT)
+                .expression_attribute_names("#changed", MESSAGE_CHANGED)
+                .expression_attribute_values(":one", n(1))
                 .build()
                 .map_err(build_error)?;
-            writes.push(TransactWriteItem::builder().condition_check(check).build());
+            writes.push(TransactWriteItem::builder().update(parent).build());
             reasons.push(Conflict::Missing);
         }
         if let Some(client_id) = &message.client_id {
@@ -170,13 +177,50 @@ impl MessageStore for DynamoStore {
     }
 
     async fn update_message(&self, message: &Message) -> Result<(), StoreError> {
+        // Every attribute the message has, but its key and its reply count (the replies' own
+        // writes keep that one); those it no longer has go. The change mark lets the stream's
+        // filter pass this MODIFY.
+        let mut names = HashMap::new();
+        let mut values = HashMap::new();
+        let mut set = Vec::new();
+        let item = message_item(message);
+        for (i, (name, value)) in
+            item.into_iter().filter(|(name, _)| !["pk", "sk", REPLY_COUNT].contains(&name.as_str())).enumerate()
+        {
+            set.push(format!("#a{i} = :v{i}"));
+            names.insert(format!("#a{i}"), name);
+            values.insert(format!(":v{i}"), value);
+        }
+        set.push("#changed = :now".to_owned());
+        names.insert("#changed".into(), MESSAGE_CHANGED.into());
+        values.insert(":now".into(), n(message.edited_at.unwrap_or(message.sent_at)));
+        let gone: Vec<&str> = [("mentions", message.mentions.is_empty()), ("origin", message.origin.is_none())]
+            .into_iter()
+            .filter(|(_, gone)| *gone)
+            .map(|(name, _)| name)
+            .collect();
+        let mut expression = format!("SET {}", set.join(", "));
+        if !gone.is_empty() {
+            let removed: Vec<String> = gone
+                .iter()
+                .enumerate()
+                .map(|(i, name)| {
+                    names.insert(format!("#r{i}"), (*name).to_owned());
+                    format!("#r{i}")
+                })
+                .collect();
+            expression.push_str(&format!(" REMOVE {}", removed.join(", ")));
+        }
+        values.insert(":false".into(), AV::Bool(false));
         let result = self
             .client
-            .put_item()
+            .update_item()
             .table_name(&self.table)
-            .set_item(Some(message_item(message)))
+            .set_key(Some(key(conv_pk(&message.conversation_id), &msg_sk(message.id))))
+            .update_expression(expression)
             .condition_expression("attribute_exists(pk) AND attribute_not_exists(is_void) AND deleted = :false")
-            .expression_attribute_values(":false", AV::Bool(false))
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
             .return_values_on_condition_check_failure(
                 aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
             )
@@ -186,7 +230,7 @@ impl MessageStore for DynamoStore {
             Ok(_) => Ok(()),
             Err(e) if is_conditional_failure(&e) => {
                 let old = e.as_service_error().and_then(|se| match se {
-                    aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c) => {
+                    aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => {
                         c.item.as_ref()
                     }
                     _ => None,
@@ -200,6 +244,36 @@ impl MessageStore for DynamoStore {
         }
     }
 
+    async fn list_replies(
+        &self,
+        conversation_id: &ConversationId,
+        parent: MessageId,
+        after: Option<MessageId>,
+        limit: usize,
+    ) -> Result<(Vec<Message>, bool), StoreError> {
+        let from = msg_sk(after.map(|a| a + 1).unwrap_or(MessageId::NONE));
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI1)
+            .key_condition_expression("gsi1pk = :pk AND gsi1sk >= :from")
+            .expression_attribute_values(":pk", AV::S(replies_pk(conversation_id, parent)))
+            .expression_attribute_values(":from", AV::S(from))
+            .limit(limit as i32 + 1)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        let mut replies: Vec<Message> = out
+            .items
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|item| parse_message(item).transpose())
+            .collect::<Result<_, _>>()?;
+        let more = replies.len() > limit;
+        replies.truncate(limit);
+        Ok((replies, more))
+    }
     async fn mark_read(
         &self,
         username: &str,

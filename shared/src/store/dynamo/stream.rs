@@ -10,13 +10,15 @@ use crate::error::StoreError;
 use crate::ids::MessageId;
 use crate::notifications::decision::Change;
 
-/// Lambda event-filter patterns (one JSON document each) for the notify function: a message id
-/// filled, a message edited or deleted; a member added to a conversation or gone from it; a
+/// Lambda event-filter patterns (one JSON document each; Lambda takes five) for the notify
+/// function: a message id filled, a message edited or deleted (marked `changed_at`: a reply
+/// counted on its parent is neither); a member added to a conversation or gone from it; a
 /// membership whose badge changed (a read, a settings change); a conversation renamed, given an
 /// icon or another owner (its `CHANGED` item). Socket records, TTL deletes, sends' own updates and
 /// everything else never invoke it.
-pub const STREAM_FILTERS: [&str; 4] = [
-    r#"{"eventName":["INSERT","MODIFY"],"dynamodb":{"Keys":{"pk":{"S":[{"prefix":"CONV#"}]},"sk":{"S":[{"prefix":"MSG#"}]}}}}"#,
+pub const STREAM_FILTERS: [&str; 5] = [
+    r#"{"eventName":["INSERT"],"dynamodb":{"Keys":{"pk":{"S":[{"prefix":"CONV#"}]},"sk":{"S":[{"prefix":"MSG#"}]}}}}"#,
+    r#"{"eventName":["MODIFY"],"dynamodb":{"Keys":{"pk":{"S":[{"prefix":"CONV#"}]},"sk":{"S":[{"prefix":"MSG#"}]}},"NewImage":{"changed_at":{"N":[{"exists":true}]}}}}"#,
     r#"{"eventName":["INSERT","REMOVE"],"dynamodb":{"Keys":{"pk":{"S":[{"prefix":"CONV#"}]},"sk":{"S":[{"prefix":"MEMBER#"}]}}}}"#,
     r#"{"eventName":["MODIFY"],"dynamodb":{"Keys":{"pk":{"S":[{"prefix":"USER#"}]},"sk":{"S":[{"prefix":"MEMBER#"}]}},"NewImage":{"badge_due":{"N":[{"exists":true}]}}}}"#,
     r#"{"eventName":["INSERT","MODIFY"],"dynamodb":{"Keys":{"pk":{"S":[{"prefix":"CONV#"}]},"sk":{"S":["CHANGED"]}}}}"#,
