@@ -168,6 +168,13 @@ pub fn message_id_param(req: &Request) -> Result<MessageId, ApiError> {
     path_param(req, "message_id")?.parse().map(MessageId::new).map_err(|_| ApiError::NotFound("message not found"))
 }
 
+/// `?name=` as an integer, if given; anything else is 400.
+pub fn int_param(req: &Request, name: &str) -> Result<Option<i64>, ApiError> {
+    query_param(req, name)
+        .map(|raw| raw.parse::<i64>().map_err(|_| ApiError::invalid(format!("{name} must be an integer"))))
+        .transpose()
+}
+
 /// `?limit=`: 1–100, default 50; anything else is 400.
 pub fn limit_param(req: &Request) -> Result<usize, ApiError> {
     match query_param(req, "limit") {

@@ -367,27 +367,28 @@ pub async fn history(
 }
 
 /// A thread: the messages that reply to `parent`, oldest first (`after`: past the last one the
-/// client has; `limit` as history). 404 for a non-member or an unknown message.
+/// client has; `limit`, checked at the edge, as history's). 404 for a non-member or an unknown
+/// message.
 pub async fn replies(
     ctx: &Ctx,
     caller: &str,
     conversation_id: &ConversationId,
     parent: MessageId,
     after: Option<i64>,
-    limit: Option<i64>,
+    limit: usize,
 ) -> Result<History, ApiError> {
-    let limit = match limit {
-        None => crate::paging::DEFAULT_LIMIT,
-        Some(l) if (1..=crate::paging::MAX_LIMIT as i64).contains(&l) => l as usize,
-        Some(_) => return Err(ApiError::invalid("limit must be an integer from 1 to 100")),
-    };
     if after.is_some_and(|a| a < 0) {
         return Err(ApiError::invalid("after is a message id"));
     }
-    if ctx.store.read_state(caller, conversation_id).await?.is_none() {
+    // The membership and the parent, read at once.
+    let (state, message) = tokio::try_join!(
+        ctx.store.read_state(caller, conversation_id),
+        ctx.store.get_message(conversation_id, parent)
+    )?;
+    if state.is_none() {
         return Err(ApiError::NotFound("conversation not found"));
     }
-    if ctx.store.get_message(conversation_id, parent).await?.is_none() {
+    if message.is_none() {
         return Err(ApiError::NotFound("message not found"));
     }
     let after = after.map(MessageId::new);

@@ -194,21 +194,15 @@ impl MessageStore for DynamoStore {
         set.push("#changed = :now".to_owned());
         names.insert("#changed".into(), MESSAGE_CHANGED.into());
         values.insert(":now".into(), n(message.edited_at.unwrap_or(message.sent_at)));
-        let gone: Vec<&str> = [("mentions", message.mentions.is_empty()), ("origin", message.origin.is_none())]
-            .into_iter()
-            .filter(|(_, gone)| *gone)
-            .map(|(name, _)| name)
-            .collect();
         let mut expression = format!("SET {}", set.join(", "));
-        if !gone.is_empty() {
-            let removed: Vec<String> = gone
-                .iter()
-                .enumerate()
-                .map(|(i, name)| {
-                    names.insert(format!("#r{i}"), (*name).to_owned());
-                    format!("#r{i}")
-                })
-                .collect();
+        let mut removed = Vec::new();
+        for (name, gone) in [("mentions", message.mentions.is_empty()), ("origin", message.origin.is_none())] {
+            if gone {
+                names.insert(format!("#{name}"), name.to_owned());
+                removed.push(format!("#{name}"));
+            }
+        }
+        if !removed.is_empty() {
             expression.push_str(&format!(" REMOVE {}", removed.join(", ")));
         }
         values.insert(":false".into(), AV::Bool(false));

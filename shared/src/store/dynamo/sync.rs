@@ -205,18 +205,12 @@ impl SyncStore for DynamoStore {
                 item.insert("at".into(), n(at));
                 item.insert("ttl".into(), n(expires_at));
                 item.insert("key".into(), s(&encoded));
-                let written = self
-                    .client
-                    .put_item()
-                    .table_name(&self.table)
-                    .set_item(Some(item))
-                    .condition_expression("attribute_not_exists(pk)")
-                    .send()
-                    .await;
-                match written {
-                    Ok(_) => {}
-                    Err(e) if is_conditional_failure(&e) && attempt < RETRIES => continue,
-                    Err(e) => return Err(sdk_error(e)),
+                // Taken by a concurrent append: read the log's end again.
+                if !self.put_if_absent(item).await? {
+                    if attempt < RETRIES {
+                        continue;
+                    }
+                    return Err(StoreError::internal("the log's next entry kept being taken"));
                 }
             }
             // Then the conversation item says how far its log goes (also after an append whose
