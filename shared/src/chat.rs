@@ -290,10 +290,46 @@ pub struct Message {
     pub sent_at: i64,
     pub edited_at: Option<i64>,
     pub deleted: bool,
+    /// Its reactions, most used first: each with its count and some of its users (at most
+    /// [`REACTION_USERS_SHOWN`]). A deleted message has none.
+    #[serde(default)]
+    pub reactions: Vec<Reaction>,
+    /// Whether it is pinned in its conversation (a deleted message is not).
+    #[serde(default)]
+    pub pinned: bool,
+    /// The caller's own reactions: in answers to a member (history, threads, pins, an edit),
+    /// never in pushes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub my_reactions: Option<Vec<String>>,
     /// The WebSocket connection it was sent from: its push skips that one, which gets the answer.
     /// Kept with the message for whoever pushes it; never shown to clients.
     #[serde(skip)]
     pub origin: Option<ConnectionId>,
+}
+
+/// A message shows this many users of each reaction.
+pub const REACTION_USERS_SHOWN: usize = 10;
+
+/// One reaction on a message: how many members reacted so, and some of them.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Reaction {
+    pub reaction: String,
+    pub count: i64,
+    /// Up to [`REACTION_USERS_SHOWN`] of them, in name order.
+    pub users: Vec<String>,
+}
+
+impl Reaction {
+    /// Whether `users` names everyone who reacted so (then a member's own reaction is known
+    /// without reading it).
+    pub fn lists_everyone(&self) -> bool {
+        self.users.len() as i64 >= self.count
+    }
+}
+
+/// Orders reactions most used first (then by the reaction, so every reader agrees).
+pub fn sort_reactions(reactions: &mut [Reaction]) {
+    reactions.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.reaction.cmp(&b.reaction)));
 }
 
 /// The key that makes a pair's direct conversation one: the two names in order.

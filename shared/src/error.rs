@@ -192,6 +192,10 @@ pub enum Conflict {
     AlreadyBlocked,
     /// A count this would raise is at its limit (which one, the caller knows).
     TooMany,
+    /// It is so already (a reaction added twice, a message pinned twice): nothing changed.
+    Unchanged,
+    /// What the write was conditioned on changed since it was read: read again and retry.
+    Stale,
 }
 
 impl From<StoreError> for ApiError {
@@ -209,7 +213,10 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(Conflict::TokenAlreadyUsed | Conflict::SessionRevoked) => {
                 Self::Unauthorized { code: "invalid_refresh_token", detail: "refresh token is invalid or expired" }
             }
-            StoreError::Conflict(Conflict::Missing | Conflict::IdTaken) => Self::Unavailable { retry_after_secs: 1 },
+            StoreError::Conflict(Conflict::Missing | Conflict::IdTaken | Conflict::Stale) => {
+                Self::Unavailable { retry_after_secs: 1 }
+            }
+            StoreError::Conflict(Conflict::Unchanged) => Self::Conflict { code: "unchanged", detail: "no change" },
             StoreError::Conflict(Conflict::NotMember) => Self::NotFound("conversation not found"),
             StoreError::Conflict(Conflict::RateLimited) => Self::RateLimited { retry_after_secs: 1 },
             StoreError::Conflict(Conflict::Deleted) => {

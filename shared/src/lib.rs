@@ -5,7 +5,7 @@
 //!   state), [`auth`] (passwords, token claims, refresh tokens), [`keys`] (the Ed25519 keys that
 //!   sign and verify access tokens), [`paging`] (limits and cursors), [`error`].
 //! - Services, one function per use case on a [`Ctx`]: [`accounts`], [`users`], [`contacts`],
-//!   [`conversations`], [`messages`], [`files`], [`presence`], [`blocks`], [`reports`]; pushes through [`fanout`] and, for
+//!   [`conversations`], [`messages`], [`files`], [`presence`], [`reactions`], [`pins`], [`blocks`], [`reports`]; pushes through [`fanout`] and, for
 //!   messages, the push turn in [`push`].
 //! - Ports and adapters: [`store`] (the `Store` trait, embedded and DynamoDB adapters),
 //!   [`notify`] (WebSocket pushes), [`blobs`] (S3), [`clock`]; their wiring in [`context`],
@@ -38,8 +38,10 @@ pub mod model;
 pub mod notifications;
 pub mod notify;
 pub mod paging;
+pub mod pins;
 pub mod presence;
 pub mod push;
+pub mod reactions;
 pub mod reports;
 pub mod store;
 pub mod sync;

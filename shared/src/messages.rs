@@ -252,6 +252,9 @@ async fn prepare(
         sent_at: now,
         edited_at: None,
         deleted: false,
+        reactions: Vec::new(),
+        pinned: false,
+        my_reactions: None,
         origin: origin.cloned(),
     };
     // The sender's send limit is counted in the same write that stores the message.
@@ -362,7 +365,8 @@ pub async fn history(
         return Err(ApiError::NotFound("conversation not found"));
     }
     let (before, after) = (query.before.map(MessageId::new), query.after.map(MessageId::new));
-    let (messages, has_more) = ctx.store.list_messages(conversation_id, before, after, limit).await?;
+    let (mut messages, has_more) = ctx.store.list_messages(conversation_id, before, after, limit).await?;
+    crate::reactions::fill_mine(ctx, caller, conversation_id, &mut messages).await?;
     Ok(History { conversation_id: conversation_id.to_owned(), messages, has_more })
 }
 
@@ -392,7 +396,8 @@ pub async fn replies(
         return Err(ApiError::NotFound("message not found"));
     }
     let after = after.map(MessageId::new);
-    let (messages, has_more) = ctx.store.list_replies(conversation_id, parent, after, limit).await?;
+    let (mut messages, has_more) = ctx.store.list_replies(conversation_id, parent, after, limit).await?;
+    crate::reactions::fill_mine(ctx, caller, conversation_id, &mut messages).await?;
     Ok(History { conversation_id: conversation_id.to_owned(), messages, has_more })
 }
 
@@ -422,6 +427,8 @@ pub async fn edit(
     message.edited_at = Some(ctx.now_ms());
     ctx.store.update_message(&message).await?;
     push_to_conversation(ctx, conversation_id, origin, None, "message_edited", &message).await;
+    // The answer is the editor's: it says which reactions are theirs (a push never does).
+    crate::reactions::fill_mine(ctx, caller, conversation_id, std::slice::from_mut(&mut message)).await?;
     Ok(message)
 }
 
@@ -434,24 +441,31 @@ pub async fn delete(
     origin: Option<&ConnectionId>,
 ) -> Result<MessageRef, ApiError> {
     let conversation = member_view(ctx, caller, conversation_id).await?;
-    let mut message = own_message(ctx, conversation_id, message_id).await?;
-    // A direct conversation has no owner powers: each deletes only their own messages.
-    let owner = conversation.kind == chat::Kind::Group && conversation.owner == caller;
-    if message.sender_username != caller && !owner {
-        return Err(ApiError::forbidden("only the author or a group's owner deletes a message"));
-    }
     let reference = MessageRef { conversation_id: conversation_id.to_owned(), message_id };
-    if message.deleted {
-        return Ok(reference);
-    }
-    message.content = String::new();
-    message.attachments.clear();
-    message.mentions.clear();
-    message.deleted = true;
-    match ctx.store.update_message(&message).await {
-        // Another delete got there first.
-        Err(StoreError::Conflict(Conflict::Deleted)) => return Ok(reference),
-        other => other?,
+    // The tombstone is conditioned on the pin as read (it unpins in the same step): a pin or
+    // an unpin in between means reading again.
+    let mut attempts = 0;
+    loop {
+        let mut message = own_message(ctx, conversation_id, message_id).await?;
+        // A direct conversation has no owner powers: each deletes only their own messages.
+        let owner = conversation.kind == chat::Kind::Group && conversation.owner == caller;
+        if message.sender_username != caller && !owner {
+            return Err(ApiError::forbidden("only the author or a group's owner deletes a message"));
+        }
+        if message.deleted {
+            return Ok(reference);
+        }
+        message.content = String::new();
+        message.attachments.clear();
+        message.mentions.clear();
+        message.deleted = true;
+        match ctx.store.update_message(&message).await {
+            Ok(()) => break,
+            // Another delete got there first.
+            Err(StoreError::Conflict(Conflict::Deleted)) => return Ok(reference),
+            Err(StoreError::Conflict(Conflict::Stale)) if attempts < 4 => attempts += 1,
+            Err(e) => return Err(e.into()),
+        }
     }
     push_to_conversation(ctx, conversation_id, origin, None, "message_deleted", &reference).await;
     Ok(reference)

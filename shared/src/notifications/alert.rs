@@ -165,6 +165,9 @@ mod tests {
             sent_at: 0,
             edited_at: None,
             deleted: false,
+            reactions: Vec::new(),
+            pinned: false,
+            my_reactions: None,
             origin: None,
         }
     }

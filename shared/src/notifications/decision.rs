@@ -25,6 +25,10 @@ pub enum Change {
     Read { username: String, conversation_id: ConversationId, settings: bool },
     /// A message was edited or deleted.
     MessageChanged { conversation_id: ConversationId, id: MessageId },
+    /// `username` added or removed their `reaction` on a message.
+    Reacted { conversation_id: ConversationId, id: MessageId, username: String, reaction: String },
+    /// `username` pinned or unpinned a message.
+    Pinned { conversation_id: ConversationId, id: MessageId, username: String },
     /// `username` left a conversation or was removed.
     MemberRemoved { conversation_id: ConversationId, username: String },
     /// A conversation was renamed, got another icon, or another owner.
@@ -220,6 +224,9 @@ mod tests {
             sent_at: NOW,
             edited_at: None,
             deleted: false,
+            reactions: Vec::new(),
+            pinned: false,
+            my_reactions: None,
             origin: None,
         }
     }

@@ -144,6 +144,12 @@ impl Deliverer<'_> {
                 Change::MessageChanged { conversation_id, id } => {
                     capture::message_changed(ctx, conversation_id, *id).await.map_err(Into::into)
                 }
+                Change::Reacted { conversation_id, id, username, reaction } => {
+                    capture::reacted(ctx, conversation_id, *id, username, reaction).await.map_err(Into::into)
+                }
+                Change::Pinned { conversation_id, id, username } => {
+                    capture::pinned(ctx, conversation_id, *id, username).await.map_err(Into::into)
+                }
                 Change::MemberRemoved { conversation_id, username } => {
                     capture::member_removed(ctx, conversation_id, username).await.map_err(Into::into)
                 }

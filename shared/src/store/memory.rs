@@ -21,6 +21,8 @@ use crate::model::{Page, UserRecord};
 use crate::notifications::decision::{Change, Recipient};
 use crate::notifications::devices::{Device, DeviceId};
 use crate::notifications::settings::Settings;
+use crate::pins::store::{Pin, PinStore, PINS_MAX};
+use crate::reactions::store::{ReactionStore, OWN_REACTIONS_MAX, REACTIONS_MAX};
 use crate::reports::store::{Report, ReportStore};
 use crate::sync::feed::{Bucket, FeedHead, FeedKey, LogEntry, Pull, StateKeys, States};
 
@@ -75,6 +77,12 @@ struct State {
     blocked_at: HashMap<String, BTreeMap<String, i64>>,
     /// (conversation, message, reporter) → report
     reports: HashMap<(ConversationId, MessageId, String), Report>,
+    /// Each message's reactions: everyone who reacted, by reaction.
+    reactors: HashMap<(ConversationId, MessageId), BTreeMap<String, BTreeSet<String>>>,
+    /// Each member's own reactions on a message (kept past a delete, as on DynamoDB).
+    own_reactions: BTreeMap<(ConversationId, String, MessageId), BTreeSet<String>>,
+    /// Each conversation's pins, by message.
+    pins: HashMap<ConversationId, BTreeMap<MessageId, Pin>>,
 }
 
 /// A conversation's push turn, as the DynamoDB adapter keeps it on the conversation's item.
@@ -508,6 +516,14 @@ impl SyncStore for MemoryStore {
                 .iter()
                 .filter(|(c, user)| s.members.get(c).is_some_and(|m| m.contains_key(user)))
                 .cloned()
+                .collect(),
+            own_reactions: keys
+                .own_reactions
+                .iter()
+                .filter_map(|(c, id, user)| {
+                    let own = s.own_reactions.get(&(c.clone(), user.clone(), *id))?;
+                    Some(((c.clone(), *id, user.clone()), own.iter().cloned().collect()))
+                })
                 .collect(),
         })
     }
@@ -1061,9 +1077,24 @@ impl MessageStore for MemoryStore {
         if slot.as_ref().is_some_and(|m| m.deleted) {
             return Err(StoreError::Conflict(Conflict::Deleted));
         }
-        // The reply count is the replies' to keep, as on DynamoDB.
-        let reply_count = slot.as_ref().map_or(0, |m| m.reply_count);
-        *slot = Some(Message { reply_count, ..message.clone() });
+        // The reply count is the replies' to keep, and the reactions and pin theirs, as on
+        // DynamoDB; a tombstone clears both, if the pin is as read.
+        let stored = slot.as_ref().map(|m| (m.reply_count, m.reactions.clone(), m.pinned));
+        let (reply_count, reactions, pinned) = stored.unwrap_or_default();
+        if message.deleted && pinned != message.pinned {
+            return Err(StoreError::Conflict(Conflict::Stale));
+        }
+        *slot = if message.deleted {
+            Some(Message { reply_count, reactions: Vec::new(), pinned: false, my_reactions: None, ..message.clone() })
+        } else {
+            Some(Message { reply_count, reactions, pinned, my_reactions: None, ..message.clone() })
+        };
+        if message.deleted {
+            s.reactors.remove(&(message.conversation_id.clone(), message.id));
+            if let Some(pins) = s.pins.get_mut(&message.conversation_id) {
+                pins.remove(&message.id);
+            }
+        }
         s.emit(Change::MessageChanged { conversation_id: message.conversation_id.clone(), id: message.id });
         Ok(())
     }
@@ -1429,5 +1460,211 @@ impl ReportStore for MemoryStore {
         let stored = s.reports.get_mut(&key).ok_or(StoreError::Conflict(Conflict::Missing))?;
         stored.published = true;
         Ok(())
+    }
+}
+
+impl State {
+    /// A member's write to a conversation: `Conflict::NotMember`, or `Conflict::Blocked` for the
+    /// blocked side of a direct conversation (unless `blocked_may`).
+    fn member_writes(
+        &self,
+        username: &str,
+        conversation_id: &ConversationId,
+        blocked_may: bool,
+    ) -> Result<(), StoreError> {
+        match self.memberships.get(&(username.to_owned(), conversation_id.clone())) {
+            None => Err(not_member()),
+            Some(state) if state.blocked && !blocked_may => Err(StoreError::Conflict(Conflict::Blocked)),
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// The stored message a reaction or pin changes: `Conflict::Deleted` for a tombstone.
+    fn live_message(&mut self, conversation_id: &ConversationId, id: MessageId) -> Result<&mut Message, StoreError> {
+        let message = self
+            .messages
+            .get_mut(conversation_id)
+            .and_then(|m| m.get_mut(&id))
+            .and_then(|m| m.as_mut())
+            .ok_or(StoreError::Conflict(Conflict::Missing))?;
+        if message.deleted {
+            return Err(StoreError::Conflict(Conflict::Deleted));
+        }
+        Ok(message)
+    }
+
+    /// The count of `reaction` on the stored message.
+    fn reaction_count(&self, conversation_id: &ConversationId, id: MessageId, reaction: &str) -> i64 {
+        self.reactors
+            .get(&(conversation_id.clone(), id))
+            .and_then(|r| r.get(reaction))
+            .map_or(0, |users| users.len() as i64)
+    }
+
+    /// Writes a message's reactions as messages carry them (count, the first users by name).
+    fn show_reactions(&mut self, conversation_id: &ConversationId, id: MessageId) {
+        let mut shown: Vec<crate::chat::Reaction> = self
+            .reactors
+            .get(&(conversation_id.clone(), id))
+            .into_iter()
+            .flatten()
+            .map(|(reaction, users)| crate::chat::Reaction {
+                reaction: reaction.clone(),
+                count: users.len() as i64,
+                users: users.iter().take(crate::chat::REACTION_USERS_SHOWN).cloned().collect(),
+            })
+            .collect();
+        crate::chat::sort_reactions(&mut shown);
+        if let Ok(message) = self.live_message(conversation_id, id) {
+            message.reactions = shown;
+        }
+    }
+}
+
+/// The count of `reaction` on a message as the caller read it.
+fn read_count(message: &Message, reaction: &str) -> i64 {
+    message.reactions.iter().find(|r| r.reaction == reaction).map_or(0, |r| r.count)
+}
+
+#[async_trait]
+impl ReactionStore for MemoryStore {
+    async fn add_reaction(
+        &self,
+        message: &Message,
+        username: &str,
+        reaction: &str,
+        _now: i64,
+    ) -> Result<i64, StoreError> {
+        let mut s = self.lock();
+        let (conversation, id) = (&message.conversation_id, message.id);
+        s.member_writes(username, conversation, false)?;
+        s.live_message(conversation, id)?;
+        let own_key = (conversation.clone(), username.to_owned(), id);
+        let own = s.own_reactions.get(&own_key);
+        if own.is_some_and(|own| own.contains(reaction)) {
+            return Err(StoreError::Conflict(Conflict::Unchanged));
+        }
+        if own.is_some_and(|own| own.len() >= OWN_REACTIONS_MAX) {
+            return Err(StoreError::Conflict(Conflict::TooMany));
+        }
+        let count = s.reaction_count(conversation, id, reaction);
+        let distinct = s.reactors.get(&(conversation.clone(), id)).map_or(0, BTreeMap::len);
+        if count == 0 && distinct >= REACTIONS_MAX {
+            return Err(StoreError::Conflict(Conflict::TooMany));
+        }
+        if count != read_count(message, reaction) {
+            return Err(StoreError::Conflict(Conflict::Stale));
+        }
+        s.own_reactions.entry(own_key).or_default().insert(reaction.to_owned());
+        let reactors = s.reactors.entry((conversation.clone(), id)).or_default();
+        reactors.entry(reaction.to_owned()).or_default().insert(username.to_owned());
+        s.show_reactions(conversation, id);
+        s.emit(Change::Reacted {
+            conversation_id: conversation.clone(),
+            id,
+            username: username.to_owned(),
+            reaction: reaction.to_owned(),
+        });
+        Ok(count + 1)
+    }
+
+    async fn remove_reaction(
+        &self,
+        message: &Message,
+        username: &str,
+        reaction: &str,
+        _now: i64,
+    ) -> Result<i64, StoreError> {
+        let mut s = self.lock();
+        let (conversation, id) = (&message.conversation_id, message.id);
+        s.member_writes(username, conversation, true)?;
+        s.live_message(conversation, id)?;
+        let own_key = (conversation.clone(), username.to_owned(), id);
+        if !s.own_reactions.get(&own_key).is_some_and(|own| own.contains(reaction)) {
+            return Err(StoreError::Conflict(Conflict::Unchanged));
+        }
+        let count = s.reaction_count(conversation, id, reaction);
+        if count != read_count(message, reaction) {
+            return Err(StoreError::Conflict(Conflict::Stale));
+        }
+        if let Some(own) = s.own_reactions.get_mut(&own_key) {
+            own.remove(reaction);
+        }
+        if let Some(reactors) = s.reactors.get_mut(&(conversation.clone(), id)) {
+            if let Some(users) = reactors.get_mut(reaction) {
+                users.remove(username);
+                if users.is_empty() {
+                    reactors.remove(reaction);
+                }
+            }
+        }
+        s.show_reactions(conversation, id);
+        s.emit(Change::Reacted {
+            conversation_id: conversation.clone(),
+            id,
+            username: username.to_owned(),
+            reaction: reaction.to_owned(),
+        });
+        Ok(count - 1)
+    }
+
+    async fn own_reactions(
+        &self,
+        conversation_id: &ConversationId,
+        username: &str,
+        from: MessageId,
+        to: MessageId,
+    ) -> Result<Vec<(MessageId, Vec<String>)>, StoreError> {
+        let s = self.lock();
+        let (lo, hi) =
+            ((conversation_id.clone(), username.to_owned(), from), (conversation_id.clone(), username.to_owned(), to));
+        Ok(s.own_reactions
+            .range(lo..=hi)
+            .filter(|(_, own)| !own.is_empty())
+            .map(|((_, _, id), own)| (*id, own.iter().cloned().collect()))
+            .collect())
+    }
+}
+
+#[async_trait]
+impl PinStore for MemoryStore {
+    async fn pin(&self, message: &Message, username: &str, now: i64) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        let (conversation, id) = (&message.conversation_id, message.id);
+        s.member_writes(username, conversation, false)?;
+        s.live_message(conversation, id)?;
+        let pins = s.pins.get(conversation);
+        if pins.is_some_and(|p| p.contains_key(&id)) {
+            return Err(StoreError::Conflict(Conflict::Unchanged));
+        }
+        if pins.is_some_and(|p| p.len() >= PINS_MAX) {
+            return Err(StoreError::Conflict(Conflict::TooMany));
+        }
+        let pin = Pin { message_id: id, pinned_at: now, pinned_by: username.to_owned() };
+        s.pins.entry(conversation.clone()).or_default().insert(id, pin);
+        s.live_message(conversation, id)?.pinned = true;
+        s.emit(Change::Pinned { conversation_id: conversation.clone(), id, username: username.to_owned() });
+        Ok(())
+    }
+
+    async fn unpin(&self, message: &Message, username: &str, _now: i64) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        let (conversation, id) = (&message.conversation_id, message.id);
+        s.member_writes(username, conversation, false)?;
+        if s.pins.get_mut(conversation).and_then(|p| p.remove(&id)).is_none() {
+            return Err(StoreError::Conflict(Conflict::Unchanged));
+        }
+        if let Ok(stored) = s.live_message(conversation, id) {
+            stored.pinned = false;
+        }
+        s.emit(Change::Pinned { conversation_id: conversation.clone(), id, username: username.to_owned() });
+        Ok(())
+    }
+
+    async fn pins(&self, conversation_id: &ConversationId) -> Result<Vec<Pin>, StoreError> {
+        let s = self.lock();
+        let mut pins: Vec<Pin> = s.pins.get(conversation_id).into_iter().flat_map(|p| p.values().cloned()).collect();
+        pins.sort_by(|a, b| b.pinned_at.cmp(&a.pinned_at).then(b.message_id.cmp(&a.message_id)));
+        Ok(pins)
     }
 }

@@ -419,7 +419,10 @@ pub trait MessageStore: Send + Sync {
     ) -> Result<(Vec<Message>, bool), StoreError>;
     /// Replaces a stored message (an edit or a tombstone), unless it is a tombstone already
     /// (`Conflict::Deleted`): an edit racing a delete never brings the message back. Its reply
-    /// count stays as the replies made it.
+    /// count stays as the replies made it, and its reactions and pin as theirs made them, but a
+    /// tombstone clears both: `message` carries them as read (the reactions to remove, and
+    /// whether it was pinned: the pin goes in the same step, which fails with
+    /// `Conflict::Stale` if the message was pinned or unpinned since).
     async fn update_message(&self, message: &Message) -> Result<(), StoreError>;
     /// The messages that reply to `parent`, oldest first, after `after` (from the first), at most
     /// `limit`, and whether more follow. A stored message counts its own: `reply_count`, which
@@ -657,6 +660,8 @@ pub trait Store:
     UserStore
     + crate::blocks::store::BlockStore
     + crate::reports::store::ReportStore
+    + crate::reactions::store::ReactionStore
+    + crate::pins::store::PinStore
     + SessionStore
     + DeviceStore
     + NotificationStore
@@ -673,6 +678,8 @@ impl<T> Store for T where
     T: UserStore
         + crate::blocks::store::BlockStore
         + crate::reports::store::ReportStore
+        + crate::reactions::store::ReactionStore
+        + crate::pins::store::PinStore
         + SessionStore
         + DeviceStore
         + NotificationStore

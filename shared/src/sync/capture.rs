@@ -142,7 +142,8 @@ async fn fan_out(ctx: &Ctx, members: &[Member], keys_for: impl Fn(&Member) -> Ve
         .await
 }
 
-/// A change of the conversation itself (a message edited or deleted, its name, icon or owner),
+/// A change of the conversation itself (a message edited, deleted, reacted to or pinned, its
+/// name, icon or owner),
 /// for every member.
 async fn conversation_key(ctx: &Ctx, conversation_id: &ConversationId, key: FeedKey) -> Result<(), StoreError> {
     let Some(conversation) = ctx.store.get_conversation(conversation_id).await? else { return Ok(()) };
@@ -163,6 +164,28 @@ async fn to_everyone(ctx: &Ctx, conversation: &Conversation, key: FeedKey) -> Re
 /// A message was edited or deleted.
 pub async fn message_changed(ctx: &Ctx, conversation_id: &ConversationId, id: MessageId) -> Result<(), StoreError> {
     conversation_key(ctx, conversation_id, FeedKey::Message(conversation_id.clone(), id)).await
+}
+
+/// A member added or removed a reaction.
+pub async fn reacted(
+    ctx: &Ctx,
+    conversation_id: &ConversationId,
+    id: MessageId,
+    username: &str,
+    reaction: &str,
+) -> Result<(), StoreError> {
+    let key = FeedKey::Reaction(conversation_id.clone(), id, username.to_owned(), reaction.to_owned());
+    conversation_key(ctx, conversation_id, key).await
+}
+
+/// A member pinned or unpinned a message.
+pub async fn pinned(
+    ctx: &Ctx,
+    conversation_id: &ConversationId,
+    id: MessageId,
+    username: &str,
+) -> Result<(), StoreError> {
+    conversation_key(ctx, conversation_id, FeedKey::Pin(conversation_id.clone(), id, username.to_owned())).await
 }
 
 /// A conversation was renamed, or got another icon or owner.

@@ -34,6 +34,10 @@ pub enum FeedKey {
     Member(ConversationId, String),
     /// A message edited or deleted.
     Message(ConversationId, MessageId),
+    /// A member's reaction on a message, added or removed (`reaction_added` while they have it).
+    Reaction(ConversationId, MessageId, String, String),
+    /// A message pinned or unpinned, by a member (`message_pinned` while it is pinned).
+    Pin(ConversationId, MessageId, String),
     /// New messages.
     Activity(ConversationId),
     /// My read marker moved.
@@ -49,6 +53,8 @@ impl FeedKey {
             | Self::Updated(c)
             | Self::Member(c, _)
             | Self::Message(c, _)
+            | Self::Reaction(c, ..)
+            | Self::Pin(c, ..)
             | Self::Activity(c)
             | Self::Read(c)
             | Self::Settings(c) => c,
@@ -61,9 +67,11 @@ impl FeedKey {
             Self::Updated(_) => 1,
             Self::Member(..) => 2,
             Self::Message(..) => 3,
-            Self::Activity(_) => 4,
-            Self::Read(_) => 5,
-            Self::Settings(_) => 6,
+            Self::Reaction(..) => 4,
+            Self::Pin(..) => 5,
+            Self::Activity(_) => 6,
+            Self::Read(_) => 7,
+            Self::Settings(_) => 8,
         }
     }
 
@@ -73,13 +81,15 @@ impl FeedKey {
     }
 
     /// The stored form: a letter, the conversation id, and the thing, space-separated (ids are
-    /// ULIDs and usernames have no spaces).
+    /// ULIDs, and usernames and reactions have no spaces).
     pub fn encode(&self) -> String {
         match self {
             Self::Joined(c) => format!("j {c}"),
             Self::Updated(c) => format!("u {c}"),
             Self::Member(c, user) => format!("m {c} {user}"),
             Self::Message(c, id) => format!("e {c} {}", id.get()),
+            Self::Reaction(c, id, user, reaction) => format!("x {c} {} {user} {reaction}", id.get()),
+            Self::Pin(c, id, user) => format!("p {c} {} {user}", id.get()),
             Self::Activity(c) => format!("a {c}"),
             Self::Read(c) => format!("r {c}"),
             Self::Settings(c) => format!("n {c}"),
@@ -92,6 +102,19 @@ impl FeedKey {
         let kind = parts.next()?;
         let c = ConversationId::new(parts.next().filter(|c| !c.is_empty())?);
         let thing = parts.next();
+        let id = |id: &str| id.parse().ok().filter(|id: &i64| *id > 0).map(MessageId::new);
+        let word = |w: Option<&str>| w.filter(|w| !w.is_empty()).map(str::to_owned);
+        match kind {
+            "x" => {
+                let (user, reaction) = (word(parts.next())?, word(parts.next())?);
+                return parts.next().is_none().then_some(Self::Reaction(c, id(thing?)?, user, reaction));
+            }
+            "p" => {
+                let user = word(parts.next())?;
+                return parts.next().is_none().then_some(Self::Pin(c, id(thing?)?, user));
+            }
+            _ => {}
+        }
         if parts.next().is_some() {
             return None;
         }
@@ -99,7 +122,7 @@ impl FeedKey {
             ("j", None) => Self::Joined(c),
             ("u", None) => Self::Updated(c),
             ("m", Some(user)) if !user.is_empty() => Self::Member(c, user.to_owned()),
-            ("e", Some(id)) => Self::Message(c, MessageId::new(id.parse().ok().filter(|id: &i64| *id > 0)?)),
+            ("e", Some(raw)) => Self::Message(c, id(raw)?),
             ("a", None) => Self::Activity(c),
             ("r", None) => Self::Read(c),
             ("n", None) => Self::Settings(c),
@@ -195,6 +218,8 @@ pub struct States {
     pub messages: Vec<Message>,
     /// (conversation, member) pairs that exist.
     pub members: Vec<(ConversationId, String)>,
+    /// Members' own reactions on messages, as asked (none recorded: absent).
+    pub own_reactions: Vec<((ConversationId, MessageId, String), Vec<String>)>,
 }
 
 /// What to read into [`States`].
@@ -204,6 +229,8 @@ pub struct StateKeys {
     pub memberships: Vec<ConversationId>,
     pub messages: Vec<(ConversationId, MessageId)>,
     pub members: Vec<(ConversationId, String)>,
+    /// (conversation, message, member): that member's own reactions on that message.
+    pub own_reactions: Vec<(ConversationId, MessageId, String)>,
 }
 
 impl StateKeys {
@@ -212,6 +239,7 @@ impl StateKeys {
             && self.memberships.is_empty()
             && self.messages.is_empty()
             && self.members.is_empty()
+            && self.own_reactions.is_empty()
     }
 }
 
@@ -227,6 +255,8 @@ mod tests {
             FeedKey::Updated(c.clone()),
             FeedKey::Member(c.clone(), "bob".into()),
             FeedKey::Message(c.clone(), MessageId::new(7)),
+            FeedKey::Reaction(c.clone(), MessageId::new(7), "bob".into(), "👩‍💻".into()),
+            FeedKey::Pin(c.clone(), MessageId::new(7), "bob".into()),
             FeedKey::Activity(c.clone()),
             FeedKey::Read(c.clone()),
             FeedKey::Settings(c.clone()),
@@ -238,7 +268,20 @@ mod tests {
         shuffled.reverse();
         shuffled.sort();
         assert_eq!(shuffled, keys);
-        for bad in ["", "a", "x c", "e c 0", "e c x", "m c", "a c d", "j  "] {
+        for bad in [
+            "",
+            "a",
+            "x c",
+            "e c 0",
+            "e c x",
+            "m c",
+            "a c d",
+            "j  ",
+            "x c 1 bob",
+            "x c 1 bob 👍 z",
+            "p c 0 bob",
+            "p c 1",
+        ] {
             assert_eq!(FeedKey::decode(bad), None, "{bad:?}");
         }
     }

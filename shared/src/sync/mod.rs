@@ -348,7 +348,11 @@ async fn read_states(ctx: &Ctx, username: &str, items: &[Item]) -> Result<Resolv
                 add(&mut keys.conversations, c.clone());
                 add(&mut keys.members, (c.clone(), user.clone()));
             }
-            FeedKey::Message(_, id) => add(&mut keys.messages, (c.clone(), *id)),
+            FeedKey::Message(_, id) | FeedKey::Pin(_, id, _) => add(&mut keys.messages, (c.clone(), *id)),
+            FeedKey::Reaction(_, id, user, _) => {
+                add(&mut keys.messages, (c.clone(), *id));
+                add(&mut keys.own_reactions, (c.clone(), *id, user.clone()));
+            }
             _ => {}
         }
     }
@@ -362,6 +366,7 @@ struct Resolved {
     memberships: HashMap<ConversationId, ReadState>,
     messages: HashMap<(ConversationId, MessageId), Message>,
     members: Vec<(ConversationId, String)>,
+    own_reactions: HashMap<(ConversationId, MessageId, String), Vec<String>>,
 }
 
 impl Resolved {
@@ -371,6 +376,7 @@ impl Resolved {
             memberships: states.memberships.into_iter().collect(),
             messages: states.messages.into_iter().map(|m| ((m.conversation_id.clone(), m.id), m)).collect(),
             members: states.members,
+            own_reactions: states.own_reactions.into_iter().collect(),
         }
     }
 
@@ -400,6 +406,23 @@ impl Resolved {
                 let kind = if message.deleted { "message_deleted" } else { "message_edited" };
                 let at = message.edited_at.unwrap_or(item.at);
                 Some(Change { kind, conversation_id: c.clone(), at, data: json!(message) })
+            }
+            FeedKey::Reaction(_, id, user, reaction) => {
+                // As it is now: added while the member has it (a deleted message has none).
+                let message = self.messages.get(&(c.clone(), *id))?;
+                let own = self.own_reactions.get(&(c.clone(), *id, user.clone()));
+                let has = !message.deleted && own.is_some_and(|own| own.contains(reaction));
+                let count = message.reactions.iter().find(|r| &r.reaction == reaction).map_or(0, |r| r.count);
+                let kind = if has { "reaction_added" } else { "reaction_removed" };
+                let data = json!({
+                    "conversation_id": c, "message_id": id, "reaction": reaction, "username": user, "count": count,
+                });
+                change(kind, data)
+            }
+            FeedKey::Pin(_, id, user) => {
+                let message = self.messages.get(&(c.clone(), *id))?;
+                let kind = if message.pinned { "message_pinned" } else { "message_unpinned" };
+                change(kind, json!({ "conversation_id": c, "message_id": id, "username": user }))
             }
             FeedKey::Activity(_) => {
                 let conversation = conversation?;

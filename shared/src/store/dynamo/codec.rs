@@ -325,6 +325,55 @@ pub(super) const REPLY_COUNT: &str = "reply_count";
 /// message's MODIFY only with it, so a reply counted on its parent (which removes it) calls for no
 /// `message_edited`.
 pub(super) const MESSAGE_CHANGED: &str = "changed_at";
+/// What a reaction or pin write changed, on the message it marks `changed_at` (the stream's
+/// record says so: [`super::stream::change_of`]); an edit or a delete removes them.
+pub(super) const CHANGE_KIND: &str = "change_kind";
+pub(super) const CHANGE_BY: &str = "change_by";
+pub(super) const CHANGE_REACTION: &str = "change_reaction";
+pub(super) const CHANGE_KIND_REACTION: &str = "reaction";
+pub(super) const CHANGE_KIND_PIN: &str = "pin";
+/// A reaction's count on its message: `rx:<reaction>` (absent at 0); some of its users (a string
+/// set of at most about [`crate::chat::REACTION_USERS_SHOWN`]): `ru:<reaction>`; the number of
+/// distinct reactions: `rx_n`.
+pub(super) const REACTION_COUNT: &str = "rx:";
+pub(super) const REACTION_USERS: &str = "ru:";
+pub(super) const REACTIONS_DISTINCT: &str = "rx_n";
+pub(super) const PINNED: &str = "pinned";
+
+/// A member's own reactions on a message: `CONV#<id>` / `RXU#<username>#<20-digit id>`, a string
+/// set `reactions`.
+pub(super) fn own_reactions_sk(username: &str, id: MessageId) -> String {
+    format!("RXU#{username}#{:020}", id.get())
+}
+
+/// A pinned message: `CONV#<id>` / `PIN#<20-digit id>`; the conversation's pin count: `PINS`.
+pub(super) fn pin_sk(id: MessageId) -> String {
+    format!("PIN#{:020}", id.get())
+}
+pub(super) const PIN_COUNT: &str = "PINS";
+
+/// A message's reactions as stored: most used first, each with up to
+/// [`crate::chat::REACTION_USERS_SHOWN`] users by name.
+pub(super) fn parse_reactions(item: &Item) -> Result<Vec<crate::chat::Reaction>, StoreError> {
+    let mut reactions = Vec::new();
+    for (name, value) in item {
+        let Some(reaction) = name.strip_prefix(REACTION_COUNT) else { continue };
+        let count: i64 =
+            value.as_n().ok().and_then(|n| n.parse().ok()).ok_or_else(|| StoreError::internal("reaction count"))?;
+        if count <= 0 {
+            continue;
+        }
+        let mut users: Vec<String> = match item.get(&format!("{REACTION_USERS}{reaction}")) {
+            Some(AV::Ss(users)) => users.clone(),
+            _ => Vec::new(),
+        };
+        users.sort();
+        users.truncate(crate::chat::REACTION_USERS_SHOWN);
+        reactions.push(crate::chat::Reaction { reaction: reaction.to_owned(), count, users });
+    }
+    crate::chat::sort_reactions(&mut reactions);
+    Ok(reactions)
+}
 
 /// The index partition of one message's replies.
 pub(super) fn replies_pk(conversation_id: &ConversationId, parent: MessageId) -> String {
@@ -350,6 +399,9 @@ pub(super) fn parse_message(item: &Item) -> Result<Option<Message>, StoreError> 
             .collect::<Result<_, _>>()?,
         _ => Vec::new(),
     };
+    // A tombstone shows no reactions and no pin (a reaction racing the delete may have left one).
+    let deleted = matches!(item.get("deleted"), Some(AV::Bool(true)));
+    let reactions = if deleted { Vec::new() } else { parse_reactions(item)? };
     Ok(Some(Message {
         id: MessageId::new(req_n(item, "id")?),
         conversation_id: req_s(item, "conversation_id")?.into(),
@@ -365,7 +417,10 @@ pub(super) fn parse_message(item: &Item) -> Result<Option<Message>, StoreError> 
         },
         sent_at: req_n(item, "sent_at")?,
         edited_at: opt_n(item, "edited_at")?,
-        deleted: matches!(item.get("deleted"), Some(AV::Bool(true))),
+        deleted,
+        reactions,
+        pinned: !deleted && matches!(item.get(PINNED), Some(AV::Bool(true))),
+        my_reactions: None,
         origin: opt_s(item, "origin").map(ConnectionId::from),
     }))
 }
@@ -787,6 +842,9 @@ mod tests {
             sent_at: 100,
             edited_at: Some(200),
             deleted: false,
+            reactions: Vec::new(),
+            pinned: false,
+            my_reactions: None,
             origin: Some("conn".into()),
         };
         let item = message_item(&message);
@@ -864,6 +922,9 @@ mod tests {
             sent_at: 1,
             edited_at: None,
             deleted: false,
+            reactions: Vec::new(),
+            pinned: false,
+            my_reactions: None,
             origin: None,
         });
         item.insert("id".into(), s("not a number"));

@@ -178,8 +178,9 @@ impl MessageStore for DynamoStore {
 
     async fn update_message(&self, message: &Message) -> Result<(), StoreError> {
         // Every attribute the message has, but its key and its reply count (the replies' own
-        // writes keep that one); those it no longer has go. The change mark lets the stream's
-        // filter pass this MODIFY.
+        // writes keep that one); those it no longer has go. Its reactions and pin are theirs to
+        // keep, but a tombstone clears them. The change mark lets the stream's filter pass this
+        // MODIFY; what a reaction or pin write said about it goes.
         let mut names = HashMap::new();
         let mut values = HashMap::new();
         let mut set = Vec::new();
@@ -196,28 +197,82 @@ impl MessageStore for DynamoStore {
         values.insert(":now".into(), n(message.edited_at.unwrap_or(message.sent_at)));
         let mut expression = format!("SET {}", set.join(", "));
         let mut removed = Vec::new();
-        for (name, gone) in [("mentions", message.mentions.is_empty()), ("origin", message.origin.is_none())] {
+        for (name, gone) in [
+            ("mentions", message.mentions.is_empty()),
+            ("origin", message.origin.is_none()),
+            (CHANGE_KIND, true),
+            (CHANGE_BY, true),
+            (CHANGE_REACTION, true),
+            (PINNED, message.deleted),
+            (REACTIONS_DISTINCT, message.deleted),
+        ] {
             if gone {
                 names.insert(format!("#{name}"), name.to_owned());
                 removed.push(format!("#{name}"));
             }
         }
-        if !removed.is_empty() {
-            expression.push_str(&format!(" REMOVE {}", removed.join(", ")));
+        if message.deleted {
+            for (i, reaction) in message.reactions.iter().enumerate() {
+                names.insert(format!("#rx{i}"), format!("{REACTION_COUNT}{}", reaction.reaction));
+                names.insert(format!("#ru{i}"), format!("{REACTION_USERS}{}", reaction.reaction));
+                removed.push(format!("#rx{i}, #ru{i}"));
+            }
         }
+        expression.push_str(&format!(" REMOVE {}", removed.join(", ")));
         values.insert(":false".into(), AV::Bool(false));
+        let mut condition = "attribute_exists(pk) AND attribute_not_exists(is_void) AND deleted = :false".to_owned();
+        if message.deleted {
+            // The pin as read goes with the tombstone: one pinned or unpinned since is read again.
+            if message.pinned {
+                condition.push_str(" AND #pinned = :true");
+                values.insert(":true".into(), AV::Bool(true));
+            } else {
+                condition.push_str(" AND attribute_not_exists(#pinned)");
+            }
+        }
+        let on_failure = aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld;
+        let message_key = key(conv_pk(&message.conversation_id), &msg_sk(message.id));
+        let refusal = |old: Option<&Item>| match old {
+            Some(item) if matches!(item.get("deleted"), Some(AV::Bool(true))) => Conflict::Deleted,
+            Some(item) if message.deleted && !item.contains_key("is_void") => Conflict::Stale,
+            _ => Conflict::Missing,
+        };
+        if message.deleted && message.pinned {
+            let update = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(message_key))
+                .update_expression(expression)
+                .condition_expression(condition)
+                .set_expression_attribute_names(Some(names))
+                .set_expression_attribute_values(Some(values))
+                .return_values_on_condition_check_failure(on_failure)
+                .build()
+                .map_err(build_error)?;
+            let unpinned = Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(conv_pk(&message.conversation_id), &pin_sk(message.id))))
+                .build()
+                .map_err(build_error)?;
+            let writes = vec![
+                TransactWriteItem::builder().update(update).build(),
+                TransactWriteItem::builder().delete(unpinned).build(),
+                super::pins::pin_count(&self.table, &message.conversation_id, -1, None)?,
+            ];
+            return match self.transact_or_refusals(writes).await? {
+                Ok(()) => Ok(()),
+                Err(refused) => Err(StoreError::Conflict(refusal(refused.first().and_then(|(_, old)| old.as_ref())))),
+            };
+        }
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(conv_pk(&message.conversation_id), &msg_sk(message.id))))
+            .set_key(Some(message_key))
             .update_expression(expression)
-            .condition_expression("attribute_exists(pk) AND attribute_not_exists(is_void) AND deleted = :false")
+            .condition_expression(condition)
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(Some(values))
-            .return_values_on_condition_check_failure(
-                aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
-            )
+            .return_values_on_condition_check_failure(on_failure)
             .send()
             .await;
         match result {
@@ -229,10 +284,7 @@ impl MessageStore for DynamoStore {
                     }
                     _ => None,
                 });
-                match old.and_then(|item| item.get("deleted")) {
-                    Some(AV::Bool(true)) => Err(StoreError::Conflict(Conflict::Deleted)),
-                    _ => Err(StoreError::Conflict(Conflict::Missing)),
-                }
+                Err(StoreError::Conflict(refusal(old)))
             }
             Err(e) => Err(sdk_error(e)),
         }

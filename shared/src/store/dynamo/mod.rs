@@ -21,6 +21,9 @@
 //! | push token claim    | `PUSHTOKEN#<sha256>` | `TOKEN`            | (TTL: its session)  |
 //! | notification setting| `CONV#<id>`         | `NOTIFY#<username>` |                     |
 //! | notified up to      | `CONV#<id>`         | `NOTIFIED`          |                     |
+//! | my reactions on a message | `CONV#<id>`   | `RXU#<username>#<20-digit id>` |          |
+//! | pin                 | `CONV#<id>`         | `PIN#<20-digit id>` |                     |
+//! | pin count           | `CONV#<id>`         | `PINS`              |                     |
 //!
 //! Every access is a GetItem, Query, BatchGetItem or a (transactional) conditional write on a
 //! key; nothing scans. docs/architecture.md lists the requests per operation.
@@ -66,6 +69,8 @@ mod devices;
 mod files;
 mod messages;
 mod notifications;
+mod pins;
+mod reactions;
 mod reports;
 mod sessions;
 pub mod stream;

@@ -5,14 +5,17 @@
 use aws_lambda_events::event::dynamodb::EventRecord;
 use serde_dynamo::AttributeValue as Sv;
 
-use super::codec::{BADGE_CAUSE, BADGE_CAUSE_SETTINGS, BADGE_DUE, CHANGED, MEMBER_OF};
+use super::codec::{
+    BADGE_CAUSE, BADGE_CAUSE_SETTINGS, BADGE_DUE, CHANGED, CHANGE_BY, CHANGE_KIND, CHANGE_KIND_PIN,
+    CHANGE_KIND_REACTION, CHANGE_REACTION, MEMBER_OF,
+};
 use crate::error::StoreError;
 use crate::ids::MessageId;
 use crate::notifications::decision::Change;
 
 /// Lambda event-filter patterns (one JSON document each; Lambda takes five) for the notify
-/// function: a message id filled, a message edited or deleted (marked `changed_at`: a reply
-/// counted on its parent is neither); a member added to a conversation or gone from it; a
+/// function: a message id filled, a message edited, deleted, reacted to, pinned or unpinned
+/// (marked `changed_at`: a reply counted on its parent is none of these); a member added to a conversation or gone from it; a
 /// membership whose badge changed (a read, a settings change); a conversation renamed, given an
 /// icon or another owner (its `CHANGED` item). Socket records, TTL deletes, sends' own updates and
 /// everything else never invoke it.
@@ -50,7 +53,21 @@ pub fn change_of(record: &EventRecord) -> Result<Option<Change>, StoreError> {
             let (conversation_id, id) = (conversation.into(), MessageId::new(id));
             return Ok(match event {
                 "INSERT" => Some(Change::Message { conversation_id, id }),
-                "MODIFY" => Some(Change::MessageChanged { conversation_id, id }),
+                // A reaction's or a pin's write says so on the message it marks.
+                "MODIFY" => {
+                    let image = &record.change.new_image;
+                    let by = string(image, CHANGE_BY).map(str::to_owned);
+                    match (string(image, CHANGE_KIND), by, string(image, CHANGE_REACTION)) {
+                        (Some(CHANGE_KIND_REACTION), Some(username), Some(reaction)) => {
+                            Some(Change::Reacted { conversation_id, id, username, reaction: reaction.to_owned() })
+                        }
+                        (Some(CHANGE_KIND_PIN), Some(username), _) => {
+                            Some(Change::Pinned { conversation_id, id, username })
+                        }
+                        (Some(_), ..) => return Err(malformed(record, "a message change of no known kind")),
+                        _ => Some(Change::MessageChanged { conversation_id, id }),
+                    }
+                }
                 _ => None,
             });
         }
@@ -152,6 +169,31 @@ mod tests {
         assert_eq!(
             change_of(&edit).unwrap(),
             Some(Change::MessageChanged { conversation_id: "c1".into(), id: MessageId::new(7) })
+        );
+        let reacted = record(
+            "MODIFY",
+            "CONV#c1",
+            "MSG#00000000000000000007",
+            serde_json::json!({"change_kind": {"S": "reaction"}, "change_by": {"S": "bob"}, "change_reaction": {"S": "👍"}}),
+        );
+        assert_eq!(
+            change_of(&reacted).unwrap(),
+            Some(Change::Reacted {
+                conversation_id: "c1".into(),
+                id: MessageId::new(7),
+                username: "bob".into(),
+                reaction: "👍".into()
+            })
+        );
+        let pinned = record(
+            "MODIFY",
+            "CONV#c1",
+            "MSG#00000000000000000007",
+            serde_json::json!({"change_kind": {"S": "pin"}, "change_by": {"S": "ann"}}),
+        );
+        assert_eq!(
+            change_of(&pinned).unwrap(),
+            Some(Change::Pinned { conversation_id: "c1".into(), id: MessageId::new(7), username: "ann".into() })
         );
         let left = record("REMOVE", "CONV#c1", "MEMBER#bob", serde_json::json!({}));
         assert_eq!(

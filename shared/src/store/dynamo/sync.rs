@@ -261,6 +261,7 @@ impl SyncStore for DynamoStore {
         wanted.extend(keys.memberships.iter().map(|c| key(user_pk(username), &member_sk(c))));
         wanted.extend(keys.messages.iter().map(|(c, id)| key(conv_pk(c), &msg_sk(*id))));
         wanted.extend(keys.members.iter().map(|(c, user)| key(conv_pk(c), &member_of_sk(user))));
+        wanted.extend(keys.own_reactions.iter().map(|(c, id, user)| key(conv_pk(c), &own_reactions_sk(user, *id))));
         let mut states = States::default();
         for item in self.get_consistent(wanted).await? {
             let pk = req_s(&item, "pk")?;
@@ -272,6 +273,12 @@ impl SyncStore for DynamoStore {
             } else if let Some(user) = sk.strip_prefix(MEMBER_OF).filter(|_| pk.starts_with("CONV#")) {
                 let c = pk.trim_start_matches("CONV#");
                 states.members.push((ConversationId::from(c), user.to_owned()));
+            } else if let Some(rest) = sk.strip_prefix("RXU#") {
+                let c = ConversationId::from(pk.trim_start_matches("CONV#"));
+                let user = rest.rsplit_once('#').map(|(user, _)| user.to_owned()).unwrap_or_default();
+                if let Some((id, own)) = super::reactions::parse_own_reactions(&item)? {
+                    states.own_reactions.push(((c, id, user), own));
+                }
             } else if sk.starts_with("MSG#") {
                 if let Some(message) = parse_message(&item)? {
                     states.messages.push(message);
