@@ -39,6 +39,7 @@ fn path_of(route: &RestRoute, ids: &Ids) -> String {
         .replace("{username}", &ids.username)
         .replace("{file_id}", &ids.file)
         .replace("{device_id}", "phone-1")
+        .replace("{reaction}", "%F0%9F%91%8D")
 }
 
 /// A body the route would accept from someone allowed to call it, so that a refusal is about who
@@ -197,6 +198,9 @@ async fn non_members_non_authors_and_non_owners_are_refused_on_every_route(app: 
             "get_messages" | "typing" => json!({"conversation_id": conversation}),
             "edit_message" => json!({"conversation_id": conversation, "message_id": ids.message, "content": "x"}),
             "delete_message" | "mark_read" => json!({"conversation_id": conversation, "message_id": ids.message}),
+            "add_reaction" | "remove_reaction" => {
+                json!({"conversation_id": conversation, "message_id": ids.message, "reaction": "👍"})
+            }
             other => panic!("a new WebSocket route, {other}: say here who may call it"),
         };
         let answer = outsider.request(route.route_key, frame.clone()).await;

@@ -8,7 +8,7 @@ mod support;
 
 use chathub_shared::chat::Kind;
 use chathub_shared::messages::{self, HistoryQuery, SendMessage};
-use chathub_shared::{accounts, blocks, conversations, presence};
+use chathub_shared::{accounts, blocks, conversations, pins, presence, reactions, MessageId};
 use serde_json::json;
 use support::domain::{names, Backing, Domain, Usage};
 
@@ -123,6 +123,35 @@ async fn requests_and_capacity_units_per_operation() {
         report.check(&format!("send_message, repeated client_id ({members} members)"), d.meter.take(), 4, 6.0);
         messages::history(&d.ctx, owner, &id, HistoryQuery { after: Some(0), ..Default::default() }).await.unwrap();
         report.check(&format!("get_messages ({members} members)"), d.meter.take(), 2, 4.0);
+
+        // Reactions and pins (docs/architecture.md, "Reactions and pins"): the message (GetItem),
+        // the change (TransactWriteItems: the membership checked, the member's own reactions, the
+        // message), the push as a message's (Query; on a roster, and the profiles).
+        let push = requests - 3;
+        let first = MessageId::new(1);
+        reactions::add(&d.ctx, owner, &id, first, "👍", None).await.unwrap();
+        report.check(&format!("add_reaction ({members} members, {ONLINE} online)"), d.meter.take(), 2 + push, 20.0);
+        reactions::add(&d.ctx, &everyone[1], &id, first, "👍", None).await.unwrap();
+        d.meter.take();
+        // Adding it again reads the message and is refused by the member's own record: no push.
+        reactions::add(&d.ctx, owner, &id, first, "👍", None).await.unwrap();
+        report.check(&format!("add_reaction again ({members} members)"), d.meter.take(), 2, 12.0);
+        // History with reactions costs what it cost without: the message says who reacted.
+        let page = messages::history(&d.ctx, owner, &id, HistoryQuery::default()).await.unwrap();
+        let reacted = page.messages.iter().find(|m| m.id == first).unwrap();
+        assert_eq!(reacted.my_reactions.as_deref(), Some(&["👍".to_owned()][..]));
+        report.check(&format!("get_messages with reactions ({members} members)"), d.meter.take(), 2, 4.0);
+        reactions::remove(&d.ctx, owner, &id, first, "👍", None).await.unwrap();
+        report.check(&format!("remove_reaction ({members} members, {ONLINE} online)"), d.meter.take(), 2 + push, 20.0);
+        // A pin: the message (GetItem), the pin, the count, the mark and the membership check
+        // (TransactWriteItems), the push.
+        pins::pin(&d.ctx, owner, &id, first, None).await.unwrap();
+        report.check(&format!("pin ({members} members, {ONLINE} online)"), d.meter.take(), 2 + push, 20.0);
+        pins::list(&d.ctx, owner, &id).await.unwrap();
+        // The membership (GetItem) and the pins (Query) at once, the messages (BatchGetItem).
+        report.check(&format!("get_pins, 1 pinned ({members} members)"), d.meter.take(), 3, 6.0);
+        pins::unpin(&d.ctx, owner, &id, first, None).await.unwrap();
+        report.check(&format!("unpin ({members} members, {ONLINE} online)"), d.meter.take(), 2 + push, 20.0);
     }
 
     // $connect and $disconnect of a user in 100 groups just past a roster's size (recorded).

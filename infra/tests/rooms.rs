@@ -54,6 +54,9 @@ fn message(
         sent_at,
         edited_at: None,
         deleted: false,
+        reactions: Vec::new(),
+        pinned: false,
+        my_reactions: None,
         origin: None,
     }
 }

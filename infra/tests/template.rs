@@ -467,6 +467,10 @@ const PUSH_EVENTS: &[&str] = &[
     "read_marker",
     "user_status",
     "send_message_batch",
+    "reaction_added",
+    "reaction_removed",
+    "message_pinned",
+    "message_unpinned",
 ];
 
 #[test]

@@ -168,6 +168,18 @@ pub fn message_id_param(req: &Request) -> Result<MessageId, ApiError> {
     path_param(req, "message_id")?.parse().map(MessageId::new).map_err(|_| ApiError::NotFound("message not found"))
 }
 
+/// The `{reaction}` path parameter, the path's last segment: percent-decoded from the path as the
+/// client sent it (what API Gateway passes as `rawPath`), so bytes that are not UTF-8 are 400
+/// rather than replaced; then checked ([`crate::reactions::rules::validate`]).
+pub fn reaction_param(req: &Request) -> Result<String, ApiError> {
+    use lambda_http::RequestExt;
+    let raw = req.raw_http_path();
+    let raw = if raw.is_empty() { req.uri().path() } else { raw };
+    let segment = raw.rsplit('/').next().unwrap_or_default();
+    crate::reactions::rules::decode_segment(segment)
+        .ok_or_else(|| ApiError::invalid("a reaction is UTF-8, percent-encoded in the path"))
+}
+
 /// `?name=` as an integer, if given; anything else is 400.
 pub fn int_param(req: &Request, name: &str) -> Result<Option<i64>, ApiError> {
     query_param(req, name)

@@ -20,8 +20,9 @@ use crate::ids::{ConnectionId, ConversationId, MessageId};
 use crate::Ctx;
 
 /// Tries of a change whose message changed under it (another member reacting at the same moment)
-/// before the caller is asked to retry (503).
-const ATTEMPTS: u32 = 5;
+/// before the caller is asked to retry (503): enough for a few dozen members reacting to one
+/// message in the same instant, each try after a random wait of up to 160 ms.
+const ATTEMPTS: u32 = 12;
 
 /// A reaction's push and sync change: `count` is the reaction's count after the change.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -110,9 +111,9 @@ async fn change(
     Err(ApiError::Unavailable { retry_after_secs: 1 })
 }
 
-/// A short random wait before trying again, growing with the attempt.
+/// A short random wait before trying again, growing with the attempt (up to 160 ms).
 fn jitter(attempt: u32) -> u64 {
-    let spread = 10u64 << attempt;
+    let spread = 10u64 << attempt.min(4);
     spread / 2 + u64::from(rand::random::<u16>()) % spread
 }
 
