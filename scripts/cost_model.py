@@ -183,11 +183,11 @@ VIEWS = 3  # GETs of an attached file
 # lines ~150 B and ~400 B per invocation; an access line ~420 B (the gateway's ~490 B less its
 # timestamp, level and message) per HTTP request and per WebSocket event; the notify function's
 # line per message ~255 B. Alarms, $0.10 per metric a month (metric math and Metrics Insights
-# count each metric they read): 59 functions' Errors and Throttles, 2 + 2 for the APIs, about 20
+# count each metric they read): 66 functions' Errors and Throttles, 2 + 2 for the APIs, about 20
 # DynamoDB operations' throttles and errors, 2 for the notify function; the dashboard $3 a month.
 LOGS_GB, LOGS_GB_MONTH, LOG_RETENTION_DAYS = 0.50, 0.03, 30
 REQUEST_LINE, PLATFORM_LINES, ACCESS_LINE, NOTIFIED_LINE = 280, 550, 420, 255
-ALARM_METRICS, ALARM_METRIC_MONTH, DASHBOARD_MONTH = 59 * 2 + 4 + 20 + 2, 0.10, 3.00
+ALARM_METRICS, ALARM_METRIC_MONTH, DASHBOARD_MONTH = 66 * 2 + 4 + 20 + 2, 0.10, 3.00
 
 
 def whole_system(rows, totals, push, sync):
