@@ -10,6 +10,7 @@ pub mod s3;
 pub mod secrets;
 pub mod sigv4;
 pub mod stream;
+pub mod web;
 pub mod ws;
 
 use std::net::SocketAddr;
@@ -256,7 +257,7 @@ pub async fn start_with_management_keys(options: Options, management: sigv4::Key
                 BlobChoice::EmbeddedWithKeys { access_key, secret_key, .. } => sigv4::Keys::new(access_key, secret_key),
                 _ => sigv4::Keys::random(),
             };
-            let task = s3::serve(listener, root, &keys.access_key, keys.secret_key())?;
+            let task = s3::serve(listener, root, &keys.access_key, keys.secret_key(), options.cors_origins.clone())?;
             let blobs = S3BlobStore::for_endpoint(&url, &keys.access_key, keys.secret_key(), s3::LOCAL_BUCKET).await;
             (url, Some(task), blobs)
         }

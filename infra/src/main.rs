@@ -80,6 +80,13 @@ struct Args {
     /// Close any WebSocket this many seconds after it connected (API Gateway: 7200).
     #[arg(long, env = "CHATHUB_WS_MAX_LIFETIME", default_value_t = 7200, value_parser = clap::value_parser!(u64).range(1..))]
     ws_max_lifetime: u64,
+    /// Serve the web client (the folder with its index.html, `web/` in the repository) on
+    /// --web-addr, pointed at this gateway. `scripts/dev` gives it.
+    #[arg(long, env = "CHATHUB_WEB_DIR")]
+    web_dir: Option<PathBuf>,
+    /// Address of the web client's own origin (with --web-dir).
+    #[arg(long, env = "CHATHUB_WEB_ADDR", default_value = "127.0.0.1:3003")]
+    web_addr: SocketAddr,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -129,6 +136,10 @@ async fn main() -> ExitCode {
     let mut listening = vec![args.rest_addr, args.ws_addr];
     if args.s3_endpoint.as_deref().is_none_or(str::is_empty) {
         listening.push(args.s3_addr);
+    }
+    let web_dir = args.web_dir.filter(|d| !d.as_os_str().is_empty());
+    if web_dir.is_some() {
+        listening.push(args.web_addr);
     }
     if let Err(refused) = chathub_gateway::check_exposure(&listening, key_given) {
         eprintln!("chathub-local: {refused}");
@@ -203,9 +214,35 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    tracing::info!(rest = %gateway.rest_url(), websocket = %gateway.ws_url(), s3 = %gateway.s3_url, store = ?store, "chathub-local is serving; Ctrl-C stops it");
+    let mut web = None;
+    if let Some(dir) = &web_dir {
+        let config = chathub_gateway::web::config_js(&gateway.rest_url(), &gateway.ws_url());
+        let served = match tokio::net::TcpListener::bind(args.web_addr).await {
+            Ok(listener) => {
+                listener.local_addr().and_then(|addr| Ok((addr, chathub_gateway::web::serve(listener, dir, config)?)))
+            }
+            Err(e) => Err(e),
+        };
+        match served {
+            Ok((addr, task)) => web = Some((format!("http://{addr}/"), task)),
+            Err(e) => {
+                eprintln!("chathub-local: the web client on {}: {e}", args.web_addr);
+                gateway.shutdown().await;
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let web_url = web.as_ref().map(|(url, _)| url.clone());
+    tracing::info!(rest = %gateway.rest_url(), websocket = %gateway.ws_url(), s3 = %gateway.s3_url, web = ?web_url, store = ?store, "chathub-local is serving; Ctrl-C stops it");
+    if let Some(url) = &web_url {
+        // Where to point a browser, on its own line for whoever started it.
+        eprintln!("Chathub's web client: {url}");
+    }
     let _ = tokio::signal::ctrl_c().await;
     tracing::info!("shutting down");
+    if let Some((_, task)) = web {
+        task.abort();
+    }
     gateway.shutdown().await;
     ExitCode::SUCCESS
 }

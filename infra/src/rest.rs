@@ -75,6 +75,12 @@ pub fn match_route(method: &str, path: &str) -> Option<(&'static RestRoute, Path
 
 fn allowed_origin(state: &RestState, headers: &HeaderMap) -> Option<HeaderValue> {
     let origin = headers.get(ORIGIN)?.to_str().ok()?;
+    origin_allowed(origin, &state.cors_origins).then(|| HeaderValue::from_str(origin).ok()).flatten()
+}
+
+/// Whether a browser origin may call: `http://localhost:*` and `http://127.0.0.1:*`, and the
+/// `extra` ones (`--cors-origin`; on AWS, the template's `CorsAllowedOrigins`).
+pub fn origin_allowed(origin: &str, extra: &[String]) -> bool {
     let local = ["http://localhost", "http://127.0.0.1"].iter().any(|base| {
         origin == *base
             || origin
@@ -82,7 +88,7 @@ fn allowed_origin(state: &RestState, headers: &HeaderMap) -> Option<HeaderValue>
                 .and_then(|rest| rest.strip_prefix(':'))
                 .is_some_and(|port| port.parse::<u16>().is_ok())
     });
-    (local || state.cors_origins.iter().any(|o| o == origin)).then(|| HeaderValue::from_str(origin).ok()).flatten()
+    local || extra.iter().any(|o| o == origin)
 }
 
 async fn handle(
@@ -139,11 +145,15 @@ async fn list_reports(State(recorder): State<Arc<chathub_shared::reports::modera
     axum::Json(json!({ "items": items })).into_response()
 }
 
+/// The methods a preflight allows: every method of the route table (a test holds them to it),
+/// as the template's `CorsConfiguration` does.
+pub const CORS_METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
+
 fn preflight(allowed: bool) -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();
     if allowed {
         let h = response.headers_mut();
-        h.insert("access-control-allow-methods", HeaderValue::from_static("GET, POST, PATCH, DELETE, OPTIONS"));
+        h.insert("access-control-allow-methods", HeaderValue::from_static(CORS_METHODS));
         h.insert("access-control-allow-headers", HeaderValue::from_static("authorization, content-type"));
         h.insert("access-control-max-age", HeaderValue::from_static("600"));
     }

@@ -24,7 +24,9 @@ pub fn serve(
     root: &Path,
     access_key: &str,
     secret_key: &str,
+    cors_origins: Vec<String>,
 ) -> std::io::Result<JoinHandle<()>> {
+    let cors_origins = std::sync::Arc::new(cors_origins);
     std::fs::create_dir_all(root.join(LOCAL_BUCKET))?;
     let fs = s3s_fs::FileSystem::new(root).map_err(|e| std::io::Error::other(format!("s3s-fs: {e:?}")))?;
     let service = {
@@ -43,13 +45,24 @@ pub fn serve(
                 }
             };
             let service = service.clone();
+            let cors_origins = cors_origins.clone();
             let handler = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
                 let service = service.clone();
+                let cors_origins = cors_origins.clone();
                 async move {
+                    let origin = allowed_origin(&req, &cors_origins);
+                    if req.method() == http::Method::OPTIONS {
+                        return Ok(preflight(&req, origin));
+                    }
                     let disposition = requested_disposition(&req);
                     let mut response = service.call(req.map(s3s::Body::from)).await?;
                     if let Some(value) = disposition.filter(|_| response.status().is_success()) {
                         response.headers_mut().insert(http::header::CONTENT_DISPOSITION, value);
+                    }
+                    if let Some(origin) = origin {
+                        let h = response.headers_mut();
+                        h.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+                        h.insert(http::header::VARY, http::HeaderValue::from_static("origin"));
                     }
                     Ok::<_, s3s::HttpError>(response)
                 }
@@ -60,6 +73,40 @@ pub fn serve(
             });
         }
     }))
+}
+
+/// The bucket's CORS rule, as template.yaml's `FilesBucket` states it: a page on an allowed
+/// origin uploads (PUT, with its `Content-Type`) and downloads (GET, HEAD) with presigned URLs.
+const CORS_METHODS: [&str; 3] = ["GET", "PUT", "HEAD"];
+const CORS_HEADERS: &str = "content-type, content-length";
+
+/// The request's `Origin`, when the local gateway lets it in (`rest::origin_allowed`).
+fn allowed_origin<B>(req: &http::Request<B>, extra: &[String]) -> Option<http::HeaderValue> {
+    let origin = req.headers().get(http::header::ORIGIN)?;
+    crate::rest::origin_allowed(origin.to_str().ok()?, extra).then(|| origin.clone())
+}
+
+/// A CORS preflight, answered as S3 does for the bucket's rule: 200 with the rule's methods and
+/// headers for an allowed origin asking for one of them, 403 otherwise.
+fn preflight<B>(req: &http::Request<B>, origin: Option<http::HeaderValue>) -> http::Response<s3s::Body> {
+    let method = req.headers().get(http::header::ACCESS_CONTROL_REQUEST_METHOD).and_then(|m| m.to_str().ok());
+    let headers_ok =
+        req.headers().get(http::header::ACCESS_CONTROL_REQUEST_HEADERS).and_then(|h| h.to_str().ok()).is_none_or(
+            |asked| asked.split(',').all(|h| CORS_HEADERS.contains(h.trim().to_ascii_lowercase().as_str())),
+        );
+    let mut response = http::Response::new(s3s::Body::empty());
+    match (origin, method) {
+        (Some(origin), Some(method)) if CORS_METHODS.contains(&method) && headers_ok => {
+            let h = response.headers_mut();
+            h.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+            h.insert(http::header::ACCESS_CONTROL_ALLOW_METHODS, http::HeaderValue::from_static("GET, PUT, HEAD"));
+            h.insert(http::header::ACCESS_CONTROL_ALLOW_HEADERS, http::HeaderValue::from_static(CORS_HEADERS));
+            h.insert(http::header::ACCESS_CONTROL_MAX_AGE, http::HeaderValue::from_static("600"));
+            h.insert(http::header::VARY, http::HeaderValue::from_static("origin"));
+        }
+        _ => *response.status_mut() = http::StatusCode::FORBIDDEN,
+    }
+    response
 }
 
 /// S3 answers a GET with the `Content-Disposition` its (signed) `response-content-disposition`

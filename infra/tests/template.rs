@@ -507,3 +507,23 @@ fn asyncapi_describes_every_websocket_route_and_push() {
 fn manifest_dir() -> std::path::PathBuf {
     std::path::PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
 }
+
+/// A page on an allowed origin may call every route: the HTTP API's CORS rule allows every method
+/// the route table uses (and the local gateway's preflight the same, infra/tests/web.rs), and the
+/// files bucket lets a page upload and download with presigned URLs.
+#[test]
+fn browsers_may_call_every_route_and_reach_the_files_bucket() {
+    let template = template();
+    let cors = &template["Resources"]["HttpApi"]["Properties"]["CorsConfiguration"];
+    let allowed: BTreeSet<String> =
+        cors["AllowMethods"].as_sequence().unwrap().iter().map(|m| m.as_str().unwrap().to_owned()).collect();
+    let used: BTreeSet<String> = REST_ROUTES.iter().map(|r| r.method.to_owned()).collect();
+    assert!(used.is_subset(&allowed), "routes use {used:?}, the HTTP API's CORS allows {allowed:?}");
+    let local: BTreeSet<String> = chathub_gateway::rest::CORS_METHODS.split(", ").map(str::to_owned).collect();
+    assert_eq!(local, allowed, "the local gateway's preflight and the template's CORS differ");
+    let rule = &template["Resources"]["FilesBucket"]["Properties"]["CorsConfiguration"]["CorsRules"][0];
+    let methods: BTreeSet<&str> =
+        rule["AllowedMethods"].as_sequence().unwrap().iter().map(|m| m.as_str().unwrap()).collect();
+    assert_eq!(methods, BTreeSet::from(["GET", "PUT", "HEAD"]));
+    assert_eq!(scalar(&rule["AllowedOrigins"]), scalar(&cors["AllowOrigins"]), "one list of origins for both");
+}

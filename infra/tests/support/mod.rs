@@ -93,7 +93,7 @@ impl TestApp {
         let root = std::env::temp_dir().join(format!("chathub-test-s3-{}", ulid::Ulid::new()));
         std::fs::create_dir_all(&root).unwrap();
         let (access_key, secret_key) = ("external-test".to_owned(), chathub_gateway::random_key(32));
-        let server = chathub_gateway::s3::serve(listener, &root, &access_key, &secret_key).unwrap();
+        let server = chathub_gateway::s3::serve(listener, &root, &access_key, &secret_key, Vec::new()).unwrap();
         std::mem::forget(server);
         let blobs = BlobChoice::External {
             endpoint,
