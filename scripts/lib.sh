@@ -107,6 +107,20 @@ venv() {
   echo "$dir"
 }
 
+# Debian's Chromium, its WebDriver (the browser tests drive them through Selenium) and an emoji font
+# (reactions in the screenshots): installed with apt-get when missing (root, or sudo), never
+# downloaded from anywhere else.
+ensure_chromium() {
+  local packages=(chromium chromium-driver fonts-noto-color-emoji)
+  command -v chromium >/dev/null && command -v chromedriver >/dev/null \
+    && [ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] && return 0
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  log "installing ${packages[*]} (apt-get)"
+  $sudo apt-get install -y -q "${packages[@]}" >&2 \
+    || { $sudo apt-get update -q >&2 && $sudo apt-get install -y -q "${packages[@]}" >&2; }
+}
+
 # The test tools: cfn-lint.
 python_tools() {
   venv venv "cfn-lint>=1.20"
