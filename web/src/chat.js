@@ -619,10 +619,12 @@ export class Chat {
   }
 
   async togglePin(m) {
+    // Decided before the call: the push of this very change may arrive before its answer.
+    const pin = !m.pinned;
     try {
       const path = `/conversations/${m.conversation_id}/pins/${m.id}`;
-      await (m.pinned ? this.api.delete(path) : this.api.put(path));
-      this.setPinned(m.conversation_id, m.id, !m.pinned);
+      await (pin ? this.api.put(path) : this.api.delete(path));
+      this.setPinned(m.conversation_id, m.id, pin);
     } catch (e) {
       this.flash(e.code === "too_many_pins" ? "This conversation has 50 pinned messages already." : e.message);
     }

@@ -42,7 +42,8 @@ export class Socket {
       return; // signed out meanwhile
     }
     if (this.stopped) return;
-    const ws = new WebSocket(`${this.url}/?token=${encodeURIComponent(token)}`);
+    // `wss://<api>/<stage>?token=`, as API.md gives it (a bare origin gets its "/" from the browser).
+    const ws = new WebSocket(`${this.url}?token=${encodeURIComponent(token)}`);
     this.ws = ws;
     ws.addEventListener("open", () => {
       const again = this.opened;

@@ -223,8 +223,8 @@ def scenario(ann, bob, metrics):
     wait(ann, "bob's reaction", lambda d: [b for b in message_with(d, "Hello Bob, again").find_elements(By.CSS_SELECTOR, ".reaction")
                                           if b.text == "👍 1"])
     button(message_with(ann, "Hi Ann"), "Pin").click()
-    for driver in (bob, ann):
-        wait(driver, "the pin", lambda d: "pinned" in message_with(d, "Hi Ann").find_element(By.CSS_SELECTOR, ".meta").text)
+    for driver, who in ((bob, "bob"), (ann, "ann")):
+        wait(driver, f"the pin on {who}'s page", lambda d: "pinned" in message_with(d, "Hi Ann").find_element(By.CSS_SELECTOR, ".meta").text)
     wait(ann, "the notices gone", lambda d: not d.find_element(By.CSS_SELECTOR, "p.status").is_displayed(), timeout=8)
     shot(ann, "conversation")
 
