@@ -17,7 +17,7 @@ import traceback
 import zlib
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -45,7 +45,9 @@ def browser():
 
 def wait(driver, what, condition, timeout=WAIT):
     try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.05).until(lambda d: condition(d))
+        # The page re-renders what changes: an element found a moment ago may be gone; look again.
+        return WebDriverWait(driver, timeout, poll_frequency=0.05, ignored_exceptions=[StaleElementReferenceException]).until(
+            lambda d: condition(d))
     except TimeoutException:
         raise AssertionError(f"timed out waiting for {what}") from None
 
@@ -254,6 +256,42 @@ def scenario(ann, bob, metrics):
     bob.execute_script("window.chathub.chat.socket.connect()")
     message_with(bob, "While you were away")
     message_with(bob, "Reply here, edited while bob was away")
+
+    # A group, named, from the directory; bob's list gets it live.
+    button(ann, "New conversation").click()
+    by_label(ann, "Find people").send_keys(bob_name)
+    wait(ann, "bob in the directory", lambda d: [b for b in d.find_elements(By.CSS_SELECTOR, ".results button")
+                                                 if b.text == f"Add {bob_name}"])[0].click()
+    by_label(ann, "Group name (optional; a direct conversation has none)").send_keys("Lunch club")
+    button(ann, "Start conversation").click()
+    wait(ann, "the group open", lambda d: "Lunch club" in d.find_element(By.ID, "conversation-title").text)
+    assert "2 members" in ann.find_element(By.ID, "conversation-title").text
+    # 60 messages (sent by the page's own API client, as a script in the console would), then
+    # bob scrolls back past the first page of 50.
+    ann.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        const chat = window.chathub.chat;
+        (async () => {
+          for (let i = 0; i < 60; i++) await chat.api.post(`/conversations/${chat.openId}/messages`, {content: `lunch ${i}`});
+        })().then(() => done(true), (e) => done(String(e)));
+    """)
+    wait(bob, "the group in bob's list", lambda d: conversation_entry(d, "Lunch club")).click()
+    message_with(bob, "lunch 59")
+    assert not [c for c in log_of(bob).find_elements(By.CSS_SELECTOR, ".content") if c.text == "lunch 0"]
+    button(bob, "Load earlier messages").click()
+    message_with(bob, "lunch 0")
+    wait(bob, "no more to load", lambda d: not d.find_element(By.CSS_SELECTOR, "button.earlier").is_displayed())
+    # bob's notification setting for the group, kept by the server.
+    from selenium.webdriver.support.select import Select
+    Select(by_label(bob, "Notifications")).select_by_value("mentions")
+    wait(bob, "the setting saved", lambda d: "Notifications: mentions." in d.find_element(By.CSS_SELECTOR, "p.status").text)
+    bob.refresh()
+    wait(bob, "the group after a reload", lambda d: d.find_elements(By.ID, "notifications"))
+    assert Select(by_label(bob, "Notifications")).first_selected_option.get_attribute("value") == "mentions"
+    conversation_entry(bob, ann_name).click()
+    wait(bob, "the direct conversation", lambda d: ann_name in d.find_element(By.ID, "conversation-title").text)
+    conversation_entry(ann, bob_name).click()
+    wait(ann, "the direct conversation", lambda d: bob_name in d.find_element(By.ID, "conversation-title").text)
 
     # Reload: still signed in (the refresh token in this tab), everything where it was.
     for driver, other in ((ann, bob_name), (bob, ann_name)):
