@@ -4,7 +4,7 @@
 //! three in one transaction with the membership check, marking the message `changed_at` for the
 //! stream. A tombstone unpins in its own transaction (`MessageStore::update_message`).
 
-use super::reactions::{member_check, message_refusal};
+use super::reactions::{change_mark, member_check, message_refusal, worst};
 use super::*;
 use crate::pins::store::{Pin, PinStore, PINS_MAX};
 
@@ -56,15 +56,8 @@ fn mark(
         .update_expression(expression)
         .condition_expression("attribute_exists(pk) AND attribute_not_exists(is_void) AND deleted = :false")
         .expression_attribute_names("#pinned", PINNED)
-        .expression_attribute_names("#changed", MESSAGE_CHANGED)
-        .expression_attribute_names("#kind", CHANGE_KIND)
-        .expression_attribute_names("#by", CHANGE_BY)
-        .expression_attribute_names("#what", CHANGE_REACTION)
-        .expression_attribute_values(":false", AV::Bool(false))
-        .expression_attribute_values(":now", n(now))
-        .expression_attribute_values(":kind", s(CHANGE_KIND_PIN))
-        .expression_attribute_values(":by", s(username))
-        .return_values_on_condition_check_failure(aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld);
+        .expression_attribute_values(":false", AV::Bool(false));
+    update = change_mark(update, CHANGE_KIND_PIN, username, None, now);
     if pinned {
         update = update.expression_attribute_values(":true", AV::Bool(true));
     }
@@ -95,8 +88,7 @@ impl PinStore for DynamoStore {
                 _ => found.push(message_refusal(old.as_ref())),
             }
         }
-        let order = [Conflict::Deleted, Conflict::Unchanged, Conflict::TooMany];
-        Err(StoreError::Conflict(order.into_iter().find(|c| found.contains(c)).unwrap_or(Conflict::Missing)))
+        Err(worst(found))
     }
 
     async fn unpin(&self, message: &Message, username: &str, now: i64) -> Result<(), StoreError> {
@@ -122,8 +114,7 @@ impl PinStore for DynamoStore {
                 _ => found.push(message_refusal(old.as_ref())),
             }
         }
-        let order = [Conflict::Deleted, Conflict::Unchanged];
-        Err(StoreError::Conflict(order.into_iter().find(|c| found.contains(c)).unwrap_or(Conflict::Missing)))
+        Err(worst(found))
     }
 
     async fn pins(&self, conversation_id: &ConversationId) -> Result<Vec<Pin>, StoreError> {

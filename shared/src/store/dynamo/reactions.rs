@@ -90,8 +90,34 @@ pub(super) fn message_refusal(old: Option<&Item>) -> Conflict {
     }
 }
 
+/// The mark a reaction's or a pin's write leaves on the message: `changed_at` (the stream's filter
+/// passes the MODIFY) and what changed (`change_kind`, `change_by`, and `change_reaction` for a
+/// reaction), which [`super::stream::change_of`] reads. Names `#changed`, `#kind`, `#by`, `#what`;
+/// values `:now`, `:kind`, `:by`, and `:what` for a reaction.
+pub(super) fn change_mark(
+    update: aws_sdk_dynamodb::types::builders::UpdateBuilder,
+    kind: &str,
+    by: &str,
+    reaction: Option<&str>,
+    now: i64,
+) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
+    let update = update
+        .expression_attribute_names("#changed", MESSAGE_CHANGED)
+        .expression_attribute_names("#kind", CHANGE_KIND)
+        .expression_attribute_names("#by", CHANGE_BY)
+        .expression_attribute_names("#what", CHANGE_REACTION)
+        .expression_attribute_values(":now", n(now))
+        .expression_attribute_values(":kind", s(kind))
+        .expression_attribute_values(":by", s(by))
+        .return_values_on_condition_check_failure(aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld);
+    match reaction {
+        Some(reaction) => update.expression_attribute_values(":what", s(reaction)),
+        None => update,
+    }
+}
+
 /// The first of `found` in the order that tells the caller most.
-fn worst(found: Vec<Conflict>) -> StoreError {
+pub(super) fn worst(found: Vec<Conflict>) -> StoreError {
     let order = [Conflict::Deleted, Conflict::Unchanged, Conflict::TooMany, Conflict::Missing, Conflict::Stale];
     let pick = order.into_iter().find(|c| found.contains(c)).unwrap_or(Conflict::Stale);
     StoreError::Conflict(pick)
@@ -145,19 +171,9 @@ impl ReactionStore for DynamoStore {
             .update_expression(&update)
             .condition_expression(&condition)
             .expression_attribute_names("#count", format!("{REACTION_COUNT}{reaction}"))
-            .expression_attribute_names("#changed", MESSAGE_CHANGED)
-            .expression_attribute_names("#kind", CHANGE_KIND)
-            .expression_attribute_names("#by", CHANGE_BY)
-            .expression_attribute_names("#what", CHANGE_REACTION)
             .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":false", AV::Bool(false))
-            .expression_attribute_values(":now", n(now))
-            .expression_attribute_values(":kind", s(CHANGE_KIND_REACTION))
-            .expression_attribute_values(":by", s(username))
-            .expression_attribute_values(":what", s(reaction))
-            .return_values_on_condition_check_failure(
-                aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
-            );
+            .expression_attribute_values(":false", AV::Bool(false));
+        builder = change_mark(builder, CHANGE_KIND_REACTION, username, Some(reaction), now);
         if count == 0 {
             builder = builder
                 .expression_attribute_names("#distinct", REACTIONS_DISTINCT)
@@ -236,20 +252,10 @@ impl ReactionStore for DynamoStore {
             )
             .expression_attribute_names("#count", format!("{REACTION_COUNT}{reaction}"))
             .expression_attribute_names("#users", format!("{REACTION_USERS}{reaction}"))
-            .expression_attribute_names("#changed", MESSAGE_CHANGED)
-            .expression_attribute_names("#kind", CHANGE_KIND)
-            .expression_attribute_names("#by", CHANGE_BY)
-            .expression_attribute_names("#what", CHANGE_REACTION)
             .expression_attribute_values(":minus", n(-1))
             .expression_attribute_values(":false", AV::Bool(false))
-            .expression_attribute_values(":read", n(count))
-            .expression_attribute_values(":now", n(now))
-            .expression_attribute_values(":kind", s(CHANGE_KIND_REACTION))
-            .expression_attribute_values(":by", s(username))
-            .expression_attribute_values(":what", s(reaction))
-            .return_values_on_condition_check_failure(
-                aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
-            );
+            .expression_attribute_values(":read", n(count));
+        builder = change_mark(builder, CHANGE_KIND_REACTION, username, Some(reaction), now);
         if count == 1 {
             builder = builder.expression_attribute_names("#distinct", REACTIONS_DISTINCT);
         } else {
